@@ -1,0 +1,86 @@
+# mbr - store member consumption management toolkit
+#
+# make            build lib/libmbr.a and every program into bin/
+# make check      install missing Debian packages (as root), build, run all tests
+# make demo       build, create a demo database from examples/ and show it
+# make bench      benchmarks (ratios against sqlite3 .import, peak RSS)
+# make lint       mandoc -Tlint on every man page
+# make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+MBR_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Ilib
+LDLIBS = -lsqlite3 -lcsv -lsodium -lz -lreadline -lm
+
+LIB_SRC  = $(sort $(wildcard lib/*.c))
+LIB_OBJ  = $(LIB_SRC:.c=.o)
+CMD_SRC  = $(sort $(wildcard cmd/mbr-*.c))
+PROGS    = $(patsubst cmd/%.c,bin/%,$(CMD_SRC))
+UNIT_SRC = $(sort $(wildcard tests/unit/test_*.c))
+UNITS    = $(patsubst tests/unit/%.c,tests/unit/bin/%,$(UNIT_SRC))
+TOOLS    = tests/bin/csvdump
+MAN1     = $(sort $(wildcard man/*.1))
+MAN5     = $(sort $(wildcard man/*.5))
+MAN7     = $(sort $(wildcard man/*.7))
+HDRS     = lib/mbr.h lib/internal.h lib/banned.h
+
+all: lib/libmbr.a $(PROGS)
+
+lib/%.o: lib/%.c $(HDRS)
+	$(CC) $(MBR_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+lib/libmbr.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $(LIB_OBJ)
+
+bin/%: cmd/%.c lib/libmbr.a $(HDRS) lib/cli.h
+	@mkdir -p bin
+	$(CC) $(MBR_CFLAGS) $(CFLAGS) -o $@ $< lib/libmbr.a $(LDFLAGS) $(LDLIBS)
+
+tests/unit/bin/%: tests/unit/%.c lib/libmbr.a $(HDRS)
+	@mkdir -p tests/unit/bin
+	$(CC) $(MBR_CFLAGS) $(CFLAGS) -o $@ $< lib/libmbr.a $(LDFLAGS) $(LDLIBS) -lcmocka
+
+tests/bin/%: tests/tools/%.c lib/libmbr.a $(HDRS)
+	@mkdir -p tests/bin
+	$(CC) $(MBR_CFLAGS) $(CFLAGS) -o $@ $< lib/libmbr.a $(LDFLAGS) $(LDLIBS)
+
+deps:
+	@sh scripts/install-deps
+
+check: deps
+	@$(MAKE) --no-print-directory all $(UNITS) $(TOOLS)
+	@sh tests/run
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh examples/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/bench
+
+lint:
+	mandoc -Tlint -Wwarning $(MAN1) $(MAN5) $(MAN7)
+
+install: all
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
+	cp $(PROGS) $(DESTDIR)$(BINDIR)/
+	cp $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	cp $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	cp $(MAN7) $(DESTDIR)$(MANDIR)/man7/
+
+uninstall:
+	for p in $(PROGS); do rm -f $(DESTDIR)$(BINDIR)/$${p#bin/}; done
+	for m in $(MAN1); do rm -f $(DESTDIR)$(MANDIR)/man1/$${m#man/}; done
+	for m in $(MAN5); do rm -f $(DESTDIR)$(MANDIR)/man5/$${m#man/}; done
+	for m in $(MAN7); do rm -f $(DESTDIR)$(MANDIR)/man7/$${m#man/}; done
+
+clean:
+	rm -rf bin tests/bin tests/unit/bin lib/*.o lib/libmbr.a demo.db demo.db.key
+
+.PHONY: all deps check demo bench lint install uninstall clean

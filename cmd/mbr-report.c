@@ -1,0 +1,97 @@
+/*
+ * mbr-report - reports from the maintained aggregates: sales by day,
+ * month or store, over a range of business dates.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "banned.h"
+
+static const char usage[] =
+	"usage: mbr-report [-d file] [--operator name] [--format fmt] [--excel] [--by day|month|store]\n"
+	"                  [--from date] [--to date] sales\n";
+
+enum { OPT_BY = CLI_OPT_NEXT, OPT_FROM, OPT_TO };
+
+static const struct option options[] = {
+	{ "by", required_argument, NULL, OPT_BY },
+	{ "excel", no_argument, NULL, CLI_OPT_EXCEL },
+	{ "format", required_argument, NULL, CLI_OPT_FORMAT },
+	{ "from", required_argument, NULL, OPT_FROM },
+	{ "help", no_argument, NULL, CLI_OPT_HELP },
+	{ "operator", required_argument, NULL, CLI_OPT_OPERATOR },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "to", required_argument, NULL, OPT_TO },
+	{ "version", no_argument, NULL, CLI_OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+static struct mbr_cli cli;
+
+static int64_t parse_day(const char *opt, const char *s)
+{
+	char d[11];
+	int64_t t;
+
+	if (mbr_date_normalize(s, d) < 0 || mbr_time_parse(d, NULL, &t) < 0)
+		cli_usage_error(&cli, "%s '%s' is not a date (YYYY-MM-DD)", opt, s);
+	return mbr_local_day(t);
+}
+
+static int row(const char *const *vals, void *p)
+{
+	return mbr_out_row(p, vals);
+}
+
+int main(int argc, char *argv[])
+{
+	static const char *const by_names[] = { "day", "month", "store" };
+	struct mbr_col cols[MBR_REPORT_SALES_NCOLS];
+	enum mbr_report_by by = MBR_BY_DAY;
+	const char *from = NULL, *to = NULL;
+	int64_t from_day = INT32_MIN, to_day = INT32_MAX;
+	struct mbr_out *out;
+	struct mbr_db *db;
+	int opt, rc, i;
+
+	cli_init(&cli, "mbr-report", usage);
+	while ((opt = getopt_long(argc, argv, "d:hq", options, NULL)) != -1) {
+		if (cli_common_option(&cli, opt, optarg))
+			continue;
+		switch (opt) {
+		case OPT_BY:
+			for (i = 0; i < 3 && strcmp(optarg, by_names[i]); i++)
+				;
+			if (i == 3)
+				cli_usage_error(&cli, "--by '%s' must be day, month or store", optarg);
+			by = (enum mbr_report_by)i;
+			break;
+		case OPT_FROM: from = optarg; break;
+		case OPT_TO: to = optarg; break;
+		default: cli_usage_error(&cli, NULL);
+		}
+	}
+	if (optind >= argc)
+		cli_usage_error(&cli, "missing report name");
+	if (strcmp(argv[optind], "sales"))
+		cli_usage_error(&cli, "unknown report '%s'", argv[optind]);
+	if (argc - optind > 1)
+		cli_usage_error(&cli, "too many arguments");
+	db = cli_open(&cli, 0);
+	if (from)
+		from_day = parse_day("--from", from);
+	if (to)
+		to_day = parse_day("--to", to);
+	cli_require(&cli, db, MBR_ROLE_CASHIER, "reports");
+	memcpy(cols, mbr_report_sales_cols, sizeof(cols));
+	cols[0].name = by_names[by];
+	out = mbr_out_new(stdout, cli_format(&cli), cli.excel, cols, MBR_REPORT_SALES_NCOLS);
+	rc = mbr_report_sales(db, by, from_day, to_day, row, out);
+	if (mbr_out_end(out) < 0 && rc == 0)
+		rc = MBR_EIO;
+	rc = rc < 0 ? cli_db_error(&cli, db, rc) : MBR_EXIT_OK;
+	mbr_db_close(db);
+	return cli_close_stdout(&cli, rc);
+}

@@ -1,0 +1,432 @@
+/*
+ * mbr-sale - record sales and returns: import POS line items (one
+ * transaction, all or nothing unless --skip-bad), record one sale from
+ * flags, load the product catalogue, undo a batch.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "banned.h"
+
+static const char usage[] =
+	"usage: mbr-sale [-nq] [-d file] [--operator name] [--encoding enc] [--skip-bad]\n"
+	"                [--rejects file] [--ignore-unknown] [--map native=foreign,...]\n"
+	"                [--time-format fmt] [--store code] import [file | -]\n"
+	"       mbr-sale [-nq] [-d file] [--operator name] [--store code] [--ts time]\n"
+	"                [--member member] [--payment method[:amount];...] [--original receipt]\n"
+	"                add receipt sku:qty:price[:discount] ...\n"
+	"       mbr-sale [-nq] [-d file] [--operator name] [--encoding enc] products [file | -]\n"
+	"       mbr-sale [-nq] [-d file] [--operator name] undo batch\n";
+
+enum { OPT_MAP = CLI_OPT_NEXT, OPT_TIME_FORMAT, OPT_STORE, OPT_TS, OPT_MEMBER, OPT_PAYMENT, OPT_ORIGINAL };
+
+static const struct option options[] = {
+	{ "dry-run", no_argument, NULL, CLI_OPT_DRY_RUN },
+	{ "encoding", required_argument, NULL, CLI_OPT_ENCODING },
+	{ "help", no_argument, NULL, CLI_OPT_HELP },
+	{ "ignore-unknown", no_argument, NULL, CLI_OPT_IGNORE_UNKNOWN },
+	{ "map", required_argument, NULL, OPT_MAP },
+	{ "member", required_argument, NULL, OPT_MEMBER },
+	{ "operator", required_argument, NULL, CLI_OPT_OPERATOR },
+	{ "original", required_argument, NULL, OPT_ORIGINAL },
+	{ "payment", required_argument, NULL, OPT_PAYMENT },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "rejects", required_argument, NULL, CLI_OPT_REJECTS },
+	{ "skip-bad", no_argument, NULL, CLI_OPT_SKIP_BAD },
+	{ "store", required_argument, NULL, OPT_STORE },
+	{ "time-format", required_argument, NULL, OPT_TIME_FORMAT },
+	{ "ts", required_argument, NULL, OPT_TS },
+	{ "version", no_argument, NULL, CLI_OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+#define MAX_SHOWN_ERRORS 50
+
+static struct mbr_cli cli;
+static const char *map, *time_format, *store, *ts, *member, *payment, *original;
+
+struct import {
+	struct cli_rejects *rejects;
+	long errors;
+};
+
+static int on_error(const char *msg, void *p)
+{
+	struct import *im = p;
+
+	im->errors++;
+	if (cli.skip_bad ? !cli.quiet : im->errors <= MAX_SHOWN_ERRORS)
+		cli_warn(&cli, "%s", msg);
+	if (im->errors == MAX_SHOWN_ERRORS + 1 && !cli.skip_bad)
+		cli_warn(&cli, "more errors follow; only the first %d are shown", MAX_SHOWN_ERRORS);
+	return 0;
+}
+
+static int on_reject(const char *const *raw, size_t nraw, const char *reason, void *p)
+{
+	struct import *im = p;
+
+	return cli_rejects_row(im->rejects, raw, nraw, reason);
+}
+
+static void summary(const char *what, const struct mbr_sale_stats *s, int exp)
+{
+	char amt[MBR_MONEY_BUFSZ];
+
+	if (cli.quiet)
+		return;
+	cli_warn(&cli, "%s%s: batch %lld: %ld receipts (%ld returns), %ld lines, amount %s;"
+		 " points +%lld earned, -%lld reversed, -%lld redeemed, +%lld refunded",
+		 cli.dry_run ? "dry run, nothing written: " : "", what, (long long)s->batch,
+		 s->receipts, s->returns, s->lines, mbr_money_format(s->amount, exp, amt),
+		 (long long)s->points_earned, (long long)s->points_reversed,
+		 (long long)s->points_redeemed, (long long)s->points_refunded);
+	if (s->duplicates)
+		cli_warn(&cli, "%ld receipt%s already imported, skipped%s", s->duplicates, s->duplicates == 1 ? "" : "s",
+			 s->receipts ? "" : ": nothing new in this file");
+	if (s->new_products)
+		cli_warn(&cli, "%ld new product%s added to the catalogue", s->new_products, s->new_products == 1 ? "" : "s");
+	if (s->rejected_receipts)
+		cli_warn(&cli, "%ld receipt%s (%ld lines) rejected", s->rejected_receipts,
+			 s->rejected_receipts == 1 ? "" : "s", s->rejected_lines);
+}
+
+/* Commit (or roll back for --dry-run or errors) and pick the exit status. */
+static int finish(struct mbr_db *db, int rc, struct import *im)
+{
+	if (rc < 0) {
+		mbr_rollback(db);
+		cli_warn(&cli, "%s", mbr_db_errmsg(db));
+		cli_warn(&cli, "nothing imported");
+		return mbr_exit_status(rc);
+	}
+	if (im->errors && !cli.skip_bad) {
+		mbr_rollback(db);
+		cli_warn(&cli, "%ld bad receipt%s; nothing imported", im->errors, im->errors == 1 ? "" : "s");
+		return MBR_EXIT_DATA;
+	}
+	if (cli.dry_run) {
+		mbr_rollback(db);
+	} else if ((rc = mbr_commit(db)) < 0) {
+		return cli_db_error(&cli, db, rc);
+	}
+	return -1;	/* go on: the caller prints the summary */
+}
+
+static int import(const char *path)
+{
+	struct mbr_sale_opts so;
+	struct mbr_sale_import *si = NULL;
+	struct mbr_sale_stats stats;
+	struct mbr_reader_opts ro;
+	struct mbr_reader *rd = NULL;
+	struct mbr_buf err = MBR_BUF_INIT;
+	struct import im = { NULL, 0 };
+	struct mbr_row *row;
+	struct mbr_db *db;
+	long n = 0;
+	int rc, status;
+
+	db = cli_open(&cli, MBR_OPEN_RW);
+	cli_require(&cli, db, MBR_ROLE_MANAGER, "importing sales");
+	cli_reader_opts(&cli, &ro);
+	ro.map = map;
+	rc = mbr_reader_open(&rd, path, mbr_sale_cols, MBR_S_COUNT, &ro, &err);
+	if (rc < 0) {
+		cli_warn(&cli, "%s", err.buf);
+		status = mbr_exit_status(rc);
+		goto out;
+	}
+	if (!mbr_reader_has(rd, MBR_S_STORE) && !store) {
+		cli_warn(&cli, "%s:1: header: no store column; give --store", path);
+		status = MBR_EXIT_DATA;
+		goto out;
+	}
+	im.rejects = cli_rejects_open(&cli, rd);
+	memset(&so, 0, sizeof(so));
+	so.store = store;
+	so.time_format = time_format;
+	so.error = on_error;
+	so.reject = on_reject;
+	so.ctx = &im;
+	if ((rc = mbr_begin(db)) < 0 || (rc = mbr_sale_import_begin(db, &so, path, &si)) < 0) {
+		mbr_rollback(db);
+		status = cli_db_error(&cli, db, rc);
+		goto out;
+	}
+	while ((rc = mbr_reader_next(rd, &row, &err)) != 0) {
+		if (rc == MBR_EINVAL) {
+			/* a row the reader could not take: rejected on its own */
+			on_error(err.buf, &im);
+			if (row && (rc = cli_rejects_row(im.rejects, row->raw, row->nraw, err.buf)) < 0)
+				break;
+			continue;
+		}
+		if (rc < 0) {
+			mbr_db_fail(db, rc, "%s", err.buf);
+			break;
+		}
+		if ((rc = mbr_sale_line(si, row->val, row->file, row->line, row->raw, row->nraw)) < 0)
+			break;
+		cli_progress(&cli, "lines", ++n);
+	}
+	cli_progress_done(&cli);
+	if (rc == 0)
+		rc = mbr_sale_import_end(si, &stats);
+	status = finish(db, rc, &im);
+	if (status < 0) {
+		summary(path, &stats, mbr_db_exponent(db));
+		status = im.errors ? MBR_EXIT_REJECTED : MBR_EXIT_OK;
+	}
+out:
+	status = cli_rejects_close(&cli, im.rejects, status);
+	mbr_sale_import_free(si);
+	mbr_reader_close(rd);
+	mbr_buf_release(&err);
+	mbr_db_close(db);
+	return status;
+}
+
+/* add RECEIPT SKU:QTY:PRICE[:DISCOUNT]...: one sale through the same path as imports. */
+static int add(const char *receipt, int nitems, char **items)
+{
+	struct mbr_sale_opts so;
+	struct mbr_sale_import *si = NULL;
+	struct mbr_sale_stats stats;
+	struct import im = { NULL, 0 };
+	struct mbr_db *db;
+	char now[MBR_TIME_BUFSZ];
+	int i, rc, status;
+
+	if (nitems < 1)
+		cli_usage_error(&cli, "add needs at least one sku:qty:price item");
+	db = cli_open(&cli, MBR_OPEN_RW);
+	cli_require(&cli, db, MBR_ROLE_CASHIER, "recording a sale");
+	if (!ts)
+		ts = mbr_time_format(mbr_now(), now);
+	memset(&so, 0, sizeof(so));
+	so.store = store ? store : mbr_db_store(db);
+	so.error = on_error;
+	so.ctx = &im;
+	if ((rc = mbr_begin(db)) < 0 || (rc = mbr_sale_import_begin(db, &so, "add", &si)) < 0) {
+		mbr_rollback(db);
+		status = cli_db_error(&cli, db, rc);
+		goto out;
+	}
+	for (i = 0; i < nitems && rc == 0; i++) {
+		char *item = items[i], *f[4] = { NULL, NULL, NULL, NULL };
+		const char *v[MBR_S_COUNT] = { 0 };
+		int k = 0;
+		char *p = item;
+
+		while (k < 4) {
+			f[k++] = p;
+			p = strchr(p, ':');
+			if (!p)
+				break;
+			*p++ = '\0';
+		}
+		if (k < 3 || p)
+			cli_usage_error(&cli, "item '%s' is not sku:qty:price[:discount]", items[i]);
+		v[MBR_S_STORE] = so.store;
+		v[MBR_S_RECEIPT] = receipt;
+		v[MBR_S_TS] = ts;
+		v[MBR_S_MEMBER] = member;
+		v[MBR_S_SKU] = f[0];
+		v[MBR_S_QTY] = f[1];
+		v[MBR_S_UNIT_PRICE] = f[2];
+		v[MBR_S_DISCOUNT] = f[3];
+		v[MBR_S_PAYMENT] = payment;
+		v[MBR_S_ORIGINAL] = original;
+		rc = mbr_sale_line(si, v, "add", i + 1, NULL, 0);
+	}
+	if (rc == 0)
+		rc = mbr_sale_import_end(si, &stats);
+	status = finish(db, rc, &im);
+	if (status < 0) {
+		char amt[MBR_MONEY_BUFSZ];
+
+		status = MBR_EXIT_OK;
+		if (stats.duplicates) {
+			cli_warn(&cli, "receipt '%s' at store %s is already recorded; nothing written", receipt, so.store);
+		} else {
+			printf("%s,%s,%s,%lld\n", so.store, receipt, mbr_money_format(stats.last_total, mbr_db_exponent(db), amt),
+			       (long long)stats.last_points);
+			if (!cli.quiet)
+				cli_warn(&cli, "%ssale %s/%s recorded: total %s, points %+lld", cli.dry_run ? "dry run: " : "",
+					 so.store, receipt, amt, (long long)stats.last_points);
+		}
+	}
+out:
+	mbr_sale_import_free(si);
+	mbr_db_close(db);
+	return status;
+}
+
+static const struct mbr_col product_cols[] = {
+	{ "sku", "item|barcode|商品编码|条码|货号", MBR_COL_REQUIRED },
+	{ "name", "description|商品名称|品名", 0 },
+	{ "category", "类别|品类|分类", 0 },
+	{ "price", "unit_price|单价|价格", 0 },
+};
+
+static int products(const char *path)
+{
+	struct mbr_reader_opts ro;
+	struct mbr_reader *rd = NULL;
+	struct mbr_buf err = MBR_BUF_INIT;
+	struct mbr_row *row;
+	struct mbr_db *db;
+	int64_t batch = 0;
+	long n = 0, errors = 0;
+	int rc, status = MBR_EXIT_OK;
+
+	db = cli_open(&cli, MBR_OPEN_RW);
+	cli_require(&cli, db, MBR_ROLE_MANAGER, "loading products");
+	cli_reader_opts(&cli, &ro);
+	if ((rc = mbr_reader_open(&rd, path, product_cols, 4, &ro, &err)) < 0) {
+		cli_warn(&cli, "%s", err.buf);
+		status = mbr_exit_status(rc);
+		goto out;
+	}
+	if ((rc = mbr_begin(db)) < 0 || (rc = mbr_batch_start(db, "products", path, &batch)) < 0) {
+		status = cli_db_error(&cli, db, rc);
+		goto out;
+	}
+	while ((rc = mbr_reader_next(rd, &row, &err)) != 0) {
+		int64_t price;
+		const char *ps = row ? row->val[3] : NULL;
+
+		if (rc == MBR_EINVAL) {
+			cli_warn(&cli, "%s", err.buf);
+			errors++;
+			continue;
+		}
+		if (rc < 0) {
+			cli_warn(&cli, "%s", err.buf);
+			break;
+		}
+		if (!*row->val[0]) {
+			mbr_row_error(&err, rd, row, 0, "missing");
+			cli_warn(&cli, "%s", err.buf);
+			errors++;
+			continue;
+		}
+		if (ps && *ps && (mbr_money_parse(ps, mbr_db_exponent(db), &price) < 0 || price < 0)) {
+			mbr_row_error(&err, rd, row, 3, "'%s' is not an amount", ps);
+			cli_warn(&cli, "%s", err.buf);
+			errors++;
+			continue;
+		}
+		rc = mbr_product_upsert(db, row->val[0], row->val[1] ? row->val[1] : "", row->val[2] ? row->val[2] : "",
+					ps && *ps ? &price : NULL);
+		if (rc < 0) {
+			cli_warn(&cli, "%s", mbr_db_errmsg(db));
+			break;
+		}
+		n++;
+	}
+	if (rc < 0 || errors) {
+		mbr_rollback(db);
+		if (rc == 0)
+			cli_warn(&cli, "%ld bad record%s; nothing loaded", errors, errors == 1 ? "" : "s");
+		status = rc < 0 ? mbr_exit_status(rc) : MBR_EXIT_DATA;
+		goto out;
+	}
+	if (cli.dry_run)
+		mbr_rollback(db);
+	else if ((rc = mbr_batch_finish(db, batch, n, 0, 0)) < 0 || (rc = mbr_commit(db)) < 0) {
+		mbr_rollback(db);
+		status = cli_db_error(&cli, db, rc);
+		goto out;
+	}
+	if (!cli.quiet)
+		cli_warn(&cli, "%s%s: %ld products loaded", cli.dry_run ? "dry run, nothing written: " : "", path, n);
+out:
+	mbr_reader_close(rd);
+	mbr_buf_release(&err);
+	mbr_db_close(db);
+	return status;
+}
+
+static int undo(const char *batchtext)
+{
+	struct mbr_db *db;
+	char *end;
+	long long batch = strtoll(batchtext, &end, 10);
+	long receipts = 0;
+	int rc, status = MBR_EXIT_OK;
+
+	if (*end || batch <= 0)
+		cli_usage_error(&cli, "'%s' is not a batch number", batchtext);
+	db = cli_open(&cli, MBR_OPEN_RW);
+	cli_require(&cli, db, MBR_ROLE_MANAGER, "undoing a batch");
+	if ((rc = mbr_begin(db)) < 0)
+		return cli_db_error(&cli, db, rc);
+	rc = mbr_sale_undo(db, batch, &receipts);
+	if (rc < 0) {
+		mbr_rollback(db);
+		status = cli_db_error(&cli, db, rc);
+	} else if (cli.dry_run) {
+		mbr_rollback(db);
+	} else if ((rc = mbr_commit(db)) < 0) {
+		status = cli_db_error(&cli, db, rc);
+	}
+	if (status == MBR_EXIT_OK && !cli.quiet)
+		cli_warn(&cli, "%sbatch %lld undone: %ld receipts removed", cli.dry_run ? "dry run: " : "", batch, receipts);
+	mbr_db_close(db);
+	return status;
+}
+
+int main(int argc, char *argv[])
+{
+	const char *cmd;
+	int opt, nargs;
+	char **args;
+
+	cli_init(&cli, "mbr-sale", usage);
+	while ((opt = getopt_long(argc, argv, "d:hnq", options, NULL)) != -1) {
+		if (cli_common_option(&cli, opt, optarg))
+			continue;
+		switch (opt) {
+		case OPT_MAP: map = optarg; break;
+		case OPT_TIME_FORMAT: time_format = optarg; break;
+		case OPT_STORE: store = optarg; break;
+		case OPT_TS: ts = optarg; break;
+		case OPT_MEMBER: member = optarg; break;
+		case OPT_PAYMENT: payment = optarg; break;
+		case OPT_ORIGINAL: original = optarg; break;
+		default: cli_usage_error(&cli, NULL);
+		}
+	}
+	if (cli.rejects && !cli.skip_bad)
+		cli_usage_error(&cli, "--rejects needs --skip-bad");
+	if (optind >= argc)
+		cli_usage_error(&cli, "missing command");
+	cmd = argv[optind];
+	args = argv + optind + 1;
+	nargs = argc - optind - 1;
+	if (!strcmp(cmd, "import")) {
+		if (nargs > 1)
+			cli_usage_error(&cli, "one input file at a time");
+		return cli_close_stdout(&cli, import(nargs ? args[0] : "-"));
+	}
+	if (!strcmp(cmd, "add")) {
+		if (nargs < 1)
+			cli_usage_error(&cli, "add needs a receipt number");
+		return cli_close_stdout(&cli, add(args[0], nargs - 1, args + 1));
+	}
+	if (!strcmp(cmd, "products")) {
+		if (nargs > 1)
+			cli_usage_error(&cli, "one input file at a time");
+		return cli_close_stdout(&cli, products(nargs ? args[0] : "-"));
+	}
+	if (!strcmp(cmd, "undo")) {
+		if (nargs != 1)
+			cli_usage_error(&cli, "undo takes one batch number");
+		return cli_close_stdout(&cli, undo(args[0]));
+	}
+	cli_usage_error(&cli, "unknown command '%s'", cmd);
+}

@@ -1,0 +1,34 @@
+#!/bin/sh
+# demo.sh - build a demo database from the example CSVs and show what it
+# holds.  Run by `make demo` from the top of the tree; writes demo.db and
+# demo.db.key there (removed first, so the demo can be run again).
+set -e
+top=$(pwd)
+PATH="$top/bin:$PATH"
+export MBR_DB="$top/demo.db"
+unset MBR_KEY
+rm -f demo.db demo.db.key demo.db-wal demo.db-shm
+
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+[ -n "$NO_COLOR" ] && step() { printf '\n$ %s\n' "$*"; }
+
+step mbr-db init --store S01
+mbr-db init --store S01
+step mbr-db store-add S02 '二号店'
+mbr-db store-add S02 '二号店'
+step mbr-add examples/members.csv
+mbr-add examples/members.csv
+step mbr-add --encoding GB18030 examples/legacy-gb18030.csv
+mbr-add --encoding GB18030 examples/legacy-gb18030.csv
+step mbr-add --name 周杰 --phone 13900001234 --store S02
+mbr-add --name 周杰 --phone 13900001234 --store S02
+step mbr-member find 13812345678 --format table
+mbr-member find 13812345678 --format table
+step mbr-member export --format table
+mbr-member export --format table
+step mbr-member show M0002 --format table
+mbr-member show M0002 --format table
+step mbr-db check
+mbr-db check
+echo
+echo "demo database: $MBR_DB (key: $MBR_DB.key); try: MBR_DB=demo.db mbr-member export --format json"

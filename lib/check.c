@@ -1,0 +1,320 @@
+/*
+ * check.c - proving a database sound, and online backup and restore.
+ *
+ * mbr_db_check runs SQLite's integrity and foreign-key checks, compares
+ * every cached balance with its ledger, and verifies the audit chain.
+ * Backups go through the SQLite online backup API into a temporary file
+ * that is then gzip-compressed; restore reverses that, checks the copy,
+ * and copies it over the target with the backup API again, so other
+ * connections see either the old or the new database, never a mix.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "internal.h"
+#include "banned.h"
+
+static int report_rows(struct mbr_db *db, const char *sql, const char *prefix,
+		       mbr_problem_fn fn, void *ctx, int *problems)
+{
+	sqlite3_stmt *st;
+	struct mbr_buf b = MBR_BUF_INIT;
+	int rc, i;
+
+	if (sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL) != SQLITE_OK)
+		return mbr_db_sqlerr(db, "check");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int n = sqlite3_column_count(st);
+		const char *first = (const char *)sqlite3_column_text(st, 0);
+
+		if (n == 1 && first && !strcmp(first, "ok"))
+			continue;
+		mbr_buf_reset(&b);
+		mbr_buf_adds(&b, prefix);
+		for (i = 0; i < n; i++) {
+			const char *t = (const char *)sqlite3_column_text(st, i);
+			mbr_buf_adds(&b, i ? ", " : ": ");
+			mbr_buf_adds(&b, t ? t : "NULL");
+		}
+		fn(b.buf, ctx);
+		(*problems)++;
+	}
+	sqlite3_finalize(st);
+	mbr_buf_release(&b);
+	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "check");
+}
+
+int mbr_db_check(struct mbr_db *db, mbr_problem_fn fn, void *ctx)
+{
+	int problems = 0, rc;
+	int64_t entries;
+
+	if ((rc = report_rows(db, "PRAGMA integrity_check", "integrity", fn, ctx, &problems)) < 0 ||
+	    (rc = report_rows(db, "PRAGMA foreign_key_check", "foreign key", fn, ctx, &problems)) < 0)
+		return rc;
+	rc = report_rows(db,
+		"SELECT m.uid, 'cached ' || m.points, 'ledger ' || COALESCE(SUM(l.points), 0)"
+		" FROM members m LEFT JOIN points_ledger l ON l.member = m.id"
+		" GROUP BY m.id HAVING m.points != COALESCE(SUM(l.points), 0)",
+		"points balance differs from ledger", fn, ctx, &problems);
+	if (rc < 0)
+		return rc;
+	rc = report_rows(db,
+		"SELECT m.uid, 'cached ' || m.sv_principal || '+' || m.sv_bonus,"
+		" 'ledger ' || COALESCE(SUM(l.principal), 0) || '+' || COALESCE(SUM(l.bonus), 0)"
+		" FROM members m LEFT JOIN sv_ledger l ON l.member = m.id GROUP BY m.id"
+		" HAVING m.sv_principal != COALESCE(SUM(l.principal), 0) OR m.sv_bonus != COALESCE(SUM(l.bonus), 0)",
+		"stored value differs from ledger", fn, ctx, &problems);
+	if (rc < 0)
+		return rc;
+	rc = report_rows(db,
+		"SELECT m.uid, 'open lots ' || COALESCE(SUM(t.remaining), 0), 'balance ' || m.points"
+		" FROM members m LEFT JOIN points_lots t ON t.member = m.id AND t.remaining > 0"
+		" GROUP BY m.id HAVING COALESCE(SUM(t.remaining), 0) != MAX(m.points, 0)",
+		"open points lots differ from balance", fn, ctx, &problems);
+	if (rc < 0)
+		return rc;
+	if ((rc = mbr_agg_verify(db, fn, ctx, &problems)) < 0)
+		return rc;
+	rc = mbr_audit_verify(db, &entries);
+	if (rc == MBR_EINVAL) {
+		fn(mbr_db_errmsg(db), ctx);
+		problems++;
+	} else if (rc < 0) {
+		return rc;
+	}
+	return problems ? mbr_db_fail(db, MBR_EINVAL, "%d problem%s found", problems, problems == 1 ? "" : "s") : 0;
+}
+
+/* ------------------------------------------------------------- backup */
+
+/* A private temporary file next to path; returns its name in tmp. */
+static int temp_beside(const char *path, struct mbr_buf *tmp)
+{
+	int fd;
+
+	mbr_buf_reset(tmp);
+	mbr_buf_addf(tmp, "%s.tmpXXXXXX", path);
+	fd = mkstemp(tmp->buf);
+	if (fd >= 0) {
+		fchmod(fd, 0600);
+		close(fd);
+	}
+	return fd < 0 ? -1 : 0;
+}
+
+static void unlink_db_files(const char *path)
+{
+	struct mbr_buf b = MBR_BUF_INIT;
+
+	unlink(path);
+	mbr_buf_addf(&b, "%s-wal", path);
+	unlink(b.buf);
+	mbr_buf_reset(&b);
+	mbr_buf_addf(&b, "%s-shm", path);
+	unlink(b.buf);
+	mbr_buf_reset(&b);
+	mbr_buf_addf(&b, "%s-journal", path);
+	unlink(b.buf);
+	mbr_buf_release(&b);
+}
+
+/* Copy database src (schema main) into a fresh connection to dst. */
+static int copy_db(sqlite3 *src, sqlite3 *dst)
+{
+	sqlite3_backup *bk = sqlite3_backup_init(dst, "main", src, "main");
+	int rc;
+
+	if (!bk)
+		return sqlite3_errcode(dst);
+	do {
+		rc = sqlite3_backup_step(bk, 256);
+		if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+			sqlite3_sleep(50);
+	} while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+	sqlite3_backup_finish(bk);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+int mbr_db_backup(struct mbr_db *db, const char *gzpath)
+{
+	struct mbr_buf tmp = MBR_BUF_INIT, out = MBR_BUF_INIT;
+	sqlite3 *dst = NULL;
+	char buf[65536];
+	gzFile gz = NULL;
+	int fd = -1, rc = 0, ofd;
+	ssize_t n;
+
+	if (temp_beside(gzpath, &tmp) < 0)
+		return mbr_db_fail(db, errno == EACCES ? MBR_EPERM : MBR_EIO, "backup '%s': %s", gzpath, strerror(errno));
+	if (sqlite3_open_v2(tmp.buf, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK ||
+	    copy_db(db->sql, dst) != SQLITE_OK) {
+		rc = mbr_db_fail(db, MBR_EDB, "backup: %s", dst ? sqlite3_errmsg(dst) : "cannot open");
+		goto out;
+	}
+	/* A backup copy is a plain rollback-journal file: restorable anywhere. */
+	sqlite3_exec(dst, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL);
+	sqlite3_close(dst);
+	dst = NULL;
+
+	mbr_buf_addf(&out, "%s.partXXXXXX", gzpath);
+	ofd = mkstemp(out.buf);
+	if (ofd < 0 || fchmod(ofd, 0600) < 0 || !(gz = gzdopen(ofd, "wb6"))) {
+		rc = mbr_db_fail(db, MBR_EIO, "backup '%s': %s", gzpath, strerror(errno));
+		goto out;
+	}
+	if ((fd = open(tmp.buf, O_RDONLY)) < 0) {
+		rc = mbr_db_fail(db, MBR_EIO, "backup: %s", strerror(errno));
+		goto out;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		if (gzwrite(gz, buf, (unsigned)n) != n) {
+			rc = mbr_db_fail(db, MBR_EIO, "backup '%s': write error", gzpath);
+			goto out;
+		}
+	}
+	if (n < 0) {
+		rc = mbr_db_fail(db, MBR_EIO, "backup: %s", strerror(errno));
+		goto out;
+	}
+	if (gzclose(gz) != Z_OK) {
+		gz = NULL;
+		rc = mbr_db_fail(db, MBR_EIO, "backup '%s': write error", gzpath);
+		goto out;
+	}
+	gz = NULL;
+	if (rename(out.buf, gzpath) < 0) {
+		rc = mbr_db_fail(db, MBR_EIO, "backup '%s': %s", gzpath, strerror(errno));
+		goto out;
+	}
+	mbr_buf_reset(&out);
+	rc = mbr_audit_outside_tx(db, "db.backup", gzpath, "");
+out:
+	if (fd >= 0)
+		close(fd);
+	if (gz)
+		gzclose(gz);
+	if (dst)
+		sqlite3_close(dst);
+	unlink_db_files(tmp.buf);
+	if (out.len)
+		unlink(out.buf);
+	mbr_buf_release(&tmp);
+	mbr_buf_release(&out);
+	return rc;
+}
+
+static int gunzip_to(const char *gzpath, const char *path, struct mbr_buf *err)
+{
+	char buf[65536];
+	gzFile gz = gzopen(gzpath, "rb");
+	int fd, n;
+
+	if (!gz) {
+		mbr_buf_addf(err, "backup '%s': %s", gzpath, strerror(errno ? errno : ENOENT));
+		return MBR_EIO;
+	}
+	fd = open(path, O_WRONLY | O_TRUNC);
+	if (fd < 0) {
+		gzclose(gz);
+		mbr_buf_addf(err, "restore: %s", strerror(errno));
+		return MBR_EIO;
+	}
+	while ((n = gzread(gz, buf, sizeof(buf))) > 0) {
+		if (write(fd, buf, (size_t)n) != n) {
+			mbr_buf_addf(err, "restore: %s", strerror(errno));
+			close(fd);
+			gzclose(gz);
+			return MBR_EIO;
+		}
+	}
+	if (n < 0) {
+		int e;
+		mbr_buf_addf(err, "backup '%s': %s", gzpath, gzerror(gz, &e));
+		close(fd);
+		gzclose(gz);
+		return MBR_EIO;
+	}
+	gzclose(gz);
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		mbr_buf_addf(err, "restore: %s", strerror(errno));
+		return MBR_EIO;
+	}
+	return 0;
+}
+
+int mbr_db_restore(const char *dbpath, const char *gzpath, struct mbr_buf *err)
+{
+	struct mbr_buf tmp = MBR_BUF_INIT;
+	struct mbr_db *copydb = NULL;
+	sqlite3 *dst = NULL;
+	struct stat st;
+	int rc;
+
+	mbr_buf_reset(err);
+	if (temp_beside(dbpath, &tmp) < 0) {
+		mbr_buf_addf(err, "restore '%s': %s", dbpath, strerror(errno));
+		return errno == EACCES ? MBR_EPERM : MBR_EIO;
+	}
+	if ((rc = gunzip_to(gzpath, tmp.buf, err)) < 0)
+		goto out;
+	/* The copy must be a sound mbr database before it replaces anything. */
+	rc = mbr_db_open(tmp.buf, 0, "mbr-db", &copydb);
+	if (rc == 0) {
+		sqlite3_stmt *q;
+		if (sqlite3_prepare_v2(copydb->sql, "PRAGMA integrity_check", -1, &q, NULL) == SQLITE_OK) {
+			if (sqlite3_step(q) != SQLITE_ROW || strcmp((const char *)sqlite3_column_text(q, 0), "ok"))
+				rc = mbr_db_fail(copydb, MBR_EDB, "integrity check failed");
+			sqlite3_finalize(q);
+		}
+	}
+	if (rc < 0) {
+		mbr_buf_addf(err, "backup '%s' is not a sound mbr database: %s", gzpath, mbr_db_errmsg(copydb));
+		rc = MBR_EDB;
+		goto out;
+	}
+	if (stat(dbpath, &st) < 0) {
+		/* No database yet: the checked copy becomes it. */
+		mbr_db_close(copydb);
+		copydb = NULL;
+		if (rename(tmp.buf, dbpath) < 0) {
+			mbr_buf_addf(err, "restore '%s': %s", dbpath, strerror(errno));
+			rc = MBR_EIO;
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
+	if (sqlite3_open_v2(dbpath, &dst, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		mbr_buf_addf(err, "restore '%s': %s", dbpath, sqlite3_errmsg(dst));
+		rc = MBR_EIO;
+		goto out;
+	}
+	sqlite3_busy_timeout(dst, 60000);
+	if ((rc = copy_db(copydb->sql, dst)) != SQLITE_OK) {
+		mbr_buf_addf(err, "restore '%s': %s", dbpath, sqlite3_errmsg(dst));
+		rc = rc == SQLITE_READONLY ? MBR_EPERM : MBR_EDB;
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc == 0) {
+		/* Live databases run in WAL mode; a restored one too. */
+		sqlite3 *w = NULL;
+		if (sqlite3_open_v2(dbpath, &w, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK)
+			sqlite3_exec(w, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+		sqlite3_close(w);
+	}
+	if (copydb)
+		mbr_db_close(copydb);
+	if (dst)
+		sqlite3_close(dst);
+	unlink_db_files(tmp.buf);
+	mbr_buf_release(&tmp);
+	return rc;
+}

@@ -1,0 +1,898 @@
+/*
+ * db.c - the database handle: creating and opening the SQLite file,
+ * migrations, settings, transactions, the prepared-statement cache,
+ * chain-unique keys, operators and roles, batches.
+ *
+ * This is the only module that calls sqlite3_open.  A database is created
+ * only by mbr_db_init (and mbr_db_restore), never because a name was
+ * mistyped; the file and its WAL/SHM companions are owner-only (0600).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "banned.h"
+
+/* How long a writer waits for another one before giving up (ms). */
+#define MBR_BUSY_MS_DEFAULT (10 * 60 * 1000)
+
+static char *xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (!p) {
+		fputs("mbr: out of memory\n", stderr);
+		abort();
+	}
+	return p;
+}
+
+/* Copy s into dst (size n), truncating; always NUL-terminates. */
+static void copy(char *dst, size_t n, const char *s)
+{
+	size_t l = strlen(s);
+
+	if (l >= n)
+		l = n - 1;
+	memcpy(dst, s, l);
+	dst[l] = '\0';
+}
+
+int mbr_db_fail(struct mbr_db *db, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	mbr_buf_reset(&db->err);
+	va_start(ap, fmt);
+	mbr_buf_vaddf(&db->err, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+const char *mbr_db_errmsg(struct mbr_db *db)
+{
+	return db->err.len ? db->err.buf : "no error";
+}
+
+int mbr_db_sqlerr(struct mbr_db *db, const char *what)
+{
+	int rc = db->sql ? sqlite3_extended_errcode(db->sql) : SQLITE_CANTOPEN;
+	const char *msg = db->sql ? sqlite3_errmsg(db->sql) : "cannot open";
+	int code = MBR_EDB;
+
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		code = MBR_EBUSY;
+		break;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		code = MBR_EPERM;
+		break;
+	case SQLITE_CONSTRAINT:
+		code = MBR_EEXIST;
+		break;
+	case SQLITE_NOMEM:
+		code = MBR_ENOMEM;
+		break;
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_CANTOPEN:
+		code = MBR_EIO;
+		break;
+	}
+	return mbr_db_fail(db, code, "%s: %s", what, msg);
+}
+
+int mbr_db_exec(struct mbr_db *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db->sql, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		int rc = mbr_db_sqlerr(db, "database");
+		sqlite3_free(msg);
+		return rc;
+	}
+	return 0;
+}
+
+sqlite3_stmt *mbr_stmt(struct mbr_db *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int i;
+
+	for (i = 0; i < db->ncache; i++) {
+		if (db->cache[i].sql == sql) {
+			st = db->cache[i].stmt;
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return st;
+		}
+	}
+	if (sqlite3_prepare_v3(db->sql, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+		mbr_db_sqlerr(db, "prepare");
+		return NULL;
+	}
+	if (db->ncache < MBR_STMT_CACHE) {
+		db->cache[db->ncache].sql = sql;
+		db->cache[db->ncache].stmt = st;
+		db->ncache++;
+	} else {
+		/* Cache full: a programming error; keep working, leak nothing. */
+		sqlite3_finalize(st);
+		mbr_db_fail(db, MBR_EDB, "statement cache full");
+		return NULL;
+	}
+	return st;
+}
+
+int mbr_stmt_done(struct mbr_db *db, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		rc = mbr_db_sqlerr(db, "database");
+		sqlite3_reset(st);
+		return rc;
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+/* ------------------------------------------------------------- opening */
+
+static int busy_ms(void)
+{
+	const char *s = getenv("MBR_BUSY_TIMEOUT");
+
+	if (s && *s)
+		return atoi(s) * 1000;
+	return MBR_BUSY_MS_DEFAULT;
+}
+
+static void default_operator(char *out, size_t n)
+{
+	const char *env = getenv("MBR_OPERATOR");
+	struct passwd *pw;
+
+	if (env && *env) {
+		copy(out, n, env);
+		return;
+	}
+	pw = getpwuid(geteuid());
+	if (pw && pw->pw_name)
+		copy(out, n, pw->pw_name);
+	else
+		snprintf(out, n, "uid%ld", (long)geteuid());
+}
+
+static struct mbr_db *db_new(const char *path, unsigned flags, const char *program)
+{
+	struct mbr_db *db = calloc(1, sizeof(*db));
+	const char *kp = getenv("MBR_KEY");
+	struct mbr_buf b = MBR_BUF_INIT;
+
+	if (!db) {
+		fputs("mbr: out of memory\n", stderr);
+		abort();
+	}
+	mbr_buf_init(&db->err);
+	db->path = xstrdup(path);
+	if (kp && *kp) {
+		db->key_path = xstrdup(kp);
+	} else {
+		mbr_buf_addf(&b, "%s.key", path);
+		db->key_path = xstrdup(b.buf);
+		mbr_buf_release(&b);
+	}
+	db->flags = flags;
+	db->role = -1;
+	db->exp = 2;
+	copy(db->program, sizeof(db->program), program ? program : "mbr");
+	default_operator(db->operator, sizeof(db->operator));
+	return db;
+}
+
+/* Pragmas every connection gets. */
+static int db_configure(struct mbr_db *db)
+{
+	sqlite3_busy_timeout(db->sql, busy_ms());
+	sqlite3_extended_result_codes(db->sql, 1);
+	return mbr_db_exec(db,
+		"PRAGMA foreign_keys = ON;"
+		"PRAGMA synchronous = NORMAL;"
+		"PRAGMA cache_size = -8000;"
+		"PRAGMA temp_store = FILE;");
+}
+
+static int load_settings(struct mbr_db *db)
+{
+	char v[64];
+	int rc;
+
+	if ((rc = mbr_setting_get(db, "currency_exp", v, sizeof(v))) == 0)
+		db->exp = atoi(v);
+	else if (rc != MBR_ENOTFOUND)
+		return rc;
+	if ((rc = mbr_setting_get(db, "store_code", db->store, sizeof(db->store))) < 0)
+		return rc == MBR_ENOTFOUND ? mbr_db_fail(db, MBR_EDB, "database '%s' has no store_code setting", db->path) : rc;
+	if (mbr_setting_get(db, "time_zone", v, sizeof(v)) == 0 && mbr_time_set_zone(v) < 0)
+		return mbr_db_fail(db, MBR_EDB, "database '%s': unknown time zone '%s'", db->path, v);
+	return 0;
+}
+
+int mbr_db_open(const char *path, unsigned flags, const char *program, struct mbr_db **out)
+{
+	struct mbr_db *db = db_new(path, flags, program);
+	struct stat st;
+	int oflags = (flags & MBR_OPEN_RW) ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
+	int rc, v;
+
+	*out = db;
+	if (stat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return mbr_db_fail(db, MBR_EIO, "database '%s' does not exist (create it with mbr-db init)", path);
+		return mbr_db_fail(db, errno == EACCES ? MBR_EPERM : MBR_EIO, "database '%s': %s", path, strerror(errno));
+	}
+	if (!S_ISREG(st.st_mode))
+		return mbr_db_fail(db, MBR_EIO, "database '%s' is not a regular file", path);
+	if (access(path, R_OK) < 0)
+		return mbr_db_fail(db, MBR_EPERM, "database '%s': %s", path, strerror(errno));
+	if (sqlite3_open_v2(path, &db->sql, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+		return mbr_db_sqlerr(db, path);
+	if ((flags & MBR_OPEN_RW) && sqlite3_db_readonly(db->sql, "main") == 1)
+		return mbr_db_fail(db, MBR_EPERM, "database '%s' is read-only", path);
+	if ((rc = db_configure(db)) < 0)
+		return rc;
+	v = mbr_db_version(db);
+	if (v < 0)
+		return mbr_db_fail(db, MBR_EDB, "'%s' is not an mbr database (%s)", path, mbr_db_errmsg(db));
+	if (v == 0)
+		return mbr_db_fail(db, MBR_EDB, "'%s' is not an mbr database", path);
+	if (v > mbr_nmigrations)
+		return mbr_db_fail(db, MBR_EDB, "database '%s' has schema version %d, newer than this mbr (%d)",
+				   path, v, mbr_nmigrations);
+	if (v < mbr_nmigrations && !(flags & MBR_OPEN_MIGRATE))
+		return mbr_db_fail(db, MBR_EDB, "database '%s' has schema version %d; run mbr-db migrate (version %d)",
+				   path, v, mbr_nmigrations);
+	return load_settings(db);
+}
+
+void mbr_db_close(struct mbr_db *db)
+{
+	int i;
+
+	if (!db)
+		return;
+	for (i = 0; i < db->ncache; i++)
+		sqlite3_finalize(db->cache[i].stmt);
+	if (db->sql)
+		sqlite3_close(db->sql);
+	if (db->key)
+		mbr_key_free(db->key);
+	free(db->path);
+	free(db->key_path);
+	mbr_buf_release(&db->err);
+	free(db);
+}
+
+int mbr_db_key(struct mbr_db *db, const struct mbr_key **key)
+{
+	if (!db->key) {
+		struct mbr_buf err = MBR_BUF_INIT;
+		int rc = mbr_key_load(db->key_path, &db->key, &err);
+
+		if (rc < 0) {
+			mbr_db_fail(db, rc, "%s", err.buf);
+			mbr_buf_release(&err);
+			return rc;
+		}
+	}
+	*key = db->key;
+	return 0;
+}
+
+int mbr_db_version(struct mbr_db *db)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(db->sql, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return mbr_db_sqlerr(db, "schema version");
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	else
+		mbr_db_sqlerr(db, "schema version");
+	sqlite3_finalize(st);
+	return v;
+}
+
+int mbr_db_latest_version(void)
+{
+	return mbr_nmigrations;
+}
+
+int mbr_db_migrate(struct mbr_db *db, int *from, int *to)
+{
+	struct mbr_buf sql = MBR_BUF_INIT;
+	int v, rc;
+
+	if ((rc = mbr_begin(db)) < 0)
+		return rc;
+	v = mbr_db_version(db);
+	if (v < 0) {
+		mbr_rollback(db);
+		return MBR_EDB;
+	}
+	*from = v;
+	for (; v < mbr_nmigrations; v++) {
+		if ((rc = mbr_db_exec(db, mbr_migrations[v])) < 0)
+			break;
+		mbr_buf_reset(&sql);
+		mbr_buf_addf(&sql, "PRAGMA user_version = %d", v + 1);	/* an integer literal; no bindings for PRAGMA */
+		if ((rc = mbr_db_exec(db, sql.buf)) < 0)
+			break;
+	}
+	mbr_buf_release(&sql);
+	*to = v;
+	if (rc < 0) {
+		mbr_rollback(db);
+		return rc;
+	}
+	if (*from != *to) {
+		char detail[64];
+
+		snprintf(detail, sizeof(detail), "schema %d -> %d", *from, *to);
+		if (*from > 0 && (rc = mbr_audit(db, "db.migrate", "", detail)) < 0) {
+			mbr_rollback(db);
+			return rc;
+		}
+	}
+	return mbr_commit(db);
+}
+
+/* ------------------------------------------------------------- init */
+
+static int insert_setting(struct mbr_db *db, const char *k, const char *v)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)");
+
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, v, -1, SQLITE_STATIC);
+	return mbr_stmt_done(db, st);
+}
+
+int mbr_store_code_valid(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 16)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+int mbr_db_init(const char *path, const struct mbr_init_opts *o, struct mbr_buf *err)
+{
+	const char *store = o && o->store ? o->store : "S01";
+	const char *role = o && o->role ? o->role : "store";
+	const char *cur = o && o->currency ? o->currency : "CNY";
+	const char *tz = o && o->time_zone ? o->time_zone : "Asia/Shanghai";
+	int exp = o && o->exponent >= 0 ? o->exponent : 2;
+	struct mbr_db *db;
+	char num[16];
+	int fd, rc, from, to;
+	int key_created = 0;
+
+	mbr_buf_reset(err);
+	if (!mbr_store_code_valid(store)) {
+		mbr_buf_addf(err, "store code '%s' must be 1-16 letters, digits or '_'", store);
+		return MBR_EINVAL;
+	}
+	if (strcmp(role, "store") && strcmp(role, "hq")) {
+		mbr_buf_addf(err, "role '%s' must be 'store' or 'hq'", role);
+		return MBR_EINVAL;
+	}
+	if (exp < 0 || exp > 6) {
+		mbr_buf_addf(err, "currency exponent %d must be 0-6", exp);
+		return MBR_EINVAL;
+	}
+	if (mbr_time_set_zone(tz) < 0) {
+		mbr_buf_addf(err, "unknown time zone '%s'", tz);
+		return MBR_EINVAL;
+	}
+	if ((rc = mbr_crypto_init()) < 0) {
+		mbr_buf_adds(err, "libsodium failed to start");
+		return rc;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		mbr_buf_addf(err, errno == EEXIST ? "database '%s' already exists" : "database '%s': %s",
+			     path, strerror(errno));
+		return errno == EACCES ? MBR_EPERM : errno == EEXIST ? MBR_EEXIST : MBR_EIO;
+	}
+	fchmod(fd, 0600);	/* whatever the umask */
+	close(fd);
+
+	db = db_new(path, MBR_OPEN_RW, "mbr-db");
+	if (access(db->key_path, F_OK) < 0) {
+		if ((rc = mbr_key_generate(db->key_path, err)) < 0)
+			goto fail;
+		key_created = 1;
+	}
+	if (sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		rc = mbr_db_sqlerr(db, path);
+		goto fail_msg;
+	}
+	if ((rc = db_configure(db)) < 0 || (rc = mbr_db_exec(db, "PRAGMA journal_mode = WAL")) < 0)
+		goto fail_msg;
+	if ((rc = mbr_db_migrate(db, &from, &to)) < 0)
+		goto fail_msg;
+	copy(db->store, sizeof(db->store), store);
+	db->exp = exp;
+	snprintf(num, sizeof(num), "%d", exp);
+	if ((rc = mbr_begin(db)) < 0)
+		goto fail_msg;
+	if ((rc = insert_setting(db, "store_code", store)) < 0 ||
+	    (rc = insert_setting(db, "store_role", role)) < 0 ||
+	    (rc = insert_setting(db, "currency", cur)) < 0 ||
+	    (rc = insert_setting(db, "currency_exp", num)) < 0 ||
+	    (rc = insert_setting(db, "time_zone", tz)) < 0 ||
+	    (rc = mbr_store_add(db, store, "")) < 0 ||
+	    (rc = mbr_grant(db, db->operator, MBR_ROLE_ADMIN)) < 0 ||
+	    (rc = mbr_audit(db, "db.init", store, role)) < 0) {
+		mbr_rollback(db);
+		goto fail_msg;
+	}
+	if ((rc = mbr_commit(db)) < 0)
+		goto fail_msg;
+	mbr_db_close(db);
+	return 0;
+
+fail_msg:
+	mbr_buf_reset(err);
+	mbr_buf_adds(err, mbr_db_errmsg(db));
+fail:
+	if (key_created)
+		unlink(db->key_path);
+	mbr_db_close(db);
+	unlink(path);
+	{
+		struct mbr_buf p = MBR_BUF_INIT;
+		mbr_buf_addf(&p, "%s-wal", path);
+		unlink(p.buf);
+		mbr_buf_reset(&p);
+		mbr_buf_addf(&p, "%s-shm", path);
+		unlink(p.buf);
+		mbr_buf_release(&p);
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------ settings */
+
+int mbr_setting_get(struct mbr_db *db, const char *key, char *out, size_t outsz)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "SELECT value FROM settings WHERE key = ?");
+	int rc;
+
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		copy(out, outsz, (const char *)sqlite3_column_text(st, 0));
+		sqlite3_reset(st);
+		return 0;
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return mbr_db_fail(db, MBR_ENOTFOUND, "no setting '%s'", key);
+	return mbr_db_sqlerr(db, "settings");
+}
+
+/* Settings an admin may change, and how each is checked. */
+static int setting_check(struct mbr_db *db, const char *key, const char *value)
+{
+	if (!strcmp(key, "time_zone")) {
+		if (mbr_time_set_zone(value) < 0)
+			return mbr_db_fail(db, MBR_EINVAL, "unknown time zone '%s'", value);
+		return 0;
+	}
+	if (!strcmp(key, "currency")) {
+		size_t n = strlen(value);
+		if (n != 3)
+			return mbr_db_fail(db, MBR_EINVAL, "currency '%s' must be a 3-letter code", value);
+		return 0;
+	}
+	if (!strcmp(key, "store_role")) {
+		if (strcmp(value, "store") && strcmp(value, "hq"))
+			return mbr_db_fail(db, MBR_EINVAL, "store_role '%s' must be 'store' or 'hq'", value);
+		return 0;
+	}
+	if (!strcmp(key, "currency_exp") || !strcmp(key, "store_code"))
+		return mbr_db_fail(db, MBR_EINVAL, "setting '%s' is fixed when the database is created", key);
+	return mbr_db_fail(db, MBR_EINVAL, "unknown setting '%s'", key);
+}
+
+int mbr_setting_set(struct mbr_db *db, const char *key, const char *value)
+{
+	int rc;
+
+	if ((rc = setting_check(db, key, value)) < 0)
+		return rc;
+	if ((rc = insert_setting(db, key, value)) < 0)
+		return rc;
+	return mbr_audit(db, "setting.set", key, value);
+}
+
+int mbr_db_exponent(struct mbr_db *db)
+{
+	return db->exp;
+}
+
+const char *mbr_db_store(struct mbr_db *db)
+{
+	return db->store;
+}
+
+/* --------------------------------------------------------- transactions */
+
+int mbr_begin(struct mbr_db *db)
+{
+	int rc;
+
+	if (db->in_tx)
+		return mbr_db_fail(db, MBR_EDB, "transaction already open");
+	if ((rc = mbr_db_exec(db, "BEGIN IMMEDIATE")) < 0)
+		return rc;
+	db->in_tx = 1;
+	db->uid_next = 0;
+	return 0;
+}
+
+/* Write back the uid sequence kept in memory during the transaction. */
+static int flush_uid(struct mbr_db *db)
+{
+	sqlite3_stmt *st;
+
+	if (!db->uid_next)
+		return 0;
+	st = mbr_stmt(db, "INSERT OR REPLACE INTO sequences(kind, next) VALUES ('uid', ?)");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, db->uid_next);
+	return mbr_stmt_done(db, st);
+}
+
+int mbr_commit(struct mbr_db *db)
+{
+	int rc;
+
+	if (!db->in_tx)
+		return mbr_db_fail(db, MBR_EDB, "no transaction open");
+	if ((rc = flush_uid(db)) < 0) {
+		mbr_rollback(db);
+		return rc;
+	}
+	if ((rc = mbr_db_exec(db, "COMMIT")) < 0) {
+		mbr_rollback(db);
+		return rc;
+	}
+	db->in_tx = 0;
+	db->uid_next = 0;
+	return 0;
+}
+
+int mbr_rollback(struct mbr_db *db)
+{
+	int i;
+
+	if (!db->in_tx)
+		return 0;
+	for (i = 0; i < db->ncache; i++)
+		sqlite3_reset(db->cache[i].stmt);
+	db->in_tx = 0;
+	db->uid_next = 0;
+	if (sqlite3_get_autocommit(db->sql))
+		return 0;	/* SQLite already rolled back */
+	return mbr_db_exec(db, "ROLLBACK");
+}
+
+/*
+ * One sequence per database serves every kind of chain-unique key, so
+ * "S01-17" names exactly one row of one table chain-wide and keys never
+ * need the kind in them.  The counter lives in memory during a
+ * transaction and is written back at commit (one write per import, not
+ * one per row).
+ */
+int mbr_db_next_uid(struct mbr_db *db, const char *kind, char *out)
+{
+	(void)kind;
+	if (!db->in_tx)
+		return mbr_db_fail(db, MBR_EDB, "chain-unique key outside a transaction");
+	if (!db->uid_next) {
+		sqlite3_stmt *st = mbr_stmt(db, "SELECT next FROM sequences WHERE kind = 'uid'");
+		int rc;
+
+		if (!st)
+			return MBR_EDB;
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			db->uid_next = sqlite3_column_int64(st, 0);
+		else if (rc == SQLITE_DONE)
+			db->uid_next = 1;
+		else
+			return mbr_db_sqlerr(db, "sequence");
+		sqlite3_reset(st);
+	}
+	snprintf(out, 40, "%s-%lld", db->store, (long long)db->uid_next++);
+	return 0;
+}
+
+/* ------------------------------------------------------------- stores */
+
+int mbr_store_add(struct mbr_db *db, const char *code, const char *name)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!mbr_store_code_valid(code))
+		return mbr_db_fail(db, MBR_EINVAL, "store code '%s' must be 1-16 letters, digits or '_'", code);
+	st = mbr_stmt(db, "INSERT INTO stores(code, name, created_at) VALUES (?, ?, ?)");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name ? name : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, mbr_now());
+	if ((rc = mbr_stmt_done(db, st)) < 0)
+		return rc == MBR_EEXIST ? mbr_db_fail(db, rc, "store '%s' already exists", code) : rc;
+	return mbr_audit(db, "store.add", code, name ? name : "");
+}
+
+int mbr_store_exists(struct mbr_db *db, const char *code)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "SELECT 1 FROM stores WHERE code = ?");
+	int rc;
+
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "stores");
+}
+
+int mbr_stores_each(struct mbr_db *db, mbr_name_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "SELECT code, name FROM stores ORDER BY code");
+	int rc;
+
+	if (!st)
+		return MBR_EDB;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int r = fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1), ctx);
+		if (r) {
+			sqlite3_reset(st);
+			return r;
+		}
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "stores");
+}
+
+int mbr_tiers_each(struct mbr_db *db, mbr_name_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "SELECT code, name FROM tiers ORDER BY rank");
+	int rc;
+
+	if (!st)
+		return MBR_EDB;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int r = fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1), ctx);
+		if (r) {
+			sqlite3_reset(st);
+			return r;
+		}
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "tiers");
+}
+
+int mbr_tier_exists(struct mbr_db *db, const char *code)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "SELECT 1 FROM tiers WHERE code = ?");
+	int rc;
+
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "tiers");
+}
+
+/* ---------------------------------------------------- operators, roles */
+
+static const char *const role_names[] = { "none", "cashier", "manager", "admin" };
+
+const char *mbr_role_name(enum mbr_role r)
+{
+	return r >= MBR_ROLE_NONE && r <= MBR_ROLE_ADMIN ? role_names[r] : "none";
+}
+
+int mbr_role_parse(const char *s, enum mbr_role *r)
+{
+	int i;
+
+	for (i = MBR_ROLE_NONE; i <= MBR_ROLE_ADMIN; i++) {
+		if (!strcmp(s, role_names[i])) {
+			*r = (enum mbr_role)i;
+			return 0;
+		}
+	}
+	return MBR_EINVAL;
+}
+
+int mbr_set_operator(struct mbr_db *db, const char *name)
+{
+	if (!name || !*name || strlen(name) >= sizeof(db->operator))
+		return mbr_db_fail(db, MBR_EINVAL, "operator name must be 1-63 bytes");
+	copy(db->operator, sizeof(db->operator), name);
+	db->role = -1;
+	return 0;
+}
+
+const char *mbr_operator(struct mbr_db *db)
+{
+	return db->operator;
+}
+
+enum mbr_role mbr_operator_role(struct mbr_db *db)
+{
+	sqlite3_stmt *st;
+	enum mbr_role r = MBR_ROLE_NONE;
+
+	if (db->role >= 0)
+		return (enum mbr_role)db->role;
+	st = mbr_stmt(db, "SELECT role FROM operators WHERE name = ?");
+	if (!st)
+		return MBR_ROLE_NONE;
+	sqlite3_bind_text(st, 1, db->operator, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		mbr_role_parse((const char *)sqlite3_column_text(st, 0), &r);
+	sqlite3_reset(st);
+	db->role = r;
+	return r;
+}
+
+int mbr_require(struct mbr_db *db, enum mbr_role need, const char *action)
+{
+	enum mbr_role have = mbr_operator_role(db);
+
+	if (have >= need)
+		return 0;
+	if (have == MBR_ROLE_NONE)
+		return mbr_db_fail(db, MBR_EPERM,
+				   "operator '%s' has no role in this database; %s needs %s (an admin can run: mbr-db grant %s %s)",
+				   db->operator, action, mbr_role_name(need), db->operator, mbr_role_name(need));
+	return mbr_db_fail(db, MBR_EPERM, "operator '%s' is %s; %s needs %s",
+			   db->operator, mbr_role_name(have), action, mbr_role_name(need));
+}
+
+int mbr_grant(struct mbr_db *db, const char *name, enum mbr_role r)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!name || !*name || strlen(name) > 63)
+		return mbr_db_fail(db, MBR_EINVAL, "operator name must be 1-63 bytes");
+	if (r == MBR_ROLE_NONE) {
+		st = mbr_stmt(db, "DELETE FROM operators WHERE name = ?");
+		if (!st)
+			return MBR_EDB;
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	} else {
+		st = mbr_stmt(db, "INSERT OR REPLACE INTO operators(name, role, granted_at, granted_by) VALUES (?, ?, ?, ?)");
+		if (!st)
+			return MBR_EDB;
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, mbr_role_name(r), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, mbr_now());
+		sqlite3_bind_text(st, 4, db->operator, -1, SQLITE_STATIC);
+	}
+	if ((rc = mbr_stmt_done(db, st)) < 0)
+		return rc;
+	if (!strcmp(name, db->operator))
+		db->role = -1;
+	return mbr_audit(db, r == MBR_ROLE_NONE ? "operator.revoke" : "operator.grant", name, mbr_role_name(r));
+}
+
+int mbr_operators_each(struct mbr_db *db, mbr_operator_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "SELECT name, role FROM operators ORDER BY name");
+	int rc;
+
+	if (!st)
+		return MBR_EDB;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		enum mbr_role r = MBR_ROLE_NONE;
+		int x;
+
+		mbr_role_parse((const char *)sqlite3_column_text(st, 1), &r);
+		if ((x = fn((const char *)sqlite3_column_text(st, 0), r, ctx)) != 0) {
+			sqlite3_reset(st);
+			return x;
+		}
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "operators");
+}
+
+/* ------------------------------------------------------------- batches */
+
+int mbr_batch_start(struct mbr_db *db, const char *kind, const char *source, int64_t *batch)
+{
+	sqlite3_stmt *st;
+	char uid[40];
+	int rc;
+
+	if ((rc = mbr_db_next_uid(db, "batch", uid)) < 0)
+		return rc;
+	st = mbr_stmt(db, "INSERT INTO batches(uid, kind, source, operator, started_at) VALUES (?, ?, ?, ?, ?)");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_text(st, 1, uid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, source ? source : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, db->operator, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, mbr_now());
+	if ((rc = mbr_stmt_done(db, st)) < 0)
+		return rc;
+	*batch = sqlite3_last_insert_rowid(db->sql);
+	return 0;
+}
+
+int mbr_batch_finish(struct mbr_db *db, int64_t batch, long added, long updated, long rejected)
+{
+	sqlite3_stmt *st;
+	char detail[160], target[32];
+	int rc;
+
+	st = mbr_stmt(db, "UPDATE batches SET finished_at = ?, added = ?, updated = ?, rejected = ? WHERE id = ?");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, mbr_now());
+	sqlite3_bind_int64(st, 2, added);
+	sqlite3_bind_int64(st, 3, updated);
+	sqlite3_bind_int64(st, 4, rejected);
+	sqlite3_bind_int64(st, 5, batch);
+	if ((rc = mbr_stmt_done(db, st)) < 0)
+		return rc;
+	snprintf(target, sizeof(target), "batch %lld", (long long)batch);
+	snprintf(detail, sizeof(detail), "added %ld, updated %ld, rejected %ld", added, updated, rejected);
+	return mbr_audit(db, "batch.finish", target, detail);
+}
+
+int mbr_db_checkpoint(struct mbr_db *db)
+{
+	if (sqlite3_wal_checkpoint_v2(db->sql, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) != SQLITE_OK)
+		return mbr_db_sqlerr(db, "checkpoint");
+	return 0;
+}

@@ -1,0 +1,96 @@
+/*
+ * internal.h - what lib/ modules share among themselves and never show to
+ * cmd/: the database handle's layout, the statement cache, and the crypto
+ * primitives.  Only the lib/ sources and the unit tests include this.
+ */
+#ifndef MBR_INTERNAL_H
+#define MBR_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "mbr.h"
+
+#define MBR_STMT_CACHE 96
+
+struct mbr_key;
+
+struct mbr_db {
+	sqlite3 *sql;
+	char *path;
+	char *key_path;
+	struct mbr_key *key;		/* loaded on first use, see mbr_db_key */
+	unsigned flags;
+	char program[32];
+	char operator[64];
+	int role;			/* enum mbr_role, or -1 until looked up */
+	int exp;			/* currency exponent */
+	char store[32];			/* this database's store code */
+	int64_t uid_next;		/* next local sequence for chain-unique keys, 0 = unknown */
+	struct mbr_buf err;
+	int in_tx;
+	struct {
+		const char *sql;	/* the literal's address is the cache key */
+		sqlite3_stmt *stmt;
+	} cache[MBR_STMT_CACHE];
+	int ncache;
+};
+
+/*
+ * Prepared statement for a string literal, prepared once per handle and
+ * kept for the whole run.  The statement comes back reset with its
+ * bindings cleared.  NULL on error (message set on db).
+ */
+sqlite3_stmt *mbr_stmt(struct mbr_db *db, const char *sql);
+/* Run a statement that returns no rows (step to DONE, then reset). */
+int mbr_stmt_done(struct mbr_db *db, sqlite3_stmt *st);
+/* Turn the last SQLite error into an MBR_E* code with a message. */
+int mbr_db_sqlerr(struct mbr_db *db, const char *what);
+/* Execute fixed SQL text without parameters (schema, pragmas). */
+int mbr_db_exec(struct mbr_db *db, const char *sql);
+/* The key, loaded on first use; MBR_EKEY with a message if unavailable. */
+int mbr_db_key(struct mbr_db *db, const struct mbr_key **key);
+/* Next chain-unique key "STORE-N" into out (40 bytes); within a transaction. */
+int mbr_db_next_uid(struct mbr_db *db, const char *kind, char *out);
+
+/* Schema: migrations[i] upgrades user_version i to i+1. */
+extern const char *const mbr_migrations[];
+extern const int mbr_nmigrations;
+
+/* ---------------------------------------------------------------- crypto */
+
+#define MBR_KEY_BYTES	32
+#define MBR_HASH_BYTES	16
+#define MBR_CHAIN_BYTES	32
+#define MBR_SEAL_OVERHEAD (24 + 16)	/* nonce + tag */
+
+enum mbr_hash_kind { MBR_HASH_PHONE = 1, MBR_HASH_CARD = 2, MBR_HASH_EMAIL = 3 };
+
+/* sodium_init once; MBR_EKEY if libsodium cannot start. */
+int mbr_crypto_init(void);
+/*
+ * Create a new random key file at path, mode 0600, refusing to overwrite
+ * an existing file.  The file holds the key as 64 hex digits and a newline.
+ */
+int mbr_key_generate(const char *path, struct mbr_buf *err);
+/* Load a key file; MBR_EKEY with a reason (missing, unreadable, malformed). */
+int mbr_key_load(const char *path, struct mbr_key **out, struct mbr_buf *err);
+void mbr_key_free(struct mbr_key *k);
+/*
+ * Authenticated encryption (XChaCha20-Poly1305, random nonce) of pt into
+ * out, which must hold ptlen + MBR_SEAL_OVERHEAD bytes; ad (e.g. the row's
+ * uid) is bound to the ciphertext but not stored.
+ */
+void mbr_seal(const struct mbr_key *k, const void *ad, size_t adlen,
+	      const void *pt, size_t ptlen, unsigned char *out);
+/* Inverse of mbr_seal; pt must hold ctlen - MBR_SEAL_OVERHEAD bytes.
+ * MBR_EKEY if the ciphertext does not authenticate (wrong key, tampering). */
+int mbr_unseal(const struct mbr_key *k, const void *ad, size_t adlen,
+	       const unsigned char *ct, size_t ctlen, void *pt, size_t *ptlen);
+/* Keyed hash of a normalised lookup value (phone, card number). */
+void mbr_lookup_hash(const struct mbr_key *k, enum mbr_hash_kind kind,
+		     const char *s, size_t len, unsigned char out[MBR_HASH_BYTES]);
+/* Keyed chain hash for the audit log: out = H(prev || data). */
+void mbr_chain_hash(const struct mbr_key *k, const unsigned char prev[MBR_CHAIN_BYTES],
+		    const void *data, size_t len, unsigned char out[MBR_CHAIN_BYTES]);
+
+#endif /* MBR_INTERNAL_H */

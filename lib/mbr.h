@@ -1,0 +1,615 @@
+/*
+ * mbr.h - the one public interface of libmbr.
+ *
+ * libmbr owns everything the mbr-* programs share: the SQLite database and
+ * its schema, CSV/TSV input and table/CSV/TSV/JSON output, money and time,
+ * personal-data encryption, roles and the audit log, and the business rules
+ * (members, points, sales, ...).  Programs in cmd/ are thin: they parse
+ * options, open the database, stream records and call functions declared here.
+ *
+ * Conventions (see ../STYLE.md):
+ *  - Functions return 0 (MBR_OK) or a negative MBR_E* code.  They never print
+ *    and never exit; the detail of the last error is kept on the handle
+ *    (mbr_db_errmsg) or in a caller-supplied struct mbr_buf.
+ *  - Money is int64_t minor units; points are int64_t; time is int64_t
+ *    seconds since the epoch, UTC.
+ *  - Strings passed in are borrowed; strings returned in structs live in the
+ *    struct's own fixed buffers unless a comment says otherwise.
+ */
+#ifndef MBR_H
+#define MBR_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define MBR_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------- errors */
+
+enum mbr_error {
+	MBR_OK = 0,
+	MBR_EINVAL = -1,	/* bad input data; nothing was written */
+	MBR_ENOTFOUND = -2,	/* no such member, code, setting, ... */
+	MBR_EEXIST = -3,	/* duplicate key */
+	MBR_EDB = -4,		/* SQLite error, corrupt or foreign database */
+	MBR_EIO = -5,		/* file could not be read or written */
+	MBR_EPERM = -6,		/* the operator's role refuses the operation */
+	MBR_EKEY = -7,		/* key file missing, unreadable or wrong */
+	MBR_ENOMEM = -8,
+	MBR_EBUSY = -9,		/* database stayed locked past the timeout */
+};
+
+/*
+ * Exit statuses, the same in every program (documented in mbr(7)).
+ */
+enum mbr_exit {
+	MBR_EXIT_OK = 0,
+	MBR_EXIT_REJECTED = 1,	/* some records rejected (--skip-bad), a check failed, nothing found */
+	MBR_EXIT_USAGE = 2,	/* bad option or argument */
+	MBR_EXIT_DATA = 3,	/* bad input data; nothing written */
+	MBR_EXIT_DB = 4,	/* database, key or I/O error */
+	MBR_EXIT_PERM = 5,	/* refused: operator role or file permission */
+};
+
+/* Map an MBR_E* code to the exit status above. */
+int mbr_exit_status(int err);
+
+/* --------------------------------------------------------------- buffers */
+
+/*
+ * A growable string.  Invariants (as git's strbuf): buf is never NULL
+ * after mbr_buf_init; buf[len] == '\0'; alloc is 0 while buf points at a
+ * static empty string.  Allocation failure aborts (as strbuf does): an
+ * out-of-memory condition in a batch tool is not recoverable usefully.
+ */
+struct mbr_buf {
+	char *buf;
+	size_t len;
+	size_t alloc;
+};
+#define MBR_BUF_INIT { mbr_buf_empty, 0, 0 }
+extern char mbr_buf_empty[];
+
+void mbr_buf_init(struct mbr_buf *b);
+void mbr_buf_release(struct mbr_buf *b);
+void mbr_buf_reset(struct mbr_buf *b);			/* len = 0, keep memory */
+void mbr_buf_grow(struct mbr_buf *b, size_t extra);
+void mbr_buf_add(struct mbr_buf *b, const void *data, size_t len);
+void mbr_buf_adds(struct mbr_buf *b, const char *s);
+void mbr_buf_addc(struct mbr_buf *b, int c);
+void mbr_buf_addf(struct mbr_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void mbr_buf_vaddf(struct mbr_buf *b, const char *fmt, va_list ap);
+
+/* ---------------------------------------------------------------- money */
+
+#define MBR_MONEY_BUFSZ 32
+
+/*
+ * Parse decimal text ("12.30", "-0.5", "7") into minor units with exp
+ * decimal places (2 for CNY/USD, 0 for JPY).  Exact: no floating point.
+ * Leading/trailing blanks are allowed; a leading '+' or '-'; at most exp
+ * decimals unless the extra ones are zeros.  Returns MBR_EINVAL for bad
+ * text or a value outside int64_t.
+ */
+int mbr_money_parse(const char *s, int exp, int64_t *out);
+/* Format minor units as decimal text into buf (MBR_MONEY_BUFSZ); returns buf. */
+char *mbr_money_format(int64_t v, int exp, char *buf);
+/* Overflow-checked arithmetic: 0 or MBR_EINVAL. */
+int mbr_add_i64(int64_t a, int64_t b, int64_t *out);
+int mbr_mul_i64(int64_t a, int64_t b, int64_t *out);
+
+/* ----------------------------------------------------------------- time */
+
+#define MBR_TIME_BUFSZ 32
+
+/*
+ * Time zone of the store (an IANA name such as "Asia/Shanghai").  Sets the
+ * process zone used by the local-time functions below; mbr_db_open calls it
+ * with the database's time_zone setting.
+ */
+int mbr_time_set_zone(const char *tz);
+/*
+ * Parse a local date-time in the current zone into UTC seconds.  fmt NULL
+ * means ISO 8601: "YYYY-MM-DD", "YYYY-MM-DD HH:MM[:SS]" or with 'T'; an
+ * explicit "Z" or "+08:00" offset is honoured.  Otherwise fmt is a
+ * strptime(3) format.  MBR_EINVAL if the text does not match.
+ */
+int mbr_time_parse(const char *s, const char *fmt, int64_t *utc);
+/* Local "YYYY-MM-DD HH:MM:SS" for a UTC time, into buf (MBR_TIME_BUFSZ). */
+char *mbr_time_format(int64_t utc, char *buf);
+/* Local business date "YYYY-MM-DD" for a UTC time. */
+char *mbr_date_format(int64_t utc, char *buf);
+/* Business date of a UTC time as days since 1970-01-01 (local zone). */
+int64_t mbr_local_day(int64_t utc);
+/* Calendar date check and normalisation: accepts YYYY-MM-DD, YYYY/MM/DD,
+ * YYYYMMDD; writes "YYYY-MM-DD" into out (11 bytes). */
+int mbr_date_normalize(const char *s, char *out);
+/* Current time, UTC seconds; honours MBR_NOW (ISO 8601, UTC) for tests. */
+int64_t mbr_now(void);
+
+/* ------------------------------------------------------------ CSV input */
+
+/*
+ * Column description, shared by readers and writers.  aliases is a
+ * '|'-separated list of other accepted header names (Chinese ones among
+ * them); header matching is case-insensitive and ignores surrounding blanks.
+ */
+struct mbr_col {
+	const char *name;
+	const char *aliases;	/* may be NULL */
+	unsigned flags;
+};
+#define MBR_COL_REQUIRED 0x1	/* reader: header must have it */
+#define MBR_COL_NUMBER	 0x2	/* writer: right-align, JSON number */
+
+struct mbr_reader_opts {
+	const char *encoding;	/* NULL or "UTF-8": no conversion; else iconv name */
+	int ignore_unknown;	/* unknown header names are skipped, not an error */
+	const char *map;	/* "native=foreign,..." renames, or NULL */
+};
+
+/*
+ * One input record.  val[i]/len[i] correspond to the reader's column i;
+ * val[i] is NULL when the file has no such column.  raw/nraw are the
+ * record's fields in file order (for reject files).  Valid until the next
+ * mbr_reader_next call.
+ */
+struct mbr_row {
+	const char *file;	/* name for messages: the path, or "-" */
+	long line;		/* physical line where the record starts */
+	const char **val;
+	const size_t *len;
+	const char **raw;
+	size_t nraw;
+};
+
+struct mbr_reader;
+
+/*
+ * Open path ("-" = stdin) for reading records.  The input may be gzip
+ * (detected by content), may start with a UTF-8 BOM, may use LF or CRLF,
+ * and is CSV or TSV (detected from the header line: a tab and no comma
+ * means TSV).  The header row is read and matched against cols: a
+ * missing required column, a duplicate column or (unless ignore_unknown)
+ * an unknown one is MBR_EINVAL.  If cols is NULL every header column is
+ * taken as is (ncols is then set from the header; see mbr_reader_header).
+ * A column named "reject_reason" is always ignored, so reject files can be
+ * fixed and fed back.  On error, err holds "file:line: column: reason".
+ */
+int mbr_reader_open(struct mbr_reader **out, const char *path,
+		    const struct mbr_col *cols, size_t ncols,
+		    const struct mbr_reader_opts *opts, struct mbr_buf *err);
+/*
+ * Read the next record: returns 1 and sets *row, 0 at end of input, or a
+ * negative code with err set ("file:line: column: reason") for malformed
+ * CSV, invalid UTF-8, a NUL byte, a field over MBR_FIELD_MAX bytes or a
+ * read error.  After a data error (MBR_EINVAL) the reader may be called
+ * again to continue with the next record where that is possible.
+ */
+int mbr_reader_next(struct mbr_reader *r, struct mbr_row **row, struct mbr_buf *err);
+/* Does the file have reader column i? */
+int mbr_reader_has(struct mbr_reader *r, size_t i);
+/* Header names as found in the file, in file order. */
+const char *const *mbr_reader_header(struct mbr_reader *r, size_t *n);
+/* Header name (as in the file) of reader column i, or the column's own name. */
+const char *mbr_reader_colname(struct mbr_reader *r, size_t i);
+void mbr_reader_close(struct mbr_reader *r);
+
+#define MBR_FIELD_MAX (64 * 1024)
+
+/* Append "file:line: column: " + formatted reason to err (reset first). */
+void mbr_row_error(struct mbr_buf *err, struct mbr_reader *r, const struct mbr_row *row,
+		   int col, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* ----------------------------------------------------------- output */
+
+enum mbr_format {
+	MBR_FMT_AUTO,		/* table on a terminal, else CSV */
+	MBR_FMT_TABLE,
+	MBR_FMT_CSV,
+	MBR_FMT_TSV,
+	MBR_FMT_JSON,		/* JSON lines: one object per record */
+};
+
+struct mbr_out;
+
+/* "table", "csv", "tsv", "json" -> format; MBR_EINVAL otherwise. */
+int mbr_format_parse(const char *s, enum mbr_format *f);
+/*
+ * Start writing records with the given columns to fp.  excel adds a UTF-8
+ * BOM and CRLF line ends (CSV/TSV).  CSV/TSV start with a header row.
+ * A table is buffered until mbr_out_end so that column widths fit (East
+ * Asian wide characters count two cells).
+ */
+struct mbr_out *mbr_out_new(FILE *fp, enum mbr_format fmt, int excel,
+			    const struct mbr_col *cols, size_t ncols);
+/* Write one record; vals[i] NULL is an empty field (JSON null). */
+int mbr_out_row(struct mbr_out *o, const char *const *vals);
+/* Flush (tables are printed here) and free.  MBR_EIO on write error. */
+int mbr_out_end(struct mbr_out *o);
+/* Display width of UTF-8 text in terminal cells. */
+size_t mbr_text_width(const char *s);
+
+/* ------------------------------------------------------------- database */
+
+struct mbr_db;
+
+enum mbr_role { MBR_ROLE_NONE = 0, MBR_ROLE_CASHIER = 1, MBR_ROLE_MANAGER = 2, MBR_ROLE_ADMIN = 3 };
+
+struct mbr_init_opts {
+	const char *store;	/* store code, default "S01" */
+	const char *role;	/* "store" (default) or "hq" */
+	const char *currency;	/* default "CNY" */
+	int exponent;		/* default 2; -1 = default */
+	const char *time_zone;	/* default "Asia/Shanghai" */
+	const char *key_path;	/* NULL: $MBR_KEY, else DB.key */
+};
+
+#define MBR_OPEN_RW	0x1	/* else read-only */
+#define MBR_OPEN_MIGRATE 0x2	/* allow an older schema (for mbr-db migrate) */
+
+/*
+ * Create a new database file (mode 0600, refusing an existing one), apply
+ * every migration, store the settings and create the key file (0600) if it
+ * does not exist.  The operator running init becomes admin.
+ */
+int mbr_db_init(const char *path, const struct mbr_init_opts *o, struct mbr_buf *err);
+/*
+ * Open an existing database; never creates one.  *out is set even on
+ * failure (so the message can be read with mbr_db_errmsg) and must be
+ * closed.  The key file ($MBR_KEY, else PATH.key) is loaded when first
+ * needed.  program names the calling program for the audit log.
+ */
+int mbr_db_open(const char *path, unsigned flags, const char *program, struct mbr_db **out);
+void mbr_db_close(struct mbr_db *db);
+const char *mbr_db_errmsg(struct mbr_db *db);
+/* Set the handle's error message; returns code (for `return mbr_db_fail(...)`). */
+int mbr_db_fail(struct mbr_db *db, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Settings: store_code, store_role, currency, currency_exp, time_zone, ... */
+int mbr_setting_get(struct mbr_db *db, const char *key, char *out, size_t outsz);
+int mbr_setting_set(struct mbr_db *db, const char *key, const char *value);
+int mbr_db_exponent(struct mbr_db *db);
+const char *mbr_db_store(struct mbr_db *db);
+
+/* Stores and tiers by code (for validation and completion). */
+typedef int (*mbr_name_fn)(const char *code, const char *name, void *ctx);
+int mbr_store_code_valid(const char *code);
+int mbr_store_add(struct mbr_db *db, const char *code, const char *name);
+int mbr_store_exists(struct mbr_db *db, const char *code);	/* 1, 0 or < 0 */
+int mbr_stores_each(struct mbr_db *db, mbr_name_fn fn, void *ctx);
+int mbr_tier_exists(struct mbr_db *db, const char *code);	/* 1, 0 or < 0 */
+int mbr_tiers_each(struct mbr_db *db, mbr_name_fn fn, void *ctx);
+
+/* Checkpoint and truncate the WAL (after erasing personal data). */
+int mbr_db_checkpoint(struct mbr_db *db);
+
+/* Transactions (immediate: the write lock is taken at begin). */
+int mbr_begin(struct mbr_db *db);
+int mbr_commit(struct mbr_db *db);
+int mbr_rollback(struct mbr_db *db);
+
+/* Schema version and migrations. */
+int mbr_db_version(struct mbr_db *db);
+int mbr_db_latest_version(void);
+int mbr_db_migrate(struct mbr_db *db, int *from, int *to);
+
+/*
+ * Operator and roles.  The operator is --operator / $MBR_OPERATOR, else the
+ * OS user.  mbr_require returns MBR_EPERM with a message naming the
+ * operator, its role and the action when the role is below need.
+ */
+int mbr_set_operator(struct mbr_db *db, const char *name);
+const char *mbr_operator(struct mbr_db *db);
+enum mbr_role mbr_operator_role(struct mbr_db *db);
+int mbr_require(struct mbr_db *db, enum mbr_role need, const char *action);
+int mbr_role_parse(const char *s, enum mbr_role *r);
+const char *mbr_role_name(enum mbr_role r);
+int mbr_grant(struct mbr_db *db, const char *operator, enum mbr_role r);	/* NONE revokes */
+typedef int (*mbr_operator_fn)(const char *name, enum mbr_role r, void *ctx);
+int mbr_operators_each(struct mbr_db *db, mbr_operator_fn fn, void *ctx);
+
+/* Audit: append an entry (operator and program come from the handle). */
+int mbr_audit(struct mbr_db *db, const char *action, const char *target, const char *detail);
+/* The same in a transaction of its own (for actions that write nothing else). */
+int mbr_audit_outside_tx(struct mbr_db *db, const char *action, const char *target, const char *detail);
+struct mbr_audit_entry {
+	int64_t id, ts;
+	const char *operator, *program, *action, *target, *detail;
+};
+typedef int (*mbr_audit_fn)(const struct mbr_audit_entry *e, void *ctx);
+int mbr_audit_each(struct mbr_db *db, mbr_audit_fn fn, void *ctx);
+/* Verify the hash chain: 0 when sound; MBR_EINVAL with the first bad entry in the message. */
+int mbr_audit_verify(struct mbr_db *db, int64_t *entries);
+
+/*
+ * Check a database: integrity_check, foreign keys, cached balances equal
+ * ledger sums, audit chain.  Each problem is passed to fn (one line of
+ * text); returns 0 when sound, MBR_EINVAL when a problem was found.
+ */
+typedef void (*mbr_problem_fn)(const char *problem, void *ctx);
+int mbr_db_check(struct mbr_db *db, mbr_problem_fn fn, void *ctx);
+
+/* Online backup to a gzip file, and restore from one (replaces the database). */
+int mbr_db_backup(struct mbr_db *db, const char *gzpath);
+int mbr_db_restore(const char *dbpath, const char *gzpath, struct mbr_buf *err);
+
+/* Batches: every import is one; its id is printed in the summary. */
+int mbr_batch_start(struct mbr_db *db, const char *kind, const char *source, int64_t *batch);
+int mbr_batch_finish(struct mbr_db *db, int64_t batch, long added, long updated, long rejected);
+
+/* Masking of personal data for display: 138****5678, z***@example.com, 张*. */
+void mbr_mask_phone(const char *phone, char *out, size_t outsz);
+void mbr_mask_email(const char *email, char *out, size_t outsz);
+void mbr_mask_name(const char *name, char *out, size_t outsz);
+
+/* -------------------------------------------------------------- members */
+
+enum mbr_member_field {
+	MBR_F_MEMBER_NO, MBR_F_NAME, MBR_F_PHONE, MBR_F_EMAIL, MBR_F_BIRTHDAY,
+	MBR_F_GENDER, MBR_F_TIER, MBR_F_STORE, MBR_F_NOTE,
+	MBR_F_COUNT
+};
+
+/* The member fields as columns (names and Chinese aliases), in enum order. */
+extern const struct mbr_col mbr_member_cols[MBR_F_COUNT];
+
+#define MBR_FIELD_SZ 1024
+
+struct mbr_member {
+	int64_t id;			/* local row id */
+	char uid[40];			/* chain-unique: STORE-SEQ */
+	char member_no[64];
+	char name[256];
+	char phone[32];
+	char email[256];
+	char birthday[11];		/* YYYY-MM-DD or "" */
+	char gender[2];			/* "M", "F" or "" */
+	char tier[32];
+	char store[32];
+	char note[MBR_FIELD_SZ];
+	char status[8];			/* active, frozen, erased */
+	int64_t points;
+	int64_t created_at;
+	int64_t updated_at;
+};
+
+void mbr_member_clear(struct mbr_member *m);
+/* Access a field by enum: its buffer and size. */
+char *mbr_member_field(struct mbr_member *m, enum mbr_member_field f, size_t *size);
+/* Field by name (column name or alias); -1 if unknown. */
+int mbr_member_field_lookup(const char *name);
+/*
+ * Validate and normalise one field value into m (phone digits, birthday
+ * YYYY-MM-DD, gender M/F, ...).  On MBR_EINVAL, why holds the reason
+ * (without location).  Tier and store codes are checked against the
+ * database when db is not NULL.
+ */
+int mbr_member_set_field(struct mbr_db *db, struct mbr_member *m,
+			 enum mbr_member_field f, const char *value, struct mbr_buf *why);
+/*
+ * Add a new member (status active).  Requires member_no or phone.
+ * MBR_EEXIST when the member_no or phone belongs to another member (the
+ * message names which).  Sets m->id and m->uid.  batch may be 0.
+ */
+int mbr_member_add(struct mbr_db *db, struct mbr_member *m, int64_t batch);
+/*
+ * Update the member matching m's member_no (else phone) with m's non-empty
+ * fields; adds the member when none matches.  *updated tells which.
+ */
+int mbr_member_upsert(struct mbr_db *db, struct mbr_member *m, int64_t batch, int *updated);
+/* Find by member_no, phone or uid (exact). MBR_ENOTFOUND if none. */
+int mbr_member_get(struct mbr_db *db, const char *key, struct mbr_member *m);
+int mbr_member_get_id(struct mbr_db *db, int64_t id, struct mbr_member *m);
+/* Members matching query: exact member_no/phone/uid, else name substring. */
+typedef int (*mbr_member_fn)(const struct mbr_member *m, void *ctx);
+int mbr_member_find(struct mbr_db *db, const char *query, mbr_member_fn fn, void *ctx);
+int mbr_member_each(struct mbr_db *db, mbr_member_fn fn, void *ctx);
+/* Save m's fields over the stored member m->id (audited as "member.set"). */
+int mbr_member_update(struct mbr_db *db, struct mbr_member *m, const char *what);
+int mbr_member_set_status(struct mbr_db *db, int64_t id, const char *status);
+/* Remove personal data for good; keeps uid and anonymous history. */
+int mbr_member_erase(struct mbr_db *db, int64_t id);
+
+/*
+ * A member as output columns (uid, member_no, name, phone, email,
+ * birthday, gender, tier, store, status, points, created, note).  Unless
+ * reveal, personal data is masked (138****5678, 张*, ****-05-17) and the
+ * free-text note is left out.
+ */
+#define MBR_VIEW_COUNT 13
+extern const struct mbr_col mbr_member_view_cols[MBR_VIEW_COUNT];
+struct mbr_member_view {
+	char name[256], phone[32], email[256], birthday[11], note[MBR_FIELD_SZ];
+	char points[24], created[MBR_TIME_BUFSZ];
+	const char *val[MBR_VIEW_COUNT];
+};
+void mbr_member_view(const struct mbr_member *m, int reveal, struct mbr_member_view *v);
+
+/* ---------------------------------------------------------------- rules */
+
+#define MBR_MAX_TIERS 16
+#define MBR_MAX_MULTS 64
+
+enum mbr_expiry { MBR_EXPIRY_NEVER, MBR_EXPIRY_MONTHS, MBR_EXPIRY_YEAR_END };
+enum mbr_mult_kind { MBR_MULT_CATEGORY, MBR_MULT_SKU, MBR_MULT_TIER, MBR_MULT_WEEKDAY, MBR_MULT_DATES };
+
+struct mbr_tier {
+	char code[32];
+	char name[64];
+	int64_t rank;
+	int basis_points;		/* 0: qualify by spend, 1: by points earned */
+	int64_t threshold;		/* minor units or points */
+	int64_t window_days;
+	int64_t discount_bp;		/* 500 = 5% */
+	int64_t earn_mult_bp;		/* 10000 = x1 */
+};
+
+struct mbr_mult {
+	enum mbr_mult_kind kind;
+	char key[64];			/* category, SKU or tier code */
+	unsigned weekdays;		/* bit 0 = Sunday ... bit 6 = Saturday */
+	int64_t from_day, to_day;	/* local days since 1970-01-01, inclusive */
+	int64_t bp;
+};
+
+/* One version of the rules (see rules.c for the text format). */
+struct mbr_rules {
+	int64_t version;		/* rules_versions.id, 0 = built-in default */
+	int64_t effective_day;		/* local day the version takes effect */
+	int64_t base_points, base_per;	/* base_points per base_per minor units */
+	int64_t min_spend;
+	enum mbr_expiry expiry;
+	int64_t expiry_n;
+	int64_t redeem_points, redeem_value;	/* redeem_points pay redeem_value minor units */
+	int earn_on_points, earn_on_stored_value;
+	int64_t birthday_bp;		/* 0 = no birthday multiplier */
+	int ntiers, nmults;
+	struct mbr_tier tiers[MBR_MAX_TIERS];
+	struct mbr_mult mults[MBR_MAX_MULTS];
+};
+
+/* The built-in default: 1 point per whole currency unit, never expiring, no tiers. */
+void mbr_rules_default(struct mbr_rules *r);
+/* Parse rules text; on MBR_EINVAL err says "line N: reason". */
+int mbr_rules_parse(const char *text, int exp, struct mbr_rules *r, struct mbr_buf *err);
+const struct mbr_tier *mbr_rules_tier(const struct mbr_rules *r, const char *code);
+int64_t mbr_rules_line_bp(const struct mbr_rules *r, const char *sku, const char *category);
+int64_t mbr_rules_receipt_bp(const struct mbr_rules *r, const char *tier, int64_t day, int birthday);
+int64_t mbr_rules_points(const struct mbr_rules *r, __int128 weighted, int64_t eligible, int64_t total,
+			 int64_t receipt_bp, int64_t *residue_ppm);
+int64_t mbr_rules_expiry(const struct mbr_rules *r, int64_t t);
+
+/* All versions of the rules, to score each sale by the one in force. */
+struct mbr_rules_set {
+	struct mbr_rules deflt;		/* in force before any loaded version */
+	struct mbr_rules *v;		/* by effective day, then load order */
+	size_t n, alloc;
+};
+int mbr_rules_set_load(struct mbr_db *db, struct mbr_rules_set *rs);
+const struct mbr_rules *mbr_rules_at(const struct mbr_rules_set *rs, int64_t day);
+void mbr_rules_set_free(struct mbr_rules_set *rs);
+/* Store a new version (parsed first; MBR_EINVAL with "line N: ..."). */
+int mbr_rules_load(struct mbr_db *db, const char *text, int64_t *version);
+/* Text of the version in force on a day; MBR_ENOTFOUND for the default. */
+int mbr_rules_text(struct mbr_db *db, int64_t day, struct mbr_buf *out);
+
+/* --------------------------------------------------------------- points */
+
+/* One ledger entry to post (see points.c for the lot rules). */
+struct mbr_post {
+	int64_t member;
+	const char *kind;	/* earn redeem adjust transfer expire reversal refund */
+	const char *source;	/* sale coupon operator expiry transfer undo */
+	const char *reason;
+	const char *ref;	/* e.g. "S01/R123" */
+	const char *store;	/* NULL: this database's store */
+	int64_t points;		/* signed */
+	int64_t sale, batch;	/* 0 = none */
+	int64_t ts;		/* 0 = now */
+	int64_t expires_at;	/* positive entries: when the lot lapses, 0 = never */
+	int64_t lot;		/* negative entries: consume this lot first */
+};
+int mbr_points_post(struct mbr_db *db, const struct mbr_post *p, int64_t *ledger);
+/* Balance now (cached), or of the ledger before a UTC time. */
+int mbr_points_balance(struct mbr_db *db, int64_t member, int64_t before, int64_t *balance);
+/* Operator earn, redeem (never below zero) or adjust (signed), audited. */
+int mbr_points_change(struct mbr_db *db, const struct mbr_member *m, const char *kind, int64_t points,
+		      const char *reason);
+int mbr_points_transfer(struct mbr_db *db, const struct mbr_member *from, const struct mbr_member *to,
+			int64_t points, const char *reason);
+/* Expire every lot lapsed at or before as_of (UTC); idempotent. */
+int mbr_points_expire(struct mbr_db *db, int64_t as_of, long *entries, int64_t *points);
+
+struct mbr_ledger_entry {
+	const char *uid, *kind, *reason, *source, *ref, *store, *operator;
+	int64_t ts, points, balance;
+};
+typedef int (*mbr_ledger_fn)(const struct mbr_ledger_entry *e, void *ctx);
+int mbr_points_history(struct mbr_db *db, int64_t member, mbr_ledger_fn fn, void *ctx);
+
+typedef int (*mbr_tier_change_fn)(int64_t member, const char *uid, const char *old_tier,
+				  const char *new_tier, const char *direction, void *ctx);
+int mbr_tiers_evaluate(struct mbr_db *db, int64_t day, mbr_tier_change_fn fn, void *ctx);
+
+/* ---------------------------------------------------------------- sales */
+
+enum mbr_sale_col {
+	MBR_S_STORE, MBR_S_RECEIPT, MBR_S_TS, MBR_S_MEMBER, MBR_S_SKU, MBR_S_QTY, MBR_S_UNIT_PRICE,
+	MBR_S_NAME, MBR_S_CATEGORY, MBR_S_DISCOUNT, MBR_S_PAYMENT, MBR_S_ORIGINAL,
+	MBR_S_COUNT
+};
+extern const struct mbr_col mbr_sale_cols[MBR_S_COUNT];
+
+struct mbr_sale_opts {
+	const char *store;		/* for files without a store column */
+	const char *time_format;	/* strptime(3) format of ts, NULL = ISO 8601 */
+	int no_batch;			/* do not open a batch (single sales) */
+	/* a rejected receipt: error once, then reject for each of its rows */
+	int (*error)(const char *msg, void *ctx);
+	int (*reject)(const char *const *raw, size_t nraw, const char *reason, void *ctx);
+	void *ctx;
+};
+
+struct mbr_sale_stats {
+	int64_t batch;
+	long receipts, returns, lines, duplicates, new_products;
+	long rejected_receipts, rejected_lines;
+	int64_t amount, points_earned, points_reversed, points_redeemed, points_refunded;
+	char last_receipt[64];		/* for single sales: what was written */
+	int64_t last_points, last_total;
+};
+
+/* What scoring needs of a receipt's member. */
+struct mbr_sale_member {
+	int64_t id;
+	char uid[40];
+	char tier[32];
+	char birthday_md[6];		/* "MM-DD" or "" */
+	int active;
+};
+
+struct mbr_sale_import;
+
+/* Start recording sales in the caller's transaction (opens a batch). */
+int mbr_sale_import_begin(struct mbr_db *db, const struct mbr_sale_opts *o, const char *source,
+			  struct mbr_sale_import **out);
+/*
+ * Feed one line item (values indexed by enum mbr_sale_col, NULL = no such
+ * column); file/lineno locate it for messages, raw/nraw are kept for the
+ * reject callback.  Receipts are written when the next receipt starts or
+ * at mbr_sale_import_end.  Returns < 0 only for database errors; bad
+ * receipts go to the callbacks and are counted.
+ */
+int mbr_sale_line(struct mbr_sale_import *im, const char *const *v, const char *file, long lineno,
+		  const char *const *raw, size_t nraw);
+int mbr_sale_import_end(struct mbr_sale_import *im, struct mbr_sale_stats *st);
+const struct mbr_sale_stats *mbr_sale_import_stats(struct mbr_sale_import *im);
+void mbr_sale_import_free(struct mbr_sale_import *im);
+int mbr_payment_method_valid(const char *method);
+/* Reverse a whole sales batch (sales, points, aggregates) if nothing was
+ * built on it since; otherwise MBR_EINVAL saying what blocks it. */
+int mbr_sale_undo(struct mbr_db *db, int64_t batch, long *receipts);
+/* Recompute the aggregates from the sales; compare them with it. */
+int mbr_agg_rebuild(struct mbr_db *db);
+int mbr_agg_verify(struct mbr_db *db, mbr_problem_fn fn, void *ctx, int *problems);
+/* Catalogue: add or update a product (price NULL keeps the old one). */
+int mbr_product_upsert(struct mbr_db *db, const char *sku, const char *name, const char *category,
+		       const int64_t *price);
+
+/* -------------------------------------------------------------- reports */
+
+enum mbr_report_by { MBR_BY_DAY, MBR_BY_MONTH, MBR_BY_STORE };
+typedef int (*mbr_report_fn)(const char *const *vals, void *ctx);
+/* key (day, month or store), receipts, returns, amount, discount, items,
+ * member_receipts, member_amount, avg_receipt, points */
+#define MBR_REPORT_SALES_NCOLS 10
+extern const struct mbr_col mbr_report_sales_cols[MBR_REPORT_SALES_NCOLS];
+int mbr_report_sales(struct mbr_db *db, enum mbr_report_by by, int64_t from_day, int64_t to_day,
+		     mbr_report_fn fn, void *ctx);
+
+#endif /* MBR_H */

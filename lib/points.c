@@ -1,0 +1,637 @@
+/*
+ * points.c - the points ledger and its lots: posting entries, balances,
+ * earn/redeem/adjust/transfer, FIFO expiry, rules versions, and nightly
+ * tier evaluation.
+ *
+ * Every change of points is one append-only points_ledger row; the
+ * member's cached balance (members.points) moves with it in the same
+ * statement sequence, and mbr_db_check proves cache == SUM(ledger).
+ *
+ * Lots: a positive entry opens a lot with its expiry; a negative one
+ * consumes open lots, those that expire first first (never-expiring
+ * last).  The invariant, checked by mbr_db_check, is
+ *     SUM(open lots' remaining) == MAX(balance, 0)
+ * so a member in debt (a return reversed points already spent) first pays
+ * the debt from new points before a new lot opens, and expiry can never
+ * take more than the member has.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "banned.h"
+
+/* Consume up to need points from the member's open lots; first from lot
+ * `prefer` when it is open.  Returns 0. */
+static int consume_lots(struct mbr_db *db, int64_t member, int64_t need, int64_t prefer)
+{
+	sqlite3_stmt *sel, *upd;
+	int rc;
+
+	upd = mbr_stmt(db, "UPDATE points_lots SET remaining = remaining - ? WHERE id = ?");
+	if (!upd)
+		return MBR_EDB;
+	if (prefer) {
+		sqlite3_stmt *one = mbr_stmt(db, "SELECT remaining FROM points_lots WHERE id = ? AND member = ? AND remaining > 0");
+		if (!one)
+			return MBR_EDB;
+		sqlite3_bind_int64(one, 1, prefer);
+		sqlite3_bind_int64(one, 2, member);
+		if (sqlite3_step(one) == SQLITE_ROW) {
+			int64_t r = sqlite3_column_int64(one, 0), take = r < need ? r : need;
+
+			sqlite3_reset(one);
+			upd = mbr_stmt(db, "UPDATE points_lots SET remaining = remaining - ? WHERE id = ?");
+			sqlite3_bind_int64(upd, 1, take);
+			sqlite3_bind_int64(upd, 2, prefer);
+			if ((rc = mbr_stmt_done(db, upd)) < 0)
+				return rc;
+			need -= take;
+		}
+		sqlite3_reset(one);
+	}
+	while (need > 0) {
+		int64_t id, r, take;
+
+		sel = mbr_stmt(db, "SELECT id, remaining FROM points_lots WHERE member = ? AND remaining > 0"
+				   " ORDER BY expires_at IS NULL, expires_at, id LIMIT 1");
+		if (!sel)
+			return MBR_EDB;
+		sqlite3_bind_int64(sel, 1, member);
+		rc = sqlite3_step(sel);
+		if (rc != SQLITE_ROW) {
+			sqlite3_reset(sel);
+			return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "points lots");
+		}
+		id = sqlite3_column_int64(sel, 0);
+		r = sqlite3_column_int64(sel, 1);
+		sqlite3_reset(sel);
+		take = r < need ? r : need;
+		upd = mbr_stmt(db, "UPDATE points_lots SET remaining = remaining - ? WHERE id = ?");
+		sqlite3_bind_int64(upd, 1, take);
+		sqlite3_bind_int64(upd, 2, id);
+		if ((rc = mbr_stmt_done(db, upd)) < 0)
+			return rc;
+		need -= take;
+	}
+	return 0;
+}
+
+int mbr_points_post(struct mbr_db *db, const struct mbr_post *p, int64_t *ledger_out)
+{
+	sqlite3_stmt *st;
+	char uid[40];
+	int64_t ledger, after, before;
+	int rc;
+
+	if (p->points == 0)
+		return 0;
+	if ((rc = mbr_db_next_uid(db, "points", uid)) < 0)
+		return rc;
+	st = mbr_stmt(db, "INSERT INTO points_ledger(uid, member, ts, kind, points, reason, source, sale, ref, store,"
+			  " operator, batch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_text(st, 1, uid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, p->member);
+	sqlite3_bind_int64(st, 3, p->ts ? p->ts : mbr_now());
+	sqlite3_bind_text(st, 4, p->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, p->points);
+	sqlite3_bind_text(st, 6, p->reason ? p->reason : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, p->source ? p->source : "operator", -1, SQLITE_STATIC);
+	if (p->sale)
+		sqlite3_bind_int64(st, 8, p->sale);
+	sqlite3_bind_text(st, 9, p->ref ? p->ref : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 10, p->store ? p->store : db->store, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 11, db->operator, -1, SQLITE_STATIC);
+	if (p->batch)
+		sqlite3_bind_int64(st, 12, p->batch);
+	if ((rc = mbr_stmt_done(db, st)) < 0)
+		return rc;
+	ledger = sqlite3_last_insert_rowid(db->sql);
+	if (ledger_out)
+		*ledger_out = ledger;
+
+	st = mbr_stmt(db, "UPDATE members SET points = points + ? WHERE id = ? RETURNING points");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, p->points);
+	sqlite3_bind_int64(st, 2, p->member);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? mbr_db_fail(db, MBR_ENOTFOUND, "no member #%lld", (long long)p->member)
+					 : mbr_db_sqlerr(db, "points balance");
+	}
+	after = sqlite3_column_int64(st, 0);
+	sqlite3_step(st);
+	sqlite3_reset(st);
+	before = after - p->points;
+
+	if (p->points > 0) {
+		/* a debt (negative balance) is paid first */
+		int64_t open = before < 0 ? p->points + before : p->points;
+
+		if (open <= 0)
+			return 0;
+		st = mbr_stmt(db, "INSERT INTO points_lots(member, ledger, expires_at, points, remaining) VALUES (?, ?, ?, ?, ?)");
+		if (!st)
+			return MBR_EDB;
+		sqlite3_bind_int64(st, 1, p->member);
+		sqlite3_bind_int64(st, 2, ledger);
+		if (p->expires_at)
+			sqlite3_bind_int64(st, 3, p->expires_at);
+		sqlite3_bind_int64(st, 4, p->points);
+		sqlite3_bind_int64(st, 5, open);
+		return mbr_stmt_done(db, st);
+	}
+	/* only what the member had can come out of lots */
+	if (before <= 0)
+		return 0;
+	return consume_lots(db, p->member, before < -p->points ? before : -p->points, p->lot);
+}
+
+int mbr_points_balance(struct mbr_db *db, int64_t member, int64_t before, int64_t *balance)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (before)
+		st = mbr_stmt(db, "SELECT COALESCE(SUM(points), 0) FROM points_ledger WHERE member = ? AND ts < ?");
+	else
+		st = mbr_stmt(db, "SELECT points FROM members WHERE id = ?");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, member);
+	if (before)
+		sqlite3_bind_int64(st, 2, before);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*balance = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? mbr_db_fail(db, MBR_ENOTFOUND, "no member #%lld", (long long)member)
+				 : mbr_db_sqlerr(db, "balance");
+}
+
+/* An active member may earn and spend; frozen and erased ones may not. */
+static int usable(struct mbr_db *db, const struct mbr_member *m)
+{
+	if (strcmp(m->status, "active"))
+		return mbr_db_fail(db, MBR_EINVAL, "member %s is %s", m->uid, m->status);
+	return 0;
+}
+
+int mbr_points_change(struct mbr_db *db, const struct mbr_member *m, const char *kind, int64_t points,
+		      const char *reason)
+{
+	struct mbr_rules_set rs;
+	struct mbr_post p;
+	int64_t bal;
+	int rc;
+
+	if (points <= 0 && strcmp(kind, "adjust"))
+		return mbr_db_fail(db, MBR_EINVAL, "points must be a positive whole number");
+	if (points == 0)
+		return mbr_db_fail(db, MBR_EINVAL, "an adjustment of 0 points changes nothing");
+	if ((rc = usable(db, m)) < 0)
+		return rc;
+	memset(&p, 0, sizeof(p));
+	p.member = m->id;
+	p.kind = kind;
+	p.reason = reason;
+	p.source = "operator";
+	p.ts = mbr_now();
+	if (!strcmp(kind, "redeem")) {
+		if ((rc = mbr_points_balance(db, m->id, 0, &bal)) < 0)
+			return rc;
+		if (bal < points)
+			return mbr_db_fail(db, MBR_EINVAL, "member %s has %lld points, cannot redeem %lld",
+					   m->uid, (long long)bal, (long long)points);
+		p.points = -points;
+	} else {
+		p.points = points;
+		if (points > 0) {
+			if ((rc = mbr_rules_set_load(db, &rs)) < 0)
+				return rc;
+			p.expires_at = mbr_rules_expiry(mbr_rules_at(&rs, mbr_local_day(p.ts)), p.ts);
+			mbr_rules_set_free(&rs);
+		}
+	}
+	if ((rc = mbr_points_post(db, &p, NULL)) < 0)
+		return rc;
+	{
+		char detail[96];
+		snprintf(detail, sizeof(detail), "%s %+lld", kind, (long long)p.points);
+		return mbr_audit(db, "points.change", m->uid, detail);
+	}
+}
+
+int mbr_points_transfer(struct mbr_db *db, const struct mbr_member *from, const struct mbr_member *to,
+			int64_t points, const char *reason)
+{
+	sqlite3_stmt *st;
+	struct mbr_post p;
+	int64_t bal, expires = 0;
+	char detail[128];
+	int rc;
+
+	if (points <= 0)
+		return mbr_db_fail(db, MBR_EINVAL, "points must be a positive whole number");
+	if (from->id == to->id)
+		return mbr_db_fail(db, MBR_EINVAL, "cannot transfer points to the same member");
+	if ((rc = usable(db, from)) < 0 || (rc = usable(db, to)) < 0)
+		return rc;
+	if ((rc = mbr_points_balance(db, from->id, 0, &bal)) < 0)
+		return rc;
+	if (bal < points)
+		return mbr_db_fail(db, MBR_EINVAL, "member %s has %lld points, cannot transfer %lld",
+				   from->uid, (long long)bal, (long long)points);
+	/* The receiver's lot lapses with the earliest of the lots it came from:
+	 * a transfer never extends the life of points. */
+	st = mbr_stmt(db, "SELECT MIN(expires_at) FROM (SELECT expires_at, remaining,"
+			  " SUM(remaining) OVER (ORDER BY expires_at IS NULL, expires_at, id) - remaining AS before"
+			  " FROM points_lots WHERE member = ? AND remaining > 0) WHERE before < ?");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, from->id);
+	sqlite3_bind_int64(st, 2, points);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		expires = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+
+	memset(&p, 0, sizeof(p));
+	p.kind = "transfer";
+	p.source = "transfer";
+	p.reason = reason;
+	p.ts = mbr_now();
+	p.member = from->id;
+	p.points = -points;
+	p.ref = to->uid;
+	if ((rc = mbr_points_post(db, &p, NULL)) < 0)
+		return rc;
+	p.member = to->id;
+	p.points = points;
+	p.ref = from->uid;
+	p.expires_at = expires;
+	if ((rc = mbr_points_post(db, &p, NULL)) < 0)
+		return rc;
+	snprintf(detail, sizeof(detail), "%lld points from %s to %s", (long long)points, from->uid, to->uid);
+	return mbr_audit(db, "points.transfer", from->uid, detail);
+}
+
+int mbr_points_expire(struct mbr_db *db, int64_t as_of, long *entries, int64_t *points)
+{
+	sqlite3_stmt *st;
+	struct mbr_post p;
+	int rc;
+
+	*entries = 0;
+	*points = 0;
+	memset(&p, 0, sizeof(p));
+	p.kind = "expire";
+	p.source = "expiry";
+	p.reason = "lot lapsed";
+	for (;;) {
+		/* one lot at a time: posting changes the set being read */
+		st = mbr_stmt(db, "SELECT id, member, remaining, expires_at FROM points_lots"
+				  " WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= ?"
+				  " ORDER BY expires_at, id LIMIT 1");
+		if (!st)
+			return MBR_EDB;
+		sqlite3_bind_int64(st, 1, as_of);
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW) {
+			sqlite3_reset(st);
+			if (rc != SQLITE_DONE)
+				return mbr_db_sqlerr(db, "expiry");
+			break;
+		}
+		p.lot = sqlite3_column_int64(st, 0);
+		p.member = sqlite3_column_int64(st, 1);
+		p.points = -sqlite3_column_int64(st, 2);
+		p.ts = sqlite3_column_int64(st, 3);	/* dated when the lot lapsed */
+		sqlite3_reset(st);
+		if ((rc = mbr_points_post(db, &p, NULL)) < 0)
+			return rc;
+		(*entries)++;
+		*points -= p.points;
+	}
+	if (*entries) {
+		char detail[96];
+		snprintf(detail, sizeof(detail), "%ld lots, %lld points", *entries, (long long)*points);
+		return mbr_audit(db, "points.expire", "", detail);
+	}
+	return 0;
+}
+
+int mbr_points_history(struct mbr_db *db, int64_t member, mbr_ledger_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "SELECT l.uid, l.ts, l.kind, l.points, l.reason, l.source, l.ref, l.store,"
+					" l.operator, SUM(l.points) OVER (ORDER BY l.ts, l.id)"
+					" FROM points_ledger l WHERE l.member = ? ORDER BY l.ts, l.id");
+	struct mbr_ledger_entry e;
+	int rc;
+
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, member);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int r;
+
+		e.uid = (const char *)sqlite3_column_text(st, 0);
+		e.ts = sqlite3_column_int64(st, 1);
+		e.kind = (const char *)sqlite3_column_text(st, 2);
+		e.points = sqlite3_column_int64(st, 3);
+		e.reason = (const char *)sqlite3_column_text(st, 4);
+		e.source = (const char *)sqlite3_column_text(st, 5);
+		e.ref = (const char *)sqlite3_column_text(st, 6);
+		e.store = sqlite3_column_text(st, 7) ? (const char *)sqlite3_column_text(st, 7) : "";
+		e.operator = (const char *)sqlite3_column_text(st, 8);
+		e.balance = sqlite3_column_int64(st, 9);
+		if ((r = fn(&e, ctx)) != 0) {
+			sqlite3_reset(st);
+			return r;
+		}
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "history");
+}
+
+/* --------------------------------------------------------------- rules */
+
+int mbr_rules_set_load(struct mbr_db *db, struct mbr_rules_set *rs)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "SELECT id, text FROM rules_versions ORDER BY effective_day, id");
+	struct mbr_buf err = MBR_BUF_INIT;
+	int rc;
+
+	memset(rs, 0, sizeof(*rs));
+	mbr_rules_default(&rs->deflt);
+	{
+		int64_t unit = 1;
+		int i;
+		for (i = 0; i < db->exp; i++)
+			unit *= 10;
+		rs->deflt.base_per = unit;
+		rs->deflt.redeem_value = unit;
+		rs->deflt.effective_day = INT64_MIN / 2;
+	}
+	if (!st)
+		return MBR_EDB;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct mbr_rules *r;
+
+		if (rs->n == rs->alloc) {
+			rs->alloc = rs->alloc ? 2 * rs->alloc : 4;
+			rs->v = realloc(rs->v, rs->alloc * sizeof(*rs->v));
+			if (!rs->v)
+				abort();
+		}
+		r = &rs->v[rs->n];
+		if (mbr_rules_parse((const char *)sqlite3_column_text(st, 1), db->exp, r, &err) < 0) {
+			rc = mbr_db_fail(db, MBR_EDB, "rules version %lld: %s", (long long)sqlite3_column_int64(st, 0), err.buf);
+			sqlite3_reset(st);
+			mbr_buf_release(&err);
+			mbr_rules_set_free(rs);
+			return rc;
+		}
+		r->version = sqlite3_column_int64(st, 0);
+		rs->n++;
+	}
+	sqlite3_reset(st);
+	mbr_buf_release(&err);
+	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "rules");
+}
+
+const struct mbr_rules *mbr_rules_at(const struct mbr_rules_set *rs, int64_t day)
+{
+	size_t i;
+
+	/* versions are ordered by effective day, then load order: the last
+	 * one in force wins */
+	for (i = rs->n; i > 0; i--)
+		if (rs->v[i - 1].effective_day <= day)
+			return &rs->v[i - 1];
+	return &rs->deflt;
+}
+
+void mbr_rules_set_free(struct mbr_rules_set *rs)
+{
+	free(rs->v);
+	rs->v = NULL;
+	rs->n = rs->alloc = 0;
+}
+
+int mbr_rules_load(struct mbr_db *db, const char *text, int64_t *version)
+{
+	struct mbr_buf err = MBR_BUF_INIT;
+	struct mbr_rules *r = malloc(sizeof(*r));
+	sqlite3_stmt *st;
+	char detail[64];
+	int rc, i;
+
+	if (!r)
+		abort();
+	if (mbr_rules_parse(text, db->exp, r, &err) < 0) {
+		rc = mbr_db_fail(db, MBR_EINVAL, "%s", err.buf);
+		goto out;
+	}
+	st = mbr_stmt(db, "INSERT INTO rules_versions(effective_day, text, loaded_at, operator) VALUES (?, ?, ?, ?)");
+	if (!st) {
+		rc = MBR_EDB;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, r->effective_day);
+	sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, mbr_now());
+	sqlite3_bind_text(st, 4, db->operator, -1, SQLITE_STATIC);
+	if ((rc = mbr_stmt_done(db, st)) < 0)
+		goto out;
+	*version = sqlite3_last_insert_rowid(db->sql);
+	/* The tiers table (members.tier's reference) learns every tier named. */
+	for (i = 0; i < r->ntiers; i++) {
+		const struct mbr_tier *t = &r->tiers[i];
+
+		st = mbr_stmt(db, "INSERT INTO tiers(code, name, rank, basis, threshold, window_days, discount_bp, earn_mult_bp)"
+				  " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(code) DO UPDATE SET name = excluded.name,"
+				  " rank = excluded.rank, basis = excluded.basis, threshold = excluded.threshold,"
+				  " window_days = excluded.window_days, discount_bp = excluded.discount_bp,"
+				  " earn_mult_bp = excluded.earn_mult_bp");
+		if (!st) {
+			rc = MBR_EDB;
+			goto out;
+		}
+		sqlite3_bind_text(st, 1, t->code, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, t->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, t->rank);
+		sqlite3_bind_text(st, 4, t->basis_points ? "points" : "spend", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, t->threshold);
+		sqlite3_bind_int64(st, 6, t->window_days);
+		sqlite3_bind_int64(st, 7, t->discount_bp);
+		sqlite3_bind_int64(st, 8, t->earn_mult_bp);
+		if ((rc = mbr_stmt_done(db, st)) < 0) {
+			if (rc == MBR_EEXIST)
+				rc = mbr_db_fail(db, MBR_EINVAL, "tier %s: rank %lld is taken by another tier; give every tier its own rank",
+						 t->code, (long long)t->rank);
+			goto out;
+		}
+	}
+	snprintf(detail, sizeof(detail), "version %lld", (long long)*version);
+	rc = mbr_audit(db, "rules.load", "", detail);
+out:
+	free(r);
+	mbr_buf_release(&err);
+	return rc;
+}
+
+int mbr_rules_text(struct mbr_db *db, int64_t day, struct mbr_buf *out)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "SELECT text FROM rules_versions WHERE effective_day <= ?"
+					" ORDER BY effective_day DESC, id DESC LIMIT 1");
+	int rc;
+
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, day);
+	rc = sqlite3_step(st);
+	mbr_buf_reset(out);
+	if (rc == SQLITE_ROW)
+		mbr_buf_adds(out, (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return MBR_ENOTFOUND;
+	return rc == SQLITE_ROW ? 0 : mbr_db_sqlerr(db, "rules");
+}
+
+/* ------------------------------------------------------------- tiers */
+
+/*
+ * Nightly tier evaluation as of a business day: each member gets the
+ * highest-ranked tier of the rules in force whose threshold its spend (or
+ * points earned) over the tier's window, ending that day, reaches; none
+ * if no tier qualifies.  Changes (up and down) are written, audited, and
+ * passed to fn.  Running it twice for the same day changes nothing.
+ */
+int mbr_tiers_evaluate(struct mbr_db *db, int64_t day, mbr_tier_change_fn fn, void *ctx)
+{
+	struct mbr_rules_set rs;
+	const struct mbr_rules *r;
+	sqlite3_stmt *st;
+	int64_t maxid = 0, *best = NULL;
+	long changes = 0;
+	int rc, i;
+
+	if ((rc = mbr_rules_set_load(db, &rs)) < 0)
+		return rc;
+	r = mbr_rules_at(&rs, day);
+	st = mbr_stmt(db, "SELECT COALESCE(MAX(id), 0) FROM members");
+	if (!st || sqlite3_step(st) != SQLITE_ROW) {
+		rc = st ? mbr_db_sqlerr(db, "tiers") : MBR_EDB;
+		goto out;
+	}
+	maxid = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	/* best[member id] = index+1 of the best tier reached (0 = none) */
+	best = calloc((size_t)maxid + 1, sizeof(*best));
+	if (!best)
+		abort();
+	for (i = 0; i < r->ntiers; i++) {
+		const struct mbr_tier *t = &r->tiers[i];
+
+		st = mbr_stmt(db, t->basis_points
+			? "SELECT member FROM agg_member_day WHERE day > ? AND day <= ? GROUP BY member HAVING SUM(points_earned) >= ?"
+			: "SELECT member FROM agg_member_day WHERE day > ? AND day <= ? GROUP BY member HAVING SUM(amount) >= ?");
+		if (!st) {
+			rc = MBR_EDB;
+			goto out;
+		}
+		sqlite3_bind_int64(st, 1, day - t->window_days);
+		sqlite3_bind_int64(st, 2, day);
+		sqlite3_bind_int64(st, 3, t->threshold);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			int64_t m = sqlite3_column_int64(st, 0);
+			if (m >= 0 && m <= maxid && (!best[m] || r->tiers[best[m] - 1].rank < t->rank))
+				best[m] = i + 1;
+		}
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE) {
+			rc = mbr_db_sqlerr(db, "tiers");
+			goto out;
+		}
+		/* a threshold of 0 is reached by every member, even without sales */
+		if (t->threshold == 0) {
+			int64_t m;
+			for (m = 1; m <= maxid; m++)
+				if (!best[m] || r->tiers[best[m] - 1].rank < t->rank)
+					best[m] = i + 1;
+		}
+	}
+	st = mbr_stmt(db, "SELECT id, uid, COALESCE(tier, '') FROM members WHERE status != 'erased' ORDER BY id");
+	if (!st) {
+		rc = MBR_EDB;
+		goto out;
+	}
+	{
+		/* collect changes first: the update must not run under the reading statement */
+		struct change { int64_t id; char uid[40]; char old[32]; const char *new_code; } *ch = NULL;
+		size_t nch = 0, ach = 0, k;
+
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			int64_t id = sqlite3_column_int64(st, 0);
+			const char *old = (const char *)sqlite3_column_text(st, 2);
+			const char *nw = id <= maxid && best[id] ? r->tiers[best[id] - 1].code : "";
+
+			if (!strcmp(old, nw))
+				continue;
+			if (nch == ach) {
+				ach = ach ? 2 * ach : 64;
+				ch = realloc(ch, ach * sizeof(*ch));
+				if (!ch)
+					abort();
+			}
+			ch[nch].id = id;
+			snprintf(ch[nch].uid, sizeof(ch[nch].uid), "%s", (const char *)sqlite3_column_text(st, 1));
+			snprintf(ch[nch].old, sizeof(ch[nch].old), "%s", old);
+			ch[nch].new_code = nw;
+			nch++;
+		}
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE) {
+			free(ch);
+			rc = mbr_db_sqlerr(db, "tiers");
+			goto out;
+		}
+		rc = 0;
+		for (k = 0; k < nch && rc == 0; k++) {
+			const struct mbr_tier *o = mbr_rules_tier(r, ch[k].old), *n = mbr_rules_tier(r, ch[k].new_code);
+			int up = n && (!o || n->rank > o->rank);
+
+			st = mbr_stmt(db, "UPDATE members SET tier = ?, updated_at = ? WHERE id = ?");
+			if (!st) {
+				rc = MBR_EDB;
+				break;
+			}
+			if (*ch[k].new_code)
+				sqlite3_bind_text(st, 1, ch[k].new_code, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 2, mbr_now());
+			sqlite3_bind_int64(st, 3, ch[k].id);
+			if ((rc = mbr_stmt_done(db, st)) < 0)
+				break;
+			changes++;
+			if (fn)
+				rc = fn(ch[k].id, ch[k].uid, ch[k].old, ch[k].new_code, up ? "up" : "down", ctx);
+		}
+		free(ch);
+	}
+	if (rc == 0 && changes) {
+		char detail[64];
+		snprintf(detail, sizeof(detail), "%ld changes", changes);
+		rc = mbr_audit(db, "tiers.evaluate", "", detail);
+	}
+out:
+	free(best);
+	mbr_rules_set_free(&rs);
+	return rc;
+}

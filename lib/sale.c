@@ -1,0 +1,1321 @@
+/*
+ * sale.c - recording sales and returns: grouping line items into
+ * receipts, validating them, scoring points by the rules in force at the
+ * sale's time, posting ledger entries, and keeping the daily aggregates,
+ * all inside the caller's transaction.  Imports, `mbr-sale add` and (later)
+ * the cashier all feed lines through mbr_sale_line.
+ *
+ * A receipt is the run of consecutive lines with the same (store,
+ * receipt).  It is checked whole before anything is written, so a bad
+ * receipt is rejected whole and never half-written.  (store, receipt) is
+ * unique chain-wide: a receipt already recorded by an earlier batch is
+ * skipped and counted as a duplicate, which makes re-importing a file a
+ * no-op; the same receipt twice in one file, apart, is an error.
+ *
+ * Points (stated in mbr-sale(1)):
+ *  - a sale earns by the rules in force on its business day; the share of
+ *    the receipt paid with points or stored value earns nothing unless the
+ *    rules say so; receipts below min_spend earn nothing;
+ *  - points used as payment are redeemed before the sale's points are
+ *    earned (points = amount * redeem_points / redeem_value, rounded up);
+ *  - a return that references its sale (column `original`) reverses
+ *    floor(earned * returned so far / sale total) minus what was already
+ *    reversed, so partial returns add up exactly to the points earned and
+ *    never more; points paid are given back by the same cumulative rule;
+ *  - a return without a reference reverses what it would have earned as
+ *    a sale now, rounded toward zero;
+ *  - a balance may go negative; frozen members' sales earn nothing.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "banned.h"
+
+const struct mbr_col mbr_sale_cols[MBR_S_COUNT] = {
+	[MBR_S_STORE] = { "store", "store_code|门店|门店编码|店铺", 0 },
+	[MBR_S_RECEIPT] = { "receipt", "receipt_no|invoice|小票号|单号|流水号", MBR_COL_REQUIRED },
+	[MBR_S_TS] = { "ts", "time|datetime|date|时间|日期|销售时间", MBR_COL_REQUIRED },
+	[MBR_S_MEMBER] = { "member", "member_no|card|phone|会员|会员卡号|会员号", 0 },
+	[MBR_S_SKU] = { "sku", "item|barcode|商品编码|条码|货号", MBR_COL_REQUIRED },
+	[MBR_S_QTY] = { "qty", "quantity|数量", MBR_COL_REQUIRED },
+	[MBR_S_UNIT_PRICE] = { "unit_price", "price|单价", MBR_COL_REQUIRED },
+	[MBR_S_NAME] = { "name", "description|商品名称|品名", 0 },
+	[MBR_S_CATEGORY] = { "category", "类别|品类|分类", 0 },
+	[MBR_S_DISCOUNT] = { "discount", "折扣|优惠|折扣金额", 0 },
+	[MBR_S_PAYMENT] = { "payment", "payments|支付方式|付款方式", 0 },
+	[MBR_S_ORIGINAL] = { "original", "original_receipt|原单号|原小票号", 0 },
+};
+
+#define MAX_LINES 10000		/* per receipt */
+#define MAX_PAYMENTS 8
+#define SKU_MAX 64
+
+struct line {
+	size_t sku, name, category;	/* offsets into text */
+	int64_t qty, unit_price, discount, amount;
+	long lineno;
+};
+
+struct payment {
+	char method[16];
+	int64_t amount;
+	int has_amount;
+};
+
+/* A catalogue entry cached for the run: SKUs are few, lines are many. */
+struct product {
+	char *sku;
+	char *category;
+};
+
+struct mbr_sale_import {
+	struct mbr_db *db;
+	struct mbr_sale_opts o;
+	struct mbr_sale_stats st;
+	struct mbr_rules_set rules;
+	int64_t batch;
+	char source[256];
+
+	/* the receipt being collected */
+	int open;
+	char store[32], receipt[64], member[64], payment[256], original[64], ts_text[64];
+	char file[256];
+	long first_line;
+	struct mbr_buf text;		/* sku/name/category strings of the lines */
+	struct line *lines;
+	size_t nlines, alines;
+	struct mbr_buf bad;		/* first error of the receipt, "" if none */
+	/* raw rows of the receipt, for reject files */
+	struct mbr_buf raw;		/* fields, each NUL-terminated */
+	size_t *rawrow;			/* per row: offset of its first field in raw; nraw per row below */
+	size_t *rawn;
+	size_t nraw, araw;
+
+	/* last timestamp parsed, for runs of lines with the same one */
+	char last_ts_text[64];
+	int64_t last_ts;
+
+	/* product cache: open addressing, power-of-two size */
+	struct product *prod;
+	size_t nprod, aprod;
+
+	/* member cache: the last key looked up */
+	char last_member_key[64];
+	struct mbr_sale_member cached;
+};
+
+/* --------------------------------------------------------- product cache */
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+static struct product *prod_slot(struct mbr_sale_import *im, const char *sku)
+{
+	size_t mask = im->aprod - 1, i = (size_t)hash_str(sku) & mask;
+
+	while (im->prod[i].sku && strcmp(im->prod[i].sku, sku))
+		i = (i + 1) & mask;
+	return &im->prod[i];
+}
+
+static char *xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (!p)
+		abort();
+	return p;
+}
+
+static void prod_put(struct mbr_sale_import *im, const char *sku, const char *category)
+{
+	struct product *p;
+
+	if ((im->nprod + 1) * 2 > im->aprod) {
+		struct product *old = im->prod;
+		size_t n = im->aprod, i;
+
+		im->aprod = n ? 2 * n : 1024;
+		im->prod = calloc(im->aprod, sizeof(*im->prod));
+		if (!im->prod)
+			abort();
+		for (i = 0; i < n; i++)
+			if (old[i].sku)
+				*prod_slot(im, old[i].sku) = old[i];
+		free(old);
+	}
+	p = prod_slot(im, sku);
+	if (!p->sku) {
+		p->sku = xstrdup(sku);
+		im->nprod++;
+	} else {
+		free(p->category);
+	}
+	p->category = xstrdup(category ? category : "");
+}
+
+static int load_products(struct mbr_sale_import *im)
+{
+	sqlite3_stmt *st = mbr_stmt(im->db, "SELECT sku, category FROM products");
+	int rc;
+
+	if (!st)
+		return MBR_EDB;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		prod_put(im, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(im->db, "products");
+}
+
+int mbr_product_upsert(struct mbr_db *db, const char *sku, const char *name, const char *category,
+		       const int64_t *price)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "INSERT INTO products(sku, name, category, price, created_at) VALUES (?, ?, ?, ?, ?)"
+					" ON CONFLICT(sku) DO UPDATE SET name = excluded.name, category = excluded.category,"
+					" price = COALESCE(excluded.price, price)");
+
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_text(st, 1, sku, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name ? name : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, category ? category : "", -1, SQLITE_STATIC);
+	if (price)
+		sqlite3_bind_int64(st, 4, *price);
+	sqlite3_bind_int64(st, 5, mbr_now());
+	return mbr_stmt_done(db, st);
+}
+
+/* ------------------------------------------------------------- helpers */
+
+static void copy(char *dst, size_t n, const char *s)
+{
+	size_t l = strlen(s);
+
+	if (l >= n)
+		l = n - 1;
+	memcpy(dst, s, l);
+	dst[l] = '\0';
+}
+
+static const char *val(const char *const *v, int i)
+{
+	return v[i] ? v[i] : "";
+}
+
+static int blank(const char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return *s == '\0';
+}
+
+/* Trimmed copy of s into dst; MBR_EINVAL if it does not fit. */
+static int trim_copy(char *dst, size_t n, const char *s)
+{
+	size_t l;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	l = strlen(s);
+	while (l && (s[l - 1] == ' ' || s[l - 1] == '\t'))
+		l--;
+	if (l >= n)
+		return MBR_EINVAL;
+	memcpy(dst, s, l);
+	dst[l] = '\0';
+	return 0;
+}
+
+static int parse_qty(const char *s, int64_t *q)
+{
+	char *end;
+	long long v;
+
+	while (*s == ' ')
+		s++;
+	if (!*s)
+		return MBR_EINVAL;
+	v = strtoll(s, &end, 10);
+	while (*end == ' ')
+		end++;
+	if (*end == '.') {		/* "2.000" is 2; "2.5" is not a whole number */
+		end++;
+		while (*end == '0')
+			end++;
+	}
+	if (*end || v > 1000000000LL || v < -1000000000LL)
+		return MBR_EINVAL;
+	*q = v;
+	return 0;
+}
+
+/* Mark the receipt bad with its first error. */
+static void receipt_bad(struct mbr_sale_import *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void receipt_bad(struct mbr_sale_import *im, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (im->bad.len)
+		return;
+	va_start(ap, fmt);
+	mbr_buf_vaddf(&im->bad, fmt, ap);
+	va_end(ap);
+}
+
+/* --------------------------------------------------------------- begin */
+
+int mbr_sale_import_begin(struct mbr_db *db, const struct mbr_sale_opts *o, const char *source,
+			  struct mbr_sale_import **out)
+{
+	struct mbr_sale_import *im = calloc(1, sizeof(*im));
+	int rc;
+
+	if (!im)
+		abort();
+	*out = im;
+	im->db = db;
+	if (o)
+		im->o = *o;
+	copy(im->source, sizeof(im->source), source ? source : "");
+	mbr_buf_init(&im->text);
+	mbr_buf_init(&im->bad);
+	mbr_buf_init(&im->raw);
+	if (im->o.store && !blank(im->o.store)) {
+		if ((rc = mbr_store_exists(db, im->o.store)) < 0)
+			return rc;
+		if (rc == 0)
+			return mbr_db_fail(db, MBR_EINVAL, "unknown store '%s' (add it with mbr-db store-add)", im->o.store);
+	}
+	if ((rc = mbr_rules_set_load(db, &im->rules)) < 0 || (rc = load_products(im)) < 0)
+		return rc;
+	if (!im->o.no_batch && (rc = mbr_batch_start(db, "sales", source, &im->batch)) < 0)
+		return rc;
+	im->st.batch = im->batch;
+	return 0;
+}
+
+/* ------------------------------------------------------ collecting lines */
+
+static void keep_raw(struct mbr_sale_import *im, const char *const *raw, size_t nraw)
+{
+	size_t i;
+
+	if (!im->o.reject)
+		return;
+	if (im->nraw == im->araw) {
+		im->araw = im->araw ? 2 * im->araw : 16;
+		im->rawrow = realloc(im->rawrow, im->araw * sizeof(*im->rawrow));
+		im->rawn = realloc(im->rawn, im->araw * sizeof(*im->rawn));
+		if (!im->rawrow || !im->rawn)
+			abort();
+	}
+	im->rawrow[im->nraw] = im->raw.len;
+	im->rawn[im->nraw] = nraw;
+	im->nraw++;
+	for (i = 0; i < nraw; i++)
+		mbr_buf_add(&im->raw, raw[i] ? raw[i] : "", strlen(raw[i] ? raw[i] : "") + 1);
+}
+
+static size_t keep_text(struct mbr_sale_import *im, const char *s)
+{
+	size_t off = im->text.len;
+
+	mbr_buf_add(&im->text, s, strlen(s) + 1);
+	return off;
+}
+
+static void receipt_reset(struct mbr_sale_import *im)
+{
+	im->open = 0;
+	im->nlines = 0;
+	im->nraw = 0;
+	mbr_buf_reset(&im->text);
+	mbr_buf_reset(&im->raw);
+	mbr_buf_reset(&im->bad);
+	im->member[0] = im->payment[0] = im->original[0] = '\0';
+}
+
+/* Hand every row of a rejected receipt to the reject callback. */
+static int reject_receipt(struct mbr_sale_import *im)
+{
+	const char *fields[256];
+	size_t r, i;
+	int rc = 0;
+
+	im->st.rejected_receipts++;
+	im->st.rejected_lines += (long)(im->nraw ? im->nraw : im->nlines);
+	if (im->o.error)
+		rc = im->o.error(im->bad.buf, im->o.ctx);
+	for (r = 0; r < im->nraw && rc == 0 && im->o.reject; r++) {
+		const char *p = im->raw.buf + im->rawrow[r];
+		size_t n = im->rawn[r] < 256 ? im->rawn[r] : 256;
+
+		for (i = 0; i < n; i++) {
+			fields[i] = p;
+			p += strlen(p) + 1;
+		}
+		rc = im->o.reject(fields, n, im->bad.buf, im->o.ctx);
+	}
+	return rc;
+}
+
+/* --------------------------------------------------------------- members */
+
+/* Find the member named on a receipt, with what scoring needs. */
+static int find_member(struct mbr_sale_import *im, const char *key, struct mbr_sale_member *sm)
+{
+	struct mbr_member m;
+	int rc;
+
+	if (!strcmp(key, im->last_member_key) && im->cached.id) {
+		*sm = im->cached;
+		return 0;
+	}
+	if ((rc = mbr_member_get(im->db, key, &m)) < 0)
+		return rc;
+	sm->id = m.id;
+	copy(sm->uid, sizeof(sm->uid), m.uid);
+	copy(sm->tier, sizeof(sm->tier), m.tier);
+	sm->active = !strcmp(m.status, "active");
+	/* month-day of the birthday, for birthday multipliers */
+	copy(sm->birthday_md, sizeof(sm->birthday_md), m.birthday[0] ? m.birthday + 5 : "");
+	copy(im->last_member_key, sizeof(im->last_member_key), key);
+	im->cached = *sm;
+	return 0;
+}
+
+/* ------------------------------------------------------------ payments */
+
+static int parse_payments(struct mbr_sale_import *im, const char *text, struct payment *pay, int *npay)
+{
+	const char *p = text;
+	int exp = mbr_db_exponent(im->db);
+
+	*npay = 0;
+	while (*p) {
+		size_t n = strcspn(p, ";|");
+		char item[64], *colon;
+		struct payment *y;
+
+		if (n >= sizeof(item)) {
+			receipt_bad(im, "payment: '%.*s' is too long", (int)(n > 30 ? 30 : n), p);
+			return MBR_EINVAL;
+		}
+		memcpy(item, p, n);
+		item[n] = '\0';
+		p += n;
+		if (*p)
+			p++;
+		if (blank(item))
+			continue;
+		if (*npay == MAX_PAYMENTS) {
+			receipt_bad(im, "payment: more than %d methods", MAX_PAYMENTS);
+			return MBR_EINVAL;
+		}
+		y = &pay[*npay];
+		memset(y, 0, sizeof(*y));
+		colon = strchr(item, ':');
+		if (colon) {
+			*colon = '\0';
+			if (mbr_money_parse(colon + 1, exp, &y->amount) < 0) {
+				receipt_bad(im, "payment: '%s' is not an amount", colon + 1);
+				return MBR_EINVAL;
+			}
+			y->has_amount = 1;
+		}
+		if (trim_copy(y->method, sizeof(y->method), item) < 0 || !mbr_payment_method_valid(y->method)) {
+			receipt_bad(im, "payment: unknown method '%s' (cash, card, wechat, alipay, points, stored_value, other)", item);
+			return MBR_EINVAL;
+		}
+		(*npay)++;
+	}
+	return 0;
+}
+
+int mbr_payment_method_valid(const char *m)
+{
+	static const char *const methods[] = { "cash", "card", "wechat", "alipay", "points", "stored_value", "other", NULL };
+	int i;
+
+	for (i = 0; methods[i]; i++)
+		if (!strcmp(m, methods[i]))
+			return 1;
+	return 0;
+}
+
+/* Fill in amounts: one method without an amount takes what is left. */
+static int settle_payments(struct mbr_sale_import *im, struct payment *pay, int *npay, int64_t total)
+{
+	int64_t sum = 0;
+	int i, open = -1;
+
+	if (*npay == 0) {
+		memset(&pay[0], 0, sizeof(pay[0]));
+		copy(pay[0].method, sizeof(pay[0].method), "cash");
+		pay[0].amount = total;
+		*npay = 1;
+		return 0;
+	}
+	for (i = 0; i < *npay; i++) {
+		int k;
+		for (k = 0; k < i; k++) {
+			if (!strcmp(pay[k].method, pay[i].method)) {
+				receipt_bad(im, "payment: method '%s' given twice", pay[i].method);
+				return MBR_EINVAL;
+			}
+		}
+		if (pay[i].has_amount) {
+			if (mbr_add_i64(sum, pay[i].amount, &sum) < 0) {
+				receipt_bad(im, "payment: amounts overflow");
+				return MBR_EINVAL;
+			}
+		} else if (open >= 0) {
+			receipt_bad(im, "payment: only one method may leave out its amount");
+			return MBR_EINVAL;
+		} else {
+			open = i;
+		}
+	}
+	if (open >= 0)
+		pay[open].amount = total - sum;
+	else if (sum != total) {
+		char a[MBR_MONEY_BUFSZ], b[MBR_MONEY_BUFSZ];
+		int exp = mbr_db_exponent(im->db);
+		receipt_bad(im, "payment: payments add up to %s, the receipt to %s",
+			    mbr_money_format(sum, exp, a), mbr_money_format(total, exp, b));
+		return MBR_EINVAL;
+	}
+	for (i = 0; i < *npay; i++) {
+		if ((total >= 0 && pay[i].amount < 0) || (total < 0 && pay[i].amount > 0)) {
+			receipt_bad(im, "payment: '%s' has the wrong sign for this receipt", pay[i].method);
+			return MBR_EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------ writing a receipt */
+
+struct original {
+	int64_t id, member, total, points_earned, points_paid, returned, reversed, refunded, earn_lot;
+};
+
+static int find_original(struct mbr_sale_import *im, struct original *o)
+{
+	sqlite3_stmt *st = mbr_stmt(im->db,
+		"SELECT s.id, COALESCE(s.member, 0), s.total, s.points_earned, s.points_paid, s.returned,"
+		" s.points_reversed, s.points_refunded,"
+		" COALESCE((SELECT t.id FROM points_lots t JOIN points_ledger l ON l.id = t.ledger"
+		"           WHERE l.sale = s.id AND l.kind = 'earn' LIMIT 1), 0)"
+		" FROM sales s WHERE s.store = ? AND s.receipt = ?");
+	int rc;
+
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_text(st, 1, im->store, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, im->original, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		o->id = sqlite3_column_int64(st, 0);
+		o->member = sqlite3_column_int64(st, 1);
+		o->total = sqlite3_column_int64(st, 2);
+		o->points_earned = sqlite3_column_int64(st, 3);
+		o->points_paid = sqlite3_column_int64(st, 4);
+		o->returned = sqlite3_column_int64(st, 5);
+		o->reversed = sqlite3_column_int64(st, 6);
+		o->refunded = sqlite3_column_int64(st, 7);
+		o->earn_lot = sqlite3_column_int64(st, 8);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? MBR_ENOTFOUND : mbr_db_sqlerr(im->db, "sales");
+}
+
+/* floor(a * b / c) for non-negative a, b and positive c, exact. */
+static int64_t muldiv(int64_t a, int64_t b, int64_t c)
+{
+	return (int64_t)((__int128)a * b / c);
+}
+
+static int existing_receipt(struct mbr_sale_import *im, int64_t *batch)
+{
+	sqlite3_stmt *st = mbr_stmt(im->db, "SELECT COALESCE(batch, 0) FROM sales WHERE store = ? AND receipt = ?");
+	int rc;
+
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_text(st, 1, im->store, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, im->receipt, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*batch = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(im->db, "sales");
+}
+
+static int agg_update(struct mbr_sale_import *im, int64_t day, int64_t member, int64_t total, int64_t discount,
+		      int64_t items, int64_t points, int is_return, int64_t sale)
+{
+	struct mbr_db *db = im->db;
+	sqlite3_stmt *st;
+	size_t i;
+	int rc;
+
+	st = mbr_stmt(db, "INSERT INTO agg_store_day(store, day, receipts, returns, amount, discount, items,"
+			  " member_receipts, member_amount, points_earned) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+			  " ON CONFLICT(store, day) DO UPDATE SET receipts = receipts + excluded.receipts,"
+			  " returns = returns + excluded.returns, amount = amount + excluded.amount,"
+			  " discount = discount + excluded.discount, items = items + excluded.items,"
+			  " member_receipts = member_receipts + excluded.member_receipts,"
+			  " member_amount = member_amount + excluded.member_amount,"
+			  " points_earned = points_earned + excluded.points_earned");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_text(st, 1, im->store, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, day);
+	sqlite3_bind_int64(st, 3, is_return ? 0 : 1);
+	sqlite3_bind_int64(st, 4, is_return ? 1 : 0);
+	sqlite3_bind_int64(st, 5, total);
+	sqlite3_bind_int64(st, 6, discount);
+	sqlite3_bind_int64(st, 7, items);
+	sqlite3_bind_int64(st, 8, member && !is_return ? 1 : 0);
+	sqlite3_bind_int64(st, 9, member ? total : 0);
+	sqlite3_bind_int64(st, 10, points);
+	if ((rc = mbr_stmt_done(db, st)) < 0)
+		return rc;
+	if (member) {
+		st = mbr_stmt(db, "INSERT INTO agg_member_day(member, day, receipts, amount, points_earned) VALUES (?, ?, ?, ?, ?)"
+				  " ON CONFLICT(member, day) DO UPDATE SET receipts = receipts + excluded.receipts,"
+				  " amount = amount + excluded.amount, points_earned = points_earned + excluded.points_earned");
+		if (!st)
+			return MBR_EDB;
+		sqlite3_bind_int64(st, 1, member);
+		sqlite3_bind_int64(st, 2, day);
+		sqlite3_bind_int64(st, 3, is_return ? 0 : 1);
+		sqlite3_bind_int64(st, 4, total);
+		sqlite3_bind_int64(st, 5, points);
+		if ((rc = mbr_stmt_done(db, st)) < 0)
+			return rc;
+	}
+	for (i = 0; i < im->nlines; i++) {
+		const struct line *l = &im->lines[i];
+		const struct product *p = prod_slot(im, im->text.buf + l->sku);
+
+		st = mbr_stmt(db, "INSERT INTO agg_category_day(category, store, day, lines, qty, amount) VALUES (?, ?, ?, 1, ?, ?)"
+				  " ON CONFLICT(category, store, day) DO UPDATE SET lines = lines + 1, qty = qty + excluded.qty,"
+				  " amount = amount + excluded.amount");
+		if (!st)
+			return MBR_EDB;
+		sqlite3_bind_text(st, 1, p->sku ? p->category : "", -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, im->store, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, day);
+		sqlite3_bind_int64(st, 4, l->qty);
+		sqlite3_bind_int64(st, 5, l->amount);
+		if ((rc = mbr_stmt_done(db, st)) < 0)
+			return rc;
+	}
+	(void)sale;
+	return 0;
+}
+
+/*
+ * Validate and write the collected receipt.  Returns 0 when written or
+ * skipped as a duplicate, 1 when rejected (im->bad says why), < 0 on a
+ * database error.
+ */
+static int write_receipt(struct mbr_sale_import *im)
+{
+	struct mbr_db *db = im->db;
+	struct payment pay[MAX_PAYMENTS];
+	struct mbr_sale_member sm;
+	struct original orig;
+	const struct mbr_rules *r;
+	sqlite3_stmt *st;
+	int64_t total = 0, discount = 0, items = 0, ts = im->last_ts, day, member = 0, prev_batch = 0;
+	int64_t earned = 0, residue = 0, reversed = 0, paid_points = 0, refund_points = 0, eligible, sale;
+	__int128 weighted = 0;
+	int npay = 0, rc, i, is_return, have_orig = 0, exp = mbr_db_exponent(db);
+	char ref[128];
+	size_t k;
+
+	memset(&sm, 0, sizeof(sm));
+	if (im->bad.len)
+		return 1;
+	rc = existing_receipt(im, &prev_batch);
+	if (rc < 0)
+		return rc;
+	if (rc == 1) {
+		if (prev_batch && prev_batch == im->batch) {
+			receipt_bad(im, "%s:%ld: receipt: '%s' appears again; a receipt's lines must be together",
+				    im->file, im->first_line, im->receipt);
+			return 1;
+		}
+		im->st.duplicates++;
+		return 0;
+	}
+	/* totals */
+	for (k = 0; k < im->nlines; k++) {
+		struct line *l = &im->lines[k];
+		int64_t amt;
+
+		if (mbr_mul_i64(l->qty, l->unit_price, &amt) < 0 || mbr_add_i64(amt, -l->discount, &amt) < 0 ||
+		    mbr_add_i64(total, amt, &total) < 0 || mbr_add_i64(discount, l->discount, &discount) < 0) {
+			receipt_bad(im, "%s:%ld: amount: receipt total overflows", im->file, l->lineno);
+			return 1;
+		}
+		l->amount = amt;
+		items += l->qty;
+	}
+	is_return = total < 0;
+	day = mbr_local_day(ts);
+	r = mbr_rules_at(&im->rules, day);
+
+	if (im->member[0]) {
+		rc = find_member(im, im->member, &sm);
+		if (rc == MBR_ENOTFOUND) {
+			receipt_bad(im, "%s:%ld: member: unknown member '%s'", im->file, im->first_line, im->member);
+			return 1;
+		}
+		if (rc < 0)
+			return rc;
+		member = sm.id;
+	}
+	if (im->original[0]) {
+		rc = find_original(im, &orig);
+		if (rc == MBR_ENOTFOUND) {
+			receipt_bad(im, "%s:%ld: original: no receipt '%s' at store %s", im->file, im->first_line,
+				    im->original, im->store);
+			return 1;
+		}
+		if (rc < 0)
+			return rc;
+		if (!is_return || orig.total <= 0) {
+			receipt_bad(im, "%s:%ld: original: only a return may reference a sale", im->file, im->first_line);
+			return 1;
+		}
+		if (-total > orig.total - orig.returned) {
+			char a[MBR_MONEY_BUFSZ], b[MBR_MONEY_BUFSZ];
+			receipt_bad(im, "%s:%ld: original: return of %s exceeds the %s left of receipt '%s'",
+				    im->file, im->first_line, mbr_money_format(-total, exp, a),
+				    mbr_money_format(orig.total - orig.returned, exp, b), im->original);
+			return 1;
+		}
+		if (member && orig.member && member != orig.member) {
+			receipt_bad(im, "%s:%ld: member: the return names another member than receipt '%s'",
+				    im->file, im->first_line, im->original);
+			return 1;
+		}
+		if (!member && orig.member) {
+			struct mbr_member m;
+			if ((rc = mbr_member_get_id(db, orig.member, &m)) < 0)
+				return rc;
+			member = m.id;
+			sm.id = m.id;
+			copy(sm.uid, sizeof(sm.uid), m.uid);
+			sm.active = !strcmp(m.status, "active");
+		}
+		have_orig = 1;
+	}
+	if (parse_payments(im, im->payment, pay, &npay) < 0 || settle_payments(im, pay, &npay, total) < 0) {
+		/* receipt_bad has the reason without location: add it */
+		struct mbr_buf b = MBR_BUF_INIT;
+		mbr_buf_addf(&b, "%s:%ld: %s", im->file, im->first_line, im->bad.buf);
+		mbr_buf_reset(&im->bad);
+		mbr_buf_add(&im->bad, b.buf, b.len);
+		mbr_buf_release(&b);
+		return 1;
+	}
+
+	/* points */
+	eligible = total;
+	for (i = 0; i < npay; i++) {
+		if (!strcmp(pay[i].method, "points")) {
+			if (!member) {
+				receipt_bad(im, "%s:%ld: payment: points need a member", im->file, im->first_line);
+				return 1;
+			}
+			if (!is_return) {
+				/* rounded up: the member pays at least the value */
+				paid_points = (int64_t)(((__int128)pay[i].amount * r->redeem_points + r->redeem_value - 1) / r->redeem_value);
+			}
+			if (!r->earn_on_points)
+				eligible -= pay[i].amount;
+		} else if (!strcmp(pay[i].method, "stored_value") && !r->earn_on_stored_value) {
+			eligible -= pay[i].amount;
+		}
+	}
+	if (member && !is_return && paid_points) {
+		int64_t bal;
+
+		if (!sm.active) {
+			receipt_bad(im, "%s:%ld: payment: member %s is not active and cannot pay with points",
+				    im->file, im->first_line, sm.uid);
+			return 1;
+		}
+		if ((rc = mbr_points_balance(db, member, 0, &bal)) < 0)
+			return rc;
+		if (bal < paid_points) {
+			receipt_bad(im, "%s:%ld: payment: member %s has %lld points, the receipt pays with %lld",
+				    im->file, im->first_line, sm.uid, (long long)bal, (long long)paid_points);
+			return 1;
+		}
+	}
+	if (member && sm.active) {
+		if (have_orig) {
+			int64_t cum = orig.returned - total;	/* total < 0 */
+
+			reversed = muldiv(orig.points_earned, cum, orig.total) - orig.reversed;
+			refund_points = muldiv(orig.points_paid, cum, orig.total) - orig.refunded;
+		} else if (is_return || total >= r->min_spend) {
+			char d[MBR_TIME_BUFSZ];
+			int birthday = 0;
+
+			for (k = 0; k < im->nlines; k++) {
+				const struct line *l = &im->lines[k];
+				const struct product *p = prod_slot(im, im->text.buf + l->sku);
+				weighted += (__int128)l->amount * mbr_rules_line_bp(r, im->text.buf + l->sku, p->sku ? p->category : "");
+			}
+			if (r->birthday_bp && sm.birthday_md[0]) {
+				mbr_date_format(ts, d);
+				birthday = !strcmp(d + 5, sm.birthday_md);
+			}
+			earned = mbr_rules_points(r, weighted, eligible, total,
+						  mbr_rules_receipt_bp(r, sm.tier, day, birthday), &residue);
+			if (is_return) {
+				reversed = -earned;	/* rounded toward zero */
+				earned = 0;
+				residue = 0;
+			}
+		}
+	}
+
+	/* write */
+	st = mbr_stmt(db, "INSERT INTO sales(store, receipt, ts, day, member, original, total, discount, items,"
+			  " points_earned, points_residue, points_paid, rules_version, batch)"
+			  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_text(st, 1, im->store, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, im->receipt, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, ts);
+	sqlite3_bind_int64(st, 4, day);
+	if (member)
+		sqlite3_bind_int64(st, 5, member);
+	if (have_orig)
+		sqlite3_bind_int64(st, 6, orig.id);
+	sqlite3_bind_int64(st, 7, total);
+	sqlite3_bind_int64(st, 8, discount);
+	sqlite3_bind_int64(st, 9, items);
+	sqlite3_bind_int64(st, 10, earned - reversed);
+	sqlite3_bind_int64(st, 11, residue);
+	sqlite3_bind_int64(st, 12, paid_points - refund_points);
+	sqlite3_bind_int64(st, 13, r->version);
+	if (im->batch)
+		sqlite3_bind_int64(st, 14, im->batch);
+	if ((rc = mbr_stmt_done(db, st)) < 0)
+		return rc;
+	sale = sqlite3_last_insert_rowid(db->sql);
+
+	for (k = 0; k < im->nlines; k++) {
+		const struct line *l = &im->lines[k];
+
+		st = mbr_stmt(db, "INSERT INTO sale_lines(sale, line, sku, qty, unit_price, discount, amount)"
+				  " VALUES (?, ?, ?, ?, ?, ?, ?)");
+		if (!st)
+			return MBR_EDB;
+		sqlite3_bind_int64(st, 1, sale);
+		sqlite3_bind_int64(st, 2, (int64_t)k + 1);
+		sqlite3_bind_text(st, 3, im->text.buf + l->sku, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, l->qty);
+		sqlite3_bind_int64(st, 5, l->unit_price);
+		sqlite3_bind_int64(st, 6, l->discount);
+		sqlite3_bind_int64(st, 7, l->amount);
+		if ((rc = mbr_stmt_done(db, st)) < 0)
+			return rc;
+	}
+	for (i = 0; i < npay; i++) {
+		st = mbr_stmt(db, "INSERT INTO payments(sale, method, amount) VALUES (?, ?, ?)");
+		if (!st)
+			return MBR_EDB;
+		sqlite3_bind_int64(st, 1, sale);
+		sqlite3_bind_text(st, 2, pay[i].method, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, pay[i].amount);
+		if ((rc = mbr_stmt_done(db, st)) < 0)
+			return rc;
+	}
+
+	if (member) {
+		struct mbr_post p;
+
+		snprintf(ref, sizeof(ref), "%s/%s", im->store, im->receipt);
+		memset(&p, 0, sizeof(p));
+		p.member = member;
+		p.source = "sale";
+		p.sale = sale;
+		p.ref = ref;
+		p.store = im->store;
+		p.batch = im->batch;
+		p.ts = ts;
+		if (paid_points) {
+			p.kind = "redeem";
+			p.reason = "paid with points";
+			p.points = -paid_points;
+			if ((rc = mbr_points_post(db, &p, NULL)) < 0)
+				return rc;
+		}
+		if (earned) {
+			p.kind = "earn";
+			p.reason = "purchase";
+			p.points = earned;
+			p.expires_at = mbr_rules_expiry(r, ts);
+			if ((rc = mbr_points_post(db, &p, NULL)) < 0)
+				return rc;
+		}
+		if (reversed) {
+			p.kind = "reversal";
+			p.reason = have_orig ? "return of referenced sale" : "return";
+			p.points = -reversed;
+			p.expires_at = 0;
+			p.lot = have_orig ? orig.earn_lot : 0;
+			if ((rc = mbr_points_post(db, &p, NULL)) < 0)
+				return rc;
+			p.lot = 0;
+		}
+		if (refund_points) {
+			p.kind = "refund";
+			p.reason = "points paid on returned goods";
+			p.points = refund_points;
+			p.expires_at = mbr_rules_expiry(r, ts);
+			if ((rc = mbr_points_post(db, &p, NULL)) < 0)
+				return rc;
+		}
+	}
+	if (have_orig) {
+		st = mbr_stmt(db, "UPDATE sales SET returned = returned + ?, points_reversed = points_reversed + ?,"
+				  " points_refunded = points_refunded + ? WHERE id = ?");
+		if (!st)
+			return MBR_EDB;
+		sqlite3_bind_int64(st, 1, -total);
+		sqlite3_bind_int64(st, 2, reversed);
+		sqlite3_bind_int64(st, 3, refund_points);
+		sqlite3_bind_int64(st, 4, orig.id);
+		if ((rc = mbr_stmt_done(db, st)) < 0)
+			return rc;
+	}
+	if ((rc = agg_update(im, day, member, total, discount, items, earned - reversed, is_return, sale)) < 0)
+		return rc;
+
+	im->st.receipts++;
+	im->st.lines += (long)im->nlines;
+	if (is_return)
+		im->st.returns++;
+	im->st.amount += total;
+	im->st.points_earned += earned;
+	im->st.points_reversed += reversed;
+	im->st.points_redeemed += paid_points;
+	im->st.points_refunded += refund_points;
+	copy(im->st.last_receipt, sizeof(im->st.last_receipt), im->receipt);
+	im->st.last_points = earned - reversed;
+	im->st.last_total = total;
+	return 0;
+}
+
+/* Close the receipt being collected: write it or reject it. */
+static int finish_receipt(struct mbr_sale_import *im)
+{
+	int rc;
+
+	if (!im->open)
+		return 0;
+	rc = write_receipt(im);
+	if (rc == 1)
+		rc = reject_receipt(im) < 0 ? MBR_EIO : 0;
+	receipt_reset(im);
+	return rc;
+}
+
+int mbr_sale_line(struct mbr_sale_import *im, const char *const *v, const char *file, long lineno,
+		  const char *const *raw, size_t nraw)
+{
+	struct mbr_db *db = im->db;
+	char store[32], receipt[64], sku[SKU_MAX];
+	const char *tsv;
+	struct line *l;
+	int exp = mbr_db_exponent(db), rc;
+
+	/* which receipt? */
+	if (trim_copy(store, sizeof(store), v[MBR_S_STORE] && !blank(v[MBR_S_STORE]) ? v[MBR_S_STORE]
+				 : im->o.store ? im->o.store : "") < 0)
+		store[0] = '\0';
+	if (trim_copy(receipt, sizeof(receipt), val(v, MBR_S_RECEIPT)) < 0)
+		receipt[0] = '\0';
+	if (im->open && (strcmp(store, im->store) || strcmp(receipt, im->receipt)))
+		if ((rc = finish_receipt(im)) < 0)
+			return rc;
+	if (!im->open) {
+		im->open = 1;
+		copy(im->store, sizeof(im->store), store);
+		copy(im->receipt, sizeof(im->receipt), receipt);
+		copy(im->file, sizeof(im->file), file);
+		im->first_line = lineno;
+		if (!*store)
+			receipt_bad(im, "%s:%ld: store: missing (give a store column or --store)", file, lineno);
+		else if ((rc = mbr_store_exists(db, store)) <= 0) {
+			if (rc < 0)
+				return rc;
+			receipt_bad(im, "%s:%ld: store: unknown store '%s' (add it with mbr-db store-add)", file, lineno, store);
+		}
+		if (!*receipt)
+			receipt_bad(im, "%s:%ld: receipt: missing or longer than 63 bytes", file, lineno);
+		/* the receipt's time is its first line's */
+		tsv = val(v, MBR_S_TS);
+		if (strcmp(tsv, im->last_ts_text) || !im->last_ts_text[0]) {
+			copy(im->last_ts_text, sizeof(im->last_ts_text), tsv);
+			if (mbr_time_parse(tsv, im->o.time_format, &im->last_ts) < 0) {
+				im->last_ts_text[0] = '\0';
+				receipt_bad(im, "%s:%ld: ts: '%s' is not a time%s%s", file, lineno, tsv,
+					    im->o.time_format ? " in format " : "", im->o.time_format ? im->o.time_format : "");
+			}
+		}
+	}
+	keep_raw(im, raw, nraw);
+	if (!im->member[0] && v[MBR_S_MEMBER] && trim_copy(im->member, sizeof(im->member), v[MBR_S_MEMBER]) < 0)
+		receipt_bad(im, "%s:%ld: member: longer than 63 bytes", file, lineno);
+	if (!im->payment[0] && v[MBR_S_PAYMENT] && trim_copy(im->payment, sizeof(im->payment), v[MBR_S_PAYMENT]) < 0)
+		receipt_bad(im, "%s:%ld: payment: longer than 255 bytes", file, lineno);
+	if (!im->original[0] && v[MBR_S_ORIGINAL] && trim_copy(im->original, sizeof(im->original), v[MBR_S_ORIGINAL]) < 0)
+		receipt_bad(im, "%s:%ld: original: longer than 63 bytes", file, lineno);
+
+	if (im->nlines == MAX_LINES) {
+		receipt_bad(im, "%s:%ld: receipt: more than %d lines", file, lineno, MAX_LINES);
+		return 0;
+	}
+	if (im->nlines == im->alines) {
+		im->alines = im->alines ? 2 * im->alines : 64;
+		im->lines = realloc(im->lines, im->alines * sizeof(*im->lines));
+		if (!im->lines)
+			abort();
+	}
+	l = &im->lines[im->nlines];
+	memset(l, 0, sizeof(*l));
+	l->lineno = lineno;
+	if (trim_copy(sku, sizeof(sku), val(v, MBR_S_SKU)) < 0 || !sku[0]) {
+		receipt_bad(im, "%s:%ld: sku: missing or longer than %d bytes", file, lineno, SKU_MAX - 1);
+		return 0;
+	}
+	if (parse_qty(val(v, MBR_S_QTY), &l->qty) < 0) {
+		receipt_bad(im, "%s:%ld: qty: '%s' is not a whole number", file, lineno, val(v, MBR_S_QTY));
+		return 0;
+	}
+	if (mbr_money_parse(val(v, MBR_S_UNIT_PRICE), exp, &l->unit_price) < 0) {
+		receipt_bad(im, "%s:%ld: unit_price: '%s' is not an amount", file, lineno, val(v, MBR_S_UNIT_PRICE));
+		return 0;
+	}
+	if (l->unit_price < 0) {
+		receipt_bad(im, "%s:%ld: unit_price: '%s' is negative (returns have a negative qty)", file, lineno,
+			    val(v, MBR_S_UNIT_PRICE));
+		return 0;
+	}
+	if (v[MBR_S_DISCOUNT] && !blank(v[MBR_S_DISCOUNT])) {
+		if (mbr_money_parse(v[MBR_S_DISCOUNT], exp, &l->discount) < 0) {
+			receipt_bad(im, "%s:%ld: discount: '%s' is not an amount", file, lineno, v[MBR_S_DISCOUNT]);
+			return 0;
+		}
+		/* a discount goes with the line's sign: a returned line gives back its discount */
+		if (l->discount < 0) {
+			receipt_bad(im, "%s:%ld: discount: must not be negative", file, lineno);
+			return 0;
+		}
+		if (l->qty < 0)
+			l->discount = -l->discount;
+	}
+	l->sku = keep_text(im, sku);
+	im->nlines++;
+	{
+		struct product *p = prod_slot(im, sku);
+
+		if (!p->sku) {
+			/* unknown SKU: into the catalogue, with what the line says of it */
+			const char *name = val(v, MBR_S_NAME), *cat = val(v, MBR_S_CATEGORY);
+			char nm[256], ct[64];
+
+			if (trim_copy(nm, sizeof(nm), name) < 0)
+				nm[0] = '\0';
+			if (trim_copy(ct, sizeof(ct), cat) < 0)
+				ct[0] = '\0';
+			if ((rc = mbr_product_upsert(db, sku, nm, ct, NULL)) < 0)
+				return rc;
+			prod_put(im, sku, ct);
+			im->st.new_products++;
+		}
+	}
+	return 0;
+}
+
+int mbr_sale_import_end(struct mbr_sale_import *im, struct mbr_sale_stats *st)
+{
+	int rc = finish_receipt(im);
+
+	if (rc == 0 && im->batch)
+		rc = mbr_batch_finish(im->db, im->batch, im->st.receipts, 0,
+				      im->st.rejected_receipts);
+	*st = im->st;
+	return rc;
+}
+
+const struct mbr_sale_stats *mbr_sale_import_stats(struct mbr_sale_import *im)
+{
+	return &im->st;
+}
+
+void mbr_sale_import_free(struct mbr_sale_import *im)
+{
+	size_t i;
+
+	if (!im)
+		return;
+	for (i = 0; i < im->aprod; i++) {
+		free(im->prod[i].sku);
+		free(im->prod[i].category);
+	}
+	free(im->prod);
+	free(im->lines);
+	free(im->rawrow);
+	free(im->rawn);
+	mbr_buf_release(&im->text);
+	mbr_buf_release(&im->bad);
+	mbr_buf_release(&im->raw);
+	mbr_rules_set_free(&im->rules);
+	free(im);
+}
+
+/* ------------------------------------------------------------ aggregates */
+
+/* The aggregates recomputed from sales and lines, as SELECTs. */
+#define AGG_STORE_DAY_SQL \
+	"SELECT store, day, SUM(total >= 0), SUM(total < 0), SUM(total), SUM(discount), SUM(items)," \
+	" SUM(member IS NOT NULL AND total >= 0), SUM(CASE WHEN member IS NOT NULL THEN total ELSE 0 END)," \
+	" SUM(points_earned) FROM sales GROUP BY store, day"
+#define AGG_MEMBER_DAY_SQL \
+	"SELECT member, day, SUM(total >= 0), SUM(total), SUM(points_earned) FROM sales" \
+	" WHERE member IS NOT NULL GROUP BY member, day"
+#define AGG_CATEGORY_DAY_SQL \
+	"SELECT COALESCE(p.category, '') AS category, s.store AS store, s.day AS day, COUNT(*), SUM(l.qty), SUM(l.amount)" \
+	" FROM sale_lines l JOIN sales s ON s.id = l.sale LEFT JOIN products p ON p.sku = l.sku" \
+	" GROUP BY 1, 2, 3"
+
+int mbr_agg_rebuild(struct mbr_db *db)
+{
+	return mbr_db_exec(db,
+		"DELETE FROM agg_store_day; DELETE FROM agg_member_day; DELETE FROM agg_category_day;"
+		"INSERT INTO agg_store_day(store, day, receipts, returns, amount, discount, items, member_receipts,"
+		" member_amount, points_earned) " AGG_STORE_DAY_SQL ";"
+		"INSERT INTO agg_member_day(member, day, receipts, amount, points_earned) " AGG_MEMBER_DAY_SQL ";"
+		"INSERT INTO agg_category_day(category, store, day, lines, qty, amount) " AGG_CATEGORY_DAY_SQL ";");
+}
+
+/*
+ * Compare the maintained aggregates with a recomputation from the raw
+ * sales; each differing key is passed to fn.  Category aggregates are
+ * compared too: they use the catalogue's current categories, so a
+ * product moved to another category shows up here until the aggregates
+ * are rebuilt.
+ */
+int mbr_agg_verify(struct mbr_db *db, mbr_problem_fn fn, void *ctx, int *problems)
+{
+	static const struct { const char *name, *sql; } q[] = {
+		{ "store/day", "SELECT 'store ' || store || ' day ' || day FROM ("
+			"SELECT * FROM (" AGG_STORE_DAY_SQL ") EXCEPT SELECT store, day, receipts, returns, amount, discount,"
+			" items, member_receipts, member_amount, points_earned FROM agg_store_day"
+			" UNION ALL SELECT * FROM (SELECT store, day, receipts, returns, amount, discount, items,"
+			" member_receipts, member_amount, points_earned FROM agg_store_day"
+			" EXCEPT SELECT * FROM (" AGG_STORE_DAY_SQL ")))" },
+		{ "member/day", "SELECT 'member #' || member || ' day ' || day FROM ("
+			"SELECT * FROM (" AGG_MEMBER_DAY_SQL ") EXCEPT SELECT member, day, receipts, amount, points_earned"
+			" FROM agg_member_day UNION ALL SELECT * FROM (SELECT member, day, receipts, amount, points_earned"
+			" FROM agg_member_day EXCEPT SELECT * FROM (" AGG_MEMBER_DAY_SQL ")))" },
+		{ "category/day", "SELECT 'category ' || quote(category) || ' store ' || store || ' day ' || day FROM ("
+			"SELECT * FROM (SELECT * FROM (" AGG_CATEGORY_DAY_SQL ") EXCEPT SELECT category, store, day, lines,"
+			" qty, amount FROM agg_category_day) UNION ALL SELECT * FROM (SELECT category, store, day, lines,"
+			" qty, amount FROM agg_category_day EXCEPT SELECT * FROM (" AGG_CATEGORY_DAY_SQL ")))" },
+	};
+	struct mbr_buf b = MBR_BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+		sqlite3_stmt *st;
+		int rc;
+
+		if (sqlite3_prepare_v2(db->sql, q[i].sql, -1, &st, NULL) != SQLITE_OK)
+			return mbr_db_sqlerr(db, "aggregates");
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			mbr_buf_reset(&b);
+			mbr_buf_addf(&b, "%s aggregate differs from the sales: %s", q[i].name,
+				     (const char *)sqlite3_column_text(st, 0));
+			fn(b.buf, ctx);
+			(*problems)++;
+		}
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE) {
+			mbr_buf_release(&b);
+			return mbr_db_sqlerr(db, "aggregates");
+		}
+	}
+	mbr_buf_release(&b);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- undo */
+
+int mbr_sale_undo(struct mbr_db *db, int64_t batch, long *receipts)
+{
+	sqlite3_stmt *st;
+	struct mbr_rules_set rs;
+	int64_t first;
+	char target[32];
+	int rc;
+
+	*receipts = 0;
+	st = mbr_stmt(db, "SELECT kind, undone_at FROM batches WHERE id = ?");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, batch);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? mbr_db_fail(db, MBR_ENOTFOUND, "no batch %lld", (long long)batch)
+					 : mbr_db_sqlerr(db, "batches");
+	}
+	if (strcmp((const char *)sqlite3_column_text(st, 0), "sales")) {
+		rc = mbr_db_fail(db, MBR_EINVAL, "batch %lld is a %s batch, not sales", (long long)batch,
+				 (const char *)sqlite3_column_text(st, 0));
+		sqlite3_reset(st);
+		return rc;
+	}
+	if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
+		sqlite3_reset(st);
+		return mbr_db_fail(db, MBR_EINVAL, "batch %lld was already undone", (long long)batch);
+	}
+	sqlite3_reset(st);
+
+	/* What blocks: returns recorded later against this batch's sales ... */
+	st = mbr_stmt(db, "SELECT r.store, r.receipt, s.receipt FROM sales r JOIN sales s ON r.original = s.id"
+			  " WHERE s.batch = ?1 AND COALESCE(r.batch, 0) != ?1 LIMIT 1");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, batch);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		rc = mbr_db_fail(db, MBR_EINVAL, "batch %lld cannot be undone: return %s/%s (another batch) references its receipt '%s'",
+				 (long long)batch, sqlite3_column_text(st, 0), sqlite3_column_text(st, 1), sqlite3_column_text(st, 2));
+		sqlite3_reset(st);
+		return rc;
+	}
+	sqlite3_reset(st);
+	/* ... and points activity of its members after it. */
+	st = mbr_stmt(db, "SELECT m.uid, l.kind, l.uid FROM points_ledger l JOIN members m ON m.id = l.member"
+			  " WHERE l.member IN (SELECT member FROM points_ledger WHERE batch = ?1)"
+			  " AND l.id > (SELECT MIN(id) FROM points_ledger WHERE batch = ?1)"
+			  " AND COALESCE(l.batch, 0) != ?1 LIMIT 1");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, batch);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		rc = mbr_db_fail(db, MBR_EINVAL, "batch %lld cannot be undone: member %s has points activity since (%s %s)",
+				 (long long)batch, sqlite3_column_text(st, 0), sqlite3_column_text(st, 1),
+				 sqlite3_column_text(st, 2));
+		sqlite3_reset(st);
+		return rc;
+	}
+	sqlite3_reset(st);
+
+	/* Compensate the batch's ledger entries, newest first (append-only). */
+	if ((rc = mbr_rules_set_load(db, &rs)) < 0)
+		return rc;
+	first = 0;
+	for (;;) {
+		struct mbr_post p;
+		int64_t lot;
+
+		st = mbr_stmt(db, "SELECT l.id, l.member, l.points, l.ts, l.store, l.sale,"
+				  " COALESCE((SELECT t.id FROM points_lots t WHERE t.ledger = l.id), 0)"
+				  " FROM points_ledger l WHERE l.batch = ? AND (? = 0 OR l.id < ?) ORDER BY l.id DESC LIMIT 1");
+		if (!st) {
+			rc = MBR_EDB;
+			break;
+		}
+		sqlite3_bind_int64(st, 1, batch);
+		sqlite3_bind_int64(st, 2, first);
+		sqlite3_bind_int64(st, 3, first);
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW) {
+			sqlite3_reset(st);
+			rc = rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "undo");
+			break;
+		}
+		memset(&p, 0, sizeof(p));
+		first = sqlite3_column_int64(st, 0);
+		p.member = sqlite3_column_int64(st, 1);
+		p.points = -sqlite3_column_int64(st, 2);
+		p.kind = "adjust";
+		p.source = "undo";
+		p.reason = "undo of a sales batch";
+		p.store = NULL;
+		p.sale = sqlite3_column_int64(st, 5);
+		lot = sqlite3_column_int64(st, 6);
+		p.lot = lot;
+		if (p.points > 0)
+			p.expires_at = mbr_rules_expiry(mbr_rules_at(&rs, mbr_local_day(sqlite3_column_int64(st, 3))),
+							sqlite3_column_int64(st, 3));
+		sqlite3_reset(st);
+		if ((rc = mbr_points_post(db, &p, NULL)) < 0)
+			break;
+	}
+	mbr_rules_set_free(&rs);
+	if (rc < 0)
+		return rc;
+	/* Returns in this batch against older sales give those sales back. */
+	st = mbr_stmt(db, "UPDATE sales SET returned = returned - r.t, points_reversed = points_reversed - r.rev,"
+			  " points_refunded = points_refunded - r.ref"
+			  " FROM (SELECT original AS o, SUM(-total) AS t, SUM(-points_earned) AS rev, SUM(-points_paid) AS ref"
+			  "       FROM sales WHERE batch = ?1 AND original IS NOT NULL GROUP BY original) AS r"
+			  " WHERE sales.id = r.o AND COALESCE(sales.batch, 0) != ?1");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, batch);
+	if ((rc = mbr_stmt_done(db, st)) < 0)
+		return rc;
+	st = mbr_stmt(db, "SELECT COUNT(*) FROM sales WHERE batch = ?");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, batch);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*receipts = (long)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	st = mbr_stmt(db, "DELETE FROM sales WHERE batch = ?");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, batch);
+	if ((rc = mbr_stmt_done(db, st)) < 0)
+		return rc;
+	st = mbr_stmt(db, "UPDATE batches SET undone_at = ? WHERE id = ?");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, mbr_now());
+	sqlite3_bind_int64(st, 2, batch);
+	if ((rc = mbr_stmt_done(db, st)) < 0)
+		return rc;
+	if ((rc = mbr_agg_rebuild(db)) < 0)
+		return rc;
+	snprintf(target, sizeof(target), "batch %lld", (long long)batch);
+	return mbr_audit(db, "sales.undo", target, "");
+}

@@ -1,0 +1,280 @@
+/*
+ * schema.c - the database schema as numbered migrations.
+ *
+ * mbr_migrations[i] takes a database from PRAGMA user_version i to i+1;
+ * mbr_db_migrate (db.c) applies the missing ones in one transaction.  A
+ * migration, once released, is never edited: later changes are new entries.
+ *
+ * Conventions: money in integer minor units, points in integers, time in
+ * integer seconds since the epoch (UTC), business dates as integer days
+ * since 1970-01-01 in the store's zone.  Rows a store creates that must
+ * survive a merge at head office carry a chain-unique uid "STORE-N".
+ * Personal data lives only in members.pii (sealed by crypto.c); lookups go
+ * through keyed hashes.  Ledgers and the audit log are append-only,
+ * enforced by triggers.
+ */
+#include <stddef.h>
+
+#include "internal.h"
+#include "banned.h"
+
+static const char migration1[] =
+	"CREATE TABLE settings("
+	"  key TEXT PRIMARY KEY,"
+	"  value TEXT NOT NULL"
+	") WITHOUT ROWID;"
+
+	"CREATE TABLE stores("
+	"  code TEXT PRIMARY KEY,"
+	"  name TEXT NOT NULL DEFAULT '',"
+	"  created_at INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+
+	"CREATE TABLE operators("
+	"  name TEXT PRIMARY KEY,"
+	"  role TEXT NOT NULL CHECK (role IN ('cashier','manager','admin')),"
+	"  granted_at INTEGER NOT NULL,"
+	"  granted_by TEXT NOT NULL"
+	") WITHOUT ROWID;"
+
+	/* local sequences behind chain-unique keys */
+	"CREATE TABLE sequences("
+	"  kind TEXT PRIMARY KEY,"
+	"  next INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+
+	"CREATE TABLE batches("
+	"  id INTEGER PRIMARY KEY,"
+	"  uid TEXT NOT NULL UNIQUE,"
+	"  kind TEXT NOT NULL,"
+	"  source TEXT NOT NULL DEFAULT '',"
+	"  operator TEXT NOT NULL,"
+	"  started_at INTEGER NOT NULL,"
+	"  finished_at INTEGER,"
+	"  added INTEGER NOT NULL DEFAULT 0,"
+	"  updated INTEGER NOT NULL DEFAULT 0,"
+	"  rejected INTEGER NOT NULL DEFAULT 0,"
+	"  undone_at INTEGER"
+	");"
+
+	"CREATE TABLE tiers("
+	"  code TEXT PRIMARY KEY,"
+	"  name TEXT NOT NULL DEFAULT '',"
+	"  rank INTEGER NOT NULL UNIQUE,"
+	"  basis TEXT NOT NULL DEFAULT 'spend' CHECK (basis IN ('spend','points')),"
+	"  threshold INTEGER NOT NULL DEFAULT 0,"
+	"  window_days INTEGER NOT NULL DEFAULT 365,"
+	"  discount_bp INTEGER NOT NULL DEFAULT 0,"	/* basis points off */
+	"  earn_mult_bp INTEGER NOT NULL DEFAULT 10000"	/* 10000 = x1 */
+	") WITHOUT ROWID;"
+
+	"CREATE TABLE members("
+	"  id INTEGER PRIMARY KEY,"
+	"  uid TEXT NOT NULL UNIQUE,"
+	"  card_hash BLOB UNIQUE,"		/* keyed hash of member_no */
+	"  phone_hash BLOB UNIQUE,"		/* keyed hash of the phone */
+	"  pii BLOB,"				/* sealed member_no, name, phone, email, birthday, note */
+	"  gender TEXT NOT NULL DEFAULT '' CHECK (gender IN ('','M','F')),"
+	"  tier TEXT REFERENCES tiers(code),"
+	"  store TEXT REFERENCES stores(code),"
+	"  status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active','frozen','erased')),"
+	"  points INTEGER NOT NULL DEFAULT 0,"	/* cache of SUM(points_ledger.points) */
+	"  sv_principal INTEGER NOT NULL DEFAULT 0,"	/* caches of the stored-value ledger */
+	"  sv_bonus INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  batch INTEGER REFERENCES batches(id)"
+	");"
+
+	"CREATE TABLE products("
+	"  sku TEXT PRIMARY KEY,"
+	"  name TEXT NOT NULL DEFAULT '',"
+	"  category TEXT NOT NULL DEFAULT '',"
+	"  price INTEGER,"
+	"  created_at INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+
+	"CREATE TABLE rules_versions("
+	"  id INTEGER PRIMARY KEY,"
+	"  effective_day INTEGER NOT NULL,"		/* local day it takes effect */
+	"  text TEXT NOT NULL,"				/* as loaded, verbatim */
+	"  loaded_at INTEGER NOT NULL,"
+	"  operator TEXT NOT NULL"
+	");"
+	"CREATE INDEX rules_versions_effective ON rules_versions(effective_day, id);"
+
+	"CREATE TABLE sales("
+	"  id INTEGER PRIMARY KEY,"
+	"  store TEXT NOT NULL REFERENCES stores(code),"
+	"  receipt TEXT NOT NULL,"
+	"  ts INTEGER NOT NULL,"
+	"  day INTEGER NOT NULL,"
+	"  member INTEGER REFERENCES members(id),"
+	"  original INTEGER REFERENCES sales(id),"	/* a return's sale, when referenced */
+	"  total INTEGER NOT NULL,"			/* after line discounts; < 0 for returns */
+	"  discount INTEGER NOT NULL DEFAULT 0,"
+	"  items INTEGER NOT NULL DEFAULT 0,"		/* sum of quantities */
+	"  points_earned INTEGER NOT NULL DEFAULT 0,"	/* < 0 for reversals */
+	"  points_residue INTEGER NOT NULL DEFAULT 0,"	/* fraction lost to rounding, ppm of a point */
+	"  points_paid INTEGER NOT NULL DEFAULT 0,"	/* points used as payment (< 0: refunded) */
+	"  rules_version INTEGER NOT NULL DEFAULT 0,"
+	"  returned INTEGER NOT NULL DEFAULT 0,"		/* amount returned against this sale so far */
+	"  points_reversed INTEGER NOT NULL DEFAULT 0,"	/* earned points reversed by returns so far */
+	"  points_refunded INTEGER NOT NULL DEFAULT 0,"	/* paid points given back by returns so far */
+	"  batch INTEGER REFERENCES batches(id),"
+	"  UNIQUE (store, receipt)"
+	");"
+	"CREATE INDEX sales_batch ON sales(batch);"
+	"CREATE INDEX sales_member ON sales(member, day) WHERE member IS NOT NULL;"
+	"CREATE INDEX sales_original ON sales(original) WHERE original IS NOT NULL;"
+
+	"CREATE TABLE sale_lines("
+	"  sale INTEGER NOT NULL REFERENCES sales(id) ON DELETE CASCADE,"
+	"  line INTEGER NOT NULL,"
+	"  sku TEXT NOT NULL,"
+	"  qty INTEGER NOT NULL,"
+	"  unit_price INTEGER NOT NULL,"
+	"  discount INTEGER NOT NULL DEFAULT 0,"
+	"  amount INTEGER NOT NULL,"
+	"  PRIMARY KEY (sale, line)"
+	") WITHOUT ROWID;"
+
+	"CREATE TABLE payments("
+	"  sale INTEGER NOT NULL REFERENCES sales(id) ON DELETE CASCADE,"
+	"  method TEXT NOT NULL,"
+	"  amount INTEGER NOT NULL,"
+	"  PRIMARY KEY (sale, method)"
+	") WITHOUT ROWID;"
+
+	/* ledger.sale is a plain number, not a foreign key: an undone batch
+	 * deletes its sales, and the ledger keeps its compensating entries. */
+	"CREATE TABLE points_ledger("
+	"  id INTEGER PRIMARY KEY,"
+	"  uid TEXT NOT NULL UNIQUE,"
+	"  member INTEGER NOT NULL REFERENCES members(id),"
+	"  ts INTEGER NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('earn','redeem','adjust','transfer','expire','reversal','refund')),"
+	"  points INTEGER NOT NULL,"
+	"  reason TEXT NOT NULL DEFAULT '',"
+	"  source TEXT NOT NULL DEFAULT 'operator' CHECK (source IN ('sale','coupon','operator','expiry','transfer','undo')),"
+	"  sale INTEGER,"
+	"  ref TEXT NOT NULL DEFAULT '',"		/* e.g. store/receipt */
+	"  store TEXT,"
+	"  operator TEXT NOT NULL,"
+	"  batch INTEGER REFERENCES batches(id)"
+	");"
+	"CREATE INDEX points_ledger_member ON points_ledger(member, ts);"
+	"CREATE INDEX points_ledger_sale ON points_ledger(sale) WHERE sale IS NOT NULL;"
+
+	"CREATE TABLE points_lots("
+	"  id INTEGER PRIMARY KEY,"
+	"  member INTEGER NOT NULL REFERENCES members(id),"
+	"  ledger INTEGER NOT NULL REFERENCES points_ledger(id),"
+	"  expires_at INTEGER,"			/* NULL = never */
+	"  points INTEGER NOT NULL,"
+	"  remaining INTEGER NOT NULL"
+	");"
+	"CREATE INDEX points_lots_open ON points_lots(member, expires_at) WHERE remaining > 0;"
+	"CREATE INDEX points_lots_expiry ON points_lots(expires_at) WHERE remaining > 0 AND expires_at IS NOT NULL;"
+	"CREATE INDEX points_lots_ledger ON points_lots(ledger);"
+
+	/* Aggregates kept in the same transaction as each sale and return. */
+	"CREATE TABLE agg_store_day("
+	"  store TEXT NOT NULL,"
+	"  day INTEGER NOT NULL,"
+	"  receipts INTEGER NOT NULL DEFAULT 0,"
+	"  returns INTEGER NOT NULL DEFAULT 0,"
+	"  amount INTEGER NOT NULL DEFAULT 0,"
+	"  discount INTEGER NOT NULL DEFAULT 0,"
+	"  items INTEGER NOT NULL DEFAULT 0,"
+	"  member_receipts INTEGER NOT NULL DEFAULT 0,"
+	"  member_amount INTEGER NOT NULL DEFAULT 0,"
+	"  points_earned INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (store, day)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE agg_member_day("
+	"  member INTEGER NOT NULL,"
+	"  day INTEGER NOT NULL,"
+	"  receipts INTEGER NOT NULL DEFAULT 0,"
+	"  amount INTEGER NOT NULL DEFAULT 0,"
+	"  points_earned INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (member, day)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE agg_category_day("
+	"  category TEXT NOT NULL,"
+	"  store TEXT NOT NULL,"
+	"  day INTEGER NOT NULL,"
+	"  lines INTEGER NOT NULL DEFAULT 0,"
+	"  qty INTEGER NOT NULL DEFAULT 0,"
+	"  amount INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (category, store, day)"
+	") WITHOUT ROWID;"
+
+	"CREATE TABLE campaigns("
+	"  code TEXT PRIMARY KEY,"
+	"  type TEXT NOT NULL CHECK (type IN ('amount','percent','threshold','gift')),"
+	"  value INTEGER NOT NULL,"
+	"  cap INTEGER,"
+	"  min_spend INTEGER NOT NULL DEFAULT 0,"
+	"  valid_from INTEGER,"
+	"  valid_to INTEGER,"
+	"  total_limit INTEGER,"
+	"  per_member INTEGER,"
+	"  points_cost INTEGER,"
+	"  stack TEXT NOT NULL DEFAULT 'none' CHECK (stack IN ('none','tier','all')),"
+	"  closed_at INTEGER"
+	") WITHOUT ROWID;"
+
+	"CREATE TABLE coupons("
+	"  code TEXT PRIMARY KEY,"
+	"  campaign TEXT NOT NULL REFERENCES campaigns(code),"
+	"  member INTEGER REFERENCES members(id),"
+	"  state TEXT NOT NULL DEFAULT 'new' CHECK (state IN ('new','issued','redeemed','expired','voided')),"
+	"  issued_at INTEGER,"
+	"  redeemed_at INTEGER,"
+	"  sale INTEGER REFERENCES sales(id)"
+	") WITHOUT ROWID;"
+
+	"CREATE TABLE sv_ledger("
+	"  id INTEGER PRIMARY KEY,"
+	"  uid TEXT NOT NULL UNIQUE,"
+	"  member INTEGER NOT NULL REFERENCES members(id),"
+	"  ts INTEGER NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('topup','spend','refund','adjust')),"
+	"  principal INTEGER NOT NULL,"
+	"  bonus INTEGER NOT NULL,"
+	"  sale INTEGER REFERENCES sales(id),"
+	"  store TEXT,"
+	"  operator TEXT NOT NULL"
+	");"
+	"CREATE INDEX sv_ledger_member ON sv_ledger(member, ts);"
+
+	"CREATE TABLE audit("
+	"  id INTEGER PRIMARY KEY,"
+	"  ts INTEGER NOT NULL,"
+	"  operator TEXT NOT NULL,"
+	"  program TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  target TEXT NOT NULL DEFAULT '',"
+	"  detail TEXT NOT NULL DEFAULT '',"
+	"  hash BLOB NOT NULL"
+	");"
+
+	/* append-only logs */
+	"CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	"CREATE TRIGGER points_ledger_no_update BEFORE UPDATE ON points_ledger"
+	"  BEGIN SELECT RAISE(ABORT, 'the points ledger is append-only'); END;"
+	"CREATE TRIGGER points_ledger_no_delete BEFORE DELETE ON points_ledger"
+	"  BEGIN SELECT RAISE(ABORT, 'the points ledger is append-only'); END;"
+	"CREATE TRIGGER sv_ledger_no_update BEFORE UPDATE ON sv_ledger"
+	"  BEGIN SELECT RAISE(ABORT, 'the stored-value ledger is append-only'); END;"
+	"CREATE TRIGGER sv_ledger_no_delete BEFORE DELETE ON sv_ledger"
+	"  BEGIN SELECT RAISE(ABORT, 'the stored-value ledger is append-only'); END;";
+
+const char *const mbr_migrations[] = {
+	migration1,
+};
+const int mbr_nmigrations = sizeof(mbr_migrations) / sizeof(mbr_migrations[0]);
