@@ -64,6 +64,19 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/bench
 
+# Fuzz targets (libFuzzer, clang): make fuzz FUZZ_SECONDS=60
+FUZZ_SECONDS ?= 30
+FUZZ_SRC = $(sort $(wildcard tests/fuzz/fuzz_*.c))
+fuzz:
+	@mkdir -p tests/fuzz/bin
+	@for f in $(FUZZ_SRC); do \
+		n=$$(basename $$f .c); \
+		clang -g -O1 -fsanitize=fuzzer,address,undefined $(MBR_CFLAGS) -o tests/fuzz/bin/$$n $$f $(LIB_SRC) $(LDLIBS) || exit 1; \
+		mkdir -p tests/fuzz/corpus/$$n; \
+		echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+		tests/fuzz/bin/$$n -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 tests/fuzz/corpus/$$n 2>tests/fuzz/bin/$$n.log || { tail -30 tests/fuzz/bin/$$n.log; exit 1; }; \
+	done
+
 lint:
 	mandoc -Tlint -Wwarning $(MAN1) $(MAN5) $(MAN7)
 
@@ -81,6 +94,6 @@ uninstall:
 	for m in $(MAN7); do rm -f $(DESTDIR)$(MANDIR)/man7/$${m#man/}; done
 
 clean:
-	rm -rf bin tests/bin tests/unit/bin lib/*.o lib/libmbr.a demo.db demo.db.key
+	rm -rf bin tests/bin tests/unit/bin tests/fuzz/bin lib/*.o lib/libmbr.a demo.db demo.db.key
 
-.PHONY: all deps check demo bench lint install uninstall clean
+.PHONY: all deps check demo bench fuzz lint install uninstall clean

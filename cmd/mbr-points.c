@@ -230,7 +230,8 @@ static int expire(struct mbr_db *db)
 	as_of_time(&end, &day);
 	if ((rc = mbr_begin(db)) < 0)
 		return cli_db_error(&cli, db, rc);
-	rc = mbr_points_expire(db, end, &n, &pts);
+	/* lots lapsing at or before the end of the day: up to its last second */
+	rc = mbr_points_expire(db, as_of ? end - 1 : end, &n, &pts);
 	if ((status = commit(db, rc)) != MBR_EXIT_OK)
 		return status;
 	if (!cli.quiet)

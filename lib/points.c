@@ -80,19 +80,15 @@ static int consume_lots(struct mbr_db *db, int64_t member, int64_t need, int64_t
 int mbr_points_post(struct mbr_db *db, const struct mbr_post *p, int64_t *ledger_out)
 {
 	sqlite3_stmt *st;
-	char uid[40];
 	int64_t ledger, after, before;
 	int rc;
 
 	if (p->points == 0)
 		return 0;
-	if ((rc = mbr_db_next_uid(db, "points", uid)) < 0)
-		return rc;
-	st = mbr_stmt(db, "INSERT INTO points_ledger(uid, member, ts, kind, points, reason, source, sale, ref, store,"
-			  " operator, batch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	st = mbr_stmt(db, "INSERT INTO points_ledger(member, ts, kind, points, reason, source, sale, ref, store,"
+			  " operator, batch) VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
 	if (!st)
 		return MBR_EDB;
-	sqlite3_bind_text(st, 1, uid, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, p->member);
 	sqlite3_bind_int64(st, 3, p->ts ? p->ts : mbr_now());
 	sqlite3_bind_text(st, 4, p->kind, -1, SQLITE_STATIC);
@@ -134,7 +130,7 @@ int mbr_points_post(struct mbr_db *db, const struct mbr_post *p, int64_t *ledger
 
 		if (open <= 0)
 			return 0;
-		st = mbr_stmt(db, "INSERT INTO points_lots(member, ledger, expires_at, points, remaining) VALUES (?, ?, ?, ?, ?)");
+		st = mbr_stmt(db, "INSERT INTO points_lots(member, id, expires_at, points, remaining) VALUES (?, ?, ?, ?, ?)");
 		if (!st)
 			return MBR_EDB;
 		sqlite3_bind_int64(st, 1, p->member);
@@ -328,7 +324,8 @@ int mbr_points_expire(struct mbr_db *db, int64_t as_of, long *entries, int64_t *
 
 int mbr_points_history(struct mbr_db *db, int64_t member, mbr_ledger_fn fn, void *ctx)
 {
-	sqlite3_stmt *st = mbr_stmt(db, "SELECT l.uid, l.ts, l.kind, l.points, l.reason, l.source, l.ref, l.store,"
+	sqlite3_stmt *st = mbr_stmt(db, "SELECT COALESCE(l.origin, (SELECT value FROM settings WHERE key = 'store_code'))"
+					" || ':' || COALESCE(l.origin_id, l.id), l.ts, l.kind, l.points, l.reason, l.source, l.ref, l.store,"
 					" l.operator, SUM(l.points) OVER (ORDER BY l.ts, l.id)"
 					" FROM points_ledger l WHERE l.member = ? ORDER BY l.ts, l.id");
 	struct mbr_ledger_entry e;

@@ -50,6 +50,17 @@ const struct mbr_col mbr_sale_cols[MBR_S_COUNT] = {
 #define MAX_LINES 10000		/* per receipt */
 #define MAX_PAYMENTS 8
 #define SKU_MAX 64
+#define AGG_SLOTS 4096		/* power of two */
+
+/* an aggregate accumulator, see agg_get */
+enum { AGG_STORE_DAY, AGG_MEMBER_DAY, AGG_CATEGORY_DAY };
+
+struct agg {
+	int used, kind;
+	int64_t member, day;
+	char store[32], category[64];
+	int64_t v[8];
+};
 
 struct line {
 	size_t sku, name, category;	/* offsets into text */
@@ -99,6 +110,13 @@ struct mbr_sale_import {
 	/* product cache: open addressing, power-of-two size */
 	struct product *prod;
 	size_t nprod, aprod;
+
+	/* the last store found to exist */
+	char store_ok[32];
+
+	/* aggregates summed in memory, see agg_get */
+	struct agg *agg;
+	size_t nagg;
 
 	/* member cache: the last key looked up */
 	char last_member_key[64];
@@ -163,9 +181,14 @@ static void prod_put(struct mbr_sale_import *im, const char *sku, const char *ca
 
 static int load_products(struct mbr_sale_import *im)
 {
-	sqlite3_stmt *st = mbr_stmt(im->db, "SELECT sku, category FROM products");
+	sqlite3_stmt *st;
 	int rc;
 
+	im->aprod = 1024;
+	im->prod = calloc(im->aprod, sizeof(*im->prod));
+	if (!im->prod)
+		abort();
+	st = mbr_stmt(im->db, "SELECT sku, category FROM products");
 	if (!st)
 		return MBR_EDB;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
@@ -293,6 +316,9 @@ int mbr_sale_import_begin(struct mbr_db *db, const struct mbr_sale_opts *o, cons
 		if (rc == 0)
 			return mbr_db_fail(db, MBR_EINVAL, "unknown store '%s' (add it with mbr-db store-add)", im->o.store);
 	}
+	im->agg = calloc(AGG_SLOTS, sizeof(*im->agg));
+	if (!im->agg)
+		abort();
 	if ((rc = mbr_rules_set_load(db, &im->rules)) < 0 || (rc = load_products(im)) < 0)
 		return rc;
 	if (!im->o.no_batch && (rc = mbr_batch_start(db, "sales", source, &im->batch)) < 0)
@@ -512,8 +538,8 @@ static int find_original(struct mbr_sale_import *im, struct original *o)
 	sqlite3_stmt *st = mbr_stmt(im->db,
 		"SELECT s.id, COALESCE(s.member, 0), s.total, s.points_earned, s.points_paid, s.returned,"
 		" s.points_reversed, s.points_refunded,"
-		" COALESCE((SELECT t.id FROM points_lots t JOIN points_ledger l ON l.id = t.ledger"
-		"           WHERE l.sale = s.id AND l.kind = 'earn' LIMIT 1), 0)"
+		" COALESCE((SELECT l.id FROM points_ledger l"
+		"           WHERE l.member = s.member AND l.sale = s.id AND l.kind = 'earn' LIMIT 1), 0)"
 		" FROM sales s WHERE s.store = ? AND s.receipt = ?");
 	int rc;
 
@@ -563,68 +589,149 @@ static int existing_receipt(struct mbr_sale_import *im, int64_t *batch)
 	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(im->db, "sales");
 }
 
-static int agg_update(struct mbr_sale_import *im, int64_t day, int64_t member, int64_t total, int64_t discount,
-		      int64_t items, int64_t points, int is_return, int64_t sale)
+/*
+ * Aggregates are summed in memory per (kind, key, day) and written with
+ * one upsert per key when the buffer fills or the import ends: a day's
+ * sales touch few keys, so this replaces several upserts per line by a
+ * few per day.  The buffer has a fixed size, so memory stays flat.
+ */
+
+static uint64_t agg_hash(int kind, int64_t member, int64_t day, const char *store, const char *category)
+{
+	uint64_t h = hash_str(store) ^ (hash_str(category) * 31);
+
+	h ^= (uint64_t)kind * 0x9e3779b97f4a7c15ULL;
+	h ^= (uint64_t)member * 0xbf58476d1ce4e5b9ULL;
+	h ^= (uint64_t)day * 0x94d049bb133111ebULL;
+	return h ^ (h >> 31);
+}
+
+static int agg_flush(struct mbr_sale_import *im)
 {
 	struct mbr_db *db = im->db;
-	sqlite3_stmt *st;
 	size_t i;
 	int rc;
 
-	st = mbr_stmt(db, "INSERT INTO agg_store_day(store, day, receipts, returns, amount, discount, items,"
-			  " member_receipts, member_amount, points_earned) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-			  " ON CONFLICT(store, day) DO UPDATE SET receipts = receipts + excluded.receipts,"
-			  " returns = returns + excluded.returns, amount = amount + excluded.amount,"
-			  " discount = discount + excluded.discount, items = items + excluded.items,"
-			  " member_receipts = member_receipts + excluded.member_receipts,"
-			  " member_amount = member_amount + excluded.member_amount,"
-			  " points_earned = points_earned + excluded.points_earned");
-	if (!st)
-		return MBR_EDB;
-	sqlite3_bind_text(st, 1, im->store, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, day);
-	sqlite3_bind_int64(st, 3, is_return ? 0 : 1);
-	sqlite3_bind_int64(st, 4, is_return ? 1 : 0);
-	sqlite3_bind_int64(st, 5, total);
-	sqlite3_bind_int64(st, 6, discount);
-	sqlite3_bind_int64(st, 7, items);
-	sqlite3_bind_int64(st, 8, member && !is_return ? 1 : 0);
-	sqlite3_bind_int64(st, 9, member ? total : 0);
-	sqlite3_bind_int64(st, 10, points);
-	if ((rc = mbr_stmt_done(db, st)) < 0)
-		return rc;
-	if (member) {
-		st = mbr_stmt(db, "INSERT INTO agg_member_day(member, day, receipts, amount, points_earned) VALUES (?, ?, ?, ?, ?)"
-				  " ON CONFLICT(member, day) DO UPDATE SET receipts = receipts + excluded.receipts,"
-				  " amount = amount + excluded.amount, points_earned = points_earned + excluded.points_earned");
-		if (!st)
-			return MBR_EDB;
-		sqlite3_bind_int64(st, 1, member);
-		sqlite3_bind_int64(st, 2, day);
-		sqlite3_bind_int64(st, 3, is_return ? 0 : 1);
-		sqlite3_bind_int64(st, 4, total);
-		sqlite3_bind_int64(st, 5, points);
+	for (i = 0; i < AGG_SLOTS; i++) {
+		struct agg *a = &im->agg[i];
+		sqlite3_stmt *st;
+
+		if (!a->used)
+			continue;
+		if (a->kind == AGG_STORE_DAY) {
+			st = mbr_stmt(db, "INSERT INTO agg_store_day(store, day, receipts, returns, amount, discount, items,"
+					  " member_receipts, member_amount, points_earned) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+					  " ON CONFLICT(store, day) DO UPDATE SET receipts = receipts + excluded.receipts,"
+					  " returns = returns + excluded.returns, amount = amount + excluded.amount,"
+					  " discount = discount + excluded.discount, items = items + excluded.items,"
+					  " member_receipts = member_receipts + excluded.member_receipts,"
+					  " member_amount = member_amount + excluded.member_amount,"
+					  " points_earned = points_earned + excluded.points_earned");
+			if (!st)
+				return MBR_EDB;
+			sqlite3_bind_text(st, 1, a->store, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 2, a->day);
+			for (rc = 0; rc < 8; rc++)
+				sqlite3_bind_int64(st, 3 + rc, a->v[rc]);
+		} else if (a->kind == AGG_MEMBER_DAY) {
+			st = mbr_stmt(db, "INSERT INTO agg_member_day(member, day, receipts, amount, points_earned) VALUES (?, ?, ?, ?, ?)"
+					  " ON CONFLICT(member, day) DO UPDATE SET receipts = receipts + excluded.receipts,"
+					  " amount = amount + excluded.amount, points_earned = points_earned + excluded.points_earned");
+			if (!st)
+				return MBR_EDB;
+			sqlite3_bind_int64(st, 1, a->member);
+			sqlite3_bind_int64(st, 2, a->day);
+			sqlite3_bind_int64(st, 3, a->v[0]);
+			sqlite3_bind_int64(st, 4, a->v[1]);
+			sqlite3_bind_int64(st, 5, a->v[2]);
+		} else {
+			st = mbr_stmt(db, "INSERT INTO agg_category_day(category, store, day, lines, qty, amount) VALUES (?, ?, ?, ?, ?, ?)"
+					  " ON CONFLICT(category, store, day) DO UPDATE SET lines = lines + excluded.lines,"
+					  " qty = qty + excluded.qty, amount = amount + excluded.amount");
+			if (!st)
+				return MBR_EDB;
+			sqlite3_bind_text(st, 1, a->category, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, a->store, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, a->day);
+			sqlite3_bind_int64(st, 4, a->v[0]);
+			sqlite3_bind_int64(st, 5, a->v[1]);
+			sqlite3_bind_int64(st, 6, a->v[2]);
+		}
 		if ((rc = mbr_stmt_done(db, st)) < 0)
 			return rc;
+		a->used = 0;
+	}
+	im->nagg = 0;
+	return 0;
+}
+
+/* The accumulator for a key, flushing the buffer first when it is 3/4 full. */
+static int agg_get(struct mbr_sale_import *im, int kind, int64_t member, int64_t day, const char *store,
+		   const char *category, struct agg **out)
+{
+	size_t i;
+	struct agg *a;
+	int rc;
+
+	if (im->nagg * 4 >= AGG_SLOTS * 3 && (rc = agg_flush(im)) < 0)
+		return rc;
+	i = (size_t)agg_hash(kind, member, day, store, category) & (AGG_SLOTS - 1);
+	for (;; i = (i + 1) & (AGG_SLOTS - 1)) {
+		a = &im->agg[i];
+		if (!a->used)
+			break;
+		if (a->kind == kind && a->member == member && a->day == day && !strcmp(a->store, store) &&
+		    !strcmp(a->category, category)) {
+			*out = a;
+			return 0;
+		}
+	}
+	memset(a, 0, sizeof(*a));
+	a->used = 1;
+	a->kind = kind;
+	a->member = member;
+	a->day = day;
+	copy(a->store, sizeof(a->store), store);
+	copy(a->category, sizeof(a->category), category);
+	im->nagg++;
+	*out = a;
+	return 0;
+}
+
+static int agg_update(struct mbr_sale_import *im, int64_t day, int64_t member, int64_t total, int64_t discount,
+		      int64_t items, int64_t points, int is_return)
+{
+	struct agg *a;
+	size_t i;
+	int rc;
+
+	if ((rc = agg_get(im, AGG_STORE_DAY, 0, day, im->store, "", &a)) < 0)
+		return rc;
+	a->v[0] += is_return ? 0 : 1;
+	a->v[1] += is_return ? 1 : 0;
+	a->v[2] += total;
+	a->v[3] += discount;
+	a->v[4] += items;
+	a->v[5] += member && !is_return ? 1 : 0;
+	a->v[6] += member ? total : 0;
+	a->v[7] += points;
+	if (member) {
+		if ((rc = agg_get(im, AGG_MEMBER_DAY, member, day, "", "", &a)) < 0)
+			return rc;
+		a->v[0] += is_return ? 0 : 1;
+		a->v[1] += total;
+		a->v[2] += points;
 	}
 	for (i = 0; i < im->nlines; i++) {
 		const struct line *l = &im->lines[i];
 		const struct product *p = prod_slot(im, im->text.buf + l->sku);
 
-		st = mbr_stmt(db, "INSERT INTO agg_category_day(category, store, day, lines, qty, amount) VALUES (?, ?, ?, 1, ?, ?)"
-				  " ON CONFLICT(category, store, day) DO UPDATE SET lines = lines + 1, qty = qty + excluded.qty,"
-				  " amount = amount + excluded.amount");
-		if (!st)
-			return MBR_EDB;
-		sqlite3_bind_text(st, 1, p->sku ? p->category : "", -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, im->store, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, day);
-		sqlite3_bind_int64(st, 4, l->qty);
-		sqlite3_bind_int64(st, 5, l->amount);
-		if ((rc = mbr_stmt_done(db, st)) < 0)
+		if ((rc = agg_get(im, AGG_CATEGORY_DAY, 0, day, im->store, p->sku ? p->category : "", &a)) < 0)
 			return rc;
+		a->v[0] += 1;
+		a->v[1] += l->qty;
+		a->v[2] += l->amount;
 	}
-	(void)sale;
 	return 0;
 }
 
@@ -912,7 +1019,7 @@ static int write_receipt(struct mbr_sale_import *im)
 		if ((rc = mbr_stmt_done(db, st)) < 0)
 			return rc;
 	}
-	if ((rc = agg_update(im, day, member, total, discount, items, earned - reversed, is_return, sale)) < 0)
+	if ((rc = agg_update(im, day, member, total, discount, items, earned - reversed, is_return)) < 0)
 		return rc;
 
 	im->st.receipts++;
@@ -968,12 +1075,15 @@ int mbr_sale_line(struct mbr_sale_import *im, const char *const *v, const char *
 		copy(im->receipt, sizeof(im->receipt), receipt);
 		copy(im->file, sizeof(im->file), file);
 		im->first_line = lineno;
-		if (!*store)
+		if (!*store) {
 			receipt_bad(im, "%s:%ld: store: missing (give a store column or --store)", file, lineno);
-		else if ((rc = mbr_store_exists(db, store)) <= 0) {
-			if (rc < 0)
+		} else if (strcmp(store, im->store_ok)) {
+			if ((rc = mbr_store_exists(db, store)) < 0)
 				return rc;
-			receipt_bad(im, "%s:%ld: store: unknown store '%s' (add it with mbr-db store-add)", file, lineno, store);
+			if (rc == 0)
+				receipt_bad(im, "%s:%ld: store: unknown store '%s' (add it with mbr-db store-add)", file, lineno, store);
+			else
+				copy(im->store_ok, sizeof(im->store_ok), store);
 		}
 		if (!*receipt)
 			receipt_bad(im, "%s:%ld: receipt: missing or longer than 63 bytes", file, lineno);
@@ -1066,6 +1176,8 @@ int mbr_sale_import_end(struct mbr_sale_import *im, struct mbr_sale_stats *st)
 {
 	int rc = finish_receipt(im);
 
+	if (rc == 0)
+		rc = agg_flush(im);
 	if (rc == 0 && im->batch)
 		rc = mbr_batch_finish(im->db, im->batch, im->st.receipts, 0,
 				      im->st.rejected_receipts);
@@ -1089,6 +1201,7 @@ void mbr_sale_import_free(struct mbr_sale_import *im)
 		free(im->prod[i].category);
 	}
 	free(im->prod);
+	free(im->agg);
 	free(im->lines);
 	free(im->rawrow);
 	free(im->rawn);
@@ -1246,8 +1359,7 @@ int mbr_sale_undo(struct mbr_db *db, int64_t batch, long *receipts)
 		struct mbr_post p;
 		int64_t lot;
 
-		st = mbr_stmt(db, "SELECT l.id, l.member, l.points, l.ts, l.store, l.sale,"
-				  " COALESCE((SELECT t.id FROM points_lots t WHERE t.ledger = l.id), 0)"
+		st = mbr_stmt(db, "SELECT l.id, l.member, l.points, l.ts, l.store, l.sale, l.id"
 				  " FROM points_ledger l WHERE l.batch = ? AND (? = 0 OR l.id < ?) ORDER BY l.id DESC LIMIT 1");
 		if (!st) {
 			rc = MBR_EDB;

@@ -8,7 +8,10 @@
  * Conventions: money in integer minor units, points in integers, time in
  * integer seconds since the epoch (UTC), business dates as integer days
  * since 1970-01-01 in the store's zone.  Rows a store creates that must
- * survive a merge at head office carry a chain-unique uid "STORE-N".
+ * survive a merge at head office carry a chain-unique key: members and
+ * batches a uid "STORE-N"; ledger entries (origin, origin_id), NULL for
+ * entries made in this database, whose key is (this store, id), so the
+ * hot path of an import maintains no extra index.
  * Personal data lives only in members.pii (sealed by crypto.c); lookups go
  * through keyed hashes.  Ledgers and the audit log are append-only,
  * enforced by triggers.
@@ -124,8 +127,6 @@ static const char migration1[] =
 	"  batch INTEGER REFERENCES batches(id),"
 	"  UNIQUE (store, receipt)"
 	");"
-	"CREATE INDEX sales_batch ON sales(batch);"
-	"CREATE INDEX sales_member ON sales(member, day) WHERE member IS NOT NULL;"
 	"CREATE INDEX sales_original ON sales(original) WHERE original IS NOT NULL;"
 
 	"CREATE TABLE sale_lines("
@@ -150,7 +151,8 @@ static const char migration1[] =
 	 * deletes its sales, and the ledger keeps its compensating entries. */
 	"CREATE TABLE points_ledger("
 	"  id INTEGER PRIMARY KEY,"
-	"  uid TEXT NOT NULL UNIQUE,"
+	"  origin TEXT,"				/* chain-unique key: (origin store, origin id); */
+	"  origin_id INTEGER,"			/* NULL for entries made here, key (this store, id) */
 	"  member INTEGER NOT NULL REFERENCES members(id),"
 	"  ts INTEGER NOT NULL,"
 	"  kind TEXT NOT NULL CHECK (kind IN ('earn','redeem','adjust','transfer','expire','reversal','refund')),"
@@ -164,19 +166,18 @@ static const char migration1[] =
 	"  batch INTEGER REFERENCES batches(id)"
 	");"
 	"CREATE INDEX points_ledger_member ON points_ledger(member, ts);"
-	"CREATE INDEX points_ledger_sale ON points_ledger(sale) WHERE sale IS NOT NULL;"
+	"CREATE UNIQUE INDEX points_ledger_origin ON points_ledger(origin, origin_id) WHERE origin IS NOT NULL;"
 
+	/* a lot's id is the id of the ledger entry that opened it */
 	"CREATE TABLE points_lots("
-	"  id INTEGER PRIMARY KEY,"
+	"  id INTEGER PRIMARY KEY REFERENCES points_ledger(id),"
 	"  member INTEGER NOT NULL REFERENCES members(id),"
-	"  ledger INTEGER NOT NULL REFERENCES points_ledger(id),"
 	"  expires_at INTEGER,"			/* NULL = never */
 	"  points INTEGER NOT NULL,"
 	"  remaining INTEGER NOT NULL"
 	");"
 	"CREATE INDEX points_lots_open ON points_lots(member, expires_at) WHERE remaining > 0;"
 	"CREATE INDEX points_lots_expiry ON points_lots(expires_at) WHERE remaining > 0 AND expires_at IS NOT NULL;"
-	"CREATE INDEX points_lots_ledger ON points_lots(ledger);"
 
 	/* Aggregates kept in the same transaction as each sale and return. */
 	"CREATE TABLE agg_store_day("
@@ -237,7 +238,8 @@ static const char migration1[] =
 
 	"CREATE TABLE sv_ledger("
 	"  id INTEGER PRIMARY KEY,"
-	"  uid TEXT NOT NULL UNIQUE,"
+	"  origin TEXT,"				/* chain-unique key as points_ledger's */
+	"  origin_id INTEGER,"
 	"  member INTEGER NOT NULL REFERENCES members(id),"
 	"  ts INTEGER NOT NULL,"
 	"  kind TEXT NOT NULL CHECK (kind IN ('topup','spend','refund','adjust')),"
@@ -248,6 +250,7 @@ static const char migration1[] =
 	"  operator TEXT NOT NULL"
 	");"
 	"CREATE INDEX sv_ledger_member ON sv_ledger(member, ts);"
+	"CREATE UNIQUE INDEX sv_ledger_origin ON sv_ledger(origin, origin_id) WHERE origin IS NOT NULL;"
 
 	"CREATE TABLE audit("
 	"  id INTEGER PRIMARY KEY,"

@@ -1,0 +1,942 @@
+/*
+ * test_db.c - unit tests for lib/db.c and lib/schema.c: creating and
+ * opening databases (modes, refusals, foreign files), settings, roles,
+ * transactions, chain-unique keys, stores and schema versions.
+ *
+ * Every test runs in a fresh temporary directory with MBR_KEY unset,
+ * MBR_OPERATOR "tester" and MBR_NOW pinned.  The raw sqlite3 API is used
+ * only to build hostile files (foreign databases, lowered user_version),
+ * as someone outside mbr would.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+
+#include "internal.h"
+#include "banned.h"
+
+#define NOW "2026-11-22T10:00:00Z"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/mbr-test-db.XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	unsetenv("MBR_KEY");
+	unsetenv("MBR_BUSY_TIMEOUT");
+	setenv("MBR_OPERATOR", "tester", 1);
+	setenv("MBR_NOW", NOW, 1);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	chmod(dir, 0700);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* A path inside the test directory (a few stay valid at once). */
+static const char *tmp(const char *name)
+{
+	static char path[8][160];
+	static int n;
+
+	n = (n + 1) % 8;
+	snprintf(path[n], sizeof(path[n]), "%s/%s", dir, name);
+	return path[n];
+}
+
+static int exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	fputs(text, fp);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* Whole file into a malloc'd, NUL-terminated buffer. */
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	char *p;
+	long n;
+
+	assert_non_null(fp);
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	fseek(fp, 0, SEEK_SET);
+	p = malloc((size_t)n + 1);
+	assert_non_null(p);
+	assert_int_equal(fread(p, 1, (size_t)n, fp), (size_t)n);
+	p[n] = '\0';
+	fclose(fp);
+	if (len)
+		*len = (size_t)n;
+	return p;
+}
+
+static void init_opts_default(struct mbr_init_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->exponent = -1;
+}
+
+/* Create a database with default options; returns its path. */
+static const char *make_db(const char *name)
+{
+	static char keep[4][160];
+	static int k;
+	struct mbr_init_opts o;
+	struct mbr_buf err = MBR_BUF_INIT;
+	const char *path = tmp(name);
+	int rc;
+
+	init_opts_default(&o);
+	rc = mbr_db_init(path, &o, &err);
+	if (rc != MBR_OK)
+		fail_msg("init '%s': %d %s", path, rc, err.buf);
+	mbr_buf_release(&err);
+	/* keep it: tmp()'s few buffers are soon reused */
+	k = (k + 1) % 4;
+	snprintf(keep[k], sizeof(keep[k]), "%s", path);
+	return keep[k];
+}
+
+static struct mbr_db *open_db(const char *path, unsigned flags)
+{
+	struct mbr_db *db = NULL;
+	int rc = mbr_db_open(path, flags, "test", &db);
+
+	if (rc != MBR_OK)
+		fail_msg("open '%s': %d %s", path, rc, db ? mbr_db_errmsg(db) : "(no handle)");
+	return db;
+}
+
+/* Run SQL on a file with the plain sqlite3 API (as an outsider would). */
+static void raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *s = NULL;
+	char *msg = NULL;
+
+	assert_int_equal(sqlite3_open_v2(path, &s, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
+	if (sqlite3_exec(s, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		char text[256];
+
+		snprintf(text, sizeof(text), "%s", msg ? msg : "?");
+		sqlite3_free(msg);
+		sqlite3_close(s);
+		fail_msg("raw '%s': %s", sql, text);
+	}
+	sqlite3_close(s);
+}
+
+/* open must fail with code and a message containing want. */
+static void open_fails(const char *path, unsigned flags, int code, const char *want)
+{
+	struct mbr_db *db = NULL;
+	int rc = mbr_db_open(path, flags, "test", &db);
+
+	assert_non_null(db);	/* set even on failure, for the message */
+	if (rc != code)
+		fail_msg("open '%s': got %d (%s), want %d", path, rc, mbr_db_errmsg(db), code);
+	if (!strstr(mbr_db_errmsg(db), want))
+		fail_msg("open '%s': message '%s' lacks '%s'", path, mbr_db_errmsg(db), want);
+	mbr_db_close(db);
+}
+
+static void setting_is(struct mbr_db *db, const char *key, const char *want)
+{
+	char v[64];
+	int rc = mbr_setting_get(db, key, v, sizeof(v));
+
+	if (rc != MBR_OK)
+		fail_msg("setting '%s': %d %s", key, rc, mbr_db_errmsg(db));
+	assert_string_equal(v, want);
+}
+
+static int mode_of(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return (int)(st.st_mode & 07777);
+}
+
+/* ------------------------------------------------------------- init */
+
+static void test_init_private_files(void **state)
+{
+	static const mode_t umasks[] = { 0, 022, 0277 };
+	struct mbr_db *db;
+	char name[32], key[40];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(umasks) / sizeof(umasks[0]); i++) {
+		mode_t old = umask(umasks[i]);
+		const char *path;
+
+		snprintf(name, sizeof(name), "m%zu.db", i);
+		path = make_db(name);
+		umask(old);
+		snprintf(key, sizeof(key), "%s.key", name);
+		if (mode_of(path) != 0600)
+			fail_msg("umask %03o: database mode %03o", (unsigned)umasks[i], mode_of(path));
+		assert_true(exists(tmp(key)));
+		if (mode_of(tmp(key)) != 0600)
+			fail_msg("umask %03o: key mode %03o", (unsigned)umasks[i], mode_of(tmp(key)));
+		/* no WAL/SHM companions left behind after init */
+		snprintf(key, sizeof(key), "%s-wal", name);
+		if (exists(tmp(key)))
+			assert_int_equal(mode_of(tmp(key)) & 077, 0);
+	}
+
+	db = open_db(tmp("m0.db"), MBR_OPEN_RW);
+	setting_is(db, "store_code", "S01");
+	setting_is(db, "store_role", "store");
+	setting_is(db, "currency", "CNY");
+	setting_is(db, "currency_exp", "2");
+	setting_is(db, "time_zone", "Asia/Shanghai");
+	assert_int_equal(mbr_db_exponent(db), 2);
+	assert_string_equal(mbr_db_store(db), "S01");
+	mbr_db_close(db);
+}
+
+static void test_init_options(void **state)
+{
+	struct mbr_init_opts o;
+	struct mbr_buf err = MBR_BUF_INIT;
+	struct mbr_db *db;
+
+	(void)state;
+	init_opts_default(&o);
+	o.store = "HQ_1";
+	o.role = "hq";
+	o.currency = "JPY";
+	o.exponent = 0;
+	o.time_zone = "Europe/London";
+	assert_int_equal(mbr_db_init(tmp("hq.db"), &o, &err), MBR_OK);
+	db = open_db(tmp("hq.db"), 0);
+	setting_is(db, "store_code", "HQ_1");
+	setting_is(db, "store_role", "hq");
+	setting_is(db, "currency", "JPY");
+	setting_is(db, "currency_exp", "0");
+	setting_is(db, "time_zone", "Europe/London");
+	assert_int_equal(mbr_db_exponent(db), 0);
+	assert_string_equal(mbr_db_store(db), "HQ_1");
+	assert_int_equal(mbr_store_exists(db, "HQ_1"), 1);
+	mbr_db_close(db);
+
+	/* NULL options mean every default */
+	assert_int_equal(mbr_db_init(tmp("null.db"), NULL, &err), MBR_OK);
+	db = open_db(tmp("null.db"), 0);
+	setting_is(db, "store_code", "S01");
+	assert_int_equal(mbr_db_exponent(db), 2);
+	mbr_db_close(db);
+	mbr_buf_release(&err);
+}
+
+/* mbr_init_opts.key_path: "NULL: $MBR_KEY, else DB.key" (mbr.h). */
+static void test_init_key_path_option(void **state)
+{
+	struct mbr_init_opts o;
+	struct mbr_buf err = MBR_BUF_INIT;
+
+	(void)state;
+	init_opts_default(&o);
+	o.key_path = tmp("custom.key");
+	assert_int_equal(mbr_db_init(tmp("k.db"), &o, &err), MBR_OK);
+	assert_true(exists(tmp("custom.key")));
+	assert_false(exists(tmp("k.db.key")));
+	mbr_buf_release(&err);
+}
+
+static void test_init_key_from_env(void **state)
+{
+	struct mbr_buf err = MBR_BUF_INIT;
+	struct mbr_db *db;
+	int64_t n;
+
+	(void)state;
+	setenv("MBR_KEY", tmp("env.key"), 1);
+	make_db("e.db");
+	assert_true(exists(tmp("env.key")));
+	assert_false(exists(tmp("e.db.key")));
+	assert_int_equal(mode_of(tmp("env.key")), 0600);
+	db = open_db(tmp("e.db"), 0);
+	assert_int_equal(mbr_audit_verify(db, &n), MBR_OK);
+	mbr_db_close(db);
+	mbr_buf_release(&err);
+}
+
+/* An existing key file is used, never replaced. */
+static void test_init_keeps_existing_key(void **state)
+{
+	struct mbr_buf err = MBR_BUF_INIT;
+	char *before, *after;
+
+	(void)state;
+	assert_int_equal(mbr_key_generate(tmp("shared.db.key"), &err), MBR_OK);
+	before = read_file(tmp("shared.db.key"), NULL);
+	make_db("shared.db");
+	after = read_file(tmp("shared.db.key"), NULL);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	mbr_buf_release(&err);
+}
+
+static void test_init_refuses_existing(void **state)
+{
+	struct mbr_buf err = MBR_BUF_INIT;
+	struct mbr_db *db;
+	char *text;
+
+	(void)state;
+	write_file(tmp("precious.db"), "precious\n");
+	assert_int_equal(mbr_db_init(tmp("precious.db"), NULL, &err), MBR_EEXIST);
+	assert_non_null(strstr(err.buf, "already exists"));
+	assert_non_null(strstr(err.buf, "precious.db"));
+	text = read_file(tmp("precious.db"), NULL);
+	assert_string_equal(text, "precious\n");
+	free(text);
+	assert_false(exists(tmp("precious.db.key")));
+
+	/* a second init of a live database leaves it working */
+	make_db("live.db");
+	assert_int_equal(mbr_db_init(tmp("live.db"), NULL, &err), MBR_EEXIST);
+	db = open_db(tmp("live.db"), MBR_OPEN_RW);
+	setting_is(db, "store_code", "S01");
+	mbr_db_close(db);
+	mbr_buf_release(&err);
+}
+
+struct bad_init {
+	const char *store, *role, *tz;
+	int exponent;
+	const char *quoted;	/* what the message must mention */
+};
+
+static void test_init_bad_options(void **state)
+{
+	static const struct bad_init cases[] = {
+		{ "", NULL, NULL, -1, "''" },
+		{ "S 01", NULL, NULL, -1, "'S 01'" },
+		{ "S01-A", NULL, NULL, -1, "'S01-A'" },
+		{ "门店", NULL, NULL, -1, "'门店'" },
+		{ "ABCDEFGHIJKLMNOPQ", NULL, NULL, -1, "'ABCDEFGHIJKLMNOPQ'" },	/* 17 */
+		{ NULL, "branch", NULL, -1, "'branch'" },
+		{ NULL, "", NULL, -1, "''" },
+		{ NULL, "HQ", NULL, -1, "'HQ'" },
+		{ NULL, NULL, NULL, 7, "7" },
+		{ NULL, NULL, NULL, 100, "100" },
+		{ NULL, NULL, "Mars/Olympus", -1, "'Mars/Olympus'" },
+		{ NULL, NULL, "../etc/passwd", -1, "'../etc/passwd'" },
+	};
+	struct mbr_buf err = MBR_BUF_INIT;
+	struct mbr_init_opts o;
+	size_t i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		init_opts_default(&o);
+		o.store = cases[i].store;
+		o.role = cases[i].role;
+		o.time_zone = cases[i].tz;
+		o.exponent = cases[i].exponent;
+		rc = mbr_db_init(tmp("bad.db"), &o, &err);
+		if (rc != MBR_EINVAL)
+			fail_msg("case %zu: got %d (%s)", i, rc, err.buf);
+		if (!strstr(err.buf, cases[i].quoted))
+			fail_msg("case %zu: message '%s' lacks %s", i, err.buf, cases[i].quoted);
+		if (exists(tmp("bad.db")) || exists(tmp("bad.db.key")) || exists(tmp("bad.db-wal")))
+			fail_msg("case %zu: files left behind", i);
+	}
+	/* the store code check itself */
+	assert_true(mbr_store_code_valid("S01"));
+	assert_true(mbr_store_code_valid("a_B_9"));
+	assert_true(mbr_store_code_valid("ABCDEFGHIJKLMNOP"));	/* 16 */
+	assert_false(mbr_store_code_valid("ABCDEFGHIJKLMNOPQ"));
+	assert_false(mbr_store_code_valid(""));
+	assert_false(mbr_store_code_valid("S-1"));
+	assert_false(mbr_store_code_valid("S.1"));
+	mbr_buf_release(&err);
+}
+
+/* ------------------------------------------------------------- open */
+
+static void test_open_never_creates(void **state)
+{
+	(void)state;
+	open_fails(tmp("typo.db"), 0, MBR_EIO, "does not exist");
+	open_fails(tmp("typo.db"), MBR_OPEN_RW, MBR_EIO, "does not exist");
+	open_fails(tmp("typo.db"), MBR_OPEN_RW | MBR_OPEN_MIGRATE, MBR_EIO, "'");
+	assert_false(exists(tmp("typo.db")));
+	assert_false(exists(tmp("typo.db-wal")));
+	assert_false(exists(tmp("typo.db.key")));
+	open_fails(tmp("no/such/dir.db"), MBR_OPEN_RW, MBR_EIO, "no/such/dir.db");
+	assert_false(exists(tmp("no")));
+	/* a directory is not a database */
+	assert_int_equal(mkdir(tmp("adir"), 0700), 0);
+	open_fails(tmp("adir"), MBR_OPEN_RW, MBR_EIO, "not a regular file");
+}
+
+static void test_open_foreign_files(void **state)
+{
+	char *text;
+
+	(void)state;
+	/* a SQLite database of some other program */
+	raw_exec(tmp("other.db"), "CREATE TABLE t(x); INSERT INTO t VALUES (1);");
+	open_fails(tmp("other.db"), MBR_OPEN_RW, MBR_EDB, "not an mbr database");
+	open_fails(tmp("other.db"), 0, MBR_EDB, "not an mbr database");
+
+	/* an empty file (e.g. from touch) */
+	write_file(tmp("empty.db"), "");
+	open_fails(tmp("empty.db"), MBR_OPEN_RW, MBR_EDB, "not an mbr database");
+
+	/* not SQLite at all: MBR_EDB, the message names the file (location
+	 * first, as every message), and opening does not change it */
+	write_file(tmp("notes.txt"), "member list\nzhang,138\n");
+	open_fails(tmp("notes.txt"), MBR_OPEN_RW, MBR_EDB, "notes.txt");
+	open_fails(tmp("notes.txt"), 0, MBR_EDB, "notes.txt");
+	text = read_file(tmp("notes.txt"), NULL);
+	assert_string_equal(text, "member list\nzhang,138\n");
+	free(text);
+}
+
+static void test_open_readonly_file(void **state)
+{
+	const char *path;
+	struct mbr_db *db;
+
+	(void)state;
+	if (geteuid() == 0)
+		skip();		/* root ignores file permissions */
+	path = make_db("ro.db");
+	assert_int_equal(chmod(path, 0400), 0);
+	open_fails(path, MBR_OPEN_RW, MBR_EPERM, "ro.db");
+	db = open_db(path, 0);
+	setting_is(db, "store_code", "S01");
+	mbr_db_close(db);
+}
+
+/* A handle opened without MBR_OPEN_RW refuses writes. */
+static void test_open_readonly_handle(void **state)
+{
+	const char *path = make_db("r.db");
+	struct mbr_db *db;
+	int rc;
+
+	(void)state;
+	db = open_db(path, 0);
+	rc = mbr_store_add(db, "S02", "Second");
+	assert_true(rc < 0);
+	assert_int_equal(rc, MBR_EPERM);
+	rc = mbr_setting_set(db, "currency", "USD");
+	assert_true(rc < 0);
+	mbr_db_close(db);
+	db = open_db(path, 0);
+	assert_int_equal(mbr_store_exists(db, "S02"), 0);
+	setting_is(db, "currency", "CNY");
+	mbr_db_close(db);
+}
+
+/* ------------------------------------------------------------ settings */
+
+struct setting_case {
+	const char *key, *value;
+	int rc;
+	const char *after;	/* value read back afterwards */
+};
+
+static void test_settings(void **state)
+{
+	static const struct setting_case cases[] = {
+		{ "time_zone", "America/New_York", MBR_OK, "America/New_York" },
+		{ "time_zone", "Mars/Olympus", MBR_EINVAL, "America/New_York" },
+		{ "time_zone", "", MBR_EINVAL, "America/New_York" },
+		{ "time_zone", "Asia/Shanghai", MBR_OK, "Asia/Shanghai" },
+		{ "currency", "USD", MBR_OK, "USD" },
+		{ "currency", "US", MBR_EINVAL, "USD" },
+		{ "currency", "DOLLAR", MBR_EINVAL, "USD" },
+		{ "store_role", "hq", MBR_OK, "hq" },
+		{ "store_role", "branch", MBR_EINVAL, "hq" },
+		{ "store_code", "S99", MBR_EINVAL, "S01" },
+		{ "currency_exp", "0", MBR_EINVAL, "2" },
+	};
+	const char *path = make_db("s.db");
+	struct mbr_db *db = open_db(path, MBR_OPEN_RW);
+	char v[64], out[MBR_TIME_BUFSZ];
+	size_t i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(mbr_begin(db), MBR_OK);
+		rc = mbr_setting_set(db, cases[i].key, cases[i].value);
+		if (rc != cases[i].rc)
+			fail_msg("set %s=%s: got %d (%s)", cases[i].key, cases[i].value, rc, mbr_db_errmsg(db));
+		if (rc < 0 && !strstr(mbr_db_errmsg(db), cases[i].key) && !strstr(mbr_db_errmsg(db), cases[i].value))
+			fail_msg("set %s=%s: message '%s' names neither", cases[i].key, cases[i].value,
+				 mbr_db_errmsg(db));
+		assert_int_equal(mbr_commit(db), MBR_OK);
+		setting_is(db, cases[i].key, cases[i].after);
+	}
+	assert_int_equal(mbr_setting_set(db, "colour", "blue"), MBR_EINVAL);
+	assert_non_null(strstr(mbr_db_errmsg(db), "'colour'"));
+	assert_int_equal(mbr_setting_get(db, "colour", v, sizeof(v)), MBR_ENOTFOUND);
+	assert_non_null(strstr(mbr_db_errmsg(db), "'colour'"));
+
+	/* a refused zone leaves the process zone alone: 20:00Z is the next day in Shanghai */
+	assert_int_equal(mbr_setting_set(db, "time_zone", "Nowhere/City"), MBR_EINVAL);
+	assert_string_equal(mbr_date_format(1795377600 /* 2026-11-22T20:00:00Z */, out), "2026-11-23");
+	mbr_db_close(db);
+
+	/* settings persist, and open applies the zone */
+	db = open_db(path, MBR_OPEN_RW);
+	assert_int_equal(mbr_setting_set(db, "time_zone", "America/New_York"), MBR_OK);
+	mbr_db_close(db);
+	mbr_time_set_zone("UTC");
+	db = open_db(path, 0);
+	setting_is(db, "currency", "USD");
+	setting_is(db, "time_zone", "America/New_York");
+	assert_string_equal(mbr_date_format(1795377600, out), "2026-11-22");
+	mbr_db_close(db);
+}
+
+/* --------------------------------------------------------------- roles */
+
+struct role_ctx {
+	char names[8][64];
+	enum mbr_role roles[8];
+	int n;
+};
+
+static int collect_operator(const char *name, enum mbr_role r, void *p)
+{
+	struct role_ctx *c = p;
+
+	if (c->n < 8) {
+		snprintf(c->names[c->n], sizeof(c->names[c->n]), "%s", name);
+		c->roles[c->n] = r;
+		c->n++;
+	}
+	return 0;
+}
+
+static void test_roles(void **state)
+{
+	struct mbr_db *db = open_db(make_db("r.db"), MBR_OPEN_RW);
+	struct role_ctx c;
+
+	(void)state;
+	/* init made the operator running it an admin */
+	assert_string_equal(mbr_operator(db), "tester");
+	assert_int_equal(mbr_operator_role(db), MBR_ROLE_ADMIN);
+	assert_int_equal(mbr_require(db, MBR_ROLE_ADMIN, "grant"), MBR_OK);
+
+	/* an operator nobody granted anything */
+	assert_int_equal(mbr_set_operator(db, "ghost"), MBR_OK);
+	assert_string_equal(mbr_operator(db), "ghost");
+	assert_int_equal(mbr_operator_role(db), MBR_ROLE_NONE);
+	assert_int_equal(mbr_require(db, MBR_ROLE_CASHIER, "member add"), MBR_EPERM);
+	assert_non_null(strstr(mbr_db_errmsg(db), "'ghost'"));
+	assert_non_null(strstr(mbr_db_errmsg(db), "member add"));
+	assert_non_null(strstr(mbr_db_errmsg(db), "cashier"));
+
+	/* grant (by the admin), then act as ghost */
+	assert_int_equal(mbr_set_operator(db, "tester"), MBR_OK);
+	assert_int_equal(mbr_grant(db, "ghost", MBR_ROLE_MANAGER), MBR_OK);
+	assert_int_equal(mbr_set_operator(db, "ghost"), MBR_OK);
+	assert_int_equal(mbr_operator_role(db), MBR_ROLE_MANAGER);
+	assert_int_equal(mbr_require(db, MBR_ROLE_CASHIER, "sale"), MBR_OK);
+	assert_int_equal(mbr_require(db, MBR_ROLE_MANAGER, "points adjust"), MBR_OK);
+	assert_int_equal(mbr_require(db, MBR_ROLE_ADMIN, "grant"), MBR_EPERM);
+	assert_non_null(strstr(mbr_db_errmsg(db), "'ghost'"));
+	assert_non_null(strstr(mbr_db_errmsg(db), "manager"));
+	assert_non_null(strstr(mbr_db_errmsg(db), "admin"));
+
+	/* a grant to the current operator takes effect at once */
+	assert_int_equal(mbr_grant(db, "ghost", MBR_ROLE_CASHIER), MBR_OK);
+	assert_int_equal(mbr_operator_role(db), MBR_ROLE_CASHIER);
+	assert_int_equal(mbr_require(db, MBR_ROLE_MANAGER, "points adjust"), MBR_EPERM);
+
+	/* revoke */
+	assert_int_equal(mbr_grant(db, "ghost", MBR_ROLE_NONE), MBR_OK);
+	assert_int_equal(mbr_operator_role(db), MBR_ROLE_NONE);
+	assert_int_equal(mbr_require(db, MBR_ROLE_CASHIER, "sale"), MBR_EPERM);
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(mbr_operators_each(db, collect_operator, &c), MBR_OK);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.names[0], "tester");
+	assert_int_equal(c.roles[0], MBR_ROLE_ADMIN);
+
+	/* bad operator names */
+	assert_int_equal(mbr_set_operator(db, ""), MBR_EINVAL);
+	assert_int_equal(mbr_set_operator(db, "0123456789012345678901234567890123456789012345678901234567890123"),
+			 MBR_EINVAL);
+	assert_string_equal(mbr_operator(db), "ghost");
+	assert_int_equal(mbr_grant(db, "", MBR_ROLE_ADMIN), MBR_EINVAL);
+	mbr_db_close(db);
+
+	/* roles persist; MBR_OPERATOR picks the operator */
+	setenv("MBR_OPERATOR", "ghost", 1);
+	db = open_db(tmp("r.db"), 0);
+	assert_string_equal(mbr_operator(db), "ghost");
+	assert_int_equal(mbr_operator_role(db), MBR_ROLE_NONE);
+	mbr_db_close(db);
+	setenv("MBR_OPERATOR", "tester", 1);
+	db = open_db(tmp("r.db"), 0);
+	assert_int_equal(mbr_operator_role(db), MBR_ROLE_ADMIN);
+	mbr_db_close(db);
+}
+
+/* A role outside the enum is bad input, not a "duplicate key". */
+static void test_grant_rejects_bad_role(void **state)
+{
+	struct mbr_db *db = open_db(make_db("g.db"), MBR_OPEN_RW);
+
+	(void)state;
+	assert_int_equal(mbr_grant(db, "ghost", (enum mbr_role)7), MBR_EINVAL);
+	assert_int_equal(mbr_grant(db, "ghost", (enum mbr_role)-3), MBR_EINVAL);
+	mbr_db_close(db);
+}
+
+static void test_role_parse(void **state)
+{
+	static const struct { const char *s; int rc; enum mbr_role r; } cases[] = {
+		{ "none", MBR_OK, MBR_ROLE_NONE },
+		{ "cashier", MBR_OK, MBR_ROLE_CASHIER },
+		{ "manager", MBR_OK, MBR_ROLE_MANAGER },
+		{ "admin", MBR_OK, MBR_ROLE_ADMIN },
+		{ "Admin", MBR_EINVAL, MBR_ROLE_NONE },
+		{ "admin ", MBR_EINVAL, MBR_ROLE_NONE },
+		{ "", MBR_EINVAL, MBR_ROLE_NONE },
+		{ "root", MBR_EINVAL, MBR_ROLE_NONE },
+		{ "3", MBR_EINVAL, MBR_ROLE_NONE },
+	};
+	enum mbr_role r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		r = (enum mbr_role)42;
+		if (mbr_role_parse(cases[i].s, &r) != cases[i].rc)
+			fail_msg("'%s': wrong status", cases[i].s);
+		if (cases[i].rc == MBR_OK) {
+			assert_int_equal(r, cases[i].r);
+			assert_string_equal(mbr_role_name(r), cases[i].s);
+		} else if (r != (enum mbr_role)42) {
+			fail_msg("'%s': output written on error", cases[i].s);
+		}
+	}
+	assert_string_equal(mbr_role_name((enum mbr_role)99), "none");
+}
+
+/* -------------------------------------------------------- transactions */
+
+static void test_transactions(void **state)
+{
+	const char *path = make_db("t.db");
+	struct mbr_db *db = open_db(path, MBR_OPEN_RW);
+
+	(void)state;
+	assert_int_equal(mbr_commit(db), MBR_EDB);		/* none open */
+	assert_int_equal(mbr_rollback(db), MBR_OK);		/* harmless */
+
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	assert_int_equal(mbr_begin(db), MBR_EDB);		/* no nesting */
+	assert_int_equal(mbr_store_add(db, "S02", "rolled back"), MBR_OK);
+	assert_int_equal(mbr_store_exists(db, "S02"), 1);
+	assert_int_equal(mbr_rollback(db), MBR_OK);
+	assert_int_equal(mbr_store_exists(db, "S02"), 0);
+
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	assert_int_equal(mbr_store_add(db, "S03", "kept"), MBR_OK);
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	mbr_db_close(db);
+
+	db = open_db(path, 0);
+	assert_int_equal(mbr_store_exists(db, "S02"), 0);
+	assert_int_equal(mbr_store_exists(db, "S03"), 1);
+	mbr_db_close(db);
+}
+
+/* A second writer waits, then gives up with MBR_EBUSY. */
+static void test_transaction_busy(void **state)
+{
+	const char *path = make_db("b.db");
+	struct mbr_db *a, *b;
+
+	(void)state;
+	setenv("MBR_BUSY_TIMEOUT", "0", 1);
+	a = open_db(path, MBR_OPEN_RW);
+	b = open_db(path, MBR_OPEN_RW);
+	assert_int_equal(mbr_begin(a), MBR_OK);
+	assert_int_equal(mbr_begin(b), MBR_EBUSY);
+	assert_int_equal(mbr_rollback(b), MBR_OK);
+	assert_int_equal(mbr_commit(a), MBR_OK);
+	assert_int_equal(mbr_begin(b), MBR_OK);
+	assert_int_equal(mbr_commit(b), MBR_OK);
+	mbr_db_close(a);
+	mbr_db_close(b);
+	unsetenv("MBR_BUSY_TIMEOUT");
+}
+
+static void next_uid_is(struct mbr_db *db, const char *want)
+{
+	char uid[40];
+	int rc = mbr_db_next_uid(db, "test", uid);
+
+	if (rc != MBR_OK)
+		fail_msg("next uid: %d %s", rc, mbr_db_errmsg(db));
+	assert_string_equal(uid, want);
+}
+
+static void test_next_uid(void **state)
+{
+	const char *path = make_db("u.db");
+	struct mbr_db *db = open_db(path, MBR_OPEN_RW);
+	struct mbr_init_opts o;
+	struct mbr_buf err = MBR_BUF_INIT;
+	char uid[40];
+
+	(void)state;
+	assert_int_equal(mbr_db_next_uid(db, "test", uid), MBR_EDB);	/* outside a transaction */
+
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	next_uid_is(db, "S01-1");
+	next_uid_is(db, "S01-2");
+	next_uid_is(db, "S01-3");
+	assert_int_equal(mbr_commit(db), MBR_OK);
+
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	next_uid_is(db, "S01-4");
+	next_uid_is(db, "S01-5");
+	assert_int_equal(mbr_rollback(db), MBR_OK);
+
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	next_uid_is(db, "S01-4");		/* the rolled-back ones are reused */
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	mbr_db_close(db);
+
+	db = open_db(path, MBR_OPEN_RW);
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	next_uid_is(db, "S01-5");		/* persisted across handles */
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	mbr_db_close(db);
+
+	/* the prefix is the store code */
+	init_opts_default(&o);
+	o.store = "B7";
+	assert_int_equal(mbr_db_init(tmp("b7.db"), &o, &err), MBR_OK);
+	db = open_db(tmp("b7.db"), MBR_OPEN_RW);
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	next_uid_is(db, "B7-1");
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	mbr_db_close(db);
+	mbr_buf_release(&err);
+}
+
+/* -------------------------------------------------------------- stores */
+
+struct names {
+	char s[8][40];
+	int n, stop_at;
+};
+
+static int collect_store(const char *code, const char *name, void *p)
+{
+	struct names *c = p;
+
+	if (c->n < 8)
+		snprintf(c->s[c->n++], sizeof(c->s[0]), "%s=%s", code, name);
+	return c->n == c->stop_at ? 7 : 0;
+}
+
+static void test_stores(void **state)
+{
+	struct mbr_db *db = open_db(make_db("st.db"), MBR_OPEN_RW);
+	struct names c;
+
+	(void)state;
+	assert_int_equal(mbr_store_exists(db, "S01"), 1);	/* init adds its own */
+	assert_int_equal(mbr_store_exists(db, "S02"), 0);
+	assert_int_equal(mbr_store_exists(db, "s01"), 0);	/* codes are exact */
+
+	assert_int_equal(mbr_store_add(db, "S02", "Second Street"), MBR_OK);
+	assert_int_equal(mbr_store_exists(db, "S02"), 1);
+	assert_int_equal(mbr_store_add(db, "S02", "again"), MBR_EEXIST);
+	assert_non_null(strstr(mbr_db_errmsg(db), "'S02'"));
+	assert_int_equal(mbr_store_add(db, "S 3", "bad"), MBR_EINVAL);
+	assert_non_null(strstr(mbr_db_errmsg(db), "'S 3'"));
+	assert_int_equal(mbr_store_exists(db, "S 3"), 0);
+	assert_int_equal(mbr_store_add(db, "A0", NULL), MBR_OK);
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(mbr_stores_each(db, collect_store, &c), MBR_OK);
+	assert_int_equal(c.n, 3);
+	assert_string_equal(c.s[0], "A0=");
+	assert_string_equal(c.s[1], "S01=");
+	assert_string_equal(c.s[2], "S02=Second Street");
+
+	/* a callback's non-zero return stops the walk and is passed back */
+	memset(&c, 0, sizeof(c));
+	c.stop_at = 2;
+	assert_int_equal(mbr_stores_each(db, collect_store, &c), 7);
+	assert_int_equal(c.n, 2);
+	mbr_db_close(db);
+}
+
+/* ---------------------------------------------------------- migrations */
+
+static int count_audit(const struct mbr_audit_entry *e, void *p)
+{
+	(void)e;
+	(*(int *)p)++;
+	return 0;
+}
+
+static void test_migrations(void **state)
+{
+	struct mbr_db *db = open_db(make_db("v.db"), MBR_OPEN_RW);
+	int from = -1, to = -1, n0 = 0, n1 = 0;
+
+	(void)state;
+	assert_true(mbr_db_latest_version() >= 1);
+	assert_int_equal(mbr_db_latest_version(), mbr_nmigrations);
+	assert_int_equal(mbr_db_version(db), mbr_db_latest_version());
+
+	/* migrating a current database is a no-op, and not audited */
+	assert_int_equal(mbr_audit_each(db, count_audit, &n0), MBR_OK);
+	assert_int_equal(mbr_db_migrate(db, &from, &to), MBR_OK);
+	assert_int_equal(from, mbr_db_latest_version());
+	assert_int_equal(to, mbr_db_latest_version());
+	assert_int_equal(mbr_audit_each(db, count_audit, &n1), MBR_OK);
+	assert_int_equal(n0, n1);
+	mbr_db_close(db);
+}
+
+static void set_user_version(const char *path, int v)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v);
+	raw_exec(path, sql);
+}
+
+static void test_version_checks(void **state)
+{
+	const char *path = make_db("old.db");
+	int latest = mbr_db_latest_version(), from, to;
+	struct mbr_db *db;
+
+	(void)state;
+	/* an older schema: refused unless migrating */
+	set_user_version(path, latest - 1);
+	open_fails(path, MBR_OPEN_RW, MBR_EDB, latest - 1 == 0 ? "not an mbr database" : "migrate");
+	open_fails(path, 0, MBR_EDB, "old.db");
+	if (latest - 1 > 0) {
+		db = open_db(path, MBR_OPEN_RW | MBR_OPEN_MIGRATE);
+		assert_int_equal(mbr_db_version(db), latest - 1);
+		assert_int_equal(mbr_db_migrate(db, &from, &to), MBR_OK);
+		assert_int_equal(from, latest - 1);
+		assert_int_equal(to, latest);
+		mbr_db_close(db);
+		mbr_db_close(open_db(path, MBR_OPEN_RW));
+	} else {
+		/* version 0 is an empty file, never an mbr database */
+		open_fails(path, MBR_OPEN_RW | MBR_OPEN_MIGRATE, MBR_EDB, "not an mbr database");
+	}
+
+	/* a newer schema than this mbr knows: refused, even to migrate */
+	set_user_version(path, latest + 1);
+	open_fails(path, MBR_OPEN_RW, MBR_EDB, "newer");
+	open_fails(path, MBR_OPEN_RW | MBR_OPEN_MIGRATE, MBR_EDB, "newer");
+
+	set_user_version(path, latest);
+	mbr_db_close(open_db(path, MBR_OPEN_RW));
+}
+
+/* The schema's append-only triggers hold against the library's own handle. */
+static void test_append_only_tables(void **state)
+{
+	static const char *const sql[] = {
+		"UPDATE audit SET detail = 'x'",
+		"DELETE FROM audit",
+		"UPDATE points_ledger SET points = 1",
+		"DELETE FROM points_ledger",
+		"UPDATE sv_ledger SET principal = 1",
+		"DELETE FROM sv_ledger",
+	};
+	struct mbr_db *db = open_db(make_db("a.db"), MBR_OPEN_RW);
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		/* an empty ledger has no row for a trigger to fire on; audit has rows */
+		int rc = mbr_db_exec(db, sql[i]);
+
+		if (i < 2) {
+			if (rc >= 0)
+				fail_msg("'%s' allowed", sql[i]);
+			assert_non_null(strstr(mbr_db_errmsg(db), "append-only"));
+		}
+	}
+	mbr_db_close(db);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_init_private_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_init_options, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_init_key_path_option, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_init_key_from_env, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_init_keeps_existing_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_init_refuses_existing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_init_bad_options, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_never_creates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_foreign_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_readonly_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_readonly_handle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_settings, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_grant_rejects_bad_role, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_role_parse, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transaction_busy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_next_uid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stores, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_version_checks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_only_tables, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
