@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "banned.h"
@@ -80,6 +81,29 @@ static int reject(struct import *im, const struct mbr_row *row, const char *msg)
 	return cli_rejects_row(im->rejects, row->raw, row->nraw, msg);
 }
 
+/* Files this large (~100k members) enrol in bulk: see mbr_member_bulk_begin. */
+#define BULK_BYTES (8L * 1024 * 1024)
+
+static int large_file(const char *path)
+{
+	struct stat st;
+
+	return strcmp(path, "-") && stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= BULK_BYTES;
+}
+
+static const char *bulk_path;
+
+/* A duplicate found at the end of a bulk enrolment: "N: phone: ..." */
+static void bulk_duplicate(const char *msg, void *p)
+{
+	struct import *im = p;
+	struct mbr_buf b = MBR_BUF_INIT;
+
+	mbr_buf_addf(&b, "%s:%s", bulk_path, msg);
+	reject(im, NULL, b.buf);
+	mbr_buf_release(&b);
+}
+
 /* Import one record; *upd is set when it updated a member.  Returns 0,
  * 1 when the record was bad (and rejected), or < 0 to stop the import. */
 static int import_row(struct import *im, const struct mbr_row *row, int *upd)
@@ -89,6 +113,7 @@ static int import_row(struct import *im, const struct mbr_row *row, int *upd)
 
 	*upd = 0;
 	mbr_member_clear(&m);
+	m.line = row->line;
 	for (f = 0; f < MBR_F_COUNT; f++) {
 		if (!row->val[f])
 			continue;
@@ -110,7 +135,7 @@ static int import_file(const char *path)
 	struct import im;
 	struct mbr_row *row;
 	int64_t batch = 0;
-	int rc, status = MBR_EXIT_OK, upd;
+	int rc, status = MBR_EXIT_OK, upd, bulk = 0;
 
 	memset(&im, 0, sizeof(im));
 	mbr_buf_init(&im.err);
@@ -134,6 +159,15 @@ static int import_file(const char *path)
 	if ((rc = mbr_begin(im.db)) < 0 || (rc = mbr_batch_start(im.db, "members", path, &batch)) < 0) {
 		status = cli_db_error(&cli, im.db, rc);
 		goto out;
+	}
+	/* Large all-or-nothing enrolments check duplicates once, at the end. */
+	if (!update && !cli.skip_bad && large_file(path)) {
+		if ((rc = mbr_member_bulk_begin(im.db)) < 0) {
+			mbr_rollback(im.db);
+			status = cli_db_error(&cli, im.db, rc);
+			goto out;
+		}
+		bulk = 1;
 	}
 	for (;;) {
 		rc = mbr_reader_next(im.rd, &row, &im.err);
@@ -168,6 +202,16 @@ static int import_file(const char *path)
 		cli_progress(&cli, "members", im.added + im.updated);
 	}
 	cli_progress_done(&cli);
+	if (rc == 0 && bulk && !im.errors) {
+		long dups;
+
+		bulk_path = path;
+		rc = mbr_member_bulk_end(im.db, bulk_duplicate, &im, &dups);
+		if (rc == MBR_EEXIST)
+			rc = 0;		/* counted in im.errors */
+		else if (rc < 0)
+			cli_warn(&cli, "%s", mbr_db_errmsg(im.db));
+	}
 	if (rc < 0) {
 		mbr_rollback(im.db);
 		status = mbr_exit_status(rc);

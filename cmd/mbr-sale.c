@@ -149,7 +149,7 @@ static int import(const char *path)
 	so.store = store;
 	so.time_format = time_format;
 	so.error = on_error;
-	so.reject = on_reject;
+	so.reject = im.rejects ? on_reject : NULL;	/* rows are kept only when they may be written */
 	so.ctx = &im;
 	if ((rc = mbr_begin(db)) < 0 || (rc = mbr_sale_import_begin(db, &so, path, &si)) < 0) {
 		mbr_rollback(db);

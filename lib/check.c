@@ -150,8 +150,11 @@ int mbr_db_backup(struct mbr_db *db, const char *gzpath)
 	int fd = -1, rc = 0, ofd;
 	ssize_t n;
 
-	if (temp_beside(gzpath, &tmp) < 0)
-		return mbr_db_fail(db, errno == EACCES ? MBR_EPERM : MBR_EIO, "backup '%s': %s", gzpath, strerror(errno));
+	if (temp_beside(gzpath, &tmp) < 0) {
+		int e = errno;
+		mbr_buf_release(&tmp);
+		return mbr_db_fail(db, e == EACCES ? MBR_EPERM : MBR_EIO, "backup '%s': %s", gzpath, strerror(e));
+	}
 	if (sqlite3_open_v2(tmp.buf, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK ||
 	    copy_db(db->sql, dst) != SQLITE_OK) {
 		rc = mbr_db_fail(db, MBR_EDB, "backup: %s", dst ? sqlite3_errmsg(dst) : "cannot open");
@@ -258,8 +261,10 @@ int mbr_db_restore(const char *dbpath, const char *gzpath, struct mbr_buf *err)
 
 	mbr_buf_reset(err);
 	if (temp_beside(dbpath, &tmp) < 0) {
-		mbr_buf_addf(err, "restore '%s': %s", dbpath, strerror(errno));
-		return errno == EACCES ? MBR_EPERM : MBR_EIO;
+		int e = errno;
+		mbr_buf_release(&tmp);
+		mbr_buf_addf(err, "restore '%s': %s", dbpath, strerror(e));
+		return e == EACCES ? MBR_EPERM : MBR_EIO;
 	}
 	if ((rc = gunzip_to(gzpath, tmp.buf, err)) < 0)
 		goto out;

@@ -216,7 +216,7 @@ static int db_configure(struct mbr_db *db)
 	return mbr_db_exec(db,
 		"PRAGMA foreign_keys = ON;"
 		"PRAGMA synchronous = NORMAL;"
-		"PRAGMA cache_size = -8000;"
+		"PRAGMA cache_size = -12000;"
 		"PRAGMA temp_store = FILE;");
 }
 
@@ -241,7 +241,7 @@ int mbr_db_open(const char *path, unsigned flags, const char *program, struct mb
 	struct mbr_db *db = db_new(path, flags, program);
 	struct stat st;
 	int oflags = (flags & MBR_OPEN_RW) ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
-	int rc, v;
+	int v;
 
 	*out = db;
 	if (stat(path, &st) < 0) {
@@ -257,11 +257,8 @@ int mbr_db_open(const char *path, unsigned flags, const char *program, struct mb
 		return mbr_db_sqlerr(db, path);
 	if ((flags & MBR_OPEN_RW) && sqlite3_db_readonly(db->sql, "main") == 1)
 		return mbr_db_fail(db, MBR_EPERM, "database '%s' is read-only", path);
-	if ((rc = db_configure(db)) < 0)
-		return rc;
-	v = mbr_db_version(db);
-	if (v < 0)
-		return mbr_db_fail(db, MBR_EDB, "'%s' is not an mbr database (%s)", path, mbr_db_errmsg(db));
+	if (db_configure(db) < 0 || (v = mbr_db_version(db)) < 0)
+		return mbr_db_fail(db, MBR_EDB, "'%s' is not an mbr database (%s)", path, sqlite3_errmsg(db->sql));
 	if (v == 0)
 		return mbr_db_fail(db, MBR_EDB, "'%s' is not an mbr database", path);
 	if (v > mbr_nmigrations)
@@ -291,6 +288,36 @@ void mbr_db_close(struct mbr_db *db)
 	free(db);
 }
 
+/* The key's fingerprint: a keyed hash of a fixed text, as hex. */
+static void key_fingerprint(const struct mbr_key *k, char hex[2 * MBR_CHAIN_BYTES + 1])
+{
+	static const unsigned char zero[MBR_CHAIN_BYTES];
+	static const char text[] = "mbr key check";
+	unsigned char h[MBR_CHAIN_BYTES];
+	int i;
+
+	mbr_chain_hash(k, zero, text, sizeof(text) - 1, h);
+	for (i = 0; i < MBR_CHAIN_BYTES; i++)
+		snprintf(hex + 2 * i, 3, "%02x", h[i]);
+}
+
+/* Does the loaded key belong to this database (settings.key_check)? */
+static int key_matches(struct mbr_db *db)
+{
+	char want[2 * MBR_CHAIN_BYTES + 1], have[2 * MBR_CHAIN_BYTES + 1];
+	int rc = mbr_setting_get(db, "key_check", want, sizeof(want));
+
+	if (rc == MBR_ENOTFOUND)
+		return 0;	/* being created: init stores it */
+	if (rc < 0)
+		return rc;
+	key_fingerprint(db->key, have);
+	if (strcmp(want, have))
+		return mbr_db_fail(db, MBR_EKEY, "key file '%s' does not belong to database '%s'",
+				   db->key_path, db->path);
+	return 0;
+}
+
 int mbr_db_key(struct mbr_db *db, const struct mbr_key **key)
 {
 	if (!db->key) {
@@ -300,6 +327,14 @@ int mbr_db_key(struct mbr_db *db, const struct mbr_key **key)
 		if (rc < 0) {
 			mbr_db_fail(db, rc, "%s", err.buf);
 			mbr_buf_release(&err);
+			return rc;
+		}
+		mbr_buf_release(&err);
+		/* A key of another database would seal, hash and chain wrongly
+		 * for good: refuse it before it is used. */
+		if ((rc = key_matches(db)) < 0) {
+			mbr_key_free(db->key);
+			db->key = NULL;
 			return rc;
 		}
 	}
@@ -436,6 +471,10 @@ int mbr_db_init(const char *path, const struct mbr_init_opts *o, struct mbr_buf 
 	close(fd);
 
 	db = db_new(path, MBR_OPEN_RW, "mbr-db");
+	if (o && o->key_path) {
+		free(db->key_path);
+		db->key_path = xstrdup(o->key_path);
+	}
 	if (access(db->key_path, F_OK) < 0) {
 		if ((rc = mbr_key_generate(db->key_path, err)) < 0)
 			goto fail;
@@ -454,6 +493,20 @@ int mbr_db_init(const char *path, const struct mbr_init_opts *o, struct mbr_buf 
 	snprintf(num, sizeof(num), "%d", exp);
 	if ((rc = mbr_begin(db)) < 0)
 		goto fail_msg;
+	{
+		const struct mbr_key *k;
+		char fp[2 * MBR_CHAIN_BYTES + 1];
+
+		if ((rc = mbr_db_key(db, &k)) < 0) {
+			mbr_rollback(db);
+			goto fail_msg;
+		}
+		key_fingerprint(k, fp);
+		if ((rc = insert_setting(db, "key_check", fp)) < 0) {
+			mbr_rollback(db);
+			goto fail_msg;
+		}
+	}
 	if ((rc = insert_setting(db, "store_code", store)) < 0 ||
 	    (rc = insert_setting(db, "store_role", role)) < 0 ||
 	    (rc = insert_setting(db, "currency", cur)) < 0 ||
@@ -812,6 +865,8 @@ int mbr_grant(struct mbr_db *db, const char *name, enum mbr_role r)
 
 	if (!name || !*name || strlen(name) > 63)
 		return mbr_db_fail(db, MBR_EINVAL, "operator name must be 1-63 bytes");
+	if (r < MBR_ROLE_NONE || r > MBR_ROLE_ADMIN)
+		return mbr_db_fail(db, MBR_EINVAL, "no such role");
 	if (r == MBR_ROLE_NONE) {
 		st = mbr_stmt(db, "DELETE FROM operators WHERE name = ?");
 		if (!st)

@@ -376,6 +376,7 @@ struct mbr_member {
 	int64_t points;
 	int64_t created_at;
 	int64_t updated_at;
+	long line;			/* input line it came from (imports), else 0 */
 };
 
 void mbr_member_clear(struct mbr_member *m);
@@ -402,6 +403,17 @@ int mbr_member_add(struct mbr_db *db, struct mbr_member *m, int64_t batch);
  * fields; adds the member when none matches.  *updated tells which.
  */
 int mbr_member_upsert(struct mbr_db *db, struct mbr_member *m, int64_t batch, int *updated);
+/*
+ * Bulk enrolment: between these two calls (in one transaction) the
+ * uniqueness of member_no and phone is not checked row by row; the end
+ * finds every duplicate at once (each reported to fn with its line, as
+ * "N: phone: 138****5678 already belongs to member S01-7") and returns
+ * MBR_EEXIST if there was any, so the caller rolls back.  Several times
+ * faster for large files, whose random keyed hashes would otherwise make
+ * every row a random index update.  Not for upserts.
+ */
+int mbr_member_bulk_begin(struct mbr_db *db);
+int mbr_member_bulk_end(struct mbr_db *db, mbr_problem_fn fn, void *ctx, long *duplicates);
 /* Find by member_no, phone or uid (exact). MBR_ENOTFOUND if none. */
 int mbr_member_get(struct mbr_db *db, const char *key, struct mbr_member *m);
 int mbr_member_get_id(struct mbr_db *db, int64_t id, struct mbr_member *m);

@@ -452,7 +452,7 @@ int mbr_member_add(struct mbr_db *db, struct mbr_member *m, int64_t batch)
 	n = pii_pack(m, pt);
 	mbr_seal(key, m->uid, strlen(m->uid), pt, n, ct);
 	st = mbr_stmt(db, "INSERT INTO members(uid, card_hash, phone_hash, pii, gender, tier, store,"
-			  " created_at, updated_at, batch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+			  " created_at, updated_at, batch, batch_line) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	if (!st)
 		return MBR_EDB;
 	sqlite3_bind_text(st, 1, m->uid, -1, SQLITE_STATIC);
@@ -466,6 +466,8 @@ int mbr_member_add(struct mbr_db *db, struct mbr_member *m, int64_t batch)
 	sqlite3_bind_int64(st, 9, now);
 	if (batch)
 		sqlite3_bind_int64(st, 10, batch);
+	if (m->line)
+		sqlite3_bind_int64(st, 11, m->line);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -790,6 +792,71 @@ int mbr_member_erase(struct mbr_db *db, int64_t id)
 	if ((rc = mbr_stmt_done(db, st)) < 0)
 		return rc;
 	return mbr_audit(db, "member.erase", m.uid, "");
+}
+
+/* ------------------------------------------------------- bulk */
+
+int mbr_member_bulk_begin(struct mbr_db *db)
+{
+	return mbr_db_exec(db, "DROP INDEX members_card; DROP INDEX members_phone;");
+}
+
+/* Report each row of a duplicate group but the oldest. */
+static int report_dups(struct mbr_db *db, const char *sql, const char *what, mbr_problem_fn fn, void *ctx, long *n)
+{
+	struct mbr_buf b = MBR_BUF_INIT;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL) != SQLITE_OK)
+		return mbr_db_sqlerr(db, "duplicates");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct mbr_member m;
+		char masked[80];
+		int64_t id = sqlite3_column_int64(st, 0);
+
+		if ((rc = mbr_member_get_id(db, id, &m)) < 0)
+			break;
+		if (!strcmp(what, "phone"))
+			mbr_mask_phone(m.phone, masked, sizeof(masked));
+		else
+			snprintf(masked, sizeof(masked), "'%s'", m.member_no);
+		mbr_buf_reset(&b);
+		mbr_buf_addf(&b, "%lld: %s: %s already belongs to member %s", (long long)sqlite3_column_int64(st, 2),
+			     what, masked, (const char *)sqlite3_column_text(st, 1));
+		fn(b.buf, ctx);
+		(*n)++;
+	}
+	sqlite3_finalize(st);
+	mbr_buf_release(&b);
+	return rc == SQLITE_DONE ? 0 : rc < 0 ? rc : mbr_db_sqlerr(db, "duplicates");
+}
+
+int mbr_member_bulk_end(struct mbr_db *db, mbr_problem_fn fn, void *ctx, long *duplicates)
+{
+	int rc;
+
+	*duplicates = 0;
+	if (mbr_db_exec(db, "CREATE UNIQUE INDEX members_card ON members(card_hash) WHERE card_hash IS NOT NULL;"
+			    "CREATE UNIQUE INDEX members_phone ON members(phone_hash) WHERE phone_hash IS NOT NULL;") == 0)
+		return 0;
+	/* Some key is taken twice: sorting finds the groups; the oldest
+	 * member of each keeps its key, every other one is reported. */
+	rc = report_dups(db,
+		"SELECT m.id, f.uid, m.batch_line FROM members m JOIN"
+		" (SELECT card_hash AS h, MIN(id) AS first FROM members WHERE card_hash IS NOT NULL"
+		"  GROUP BY card_hash HAVING COUNT(*) > 1) d ON m.card_hash = d.h AND m.id != d.first"
+		" JOIN members f ON f.id = d.first ORDER BY m.id", "member_no", fn, ctx, duplicates);
+	if (rc < 0)
+		return rc;
+	rc = report_dups(db,
+		"SELECT m.id, f.uid, m.batch_line FROM members m JOIN"
+		" (SELECT phone_hash AS h, MIN(id) AS first FROM members WHERE phone_hash IS NOT NULL"
+		"  GROUP BY phone_hash HAVING COUNT(*) > 1) d ON m.phone_hash = d.h AND m.id != d.first"
+		" JOIN members f ON f.id = d.first ORDER BY m.id", "phone", fn, ctx, duplicates);
+	if (rc < 0)
+		return rc;
+	return mbr_db_fail(db, MBR_EEXIST, "%ld duplicate member_no or phone", *duplicates);
 }
 
 /* ------------------------------------------------------- display */

@@ -74,8 +74,8 @@ static const char migration1[] =
 	"CREATE TABLE members("
 	"  id INTEGER PRIMARY KEY,"
 	"  uid TEXT NOT NULL UNIQUE,"
-	"  card_hash BLOB UNIQUE,"		/* keyed hash of member_no */
-	"  phone_hash BLOB UNIQUE,"		/* keyed hash of the phone */
+	"  card_hash BLOB,"			/* keyed hash of member_no, unique */
+	"  phone_hash BLOB,"			/* keyed hash of the phone, unique */
 	"  pii BLOB,"				/* sealed member_no, name, phone, email, birthday, note */
 	"  gender TEXT NOT NULL DEFAULT '' CHECK (gender IN ('','M','F')),"
 	"  tier TEXT REFERENCES tiers(code),"
@@ -86,8 +86,12 @@ static const char migration1[] =
 	"  sv_bonus INTEGER NOT NULL DEFAULT 0,"
 	"  created_at INTEGER NOT NULL,"
 	"  updated_at INTEGER NOT NULL,"
-	"  batch INTEGER REFERENCES batches(id)"
+	"  batch INTEGER REFERENCES batches(id),"
+	"  batch_line INTEGER"			/* line of the batch's file it came from */
 	");"
+	/* named, so that a bulk import can rebuild them (member.c) */
+	"CREATE UNIQUE INDEX members_card ON members(card_hash) WHERE card_hash IS NOT NULL;"
+	"CREATE UNIQUE INDEX members_phone ON members(phone_hash) WHERE phone_hash IS NOT NULL;"
 
 	"CREATE TABLE products("
 	"  sku TEXT PRIMARY KEY,"

@@ -253,32 +253,39 @@ static void test_check_with_points(void **state)
 	assert_int_equal(mbr_points_change(db, &m, "redeem", 12, "gift"), MBR_OK);
 	assert_int_equal(mbr_commit(db), MBR_OK);
 	check_clean(db);
+
+	/* a backup that cannot be written fails cleanly and names the file */
+	assert_int_equal(mbr_db_backup(db, tmp("no/such/dir/b.gz")), MBR_EIO);
+	assert_non_null(strstr(mbr_db_errmsg(db), "no/such/dir/b.gz"));
+	check_clean(db);
 	mbr_db_close(db);
 }
 
 struct damage {
 	const char *what;
 	const char *sql;
-	const char *line_a, *line_b;	/* a problem line must contain both */
+	const char *line_a, *line_b;	/* a problem line must contain both; NULL a: the uid of member */
+	int64_t member;			/* members.id the damage is about */
 };
 
 static void test_check_detects_damage(void **state)
 {
+	/* members: id 1 (C001, 10 points), id 2 (C002, 20 points), id 3 (X1, no points) */
 	static const struct damage cases[] = {
-		{ "points cache", "UPDATE members SET points = 5 WHERE uid = 'S01-3'", "S01-3", "points" },
-		{ "points cache, no ledger", "UPDATE members SET points = 5 WHERE uid = 'S01-5'", "S01-5", "ledger 0" },
-		{ "stored value cache", "UPDATE members SET sv_principal = 100 WHERE uid = 'S01-3'", "S01-3", "stored value" },
+		{ "points cache", "UPDATE members SET points = 5 WHERE id = 2", NULL, "points", 2 },
+		{ "points cache, no ledger", "UPDATE members SET points = 5 WHERE id = 3", NULL, "ledger 0", 3 },
+		{ "stored value cache", "UPDATE members SET sv_principal = 100 WHERE id = 1", NULL, "stored value", 1 },
 		{ "audit detail",
 		  "DROP TRIGGER audit_no_update; UPDATE audit SET detail = 'forged' WHERE id = 2",
-		  "audit", "entry 2" },
+		  "audit", "entry 2", 0 },
 		{ "audit entry removed",
-		  "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE id = 3", "audit", "entry 3" },
+		  "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE id = 3", "audit", "entry 3", 0 },
 		{ "dangling store",
-		  "PRAGMA foreign_keys = OFF; UPDATE members SET store = 'GONE' WHERE uid = 'S01-1'",
-		  "foreign key", "members" },
+		  "PRAGMA foreign_keys = OFF; UPDATE members SET store = 'GONE' WHERE id = 1",
+		  "foreign key", "members", 0 },
 	};
 	struct problems p;
-	char name[32];
+	char name[32], uid[40];
 	size_t i;
 	int rc;
 
@@ -290,7 +297,6 @@ static void test_check_detects_damage(void **state)
 		snprintf(name, sizeof(name), "d%zu.db", i);
 		path = make_db(name);
 		db = open_db(path);
-		/* members S01-1 (+10, ledger entry S01-2) and S01-3 (+20, S01-4); S01-5 has no points */
 		add_members(db, 2, 1);
 		{
 			struct mbr_member m;
@@ -300,6 +306,11 @@ static void test_check_detects_damage(void **state)
 			snprintf(m.member_no, sizeof(m.member_no), "X1");
 			assert_int_equal(mbr_member_add(db, &m, 0), MBR_OK);
 			assert_int_equal(mbr_commit(db), MBR_OK);
+			assert_int_equal(m.id, 3);
+			if (cases[i].member) {
+				assert_int_equal(mbr_member_get_id(db, cases[i].member, &m), MBR_OK);
+				snprintf(uid, sizeof(uid), "%s", m.uid);
+			}
 		}
 		check_clean(db);
 		mbr_db_close(db);
@@ -313,9 +324,9 @@ static void test_check_detects_damage(void **state)
 			fail_msg("%s: check returned %d (%s)", cases[i].what, rc, mbr_db_errmsg(db));
 		if (p.n == 0)
 			fail_msg("%s: no problem reported", cases[i].what);
-		if (problem_with(&p, cases[i].line_a, cases[i].line_b) < 0)
+		if (problem_with(&p, cases[i].line_a ? cases[i].line_a : uid, cases[i].line_b) < 0)
 			fail_msg("%s: no problem line with '%s' and '%s' (first: '%s')", cases[i].what,
-				 cases[i].line_a, cases[i].line_b, p.line[0]);
+				 cases[i].line_a ? cases[i].line_a : uid, cases[i].line_b, p.line[0]);
 		assert_non_null(strstr(mbr_db_errmsg(db), "problem"));
 		mbr_db_close(db);
 	}
@@ -470,7 +481,15 @@ static void test_backup_restore_new_path(void **state)
 	snprintf(m.member_no, sizeof(m.member_no), "C100");
 	assert_int_equal(mbr_member_add(db, &m, 0), MBR_OK);
 	assert_int_equal(mbr_commit(db), MBR_OK);
-	assert_string_equal(m.uid, "S01-13");	/* 6 members + 6 ledger entries before */
+	/* a new uid, beyond every one the backup held */
+	{
+		long newn = strtol(strrchr(m.uid, '-') + 1, NULL, 10);
+		int k;
+
+		assert_true(newn > 0);
+		for (k = 0; k < before.n; k++)
+			assert_true(strtol(strchr(before.line[k], '-') + 1, NULL, 10) < newn);
+	}
 	check_clean(db);
 	mbr_db_close(db);
 	unsetenv("MBR_KEY");

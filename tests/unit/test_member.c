@@ -1037,8 +1037,13 @@ static void test_wrong_key_lookup_and_add(void **state)
 			     rc, rc ? mbr_db_errmsg(db) : "ok", n);
 	mbr_db_close(db);
 	mbr_buf_release(&err);
-	if (why.len)
-		fail_msg("%s", why.buf);
+	if (why.len) {
+		char msg[1024];
+
+		snprintf(msg, sizeof(msg), "%s", why.buf);
+		mbr_buf_release(&why);
+		fail_msg("%s", msg);
+	}
 }
 
 int main(void)
