@@ -3,7 +3,7 @@
  * enrolment, upsert, lookup, search, update, freeze and erasure.
  *
  * Personal data (member_no, name, phone, email, birthday, note) is stored
- * only sealed in members.pii, with the member's uid as associated data;
+ * only sealed in member_pii.pii, with the member's uid as associated data;
  * exact lookup by member_no or phone goes through keyed hashes
  * (card_hash, phone_hash), so no plaintext of them reaches the file.
  * Gender, tier, home store and status are not personal data in the sense
@@ -32,7 +32,7 @@ const struct mbr_col mbr_member_cols[MBR_F_COUNT] = {
 };
 
 #define PII_VERSION 1
-/* Sealed fields, in this order, in members.pii. */
+/* Sealed fields, in this order, in member_pii.pii. */
 static const enum mbr_member_field pii_fields[] = {
 	MBR_F_MEMBER_NO, MBR_F_NAME, MBR_F_PHONE, MBR_F_EMAIL, MBR_F_BIRTHDAY, MBR_F_NOTE,
 };
@@ -432,6 +432,17 @@ static int duplicate_error(struct mbr_db *db, const struct mbr_member *m, const 
 	return mbr_db_fail(db, MBR_EEXIST, "duplicate member");
 }
 
+static int store_pii(struct mbr_db *db, int64_t id, const unsigned char *ct, size_t n)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "INSERT OR REPLACE INTO member_pii(member, pii) VALUES (?, ?)");
+
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_blob(st, 2, ct, (int)n, SQLITE_STATIC);
+	return mbr_stmt_done(db, st);
+}
+
 int mbr_member_add(struct mbr_db *db, struct mbr_member *m, int64_t batch)
 {
 	const struct mbr_key *key;
@@ -451,14 +462,13 @@ int mbr_member_add(struct mbr_db *db, struct mbr_member *m, int64_t batch)
 	compute_hashes(key, m, &h);
 	n = pii_pack(m, pt);
 	mbr_seal(key, m->uid, strlen(m->uid), pt, n, ct);
-	st = mbr_stmt(db, "INSERT INTO members(uid, card_hash, phone_hash, pii, gender, tier, store,"
-			  " created_at, updated_at, batch, batch_line) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	st = mbr_stmt(db, "INSERT INTO members(uid, card_hash, phone_hash, gender, tier, store,"
+			  " created_at, updated_at, batch, batch_line) VALUES (?1, ?2, ?3, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
 	if (!st)
 		return MBR_EDB;
 	sqlite3_bind_text(st, 1, m->uid, -1, SQLITE_STATIC);
 	bind_hash(st, 2, h.card, h.has_card);
 	bind_hash(st, 3, h.phone, h.has_phone);
-	sqlite3_bind_blob(st, 4, ct, (int)(n + MBR_SEAL_OVERHEAD), SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, m->gender, -1, SQLITE_STATIC);
 	bind_opt_text(st, 6, m->tier);
 	bind_opt_text(st, 7, m->store);
@@ -476,6 +486,8 @@ int mbr_member_add(struct mbr_db *db, struct mbr_member *m, int64_t batch)
 		return mbr_db_sqlerr(db, "add member");
 	}
 	m->id = sqlite3_last_insert_rowid(db->sql);
+	if ((rc = store_pii(db, m->id, ct, n + MBR_SEAL_OVERHEAD)) < 0)
+		return rc;
 	copy(m->status, sizeof(m->status), "active");
 	m->created_at = m->updated_at = now;
 	if (!batch)
@@ -483,7 +495,10 @@ int mbr_member_add(struct mbr_db *db, struct mbr_member *m, int64_t batch)
 	return 0;
 }
 
-#define MEMBER_COLS "id, uid, pii, gender, tier, store, status, points, created_at, updated_at"
+#define MEMBER_COLS "id, uid, (SELECT pii FROM member_pii WHERE member = members.id), gender, tier, store," \
+		    " status, points, created_at, updated_at"
+/* The same without personal data (column 2 NULL), for hot paths. */
+#define MEMBER_BRIEF_COLS "id, uid, NULL, gender, tier, store, status, points, created_at, updated_at"
 
 /* Fill m from a row selected with MEMBER_COLS, unsealing its personal data. */
 static int member_from_row(struct mbr_db *db, sqlite3_stmt *st, struct mbr_member *m)
@@ -543,9 +558,17 @@ int mbr_member_get_id(struct mbr_db *db, int64_t id, struct mbr_member *m)
 	return get_one(db, st, m);
 }
 
-/* Look up by keyed hash of kind for value (already normalised). */
-static int get_by_hash(struct mbr_db *db, enum mbr_hash_kind kind, const char *value, struct mbr_member *m)
+/* Look up by keyed hash of kind for value (already normalised); brief
+ * leaves the personal data out (and unsealed). */
+static int get_by_hash(struct mbr_db *db, enum mbr_hash_kind kind, const char *value, int brief,
+		       struct mbr_member *m)
 {
+	static const char *const sql[2][2] = {
+		{ "SELECT " MEMBER_COLS " FROM members WHERE phone_hash = ?",
+		  "SELECT " MEMBER_COLS " FROM members WHERE card_hash = ?" },
+		{ "SELECT " MEMBER_BRIEF_COLS " FROM members WHERE phone_hash = ?",
+		  "SELECT " MEMBER_BRIEF_COLS " FROM members WHERE card_hash = ?" },
+	};
 	const struct mbr_key *key;
 	unsigned char h[MBR_HASH_BYTES];
 	sqlite3_stmt *st;
@@ -554,15 +577,14 @@ static int get_by_hash(struct mbr_db *db, enum mbr_hash_kind kind, const char *v
 	if ((rc = mbr_db_key(db, &key)) < 0)
 		return rc;
 	mbr_lookup_hash(key, kind, value, strlen(value), h);
-	st = mbr_stmt(db, kind == MBR_HASH_CARD ? "SELECT " MEMBER_COLS " FROM members WHERE card_hash = ?"
-						: "SELECT " MEMBER_COLS " FROM members WHERE phone_hash = ?");
+	st = mbr_stmt(db, sql[brief != 0][kind == MBR_HASH_CARD]);
 	if (!st)
 		return MBR_EDB;
 	sqlite3_bind_blob(st, 1, h, sizeof(h), SQLITE_TRANSIENT);
 	return get_one(db, st, m);
 }
 
-int mbr_member_get(struct mbr_db *db, const char *keytext, struct mbr_member *m)
+static int lookup(struct mbr_db *db, const char *keytext, int brief, struct mbr_member *m)
 {
 	struct mbr_member probe;
 	struct mbr_buf why = MBR_BUF_INIT;
@@ -571,12 +593,13 @@ int mbr_member_get(struct mbr_db *db, const char *keytext, struct mbr_member *m)
 
 	mbr_member_clear(&probe);
 	if (mbr_member_set_field(NULL, &probe, MBR_F_MEMBER_NO, keytext, &why) == 0 && probe.member_no[0])
-		rc = get_by_hash(db, MBR_HASH_CARD, probe.member_no, m);
+		rc = get_by_hash(db, MBR_HASH_CARD, probe.member_no, brief, m);
 	if (rc == MBR_ENOTFOUND && mbr_member_set_field(NULL, &probe, MBR_F_PHONE, keytext, &why) == 0 &&
 	    probe.phone[0])
-		rc = get_by_hash(db, MBR_HASH_PHONE, probe.phone, m);
+		rc = get_by_hash(db, MBR_HASH_PHONE, probe.phone, brief, m);
 	if (rc == MBR_ENOTFOUND) {
-		st = mbr_stmt(db, "SELECT " MEMBER_COLS " FROM members WHERE uid = ?");
+		st = mbr_stmt(db, brief ? "SELECT " MEMBER_BRIEF_COLS " FROM members WHERE uid = ?"
+					: "SELECT " MEMBER_COLS " FROM members WHERE uid = ?");
 		if (!st) {
 			rc = MBR_EDB;
 		} else {
@@ -588,6 +611,16 @@ int mbr_member_get(struct mbr_db *db, const char *keytext, struct mbr_member *m)
 	if (rc == MBR_ENOTFOUND)
 		return mbr_db_fail(db, MBR_ENOTFOUND, "no member '%s'", keytext);
 	return rc;
+}
+
+int mbr_member_get(struct mbr_db *db, const char *keytext, struct mbr_member *m)
+{
+	return lookup(db, keytext, 0, m);
+}
+
+int mbr_member_get_brief(struct mbr_db *db, const char *keytext, struct mbr_member *m)
+{
+	return lookup(db, keytext, 1, m);
 }
 
 int mbr_member_each(struct mbr_db *db, mbr_member_fn fn, void *ctx)
@@ -675,13 +708,12 @@ static int store_member(struct mbr_db *db, const struct mbr_member *m, int64_t b
 	compute_hashes(key, m, &h);
 	n = pii_pack(m, pt);
 	mbr_seal(key, m->uid, strlen(m->uid), pt, n, ct);
-	st = mbr_stmt(db, "UPDATE members SET card_hash = ?, phone_hash = ?, pii = ?, gender = ?, tier = ?,"
-			  " store = ?, updated_at = ?, batch = COALESCE(?, batch) WHERE id = ?");
+	st = mbr_stmt(db, "UPDATE members SET card_hash = ?1, phone_hash = ?2, gender = ?4, tier = ?5,"
+			  " store = ?6, updated_at = ?7, batch = COALESCE(?8, batch) WHERE id = ?9");
 	if (!st)
 		return MBR_EDB;
 	bind_hash(st, 1, h.card, h.has_card);
 	bind_hash(st, 2, h.phone, h.has_phone);
-	sqlite3_bind_blob(st, 3, ct, (int)(n + MBR_SEAL_OVERHEAD), SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, m->gender, -1, SQLITE_STATIC);
 	bind_opt_text(st, 5, m->tier);
 	bind_opt_text(st, 6, m->store);
@@ -696,7 +728,7 @@ static int store_member(struct mbr_db *db, const struct mbr_member *m, int64_t b
 			return duplicate_error(db, m, &h, m->id);
 		return mbr_db_sqlerr(db, "update member");
 	}
-	return 0;
+	return store_pii(db, m->id, ct, n + MBR_SEAL_OVERHEAD);
 }
 
 int mbr_member_upsert(struct mbr_db *db, struct mbr_member *m, int64_t batch, int *updated)
@@ -706,9 +738,9 @@ int mbr_member_upsert(struct mbr_db *db, struct mbr_member *m, int64_t batch, in
 
 	*updated = 0;
 	if (m->member_no[0])
-		rc = get_by_hash(db, MBR_HASH_CARD, m->member_no, &old);
+		rc = get_by_hash(db, MBR_HASH_CARD, m->member_no, 0, &old);
 	if (rc == MBR_ENOTFOUND && m->phone[0])
-		rc = get_by_hash(db, MBR_HASH_PHONE, m->phone, &old);
+		rc = get_by_hash(db, MBR_HASH_PHONE, m->phone, 0, &old);
 	if (rc == MBR_ENOTFOUND)
 		return mbr_member_add(db, m, batch);
 	if (rc < 0)
@@ -783,7 +815,13 @@ int mbr_member_erase(struct mbr_db *db, int64_t id)
 	/* secure_delete overwrites the freed content in the database pages. */
 	if ((rc = mbr_db_exec(db, "PRAGMA secure_delete = ON")) < 0)
 		return rc;
-	st = mbr_stmt(db, "UPDATE members SET card_hash = NULL, phone_hash = NULL, pii = NULL, gender = '',"
+	st = mbr_stmt(db, "DELETE FROM member_pii WHERE member = ?");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	if ((rc = mbr_stmt_done(db, st)) < 0)
+		return rc;
+	st = mbr_stmt(db, "UPDATE members SET card_hash = NULL, phone_hash = NULL, gender = '',"
 			  " status = 'erased', updated_at = ? WHERE id = ?");
 	if (!st)
 		return MBR_EDB;

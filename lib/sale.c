@@ -111,6 +111,8 @@ struct mbr_sale_import {
 	struct product *prod;
 	size_t nprod, aprod;
 
+	int rules_birthday;		/* some rules version has a birthday multiplier */
+
 	/* the last store found to exist */
 	char store_ok[32];
 
@@ -321,6 +323,12 @@ int mbr_sale_import_begin(struct mbr_db *db, const struct mbr_sale_opts *o, cons
 		abort();
 	if ((rc = mbr_rules_set_load(db, &im->rules)) < 0 || (rc = load_products(im)) < 0)
 		return rc;
+	{
+		size_t i;
+		for (i = 0; i < im->rules.n; i++)
+			if (im->rules.v[i].birthday_bp)
+				im->rules_birthday = 1;
+	}
 	if (!im->o.no_batch && (rc = mbr_batch_start(db, "sales", source, &im->batch)) < 0)
 		return rc;
 	im->st.batch = im->batch;
@@ -404,7 +412,12 @@ static int find_member(struct mbr_sale_import *im, const char *key, struct mbr_s
 		*sm = im->cached;
 		return 0;
 	}
-	if ((rc = mbr_member_get(im->db, key, &m)) < 0)
+	/* personal data is unsealed only when a birthday multiplier needs it */
+	if (im->rules_birthday)
+		rc = mbr_member_get(im->db, key, &m);
+	else
+		rc = mbr_member_get_brief(im->db, key, &m);
+	if (rc < 0)
 		return rc;
 	sm->id = m.id;
 	copy(sm->uid, sizeof(sm->uid), m.uid);

@@ -12,7 +12,7 @@
  * batches a uid "STORE-N"; ledger entries (origin, origin_id), NULL for
  * entries made in this database, whose key is (this store, id), so the
  * hot path of an import maintains no extra index.
- * Personal data lives only in members.pii (sealed by crypto.c); lookups go
+ * Personal data lives only in member_pii.pii (sealed by crypto.c); lookups go
  * through keyed hashes.  Ledgers and the audit log are append-only,
  * enforced by triggers.
  */
@@ -76,7 +76,6 @@ static const char migration1[] =
 	"  uid TEXT NOT NULL UNIQUE,"
 	"  card_hash BLOB,"			/* keyed hash of member_no, unique */
 	"  phone_hash BLOB,"			/* keyed hash of the phone, unique */
-	"  pii BLOB,"				/* sealed member_no, name, phone, email, birthday, note */
 	"  gender TEXT NOT NULL DEFAULT '' CHECK (gender IN ('','M','F')),"
 	"  tier TEXT REFERENCES tiers(code),"
 	"  store TEXT REFERENCES stores(code),"
@@ -88,6 +87,12 @@ static const char migration1[] =
 	"  updated_at INTEGER NOT NULL,"
 	"  batch INTEGER REFERENCES batches(id),"
 	"  batch_line INTEGER"			/* line of the batch's file it came from */
+	");"
+	/* Sealed member_no, name, phone, email, birthday and note, apart from
+	 * the members row so that the rows sales update stay small. */
+	"CREATE TABLE member_pii("
+	"  member INTEGER PRIMARY KEY REFERENCES members(id),"
+	"  pii BLOB NOT NULL"
 	");"
 	/* named, so that a bulk import can rebuild them (member.c) */
 	"CREATE UNIQUE INDEX members_card ON members(card_hash) WHERE card_hash IS NOT NULL;"

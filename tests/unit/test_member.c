@@ -932,7 +932,7 @@ static void test_erase_leaves_no_ciphertext(void **state)
 	add_ok(db, &m);
 
 	assert_int_equal(sqlite3_open_v2(path, &q, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(q, "SELECT pii FROM members WHERE id = ?", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(q, "SELECT pii FROM member_pii WHERE member = ?", -1, &st, NULL), SQLITE_OK);
 	sqlite3_bind_int64(st, 1, m.id);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_true(sqlite3_column_bytes(st, 0) >= (int)sizeof(ct));
