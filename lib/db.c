@@ -175,6 +175,7 @@ static void default_operator(char *out, size_t n)
 
 static struct mbr_db *db_new(const char *path, unsigned flags, const char *program)
 {
+	static int configured;
 	struct mbr_db *db = calloc(1, sizeof(*db));
 	const char *kp = getenv("MBR_KEY");
 	struct mbr_buf b = MBR_BUF_INIT;
@@ -182,6 +183,13 @@ static struct mbr_db *db_new(const char *path, unsigned flags, const char *progr
 	if (!db) {
 		fputs("mbr: out of memory\n", stderr);
 		abort();
+	}
+	if (!configured) {
+		/* One connection per process, used by one thread: no allocation
+		 * statistics (each costs a global mutex) and no mutexes. */
+		sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+		sqlite3_config(SQLITE_CONFIG_SINGLETHREAD);
+		configured = 1;
 	}
 	mbr_buf_init(&db->err);
 	db->path = xstrdup(path);

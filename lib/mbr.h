@@ -554,7 +554,7 @@ int mbr_tiers_evaluate(struct mbr_db *db, int64_t day, mbr_tier_change_fn fn, vo
 
 enum mbr_sale_col {
 	MBR_S_STORE, MBR_S_RECEIPT, MBR_S_TS, MBR_S_MEMBER, MBR_S_SKU, MBR_S_QTY, MBR_S_UNIT_PRICE,
-	MBR_S_NAME, MBR_S_CATEGORY, MBR_S_DISCOUNT, MBR_S_PAYMENT, MBR_S_ORIGINAL,
+	MBR_S_NAME, MBR_S_CATEGORY, MBR_S_DISCOUNT, MBR_S_PAYMENT, MBR_S_ORIGINAL, MBR_S_COUPON,
 	MBR_S_COUNT
 };
 extern const struct mbr_col mbr_sale_cols[MBR_S_COUNT];
@@ -615,6 +615,78 @@ int mbr_agg_verify(struct mbr_db *db, mbr_problem_fn fn, void *ctx, int *problem
 int mbr_product_upsert(struct mbr_db *db, const char *sku, const char *name, const char *category,
 		       const int64_t *price);
 
+/* -------------------------------------------------------------- coupons */
+
+#define MBR_CODE_SZ 40
+
+struct mbr_campaign {
+	char code[33];
+	char type[12];			/* amount percent threshold gift */
+	int64_t value;			/* minor units off, or basis points for percent */
+	char gift_sku[64];
+	int64_t cap;			/* -1 = none */
+	int64_t min_spend;
+	int64_t valid_from, valid_to;	/* UTC, 0 = open; valid_to exclusive */
+	int64_t total_limit, per_member, points_cost;	/* -1 = none */
+	char stores[256], categories[256];	/* comma lists, "" = all */
+	char stack[8];			/* none tier all */
+	int64_t created_at, closed_at;
+};
+
+struct mbr_coupon {
+	char code[MBR_CODE_SZ];
+	char campaign[33];
+	char state[12];
+	int64_t member;
+	char member_uid[40];
+	int64_t discount;		/* for the amount checked */
+	char gift_sku[64];
+	char stack[8];
+	char categories[256];
+};
+
+/* What a coupon is being used on. */
+struct mbr_coupon_use {
+	int64_t member;			/* 0 = not said */
+	const char *store;		/* NULL = not said */
+	int has_amount;
+	int64_t amount;			/* the eligible amount */
+	int64_t now;			/* 0 = now */
+};
+
+typedef int (*mbr_campaign_fn)(const struct mbr_campaign *c, void *ctx);
+typedef int (*mbr_code_fn)(const char *code, void *ctx);
+
+void mbr_campaign_clear(struct mbr_campaign *c);
+int mbr_campaign_create(struct mbr_db *db, const struct mbr_campaign *c);
+int mbr_campaign_update(struct mbr_db *db, const struct mbr_campaign *c);
+int mbr_campaign_get(struct mbr_db *db, const char *code, struct mbr_campaign *c);
+int mbr_campaign_close(struct mbr_db *db, const char *code);
+int mbr_campaigns_each(struct mbr_db *db, mbr_campaign_fn fn, void *ctx);
+int64_t mbr_campaign_discount(const struct mbr_campaign *c, int64_t amount);
+
+/* A new random code with its check character; is a code's check right? */
+void mbr_coupon_code_new(char out[MBR_CODE_SZ]);
+int mbr_coupon_code_ok(const char *code);
+/* Upper-case, without blanks and dashes; MBR_EINVAL if not 4-39 letters/digits. */
+int mbr_coupon_code_normalize(const char *in, char out[MBR_CODE_SZ]);
+int mbr_coupon_generate(struct mbr_db *db, const char *campaign, long n, int64_t batch, mbr_code_fn fn, void *ctx);
+int mbr_coupon_load(struct mbr_db *db, const char *campaign, const char *code, int64_t batch);
+int mbr_coupon_issue(struct mbr_db *db, const char *campaign, const struct mbr_member *m, int64_t batch,
+		     char code[MBR_CODE_SZ]);
+int mbr_coupon_buy(struct mbr_db *db, const char *campaign, const struct mbr_member *m, char code[MBR_CODE_SZ]);
+/*
+ * May the code be used now?  0, or an error whose message starts with the
+ * reason: unknown, mistyped, expired, not started, used, voided, closed,
+ * not issued, other member, wrong store, below minimum.
+ */
+int mbr_coupon_check(struct mbr_db *db, const char *code, const struct mbr_coupon_use *u, struct mbr_coupon *out);
+/* Check and mark used, at most once even under concurrency. */
+int mbr_coupon_redeem(struct mbr_db *db, const char *code, const struct mbr_coupon_use *u,
+		      int64_t sale, const char *receipt, struct mbr_coupon *out);
+int mbr_coupon_void(struct mbr_db *db, const char *code);
+int mbr_coupon_expire(struct mbr_db *db, int64_t as_of, long *n);
+
 /* -------------------------------------------------------------- reports */
 
 enum mbr_report_by { MBR_BY_DAY, MBR_BY_MONTH, MBR_BY_STORE };
@@ -625,5 +697,9 @@ typedef int (*mbr_report_fn)(const char *const *vals, void *ctx);
 extern const struct mbr_col mbr_report_sales_cols[MBR_REPORT_SALES_NCOLS];
 int mbr_report_sales(struct mbr_db *db, enum mbr_report_by by, int64_t from_day, int64_t to_day,
 		     mbr_report_fn fn, void *ctx);
+/* Per campaign: campaign, type, issued, redeemed, expired, voided,
+ * redemption_rate (%), discount, sales (totals of receipts using it). */
+extern const struct mbr_col mbr_coupon_summary_cols[9];
+int mbr_coupon_summary(struct mbr_db *db, mbr_report_fn fn, void *ctx);
 
 #endif /* MBR_H */

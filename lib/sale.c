@@ -45,10 +45,12 @@ const struct mbr_col mbr_sale_cols[MBR_S_COUNT] = {
 	[MBR_S_DISCOUNT] = { "discount", "折扣|优惠|折扣金额", 0 },
 	[MBR_S_PAYMENT] = { "payment", "payments|支付方式|付款方式", 0 },
 	[MBR_S_ORIGINAL] = { "original", "original_receipt|原单号|原小票号", 0 },
+	[MBR_S_COUPON] = { "coupon", "coupons|coupon_code|优惠券|券码", 0 },
 };
 
 #define MAX_LINES 10000		/* per receipt */
 #define MAX_PAYMENTS 8
+#define MAX_COUPONS 4
 #define SKU_MAX 64
 #define AGG_SLOTS 4096		/* power of two */
 
@@ -90,7 +92,7 @@ struct mbr_sale_import {
 
 	/* the receipt being collected */
 	int open;
-	char store[32], receipt[64], member[64], payment[256], original[64], ts_text[64];
+	char store[32], receipt[64], member[64], payment[256], original[64], ts_text[64], coupon[128];
 	char file[256];
 	long first_line;
 	struct mbr_buf text;		/* sku/name/category strings of the lines */
@@ -373,7 +375,7 @@ static void receipt_reset(struct mbr_sale_import *im)
 	mbr_buf_reset(&im->text);
 	mbr_buf_reset(&im->raw);
 	mbr_buf_reset(&im->bad);
-	im->member[0] = im->payment[0] = im->original[0] = '\0';
+	im->member[0] = im->payment[0] = im->original[0] = im->coupon[0] = '\0';
 }
 
 /* Hand every row of a rejected receipt to the reject callback. */
@@ -749,6 +751,108 @@ static int agg_update(struct mbr_sale_import *im, int64_t day, int64_t member, i
 }
 
 /*
+ * Check the receipt's coupons (codes separated by ';') against its member,
+ * store, time and amount; each takes its discount off what is left of the
+ * amount it applies to (lines of its categories, or the whole receipt).
+ * Several coupons on one receipt must all allow stacking ("all").
+ * Returns 0, 1 (rejected, im->bad says why) or < 0.
+ */
+static int apply_coupons(struct mbr_sale_import *im, const struct mbr_sale_member *sm, int64_t ts,
+			 int *ncodes, char codes[][MBR_CODE_SZ], int64_t *discount)
+{
+	const char *p = im->coupon;
+	int64_t total = 0, left;
+	size_t k;
+	int n = 0, i, rc, stack_all[MAX_COUPONS];
+
+	for (k = 0; k < im->nlines; k++)
+		total += im->lines[k].amount;
+	left = total;
+	*discount = 0;
+	if (total <= 0) {
+		receipt_bad(im, "%s:%ld: coupon: a return cannot use a coupon", im->file, im->first_line);
+		return 1;
+	}
+	while (*p) {
+		size_t l = strcspn(p, ";|");
+		char code[MBR_CODE_SZ];
+		struct mbr_coupon_use u;
+		struct mbr_coupon c;
+		int64_t amount = 0;
+
+		if (l == 0 || l >= sizeof(code)) {
+			p += l + (p[l] != '\0');
+			continue;
+		}
+		memcpy(code, p, l);
+		code[l] = '\0';
+		p += l + (p[l] != '\0');
+		if (n == MAX_COUPONS) {
+			receipt_bad(im, "%s:%ld: coupon: more than %d coupons", im->file, im->first_line, MAX_COUPONS);
+			return 1;
+		}
+		memset(&u, 0, sizeof(u));
+		u.member = sm->id;
+		u.store = im->store;
+		u.now = ts;
+		u.has_amount = 0;
+		if ((rc = mbr_coupon_check(im->db, code, &u, &c)) < 0) {
+			if (rc != MBR_EINVAL && rc != MBR_ENOTFOUND)
+				return rc;
+			receipt_bad(im, "%s:%ld: coupon: %s", im->file, im->first_line, mbr_db_errmsg(im->db));
+			return 1;
+		}
+		/* the amount it applies to: its categories' lines, or everything */
+		for (k = 0; k < im->nlines; k++) {
+			const struct product *pr = prod_slot(im, im->text.buf + im->lines[k].sku);
+			const char *cat = pr->sku ? pr->category : "";
+			const char *q = c.categories;
+			int in = !*q;
+
+			while (*q && !in) {
+				size_t m = strcspn(q, ",");
+				in = m == strlen(cat) && !strncmp(q, cat, m);
+				q += m + (q[m] != '\0');
+			}
+			if (in)
+				amount += im->lines[k].amount;
+		}
+		if (amount > left)
+			amount = left;
+		u.has_amount = 1;
+		u.amount = amount;
+		if ((rc = mbr_coupon_check(im->db, code, &u, &c)) < 0) {
+			if (rc != MBR_EINVAL && rc != MBR_ENOTFOUND)
+				return rc;
+			receipt_bad(im, "%s:%ld: coupon: %s", im->file, im->first_line, mbr_db_errmsg(im->db));
+			return 1;
+		}
+		for (i = 0; i < n; i++) {
+			if (!strcmp(codes[i], c.code)) {
+				receipt_bad(im, "%s:%ld: coupon: %s given twice", im->file, im->first_line, c.code);
+				return 1;
+			}
+		}
+		copy(codes[n], MBR_CODE_SZ, c.code);
+		stack_all[n] = !strcmp(c.stack, "all");
+		n++;
+		left -= c.discount;
+		*discount += c.discount;
+	}
+	if (n > 1) {
+		for (i = 0; i < n; i++) {
+			if (!stack_all[i]) {
+				receipt_bad(im, "%s:%ld: coupon: %s does not stack with other coupons", im->file,
+					    im->first_line, codes[i]);
+				return 1;
+			}
+		}
+	}
+	*ncodes = n;
+	return 0;
+}
+
+/*
  * Validate and write the collected receipt.  Returns 0 when written or
  * skipped as a duplicate, 1 when rejected (im->bad says why), < 0 on a
  * database error.
@@ -763,12 +867,16 @@ static int write_receipt(struct mbr_sale_import *im)
 	sqlite3_stmt *st;
 	int64_t total = 0, discount = 0, items = 0, ts = im->last_ts, day, member = 0, prev_batch = 0;
 	int64_t earned = 0, residue = 0, reversed = 0, paid_points = 0, refund_points = 0, eligible, sale;
+	int64_t lines_total, coupon_discount = 0;
+	char codes[MAX_COUPONS][MBR_CODE_SZ];
+	int ncoupons = 0;
 	__int128 weighted = 0;
 	int npay = 0, rc, i, is_return, have_orig = 0, exp = mbr_db_exponent(db);
 	char ref[128];
 	size_t k;
 
 	memset(&sm, 0, sizeof(sm));
+	memset(&orig, 0, sizeof(orig));
 	if (im->bad.len)
 		return 1;
 	rc = existing_receipt(im, &prev_batch);
@@ -846,6 +954,13 @@ static int write_receipt(struct mbr_sale_import *im)
 		}
 		have_orig = 1;
 	}
+	lines_total = total;
+	if (im->coupon[0]) {
+		if ((rc = apply_coupons(im, &sm, ts, &ncoupons, codes, &coupon_discount)) != 0)
+			return rc;
+		total -= coupon_discount;
+		discount += coupon_discount;
+	}
 	if (parse_payments(im, im->payment, pay, &npay) < 0 || settle_payments(im, pay, &npay, total) < 0) {
 		/* receipt_bad has the reason without location: add it */
 		struct mbr_buf b = MBR_BUF_INIT;
@@ -909,7 +1024,7 @@ static int write_receipt(struct mbr_sale_import *im)
 				mbr_date_format(ts, d);
 				birthday = !strcmp(d + 5, sm.birthday_md);
 			}
-			earned = mbr_rules_points(r, weighted, eligible, total,
+			earned = mbr_rules_points(r, weighted, eligible, lines_total,
 						  mbr_rules_receipt_bp(r, sm.tier, day, birthday), &residue);
 			if (is_return) {
 				reversed = -earned;	/* rounded toward zero */
@@ -921,8 +1036,8 @@ static int write_receipt(struct mbr_sale_import *im)
 
 	/* write */
 	st = mbr_stmt(db, "INSERT INTO sales(store, receipt, ts, day, member, original, total, discount, items,"
-			  " points_earned, points_residue, points_paid, rules_version, batch)"
-			  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+			  " points_earned, points_residue, points_paid, rules_version, batch, coupon, coupon_discount)"
+			  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	if (!st)
 		return MBR_EDB;
 	sqlite3_bind_text(st, 1, im->store, -1, SQLITE_STATIC);
@@ -942,9 +1057,23 @@ static int write_receipt(struct mbr_sale_import *im)
 	sqlite3_bind_int64(st, 13, r->version);
 	if (im->batch)
 		sqlite3_bind_int64(st, 14, im->batch);
+	if (ncoupons)
+		sqlite3_bind_text(st, 15, im->coupon, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 16, coupon_discount);
 	if ((rc = mbr_stmt_done(db, st)) < 0)
 		return rc;
 	sale = sqlite3_last_insert_rowid(db->sql);
+	for (i = 0; i < ncoupons; i++) {
+		struct mbr_coupon_use u;
+
+		/* checked above in this transaction: this cannot be refused now */
+		memset(&u, 0, sizeof(u));
+		u.member = member;
+		u.store = im->store;
+		u.now = ts;
+		if ((rc = mbr_coupon_redeem(db, codes[i], &u, sale, im->receipt, NULL)) < 0)
+			return rc == MBR_EINVAL || rc == MBR_ENOTFOUND ? MBR_EDB : rc;
+	}
 
 	for (k = 0; k < im->nlines; k++) {
 		const struct line *l = &im->lines[k];
@@ -1116,6 +1245,8 @@ int mbr_sale_line(struct mbr_sale_import *im, const char *const *v, const char *
 		receipt_bad(im, "%s:%ld: member: longer than 63 bytes", file, lineno);
 	if (!im->payment[0] && v[MBR_S_PAYMENT] && trim_copy(im->payment, sizeof(im->payment), v[MBR_S_PAYMENT]) < 0)
 		receipt_bad(im, "%s:%ld: payment: longer than 255 bytes", file, lineno);
+	if (!im->coupon[0] && v[MBR_S_COUPON] && trim_copy(im->coupon, sizeof(im->coupon), v[MBR_S_COUPON]) < 0)
+		receipt_bad(im, "%s:%ld: coupon: longer than 127 bytes", file, lineno);
 	if (!im->original[0] && v[MBR_S_ORIGINAL] && trim_copy(im->original, sizeof(im->original), v[MBR_S_ORIGINAL]) < 0)
 		receipt_bad(im, "%s:%ld: original: longer than 63 bytes", file, lineno);
 

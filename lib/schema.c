@@ -133,6 +133,8 @@ static const char migration1[] =
 	"  returned INTEGER NOT NULL DEFAULT 0,"		/* amount returned against this sale so far */
 	"  points_reversed INTEGER NOT NULL DEFAULT 0,"	/* earned points reversed by returns so far */
 	"  points_refunded INTEGER NOT NULL DEFAULT 0,"	/* paid points given back by returns so far */
+	"  coupon TEXT,"				/* coupon redeemed on it */
+	"  coupon_discount INTEGER NOT NULL DEFAULT 0,"	/* included in discount */
 	"  batch INTEGER REFERENCES batches(id),"
 	"  UNIQUE (store, receipt)"
 	");"
@@ -223,15 +225,19 @@ static const char migration1[] =
 	"CREATE TABLE campaigns("
 	"  code TEXT PRIMARY KEY,"
 	"  type TEXT NOT NULL CHECK (type IN ('amount','percent','threshold','gift')),"
-	"  value INTEGER NOT NULL,"
-	"  cap INTEGER,"
+	"  value INTEGER NOT NULL DEFAULT 0,"		/* minor units off, or basis points for percent */
+	"  gift_sku TEXT,"				/* gift: the free item */
+	"  cap INTEGER,"				/* percent: largest discount */
 	"  min_spend INTEGER NOT NULL DEFAULT 0,"
-	"  valid_from INTEGER,"
-	"  valid_to INTEGER,"
-	"  total_limit INTEGER,"
-	"  per_member INTEGER,"
-	"  points_cost INTEGER,"
+	"  valid_from INTEGER,"			/* UTC; NULL = open */
+	"  valid_to INTEGER,"				/* UTC, exclusive; NULL = open */
+	"  total_limit INTEGER,"			/* codes issued at most */
+	"  per_member INTEGER,"			/* codes per member at most */
+	"  points_cost INTEGER,"			/* price in points, NULL = not for sale */
+	"  stores TEXT NOT NULL DEFAULT '',"		/* comma list, '' = all */
+	"  categories TEXT NOT NULL DEFAULT '',"	/* comma list, '' = all */
 	"  stack TEXT NOT NULL DEFAULT 'none' CHECK (stack IN ('none','tier','all')),"
+	"  created_at INTEGER NOT NULL,"
 	"  closed_at INTEGER"
 	") WITHOUT ROWID;"
 
@@ -240,10 +246,18 @@ static const char migration1[] =
 	"  campaign TEXT NOT NULL REFERENCES campaigns(code),"
 	"  member INTEGER REFERENCES members(id),"
 	"  state TEXT NOT NULL DEFAULT 'new' CHECK (state IN ('new','issued','redeemed','expired','voided')),"
+	"  created_at INTEGER NOT NULL,"
 	"  issued_at INTEGER,"
 	"  redeemed_at INTEGER,"
-	"  sale INTEGER REFERENCES sales(id)"
+	"  ended_at INTEGER,"				/* expired or voided */
+	"  sale INTEGER,"				/* the sale it was redeemed on */
+	"  store TEXT,"
+	"  receipt TEXT,"
+	"  discount INTEGER,"				/* given when redeemed */
+	"  batch INTEGER REFERENCES batches(id)"
 	") WITHOUT ROWID;"
+	"CREATE INDEX coupons_campaign ON coupons(campaign, state);"
+	"CREATE INDEX coupons_member ON coupons(member, campaign) WHERE member IS NOT NULL;"
 
 	"CREATE TABLE sv_ledger("
 	"  id INTEGER PRIMARY KEY,"

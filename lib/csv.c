@@ -1,0 +1,1072 @@
+/*
+ * csv.c - the record reader: CSV/TSV input from a file or stdin, plain or
+ * gzip (zlib decides by content), in UTF-8 or any encoding iconv(3) knows,
+ * with a header row matched against the caller's columns.  It owns libcsv
+ * and the input side of zlib; nothing else in mbr includes <csv.h>.
+ *
+ * The input flows through three stages, each with a fixed buffer, so that
+ * memory stays flat however large the file is:
+ *
+ *   gzread -> [iconv to UTF-8] -> line splitter -> libcsv -> record arrays
+ *
+ * The line splitter hands libcsv one physical line at a time (a line longer
+ * than MBR_FIELD_MAX is handed over in parts of at most that size).  That
+ * is what makes line numbers exact: a record starts on the first non-blank
+ * line fed after the previous record ended, and a record can only end at
+ * the end of a fed line because libcsv is told that LF alone ends a row.
+ * The line's own terminator is fed as "\n", or as the original "\r\n" when
+ * the line ends inside a quoted field (so a CRLF in a field is kept).
+ *
+ * Data errors (invalid UTF-8, a NUL byte, an over-long field, malformed
+ * CSV, too many fields) make mbr_reader_next return MBR_EINVAL with *row
+ * set to the bad record, so that the caller can write it to a rejects file
+ * and carry on with the next record.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <iconv.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <csv.h>
+#include <zlib.h>
+
+#include "mbr.h"
+#include "banned.h"
+
+#define SEG_MAX		MBR_FIELD_MAX		/* most bytes fed to libcsv at once */
+#define TEXT_SZ		(4 * MBR_FIELD_MAX)	/* UTF-8 text buffer */
+#define RAW_SZ		MBR_FIELD_MAX		/* undecoded input (iconv only) */
+#define BAD_BYTE	0xFF			/* marks an unconvertible input byte */
+
+/*
+ * libcsv 3.0's parser state for "inside a field" (libcsv.c: FIELD_BEGUN).
+ * Only read, to know whether a line ends inside a quoted field.
+ */
+#define LIBCSV_FIELD_BEGUN 2
+#define LIBCSV_FIELD_MIGHT_HAVE_ENDED 3	/* after a quote in a quoted field */
+
+/* What next_segment hands back. */
+enum seg {
+	SEG_LINE,	/* a whole line (or the end of a long one), newline stripped */
+	SEG_PART,	/* a part of a long line; more of the same line follows */
+	SEG_LAST,	/* the last line of the input, without a newline */
+	SEG_EOF,	/* nothing left */
+};
+
+/* A map entry "native=foreign": header text foreign means column col. */
+struct map_entry {
+	const char *foreign;
+	size_t col;
+};
+
+struct mbr_reader {
+	char *file;			/* the path as given, for messages */
+	char *encoding;			/* the iconv name, for messages */
+	gzFile gz;
+	iconv_t cd;			/* (iconv_t)-1: the input is UTF-8 */
+	int fatal;			/* sticky error code (read error, no memory) */
+	struct mbr_buf fatal_msg;
+
+	/* input stages */
+	char *raw;			/* undecoded bytes awaiting iconv */
+	size_t rawlen;
+	char *text;			/* UTF-8 text; unconsumed part is [pos, len) */
+	size_t pos, len;
+	int gz_eof;			/* gzread has nothing more */
+	int eof;			/* and all of it is in text */
+	int bom_checked;
+	long line;			/* physical line of the next segment */
+	int midline;			/* the last segment was a SEG_PART */
+	int skip_rest;			/* discard up to the end of this physical line */
+
+	/* libcsv and the record being assembled */
+	struct csv_parser csv;
+	int delim_set;
+	int ignore_cb;			/* callbacks discard (while resetting) */
+	int started, done;		/* record has begun / has ended */
+	int discarding;			/* the current field is too long: drop it */
+	struct mbr_buf arena;		/* field texts, each NUL-terminated */
+	size_t *off, *flen;		/* per field: offset in arena, length */
+	const char **rawp;		/* per field: pointer, set when the record ends */
+	size_t nf, fcap;
+	int bad;			/* the record has a data error */
+	long bad_line;
+	long bad_col;			/* file column of the error, or -1 */
+	struct mbr_buf why;
+	struct mbr_buf scratch;
+
+	/* header and columns */
+	int header_done;
+	char **hdr;			/* trimmed header names, file order */
+	size_t nhdr;
+	const struct mbr_col *cols;
+	size_t ncols;
+	long *colmap;			/* reader column -> file column, or -1 */
+	const char **val;
+	size_t *vlen;
+	struct mbr_row row;
+};
+
+/* -------------------------------------------------------------- helpers */
+
+/* ASCII-only case-insensitive comparison of two byte strings. */
+static int name_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t i;
+
+	if (alen != blen)
+		return 0;
+	for (i = 0; i < alen; i++) {
+		unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+
+		if (x >= 'A' && x <= 'Z')
+			x += 'a' - 'A';
+		if (y >= 'A' && y <= 'Z')
+			y += 'a' - 'A';
+		if (x != y)
+			return 0;
+	}
+	return 1;
+}
+
+static int is_blank(int c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Trim blanks from both ends of [*s, *s + *n). */
+static void trim(const char **s, size_t *n)
+{
+	while (*n && is_blank((*s)[0])) {
+		(*s)++;
+		(*n)--;
+	}
+	while (*n && is_blank((*s)[*n - 1]))
+		(*n)--;
+}
+
+/* Does c's name or one of its '|'-separated aliases equal [s, s + n)? */
+static int col_matches(const struct mbr_col *c, const char *s, size_t n)
+{
+	const char *a, *bar;
+
+	if (name_eq(c->name, strlen(c->name), s, n))
+		return 1;
+	for (a = c->aliases; a && *a; a = bar ? bar + 1 : NULL) {
+		bar = strchr(a, '|');
+		if (name_eq(a, bar ? (size_t)(bar - a) : strlen(a), s, n))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Length of the valid UTF-8 sequence at s (at most n bytes): 1 to 4, or 0
+ * when the bytes there are not UTF-8 (overlong forms, surrogates and code
+ * points past U+10FFFF included).  A NUL byte is valid UTF-8 here.
+ */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	size_t len, i;
+	unsigned char lo = 0x80, hi = 0xBF;
+
+	if (c < 0x80)
+		return 1;
+	if (c < 0xC2)
+		return 0;
+	if (c < 0xE0)
+		len = 2;
+	else if (c < 0xF0) {
+		len = 3;
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+	} else if (c < 0xF5) {
+		len = 4;
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+	} else
+		return 0;
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+	return len;
+}
+
+/*
+ * Note the record's first data error (later ones are not reported):
+ * file column col (-1: none) on line line, reason from fmt.
+ */
+static void set_bad(struct mbr_reader *r, long line, long col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void set_bad(struct mbr_reader *r, long line, long col, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->bad)
+		return;
+	r->bad = 1;
+	r->bad_line = line;
+	r->bad_col = col;
+	mbr_buf_reset(&r->why);
+	va_start(ap, fmt);
+	mbr_buf_vaddf(&r->why, fmt, ap);
+	va_end(ap);
+}
+
+/* Name of file column col for messages. */
+static const char *file_colname(struct mbr_reader *r, size_t col, char *tmp, size_t tmpsz)
+{
+	if (!r->header_done)
+		return "header";
+	if (col < r->nhdr)
+		return r->hdr[col];
+	snprintf(tmp, tmpsz, "field %zu", col + 1);
+	return tmp;
+}
+
+/* Set a sticky error that ends reading (I/O, memory); returns code. */
+static int fail(struct mbr_reader *r, int code, struct mbr_buf *err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int fail(struct mbr_reader *r, int code, struct mbr_buf *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->fatal = code;
+	mbr_buf_reset(&r->fatal_msg);
+	va_start(ap, fmt);
+	mbr_buf_vaddf(&r->fatal_msg, fmt, ap);
+	va_end(ap);
+	mbr_buf_reset(err);
+	mbr_buf_add(err, r->fatal_msg.buf, r->fatal_msg.len);
+	return code;
+}
+
+/* Grow an array of n elements of size sz to hold at least want; aborts
+ * when out of memory, as struct mbr_buf does. */
+static void grow_array(void *pp, size_t sz, size_t want)
+{
+	void **p = pp;
+	void *q = realloc(*p, want * sz);
+
+	if (!q) {
+		fputs("mbr: out of memory\n", stderr);
+		abort();
+	}
+	*p = q;
+}
+
+/* ---------------------------------------------------------------- input */
+
+/* Read up to n bytes of the (decompressed) file into dst: > 0, 0 at the
+ * end, or < 0 with the error set. */
+static int read_input(struct mbr_reader *r, char *dst, size_t n, struct mbr_buf *err)
+{
+	int got, errnum;
+	const char *msg;
+
+	if (r->gz_eof)
+		return 0;
+	got = gzread(r->gz, dst, (unsigned)n);
+	if (got > 0)
+		return got;
+	msg = gzerror(r->gz, &errnum);
+	if (got == 0 && errnum == Z_OK) {
+		r->gz_eof = 1;
+		return 0;
+	}
+	if (errnum == Z_ERRNO)
+		msg = strerror(errno);
+	return fail(r, MBR_EIO, err, "%s: read error: %s", r->file, msg);
+}
+
+/*
+ * Convert raw input into text at r->text + r->len, at most room bytes.
+ * A byte sequence the encoding does not allow becomes one BAD_BYTE (never
+ * produced by a conversion to UTF-8), so that the field holding it is
+ * reported later with its line and column.  Returns bytes produced (> 0),
+ * 0 at the end of input, or < 0 on a read error.
+ */
+static int convert(struct mbr_reader *r, size_t room, struct mbr_buf *err)
+{
+	char *out = r->text + r->len, *in;
+	size_t outleft = room, inleft;
+	int n;
+
+	while (outleft == room) {
+		if (r->rawlen < RAW_SZ && !r->gz_eof) {
+			n = read_input(r, r->raw + r->rawlen, RAW_SZ - r->rawlen, err);
+			if (n < 0)
+				return n;
+			r->rawlen += (size_t)n;
+		}
+		if (r->rawlen == 0) {
+			if (!r->gz_eof)
+				continue;
+			iconv(r->cd, NULL, NULL, &out, &outleft);	/* flush a shift state */
+			break;
+		}
+		in = r->raw;
+		inleft = r->rawlen;
+		while (inleft && outleft > 4) {
+			if (iconv(r->cd, &in, &inleft, &out, &outleft) != (size_t)-1)
+				continue;
+			if (errno == E2BIG)
+				break;
+			if (errno == EINVAL && !r->gz_eof)
+				break;		/* incomplete sequence: read more */
+			/* EILSEQ, or an incomplete sequence at the very end */
+			*out++ = (char)BAD_BYTE;
+			outleft--;
+			if (errno == EINVAL) {
+				inleft = 0;
+			} else {
+				in++;
+				inleft--;
+			}
+		}
+		memmove(r->raw, in, inleft);
+		r->rawlen = inleft;
+	}
+	r->len += room - outleft;
+	return (int)(room - outleft);
+}
+
+/* Add more text to r->text after moving the unconsumed part to the front:
+ * > 0, 0 at the end of input, < 0 on error. */
+static int fill(struct mbr_reader *r, struct mbr_buf *err)
+{
+	size_t room;
+	int n;
+
+	if (r->pos) {
+		memmove(r->text, r->text + r->pos, r->len - r->pos);
+		r->len -= r->pos;
+		r->pos = 0;
+	}
+	room = TEXT_SZ - r->len;
+	if (r->cd != (iconv_t)-1)
+		n = convert(r, room, err);
+	else
+		n = read_input(r, r->text + r->len, room, err);
+	if (n > 0 && r->cd == (iconv_t)-1)
+		r->len += (size_t)n;
+	return n;
+}
+
+/*
+ * The next piece of text for libcsv (see enum seg): *s and *n are the line
+ * without its newline; *crlf tells whether that newline was CRLF.  A part
+ * of a long line never ends in CR, so a CRLF is never split.  Returns an
+ * enum seg, or < 0 on a read error.
+ */
+static int next_segment(struct mbr_reader *r, const char **s, size_t *n, int *crlf,
+			struct mbr_buf *err)
+{
+	for (;;) {
+		char *p = r->text + r->pos, *nl;
+		size_t avail = r->len - r->pos, len;
+		int rc;
+
+		if (!r->bom_checked && (avail >= 3 || r->eof)) {
+			r->bom_checked = 1;
+			if (avail >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+				r->pos += 3;
+			continue;
+		}
+		nl = r->bom_checked ? memchr(p, '\n', avail < SEG_MAX + 2 ? avail : SEG_MAX + 2) : NULL;
+		if (nl) {
+			len = (size_t)(nl - p);
+			*crlf = len && p[len - 1] == '\r';
+			if (*crlf)
+				len--;
+			if (len <= SEG_MAX) {
+				*s = p;
+				*n = len;
+				r->pos += (size_t)(nl - p) + 1;
+				return SEG_LINE;
+			}
+		}
+		if (avail > SEG_MAX) {
+			len = p[SEG_MAX - 1] == '\r' ? SEG_MAX - 1 : SEG_MAX;
+			*s = p;
+			*n = len;
+			*crlf = 0;
+			r->pos += len;
+			return SEG_PART;
+		}
+		if (r->eof && r->bom_checked) {
+			if (!avail)
+				return SEG_EOF;
+			len = avail;
+			if (p[len - 1] == '\r')
+				len--;
+			*s = p;
+			*n = len;
+			*crlf = 0;
+			r->pos = r->len;
+			return SEG_LAST;
+		}
+		if ((rc = fill(r, err)) < 0)
+			return rc;
+		r->eof = rc == 0;
+	}
+}
+
+/* -------------------------------------------------------------- records */
+
+static int never_space(unsigned char c)
+{
+	(void)c;
+	return 0;	/* blanks are data: "a ,b" keeps "a " */
+}
+
+static int lf_ends_row(unsigned char c)
+{
+	return c == '\n';
+}
+
+/* Make room for one more field in the record arrays. */
+static void field_room(struct mbr_reader *r)
+{
+	size_t n;
+
+	if (r->nf < r->fcap)
+		return;
+	n = r->fcap ? 2 * r->fcap : 16;
+	grow_array(&r->off, sizeof(*r->off), n);
+	grow_array(&r->flen, sizeof(*r->flen), n);
+	grow_array(&r->rawp, sizeof(*r->rawp), n);
+	r->fcap = n;
+}
+
+/*
+ * Append field text to the arena, checking that it is UTF-8 without NUL
+ * bytes.  Offending bytes are replaced by U+FFFD in the copy, and the
+ * record is marked bad with the first problem found.
+ */
+static void add_checked(struct mbr_reader *r, size_t col, const unsigned char *s, size_t n)
+{
+	size_t i = 0, start = 0, k;
+
+	for (;;) {
+		while (i < n && s[i] && s[i] < 0x80)
+			i++;
+		if (i == n)
+			break;
+		if (s[i] && (k = utf8_seq(s + i, n - i)) != 0) {
+			i += k;
+			continue;
+		}
+		mbr_buf_add(&r->arena, s + start, i - start);
+		mbr_buf_add(&r->arena, "\xEF\xBF\xBD", 3);
+		if (!s[i])
+			set_bad(r, r->row.line, (long)col, "NUL byte");
+		else if (r->cd != (iconv_t)-1 && s[i] == BAD_BYTE)
+			set_bad(r, r->row.line, -1, "invalid %s byte sequence", r->encoding);
+		else
+			set_bad(r, r->row.line, (long)col, "invalid UTF-8");
+		start = ++i;
+	}
+	mbr_buf_add(&r->arena, s + start, n - start);
+}
+
+/* libcsv field callback: store the field (or "" if it is too long). */
+static void on_field(void *s, size_t n, void *data)
+{
+	struct mbr_reader *r = data;
+	size_t col = r->nf;
+
+	if (r->ignore_cb)
+		return;
+	if (r->discarding || n > MBR_FIELD_MAX) {
+		set_bad(r, r->row.line, (long)col, "field longer than %d bytes", MBR_FIELD_MAX);
+		r->discarding = 0;
+		n = 0;
+	}
+	field_room(r);
+	r->off[col] = r->arena.len;
+	add_checked(r, col, s, n);
+	r->flen[col] = r->arena.len - r->off[col];
+	mbr_buf_addc(&r->arena, '\0');
+	r->nf++;
+}
+
+/* libcsv row callback. */
+static void on_row(int c, void *data)
+{
+	struct mbr_reader *r = data;
+
+	(void)c;
+	if (!r->ignore_cb)
+		r->done = 1;
+}
+
+/* Return libcsv to "no row begun", discarding whatever it holds. */
+static void parser_reset(struct mbr_reader *r)
+{
+	r->ignore_cb = 1;
+	csv_set_opts(&r->csv, CSV_STRICT);	/* without CSV_STRICT_FINI fini always resets */
+	csv_fini(&r->csv, on_field, on_row, r);
+	csv_set_opts(&r->csv, CSV_STRICT | CSV_STRICT_FINI);
+	r->ignore_cb = 0;
+	r->discarding = 0;
+}
+
+/*
+ * A field grows in libcsv's buffer until it ends.  Once it passes
+ * MBR_FIELD_MAX the record is bad and the field's text is thrown away as
+ * it comes, so a giant field costs time but not memory.  The last byte is
+ * kept when it is a quote that may close the field (libcsv removes it then).
+ */
+static void check_field_size(struct mbr_reader *r)
+{
+	struct csv_parser *p = &r->csv;
+
+	if (p->entry_pos <= MBR_FIELD_MAX)
+		return;
+	set_bad(r, r->row.line, (long)r->nf, "field longer than %d bytes", MBR_FIELD_MAX);
+	r->discarding = 1;
+	if (p->pstate == LIBCSV_FIELD_MIGHT_HAVE_ENDED) {
+		p->entry_buf[0] = p->entry_buf[p->entry_pos - 1];
+		p->entry_pos = 1;
+	} else {
+		p->entry_pos = 0;
+	}
+}
+
+/*
+ * libcsv stopped at s[at] (strict mode).  Record the error, keep what was
+ * read of the field with the rest of the line as its last raw field, and
+ * reset the parser; the caller skips the rest of the physical line.
+ */
+static int parse_error(struct mbr_reader *r, const char *s, size_t n, size_t at, struct mbr_buf *err)
+{
+	struct csv_parser *p = &r->csv;
+	int code = csv_error(p);
+
+	if (code != CSV_EPARSE)
+		return fail(r, MBR_ENOMEM, err, "%s:%ld: %s", r->file, r->line, csv_strerror(code));
+	if (p->quoted)
+		set_bad(r, r->line, (long)r->nf, "malformed CSV: closing quote not followed by a delimiter");
+	else
+		set_bad(r, r->line, (long)r->nf, "malformed CSV: quote in an unquoted field");
+	mbr_buf_reset(&r->scratch);
+	if (!r->discarding && p->entry_pos)
+		mbr_buf_add(&r->scratch, p->entry_buf, p->entry_pos);
+	mbr_buf_add(&r->scratch, s + at, n - at);
+	parser_reset(r);
+	on_field(r->scratch.buf, r->scratch.len, r);
+	r->done = 1;
+	return 0;
+}
+
+/* Choose the delimiter from the first line: TSV if it has a tab and no comma. */
+static void set_delim(struct mbr_reader *r, const char *s, size_t n)
+{
+	if (memchr(s, '\t', n) && !memchr(s, ',', n))
+		csv_set_delim(&r->csv, '\t');
+	r->delim_set = 1;
+}
+
+/* Is [s, s + n) nothing but blanks (a line to skip between records)? */
+static int blank_line(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!is_blank(s[i]) && s[i] != '\r')
+			return 0;
+	return 1;
+}
+
+/*
+ * Read the next record into r's field arrays.  Returns 1 (check r->bad),
+ * 0 at the end of input, or a negative code with err set on a fatal error.
+ */
+static int read_record(struct mbr_reader *r, struct mbr_buf *err)
+{
+	const char *s;
+	size_t n, used;
+	int kind, crlf;
+
+	r->nf = 0;
+	mbr_buf_reset(&r->arena);
+	r->bad = r->done = r->started = 0;
+	for (;;) {
+		if ((kind = next_segment(r, &s, &n, &crlf, err)) < 0)
+			return kind;
+		if (kind == SEG_EOF) {
+			if (!r->started)
+				return 0;
+			if (csv_fini(&r->csv, on_field, on_row, r) != 0) {
+				set_bad(r, r->row.line, (long)r->nf, "malformed CSV: quoted field not closed");
+				if (r->discarding)
+					r->csv.entry_pos = 0;
+				csv_set_opts(&r->csv, CSV_STRICT);
+				csv_fini(&r->csv, on_field, on_row, r);
+				csv_set_opts(&r->csv, CSV_STRICT | CSV_STRICT_FINI);
+			}
+			r->started = 0;
+			return r->done;
+		}
+		if (r->skip_rest) {
+			r->skip_rest = kind == SEG_PART;
+			if (kind == SEG_LINE)
+				r->line++;
+			continue;
+		}
+		if (!r->started && !r->midline && blank_line(s, n)) {
+			if (kind == SEG_LINE)
+				r->line++;
+			continue;
+		}
+		if (!r->started) {
+			r->started = 1;
+			r->row.line = r->line;
+			if (!r->delim_set)
+				set_delim(r, s, n);
+		}
+		used = csv_parse(&r->csv, s, n, on_field, on_row, r);
+		if (used < n || csv_error(&r->csv) != CSV_SUCCESS) {
+			int rc = parse_error(r, s, n, used, err);
+
+			if (rc < 0)
+				return rc;
+			r->skip_rest = kind == SEG_PART;
+			r->midline = 0;
+			if (kind == SEG_LINE)
+				r->line++;
+			return 1;
+		}
+		check_field_size(r);
+		r->midline = kind == SEG_PART;
+		if (kind == SEG_LINE) {
+			int in_quotes = r->csv.quoted && r->csv.pstate == LIBCSV_FIELD_BEGUN;
+
+			if (in_quotes && crlf)
+				csv_parse(&r->csv, "\r\n", 2, on_field, on_row, r);
+			else
+				csv_parse(&r->csv, "\n", 1, on_field, on_row, r);
+			check_field_size(r);
+			r->line++;
+		}
+		if (r->done)
+			return 1;
+	}
+}
+
+/* Point rawp at the record's fields (the arena may have moved). */
+static void finish_fields(struct mbr_reader *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nf; i++)
+		r->rawp[i] = r->arena.buf + r->off[i];
+}
+
+/* err = "file:line: column: reason" for the record's data error. */
+static void record_error(struct mbr_reader *r, struct mbr_buf *err)
+{
+	char tmp[32];
+
+	mbr_buf_reset(err);
+	mbr_buf_addf(err, "%s:%ld: ", r->file, r->bad_line);
+	if (r->bad_col >= 0)
+		mbr_buf_addf(err, "%s: ", file_colname(r, (size_t)r->bad_col, tmp, sizeof(tmp)));
+	mbr_buf_add(err, r->why.buf, r->why.len);
+}
+
+/* ---------------------------------------------------------------- header */
+
+/* Trim blanks from both ends of the writable string s, in place. */
+static char *trim_inplace(char *s)
+{
+	size_t n;
+
+	while (is_blank(*s))
+		s++;
+	n = strlen(s);
+	while (n && is_blank(s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+/*
+ * Parse opts->map ("native=foreign,...") into entries whose foreign names
+ * point into *copy (the caller frees both).  A native name must be one of
+ * the columns (name or alias); MBR_EINVAL otherwise.
+ */
+static int parse_map(struct mbr_reader *r, const char *map, char **copy, struct map_entry **out,
+		     size_t *nout, struct mbr_buf *err)
+{
+	char *item, *next, *eq, *native;
+	size_t n = 0, cap = 0, i;
+
+	*out = NULL;
+	*nout = 0;
+	if (!(*copy = strdup(map)))
+		return fail(r, MBR_ENOMEM, err, "out of memory");
+	for (item = *copy; item; item = next) {
+		if ((next = strchr(item, ',')))
+			*next++ = '\0';
+		if (!(eq = strchr(item, '='))) {
+			mbr_buf_reset(err);
+			mbr_buf_addf(err, "map: '%s' is not native=foreign", item);
+			return MBR_EINVAL;
+		}
+		*eq = '\0';
+		native = trim_inplace(item);
+		for (i = 0; i < r->ncols; i++)
+			if (col_matches(&r->cols[i], native, strlen(native)))
+				break;
+		if (i == r->ncols) {
+			mbr_buf_reset(err);
+			mbr_buf_addf(err, "map: unknown column '%s'", native);
+			return MBR_EINVAL;
+		}
+		if (n == cap) {
+			cap = cap ? 2 * cap : 8;
+			grow_array(out, sizeof(**out), cap);
+		}
+		(*out)[n].foreign = trim_inplace(eq + 1);
+		(*out)[n].col = i;
+		n++;
+	}
+	*nout = n;
+	return 0;
+}
+
+/* err = "file:line: header: " + reason; returns MBR_EINVAL. */
+static int header_error(struct mbr_reader *r, struct mbr_buf *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int header_error(struct mbr_reader *r, struct mbr_buf *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	mbr_buf_reset(err);
+	mbr_buf_addf(err, "%s:%ld: header: ", r->file, r->row.line);
+	va_start(ap, fmt);
+	mbr_buf_vaddf(err, fmt, ap);
+	va_end(ap);
+	return MBR_EINVAL;
+}
+
+/* Match the header names against the columns, filling r->colmap. */
+static int match_header(struct mbr_reader *r, const struct mbr_reader_opts *opts, struct mbr_buf *err)
+{
+	struct map_entry *map = NULL;
+	char *mapcopy = NULL;
+	size_t nmap = 0, i, j, k;
+	int rc = 0;
+
+	if (!r->cols) {
+		for (j = 0; j < r->nhdr; j++)
+			r->colmap[j] = (long)j;
+		return 0;
+	}
+	if (opts && opts->map && (rc = parse_map(r, opts->map, &mapcopy, &map, &nmap, err)) < 0)
+		goto out;
+	for (j = 0; j < r->nhdr; j++) {
+		const char *h = r->hdr[j];
+		size_t hl = strlen(h);
+
+		if (name_eq(h, hl, "reject_reason", 13))
+			continue;
+		for (k = 0; k < nmap; k++)
+			if (name_eq(map[k].foreign, strlen(map[k].foreign), h, hl))
+				break;
+		if (k < nmap) {
+			i = map[k].col;
+		} else {
+			for (i = 0; i < r->ncols; i++)
+				if (col_matches(&r->cols[i], h, hl))
+					break;
+		}
+		if (i == r->ncols) {
+			if (opts && opts->ignore_unknown)
+				continue;
+			rc = header_error(r, err, "unknown column '%s'", h);
+			goto out;
+		}
+		if (r->colmap[i] >= 0) {
+			rc = header_error(r, err, "duplicate column '%s' (also '%s')", h, r->hdr[r->colmap[i]]);
+			goto out;
+		}
+		r->colmap[i] = (long)j;
+	}
+	for (i = 0; i < r->ncols; i++) {
+		if ((r->cols[i].flags & MBR_COL_REQUIRED) && r->colmap[i] < 0) {
+			rc = header_error(r, err, "missing column '%s'", r->cols[i].name);
+			goto out;
+		}
+	}
+out:
+	free(map);
+	free(mapcopy);
+	return rc;
+}
+
+/* Read the header row, keep its trimmed names and match them. */
+static int read_header(struct mbr_reader *r, const struct mbr_reader_opts *opts, struct mbr_buf *err)
+{
+	size_t j, n, ncols;
+	int rc;
+
+	if ((rc = read_record(r, err)) < 0)
+		return rc;
+	if (rc == 0) {
+		mbr_buf_reset(err);
+		mbr_buf_addf(err, "%s: empty input, no header row", r->file);
+		return MBR_EINVAL;
+	}
+	if (r->bad) {
+		record_error(r, err);
+		return MBR_EINVAL;
+	}
+	finish_fields(r);
+	r->nhdr = r->nf;
+	if (!(r->hdr = calloc(r->nhdr, sizeof(*r->hdr))))
+		return fail(r, MBR_ENOMEM, err, "out of memory");
+	for (j = 0; j < r->nhdr; j++) {
+		const char *s = r->rawp[j];
+
+		n = r->flen[j];
+		trim(&s, &n);
+		if (!(r->hdr[j] = strndup(s, n)))
+			return fail(r, MBR_ENOMEM, err, "out of memory");
+	}
+	for (j = 0; j < r->nhdr && !r->cols; j++)
+		for (n = 0; n < j; n++)
+			if (name_eq(r->hdr[j], strlen(r->hdr[j]), r->hdr[n], strlen(r->hdr[n])))
+				return header_error(r, err, "duplicate column '%s'", r->hdr[j]);
+	ncols = r->cols ? r->ncols : r->nhdr;
+	r->ncols = ncols;
+	r->colmap = malloc((ncols + 1) * sizeof(*r->colmap));
+	r->val = malloc((ncols + 1) * sizeof(*r->val));
+	r->vlen = malloc((ncols + 1) * sizeof(*r->vlen));
+	if (!r->colmap || !r->val || !r->vlen)
+		return fail(r, MBR_ENOMEM, err, "out of memory");
+	for (j = 0; j < ncols; j++)
+		r->colmap[j] = -1;
+	r->header_done = 1;
+	return match_header(r, opts, err);
+}
+
+/* ------------------------------------------------------------ interface */
+
+/* Is enc one of the names that mean "no conversion"? */
+static int is_utf8(const char *enc)
+{
+	return !enc || name_eq(enc, strlen(enc), "utf-8", 5) || name_eq(enc, strlen(enc), "utf8", 4);
+}
+
+/* Open path's bytes as a gzFile (plain files read through unchanged). */
+static int open_input(struct mbr_reader *r, const char *path, struct mbr_buf *err)
+{
+	struct stat st;
+	int fd;
+
+	fd = strcmp(path, "-") == 0 ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(r, MBR_EIO, err, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		close(fd);
+		return fail(r, MBR_EIO, err, "%s: %s", path, strerror(EISDIR));
+	}
+	if (!(r->gz = gzdopen(fd, "rb"))) {
+		close(fd);
+		return fail(r, MBR_ENOMEM, err, "%s: out of memory", path);
+	}
+	gzbuffer(r->gz, 128 * 1024);
+	return 0;
+}
+
+/*
+ * Open a reader (see mbr.h).  With cols == NULL every header column is a
+ * reader column, in file order, and opts->map is not used; otherwise a
+ * "reject_reason" header column is skipped.  On failure *out is NULL and
+ * err says why.
+ */
+int mbr_reader_open(struct mbr_reader **out, const char *path,
+		    const struct mbr_col *cols, size_t ncols,
+		    const struct mbr_reader_opts *opts, struct mbr_buf *err)
+{
+	struct mbr_reader *r;
+	const char *enc = opts ? opts->encoding : NULL;
+	int rc;
+
+	*out = NULL;
+	if (!(r = calloc(1, sizeof(*r))))
+		return MBR_ENOMEM;
+	r->cd = (iconv_t)-1;
+	mbr_buf_init(&r->fatal_msg);
+	mbr_buf_init(&r->arena);
+	mbr_buf_init(&r->why);
+	mbr_buf_init(&r->scratch);
+	r->line = 1;
+	r->cols = cols;
+	r->ncols = ncols;
+	csv_init(&r->csv, CSV_STRICT | CSV_STRICT_FINI);
+	csv_set_space_func(&r->csv, never_space);
+	csv_set_term_func(&r->csv, lf_ends_row);
+	csv_set_blk_size(&r->csv, 4096);
+	if (!(r->file = strdup(path)) || !(r->text = malloc(TEXT_SZ))) {
+		mbr_reader_close(r);
+		return MBR_ENOMEM;
+	}
+	r->row.file = r->file;
+	if (!is_utf8(enc)) {
+		r->cd = iconv_open("UTF-8", enc);
+		if (r->cd == (iconv_t)-1) {
+			mbr_buf_reset(err);
+			mbr_buf_addf(err, "unknown encoding '%s'", enc);
+			mbr_reader_close(r);
+			return MBR_EINVAL;
+		}
+		if (!(r->encoding = strdup(enc)) || !(r->raw = malloc(RAW_SZ))) {
+			mbr_reader_close(r);
+			return MBR_ENOMEM;
+		}
+	}
+	if ((rc = open_input(r, path, err)) < 0 || (rc = read_header(r, opts, err)) < 0) {
+		mbr_reader_close(r);
+		return rc;
+	}
+	r->row.val = r->val;
+	r->row.len = r->vlen;
+	*out = r;
+	return 0;
+}
+
+/*
+ * Read the next record (see mbr.h).  Returns 1 with *row set; 0 at the
+ * end; MBR_EINVAL for a bad record, with err set and *row set to the
+ * record so that it can be written to a rejects file: raw holds its fields
+ * as read (bytes that were not UTF-8, and NUL bytes, replaced by U+FFFD;
+ * a field over MBR_FIELD_MAX bytes as ""; for malformed CSV the field in
+ * error holds the rest of the line as read).  Calling again continues with
+ * the next record.  Other negative codes (read errors) are final: *row is
+ * NULL and every later call returns the same error.
+ */
+int mbr_reader_next(struct mbr_reader *r, struct mbr_row **row, struct mbr_buf *err)
+{
+	size_t i;
+	long j;
+	int rc;
+
+	*row = NULL;
+	if (r->fatal) {
+		mbr_buf_reset(err);
+		mbr_buf_add(err, r->fatal_msg.buf, r->fatal_msg.len);
+		return r->fatal;
+	}
+	if ((rc = read_record(r, err)) <= 0)
+		return rc;
+	finish_fields(r);
+	if (r->nf > r->nhdr)
+		set_bad(r, r->row.line, -1, "row has %zu fields, header has %zu", r->nf, r->nhdr);
+	for (i = 0; i < r->ncols; i++) {
+		j = r->colmap[i];
+		if (j < 0) {
+			r->val[i] = NULL;
+			r->vlen[i] = 0;
+		} else if ((size_t)j < r->nf) {
+			r->val[i] = r->rawp[j];
+			r->vlen[i] = r->flen[j];
+		} else {
+			r->val[i] = "";
+			r->vlen[i] = 0;
+		}
+	}
+	r->row.raw = r->rawp;
+	r->row.nraw = r->nf;
+	*row = &r->row;
+	if (r->bad) {
+		record_error(r, err);
+		return MBR_EINVAL;
+	}
+	return 1;
+}
+
+int mbr_reader_has(struct mbr_reader *r, size_t i)
+{
+	return i < r->ncols && r->colmap[i] >= 0;
+}
+
+const char *const *mbr_reader_header(struct mbr_reader *r, size_t *n)
+{
+	*n = r->nhdr;
+	return (const char *const *)r->hdr;
+}
+
+const char *mbr_reader_colname(struct mbr_reader *r, size_t i)
+{
+	if (i < r->ncols && r->colmap[i] >= 0)
+		return r->hdr[r->colmap[i]];
+	return r->cols && i < r->ncols ? r->cols[i].name : "?";
+}
+
+/* Free r and close its input (stdin itself stays open).  NULL is fine. */
+void mbr_reader_close(struct mbr_reader *r)
+{
+	size_t j;
+
+	if (!r)
+		return;
+	if (r->gz)
+		gzclose(r->gz);
+	if (r->cd != (iconv_t)-1)
+		iconv_close(r->cd);
+	csv_free(&r->csv);
+	for (j = 0; r->hdr && j < r->nhdr; j++)
+		free(r->hdr[j]);
+	free(r->hdr);
+	free(r->colmap);
+	free(r->val);
+	free(r->vlen);
+	free(r->off);
+	free(r->flen);
+	free(r->rawp);
+	free(r->raw);
+	free(r->text);
+	free(r->file);
+	free(r->encoding);
+	mbr_buf_release(&r->fatal_msg);
+	mbr_buf_release(&r->arena);
+	mbr_buf_release(&r->why);
+	mbr_buf_release(&r->scratch);
+	free(r);
+}
+
+/*
+ * err = "file:line: COLUMN: reason", COLUMN being the file's header text
+ * for reader column col (or the column's own name); col < 0 leaves the
+ * column part out.  row NULL gives "file: reason".
+ */
+void mbr_row_error(struct mbr_buf *err, struct mbr_reader *r, const struct mbr_row *row,
+		   int col, const char *fmt, ...)
+{
+	va_list ap;
+
+	mbr_buf_reset(err);
+	if (row)
+		mbr_buf_addf(err, "%s:%ld: ", row->file, row->line);
+	else
+		mbr_buf_addf(err, "%s: ", r->file);
+	if (col >= 0)
+		mbr_buf_addf(err, "%s: ", mbr_reader_colname(r, (size_t)col));
+	va_start(ap, fmt);
+	mbr_buf_vaddf(err, fmt, ap);
+	va_end(ap);
+}

@@ -1,0 +1,414 @@
+/*
+ * out.c - record output: CSV, TSV, JSON lines and aligned tables, the one
+ * way every mbr program prints records.  CSV, TSV and JSON are streamed
+ * straight to the FILE (no allocation per record); a table is kept in
+ * memory until mbr_out_end, because its column widths depend on every
+ * row.  Widths count terminal cells: East Asian wide characters take two.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mbr.h"
+#include "banned.h"
+
+struct mbr_out {
+	FILE *fp;
+	enum mbr_format fmt;
+	const char *eol;		/* "\n", or "\r\n" for excel */
+	const struct mbr_col *cols;
+	size_t ncols;
+	/* table only: every cell, NUL-terminated, row after row */
+	struct mbr_buf cells;
+	size_t *off;			/* offset of each cell in cells */
+	size_t ncells, cap;
+};
+
+int mbr_format_parse(const char *s, enum mbr_format *f)
+{
+	static const struct {
+		const char *name;
+		enum mbr_format fmt;
+	} names[] = {
+		{ "table", MBR_FMT_TABLE }, { "csv", MBR_FMT_CSV },
+		{ "tsv", MBR_FMT_TSV }, { "json", MBR_FMT_JSON },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(s, names[i].name) == 0) {
+			*f = names[i].fmt;
+			return 0;
+		}
+	}
+	return MBR_EINVAL;
+}
+
+/* --------------------------------------------------------------- UTF-8 */
+
+/*
+ * Decode the UTF-8 character at s (n > 0 bytes): its length (1-4) with
+ * *cp set, or 0 if the bytes are not well-formed UTF-8.
+ */
+static size_t utf8_decode(const unsigned char *s, size_t n, unsigned *cp)
+{
+	unsigned c = s[0], min;
+	size_t len, i;
+
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if (c >= 0xC2 && c < 0xE0) {
+		len = 2, c &= 0x1F, min = 0x80;
+	} else if (c >= 0xE0 && c < 0xF0) {
+		len = 3, c &= 0x0F, min = 0x800;
+	} else if (c >= 0xF0 && c < 0xF5) {
+		len = 4, c &= 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3F);
+	}
+	if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/* Terminal cells of code point c: 2 for East Asian wide, 0 for combining marks. */
+static int cp_width(unsigned c)
+{
+	static const unsigned wide[][2] = {
+		{ 0x1100, 0x115F }, { 0x2E80, 0x303E }, { 0x3041, 0x33FF },
+		{ 0x3400, 0x4DBF }, { 0x4E00, 0x9FFF }, { 0xA000, 0xA4CF },
+		{ 0xAC00, 0xD7A3 }, { 0xF900, 0xFAFF }, { 0xFE30, 0xFE4F },
+		{ 0xFF00, 0xFF60 }, { 0xFFE0, 0xFFE6 }, { 0x1F300, 0x1F64F },
+		{ 0x1F900, 0x1F9FF }, { 0x20000, 0x2FFFD }, { 0x30000, 0x3FFFD },
+	};
+	size_t lo = 0, hi = sizeof(wide) / sizeof(wide[0]);
+
+	if (c < 0x300)
+		return 1;
+	if (c <= 0x36F)
+		return 0;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (c < wide[mid][0])
+			hi = mid;
+		else if (c > wide[mid][1])
+			lo = mid + 1;
+		else
+			return 2;
+	}
+	return 1;
+}
+
+/* Display width of s; a byte that is not UTF-8 counts one cell. */
+size_t mbr_text_width(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), w = 0, k;
+	unsigned c;
+
+	while (n) {
+		if ((k = utf8_decode(p, n, &c)) == 0) {
+			k = 1;
+			c = '?';
+		}
+		w += (size_t)cp_width(c);
+		p += k;
+		n -= k;
+	}
+	return w;
+}
+
+/* ---------------------------------------------------------- CSV and TSV */
+
+/* One CSV/TSV field: quoted (quotes doubled) when it holds the delimiter,
+ * a quote, CR or LF; otherwise written as is. */
+static void put_delimited(FILE *fp, const char *s, int delim)
+{
+	const char *q;
+	char special[] = { (char)delim, '"', '\r', '\n', '\0' };
+
+	if (!s[strcspn(s, special)]) {
+		fputs(s, fp);
+		return;
+	}
+	putc('"', fp);
+	while ((q = strchr(s, '"'))) {
+		fwrite(s, 1, (size_t)(q - s) + 1, fp);
+		putc('"', fp);
+		s = q + 1;
+	}
+	fputs(s, fp);
+	putc('"', fp);
+}
+
+static void put_delimited_row(struct mbr_out *o, const char *const *vals)
+{
+	int delim = o->fmt == MBR_FMT_TSV ? '\t' : ',';
+	size_t i;
+
+	for (i = 0; i < o->ncols; i++) {
+		if (i)
+			putc(delim, o->fp);
+		put_delimited(o->fp, vals[i] ? vals[i] : "", delim);
+	}
+	fputs(o->eol, o->fp);
+}
+
+/* ----------------------------------------------------------------- JSON */
+
+/* s as a JSON string: quotes, backslashes and control characters escaped
+ * (controls as \uXXXX), bytes that are not UTF-8 written as U+FFFD. */
+static void put_json_string(FILE *fp, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s, *run = p;
+	size_t n = strlen(s), k;
+	unsigned c;
+
+	putc('"', fp);
+	while (n) {
+		if (*p >= 0x20 && *p != '"' && *p != '\\' && *p < 0x80) {
+			p++, n--;
+			continue;
+		}
+		if (*p >= 0x80 && (k = utf8_decode(p, n, &c)) != 0) {
+			p += k, n -= k;
+			continue;
+		}
+		fwrite(run, 1, (size_t)(p - run), fp);
+		if (*p == '"' || *p == '\\')
+			fprintf(fp, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(fp, "\\u%04x", *p);
+		else
+			fputs("\\ufffd", fp);
+		p++, n--;
+		run = p;
+	}
+	fwrite(run, 1, (size_t)(p - run), fp);
+	putc('"', fp);
+}
+
+/* Is s a number by JSON's grammar: -?(0|[1-9]d*)(.d+)?([eE][+-]?d+)? */
+static int json_number(const char *s)
+{
+	if (*s == '-')
+		s++;
+	if (*s == '0')
+		s++;
+	else if (*s >= '1' && *s <= '9')
+		while (*s >= '0' && *s <= '9')
+			s++;
+	else
+		return 0;
+	if (*s == '.') {
+		if (!(*++s >= '0' && *s <= '9'))
+			return 0;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '+' || *s == '-')
+			s++;
+		if (!(*s >= '0' && *s <= '9'))
+			return 0;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	return *s == '\0';
+}
+
+static void put_json_row(struct mbr_out *o, const char *const *vals)
+{
+	size_t i;
+
+	putc('{', o->fp);
+	for (i = 0; i < o->ncols; i++) {
+		if (i)
+			putc(',', o->fp);
+		put_json_string(o->fp, o->cols[i].name);
+		putc(':', o->fp);
+		if (!vals[i])
+			fputs("null", o->fp);
+		else if ((o->cols[i].flags & MBR_COL_NUMBER) && json_number(vals[i]))
+			fputs(vals[i], o->fp);
+		else
+			put_json_string(o->fp, vals[i]);
+	}
+	putc('}', o->fp);
+	putc('\n', o->fp);
+}
+
+/* ---------------------------------------------------------------- table */
+
+/* Keep one row of cells for the table; control characters become spaces
+ * so that a value with a newline cannot break the layout. */
+static void keep_table_row(struct mbr_out *o, const char *const *vals)
+{
+	size_t i, j, start;
+
+	if (o->ncells + o->ncols > o->cap) {
+		size_t cap = o->cap ? 2 * o->cap : 64 * (o->ncols + 1);
+		size_t *off;
+
+		while (cap < o->ncells + o->ncols)
+			cap *= 2;
+		if (!(off = realloc(o->off, cap * sizeof(*off)))) {
+			fputs("mbr: out of memory\n", stderr);
+			abort();
+		}
+		o->off = off;
+		o->cap = cap;
+	}
+	for (i = 0; i < o->ncols; i++) {
+		start = o->cells.len;
+		o->off[o->ncells++] = start;
+		mbr_buf_adds(&o->cells, vals[i] ? vals[i] : "");
+		for (j = start; j < o->cells.len; j++)
+			if ((unsigned char)o->cells.buf[j] < 0x20 || o->cells.buf[j] == 0x7F)
+				o->cells.buf[j] = ' ';
+		mbr_buf_addc(&o->cells, '\0');
+	}
+}
+
+/* Print a buffered row padded to widths w; trailing blanks are dropped. */
+static void put_table_line(struct mbr_out *o, const char *const *cells, const size_t *w,
+			   struct mbr_buf *line)
+{
+	size_t i, cw, pad;
+
+	mbr_buf_reset(line);
+	for (i = 0; i < o->ncols; i++) {
+		if (i)
+			mbr_buf_add(line, "  ", 2);
+		cw = mbr_text_width(cells[i]);
+		pad = w[i] > cw ? w[i] - cw : 0;
+		if (o->cols[i].flags & MBR_COL_NUMBER)
+			while (pad--)
+				mbr_buf_addc(line, ' ');
+		mbr_buf_adds(line, cells[i]);
+		if (!(o->cols[i].flags & MBR_COL_NUMBER))
+			while (pad--)
+				mbr_buf_addc(line, ' ');
+	}
+	while (line->len && line->buf[line->len - 1] == ' ')
+		line->len--;
+	line->buf[line->len] = '\0';
+	fwrite(line->buf, 1, line->len, o->fp);
+	putc('\n', o->fp);
+}
+
+static void put_table(struct mbr_out *o)
+{
+	struct mbr_buf line = MBR_BUF_INIT;
+	const char **cells = calloc(o->ncols + 1, sizeof(*cells));
+	size_t *w = calloc(o->ncols + 1, sizeof(*w));
+	size_t i, r, nrows = o->ncols ? o->ncells / o->ncols : 0, cw;
+
+	if (!cells || !w) {
+		fputs("mbr: out of memory\n", stderr);
+		abort();
+	}
+	for (i = 0; i < o->ncols; i++)
+		w[i] = mbr_text_width(o->cols[i].name);
+	for (r = 0; r < nrows; r++)
+		for (i = 0; i < o->ncols; i++)
+			if ((cw = mbr_text_width(o->cells.buf + o->off[r * o->ncols + i])) > w[i])
+				w[i] = cw;
+	for (i = 0; i < o->ncols; i++)
+		cells[i] = o->cols[i].name;
+	put_table_line(o, cells, w, &line);
+	for (r = 0; r < nrows; r++) {
+		for (i = 0; i < o->ncols; i++)
+			cells[i] = o->cells.buf + o->off[r * o->ncols + i];
+		put_table_line(o, cells, w, &line);
+	}
+	mbr_buf_release(&line);
+	free(cells);
+	free(w);
+}
+
+/* ------------------------------------------------------------ interface */
+
+/*
+ * Start output (see mbr.h).  cols must outlive the writer.  MBR_FMT_AUTO
+ * becomes a table when fp is a terminal, else CSV.  Returns NULL only
+ * when out of memory.
+ */
+struct mbr_out *mbr_out_new(FILE *fp, enum mbr_format fmt, int excel,
+			    const struct mbr_col *cols, size_t ncols)
+{
+	struct mbr_out *o = calloc(1, sizeof(*o));
+	size_t i;
+
+	if (!o)
+		return NULL;
+	if (fmt == MBR_FMT_AUTO)
+		fmt = isatty(fileno(fp)) ? MBR_FMT_TABLE : MBR_FMT_CSV;
+	o->fp = fp;
+	o->fmt = fmt;
+	o->cols = cols;
+	o->ncols = ncols;
+	o->eol = "\n";
+	mbr_buf_init(&o->cells);
+	if (fmt == MBR_FMT_CSV || fmt == MBR_FMT_TSV) {
+		if (excel) {
+			fputs("\xEF\xBB\xBF", fp);
+			o->eol = "\r\n";
+		}
+		for (i = 0; i < ncols; i++) {
+			if (i)
+				putc(fmt == MBR_FMT_TSV ? '\t' : ',', fp);
+			put_delimited(fp, cols[i].name, fmt == MBR_FMT_TSV ? '\t' : ',');
+		}
+		fputs(o->eol, fp);
+	}
+	return o;
+}
+
+/* Write one record (vals has ncols entries).  MBR_EIO once fp has failed. */
+int mbr_out_row(struct mbr_out *o, const char *const *vals)
+{
+	switch (o->fmt) {
+	case MBR_FMT_CSV:
+	case MBR_FMT_TSV:
+		put_delimited_row(o, vals);
+		break;
+	case MBR_FMT_JSON:
+		put_json_row(o, vals);
+		break;
+	case MBR_FMT_TABLE:
+	case MBR_FMT_AUTO:
+		keep_table_row(o, vals);
+		break;
+	}
+	return ferror(o->fp) ? MBR_EIO : 0;
+}
+
+/* Print a table, flush, free o.  MBR_EIO if anything failed to write.
+ * fp stays open.  NULL is fine. */
+int mbr_out_end(struct mbr_out *o)
+{
+	int rc;
+
+	if (!o)
+		return 0;
+	if (o->fmt == MBR_FMT_TABLE)
+		put_table(o);
+	rc = fflush(o->fp) != 0 || ferror(o->fp) ? MBR_EIO : 0;
+	mbr_buf_release(&o->cells);
+	free(o->off);
+	free(o);
+	return rc;
+}
