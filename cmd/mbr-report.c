@@ -1,6 +1,7 @@
 /*
- * mbr-report - reports from the maintained aggregates: sales by day,
- * month or store, over a range of business dates.
+ * mbr-report - reports: sales by day, month or store over a range of
+ * business dates (from the maintained aggregates), coupon campaigns, and
+ * members with a birthday in the coming days.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -11,12 +12,15 @@
 
 static const char usage[] =
 	"usage: mbr-report [-d file] [--operator name] [--format fmt] [--excel] [--by day|month|store]\n"
-	"                  [--from date] [--to date] sales\n";
+	"                  [--from date] [--to date] sales\n"
+	"       mbr-report [-d file] [--operator name] [--format fmt] [--excel] coupons\n"
+	"       mbr-report [-d file] [--operator name] [--format fmt] [--excel] [--days n] birthdays\n";
 
-enum { OPT_BY = CLI_OPT_NEXT, OPT_FROM, OPT_TO };
+enum { OPT_BY = CLI_OPT_NEXT, OPT_FROM, OPT_TO, OPT_DAYS };
 
 static const struct option options[] = {
 	{ "by", required_argument, NULL, OPT_BY },
+	{ "days", required_argument, NULL, OPT_DAYS },
 	{ "excel", no_argument, NULL, CLI_OPT_EXCEL },
 	{ "format", required_argument, NULL, CLI_OPT_FORMAT },
 	{ "from", required_argument, NULL, OPT_FROM },
@@ -50,7 +54,8 @@ int main(int argc, char *argv[])
 	static const char *const by_names[] = { "day", "month", "store" };
 	struct mbr_col cols[MBR_REPORT_SALES_NCOLS];
 	enum mbr_report_by by = MBR_BY_DAY;
-	const char *from = NULL, *to = NULL;
+	const char *from = NULL, *to = NULL, *report;
+	int days = 7;
 	int64_t from_day = INT32_MIN, to_day = INT32_MAX;
 	struct mbr_out *out;
 	struct mbr_db *db;
@@ -68,6 +73,14 @@ int main(int argc, char *argv[])
 				cli_usage_error(&cli, "--by '%s' must be day, month or store", optarg);
 			by = (enum mbr_report_by)i;
 			break;
+		case OPT_DAYS: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || end == optarg || v < 0 || v > 366)
+				cli_usage_error(&cli, "--days '%s' must be 0-366", optarg);
+			days = (int)v;
+			break;
+		}
 		case OPT_FROM: from = optarg; break;
 		case OPT_TO: to = optarg; break;
 		default: cli_usage_error(&cli, NULL);
@@ -75,8 +88,9 @@ int main(int argc, char *argv[])
 	}
 	if (optind >= argc)
 		cli_usage_error(&cli, "missing report name");
-	if (strcmp(argv[optind], "sales"))
-		cli_usage_error(&cli, "unknown report '%s'", argv[optind]);
+	report = argv[optind];
+	if (strcmp(report, "sales") && strcmp(report, "coupons") && strcmp(report, "birthdays"))
+		cli_usage_error(&cli, "unknown report '%s'", report);
 	if (argc - optind > 1)
 		cli_usage_error(&cli, "too many arguments");
 	db = cli_open(&cli, 0);
@@ -85,10 +99,19 @@ int main(int argc, char *argv[])
 	if (to)
 		to_day = parse_day("--to", to);
 	cli_require(&cli, db, MBR_ROLE_CASHIER, "reports");
-	memcpy(cols, mbr_report_sales_cols, sizeof(cols));
-	cols[0].name = by_names[by];
-	out = mbr_out_new(stdout, cli_format(&cli), cli.excel, cols, MBR_REPORT_SALES_NCOLS);
-	rc = mbr_report_sales(db, by, from_day, to_day, row, out);
+	if (!strcmp(report, "sales")) {
+		memcpy(cols, mbr_report_sales_cols, sizeof(cols));
+		cols[0].name = by_names[by];
+		out = mbr_out_new(stdout, cli_format(&cli), cli.excel, cols, MBR_REPORT_SALES_NCOLS);
+		rc = mbr_report_sales(db, by, from_day, to_day, row, out);
+	} else if (!strcmp(report, "coupons")) {
+		out = mbr_out_new(stdout, cli_format(&cli), cli.excel, mbr_coupon_summary_cols, 9);
+		rc = mbr_coupon_summary(db, row, out);
+	} else {
+		out = mbr_out_new(stdout, cli_format(&cli), cli.excel, mbr_report_birthday_cols,
+				  MBR_REPORT_BIRTHDAY_NCOLS);
+		rc = mbr_report_birthdays(db, mbr_local_day(mbr_now()), days, row, out);
+	}
 	if (mbr_out_end(out) < 0 && rc == 0)
 		rc = MBR_EIO;
 	rc = rc < 0 ? cli_db_error(&cli, db, rc) : MBR_EXIT_OK;

@@ -697,6 +697,11 @@ typedef int (*mbr_report_fn)(const char *const *vals, void *ctx);
 extern const struct mbr_col mbr_report_sales_cols[MBR_REPORT_SALES_NCOLS];
 int mbr_report_sales(struct mbr_db *db, enum mbr_report_by by, int64_t from_day, int64_t to_day,
 		     mbr_report_fn fn, void *ctx);
+/* Active members whose birthday (month-day) falls within days of today
+ * (a local day number): member_no, uid, birthday (MM-DD), in_days, tier, store. */
+#define MBR_REPORT_BIRTHDAY_NCOLS 6
+extern const struct mbr_col mbr_report_birthday_cols[MBR_REPORT_BIRTHDAY_NCOLS];
+int mbr_report_birthdays(struct mbr_db *db, int64_t today, int days, mbr_report_fn fn, void *ctx);
 /* Per campaign: campaign, type, issued, redeemed, expired, voided,
  * redemption_rate (%), discount, sales (totals of receipts using it). */
 extern const struct mbr_col mbr_coupon_summary_cols[9];

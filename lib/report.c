@@ -8,7 +8,9 @@
  * as day numbers of the local calendar, so date(day * 86400, 'unixepoch')
  * is that local date whatever the zone.
  */
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 #include "banned.h"
@@ -72,4 +74,75 @@ int mbr_report_sales(struct mbr_db *db, enum mbr_report_by by, int64_t from_day,
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "report");
+}
+
+/* ------------------------------------------------------------ birthdays */
+
+const struct mbr_col mbr_report_birthday_cols[MBR_REPORT_BIRTHDAY_NCOLS] = {
+	{ "member_no", NULL, 0 }, { "uid", NULL, 0 }, { "birthday", NULL, 0 },
+	{ "in_days", NULL, MBR_COL_NUMBER }, { "tier", NULL, 0 }, { "store", NULL, 0 },
+};
+
+struct bday {
+	signed char offset[13][32];	/* [month][day] -> days from today + 1, 0 = not in range */
+	mbr_report_fn fn;
+	void *ctx;
+};
+
+static int bday_cb(const struct mbr_member *m, void *p)
+{
+	struct bday *b = p;
+	char md[6], days[16];
+	const char *v[MBR_REPORT_BIRTHDAY_NCOLS];
+	int mon, day, off;
+
+	if (strcmp(m->status, "active") || strlen(m->birthday) != 10)
+		return 0;
+	mon = atoi(m->birthday + 5);
+	day = atoi(m->birthday + 8);
+	if (mon < 1 || mon > 12 || day < 1 || day > 31)
+		return 0;
+	off = b->offset[mon][day];
+	if (!off)
+		return 0;
+	snprintf(md, sizeof(md), "%s", m->birthday + 5);
+	snprintf(days, sizeof(days), "%d", off - 1);
+	v[0] = m->member_no;
+	v[1] = m->uid;
+	v[2] = md;		/* month and day only: the year is personal data */
+	v[3] = days;
+	v[4] = m->tier;
+	v[5] = m->store;
+	return b->fn(v, b->ctx);
+}
+
+int mbr_report_birthdays(struct mbr_db *db, int64_t today, int days, mbr_report_fn fn, void *ctx)
+{
+	struct bday b;
+	int k;
+
+	memset(&b, 0, sizeof(b));
+	b.fn = fn;
+	b.ctx = ctx;
+	if (days < 0 || days > 366)
+		return mbr_db_fail(db, MBR_EINVAL, "days must be 0-366");
+	for (k = days; k >= 0; k--) {
+		int y, mon, day;
+
+		/* day numbers are local calendar days: read them as UTC */
+		{
+			time_t t = (time_t)((today + k) * 86400);
+			struct tm tm;
+
+			gmtime_r(&t, &tm);
+			y = tm.tm_year + 1900;
+			mon = tm.tm_mon + 1;
+			day = tm.tm_mday;
+		}
+		b.offset[mon][day] = (signed char)(k + 1);
+		/* Feb 29 birthdays are kept on Feb 28 in other years */
+		if (mon == 2 && day == 28 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+			b.offset[2][29] = (signed char)(k + 1);
+	}
+	return mbr_member_each(db, bday_cb, &b);
 }

@@ -758,7 +758,7 @@ static int agg_update(struct mbr_sale_import *im, int64_t day, int64_t member, i
  * Returns 0, 1 (rejected, im->bad says why) or < 0.
  */
 static int apply_coupons(struct mbr_sale_import *im, const struct mbr_sale_member *sm, int64_t ts,
-			 int *ncodes, char codes[][MBR_CODE_SZ], int64_t *discount)
+			 int *ncodes, char codes[][MBR_CODE_SZ], int64_t *amounts, int64_t *discount)
 {
 	const char *p = im->coupon;
 	int64_t total = 0, left;
@@ -834,6 +834,7 @@ static int apply_coupons(struct mbr_sale_import *im, const struct mbr_sale_membe
 			}
 		}
 		copy(codes[n], MBR_CODE_SZ, c.code);
+		amounts[n] = amount;
 		stack_all[n] = !strcmp(c.stack, "all");
 		n++;
 		left -= c.discount;
@@ -869,6 +870,7 @@ static int write_receipt(struct mbr_sale_import *im)
 	int64_t earned = 0, residue = 0, reversed = 0, paid_points = 0, refund_points = 0, eligible, sale;
 	int64_t lines_total, coupon_discount = 0;
 	char codes[MAX_COUPONS][MBR_CODE_SZ];
+	int64_t coupon_amounts[MAX_COUPONS];
 	int ncoupons = 0;
 	__int128 weighted = 0;
 	int npay = 0, rc, i, is_return, have_orig = 0, exp = mbr_db_exponent(db);
@@ -956,7 +958,7 @@ static int write_receipt(struct mbr_sale_import *im)
 	}
 	lines_total = total;
 	if (im->coupon[0]) {
-		if ((rc = apply_coupons(im, &sm, ts, &ncoupons, codes, &coupon_discount)) != 0)
+		if ((rc = apply_coupons(im, &sm, ts, &ncoupons, codes, coupon_amounts, &coupon_discount)) != 0)
 			return rc;
 		total -= coupon_discount;
 		discount += coupon_discount;
@@ -1071,6 +1073,8 @@ static int write_receipt(struct mbr_sale_import *im)
 		u.member = member;
 		u.store = im->store;
 		u.now = ts;
+		u.has_amount = 1;
+		u.amount = coupon_amounts[i];
 		if ((rc = mbr_coupon_redeem(db, codes[i], &u, sale, im->receipt, NULL)) < 0)
 			return rc == MBR_EINVAL || rc == MBR_ENOTFOUND ? MBR_EDB : rc;
 	}
