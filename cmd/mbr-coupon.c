@@ -21,7 +21,7 @@ static const char usage[] =
 	"       mbr-coupon [-nq] [-d file] [--operator name] generate campaign n\n"
 	"       mbr-coupon [-nq] [-d file] [--operator name] [--encoding enc] load campaign [file | -]\n"
 	"       mbr-coupon [-nq] [-d file] [--operator name] [--encoding enc] [--skip-bad] [--rejects file]\n"
-	"                  [--member member] issue campaign [file | -]\n"
+	"                  [--member member] [--skip-held] issue campaign [file | -]\n"
 	"       mbr-coupon [-nq] [-d file] [--operator name] --member member buy campaign\n"
 	"       mbr-coupon [-d file] [--operator name] [--member member] [--store code] [--amount amount]\n"
 	"                  check code\n"
@@ -33,7 +33,7 @@ static const char usage[] =
 enum {
 	OPT_TYPE = CLI_OPT_NEXT, OPT_VALUE, OPT_CAP, OPT_MIN_SPEND, OPT_FROM, OPT_TO, OPT_LIMIT, OPT_PER_MEMBER,
 	OPT_POINTS_COST, OPT_STORES, OPT_CATEGORIES, OPT_STACK, OPT_MEMBER, OPT_STORE, OPT_AMOUNT, OPT_RECEIPT,
-	OPT_AS_OF,
+	OPT_AS_OF, OPT_SKIP_HELD,
 };
 
 static const struct option options[] = {
@@ -57,6 +57,7 @@ static const struct option options[] = {
 	{ "receipt", required_argument, NULL, OPT_RECEIPT },
 	{ "rejects", required_argument, NULL, CLI_OPT_REJECTS },
 	{ "skip-bad", no_argument, NULL, CLI_OPT_SKIP_BAD },
+	{ "skip-held", no_argument, NULL, OPT_SKIP_HELD },
 	{ "stack", required_argument, NULL, OPT_STACK },
 	{ "store", required_argument, NULL, OPT_STORE },
 	{ "stores", required_argument, NULL, OPT_STORES },
@@ -72,6 +73,7 @@ static struct mbr_cli cli;
 static const char *o_type, *o_value, *o_cap, *o_min_spend, *o_from, *o_to, *o_limit, *o_per_member,
 	*o_points_cost, *o_stores, *o_categories, *o_stack;
 static const char *member, *store, *amount, *receipt, *as_of;
+static int skip_held;	/* issue: members holding a coupon of the campaign already are skipped */
 
 static void fail_exit(struct mbr_db *db, int rc)
 {
@@ -281,8 +283,8 @@ static int issue(struct mbr_db *db, const char *campaign, const char *path)
 	struct mbr_member m;
 	struct mbr_row *row;
 	char code[MBR_CODE_SZ];
-	int64_t batch = 0;
-	long issued = 0, bad = 0;
+	int64_t batch = 0, held;
+	long issued = 0, bad = 0, skipped = 0;
 	int rc, status = MBR_EXIT_OK;
 
 	cli_require(&cli, db, member ? MBR_ROLE_CASHIER : MBR_ROLE_MANAGER, "issuing coupons");
@@ -338,6 +340,14 @@ static int issue(struct mbr_db *db, const char *campaign, const char *path)
 			if (row->val[i] && *row->val[i])
 				key = row->val[i];
 		rc = key ? mbr_member_get_brief(db, key, &m) : MBR_EINVAL;
+		if (rc == 0 && skip_held) {
+			if ((rc = mbr_coupon_count(db, campaign, m.id, &held)) < 0)
+				fail_exit(db, rc);
+			if (held) {
+				skipped++;
+				continue;
+			}
+		}
 		if (rc == 0)
 			rc = mbr_coupon_issue(db, campaign, &m, batch, code);
 		if (rc == MBR_EINVAL || rc == MBR_ENOTFOUND) {
@@ -367,8 +377,9 @@ static int issue(struct mbr_db *db, const char *campaign, const char *path)
 		fail_exit(db, rc);
 	done(db);
 	if (!cli.quiet)
-		cli_warn(&cli, "%sbatch %lld: %ld coupon%s of '%s' issued, %ld rejected", cli.dry_run ? "dry run: " : "",
-			 (long long)batch, issued, issued == 1 ? "" : "s", campaign, bad);
+		cli_warn(&cli, "%sbatch %lld: %ld coupon%s of '%s' issued, %ld already held, %ld rejected",
+			 cli.dry_run ? "dry run: " : "", (long long)batch, issued, issued == 1 ? "" : "s", campaign,
+			 skipped, bad);
 	status = bad ? MBR_EXIT_REJECTED : MBR_EXIT_OK;
 out:
 	if (mbr_out_end(co.out) < 0)
@@ -493,6 +504,7 @@ int main(int argc, char *argv[])
 		case OPT_AMOUNT: amount = optarg; break;
 		case OPT_RECEIPT: receipt = optarg; break;
 		case OPT_AS_OF: as_of = optarg; break;
+		case OPT_SKIP_HELD: skip_held = 1; break;
 		default: cli_usage_error(&cli, NULL);
 		}
 	}

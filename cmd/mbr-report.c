@@ -14,7 +14,8 @@ static const char usage[] =
 	"usage: mbr-report [-d file] [--operator name] [--format fmt] [--excel] [--by day|month|store]\n"
 	"                  [--from date] [--to date] sales\n"
 	"       mbr-report [-d file] [--operator name] [--format fmt] [--excel] coupons\n"
-	"       mbr-report [-d file] [--operator name] [--format fmt] [--excel] [--days n] birthdays\n";
+	"       mbr-report [-d file] [--operator name] [--format fmt] [--excel] [--from date] [--days n]\n"
+	"                  birthdays\n";
 
 enum { OPT_BY = CLI_OPT_NEXT, OPT_FROM, OPT_TO, OPT_DAYS };
 
@@ -110,7 +111,8 @@ int main(int argc, char *argv[])
 	} else {
 		out = mbr_out_new(stdout, cli_format(&cli), cli.excel, mbr_report_birthday_cols,
 				  MBR_REPORT_BIRTHDAY_NCOLS);
-		rc = mbr_report_birthdays(db, mbr_local_day(mbr_now()), days, row, out);
+		/* counted from --from, else from today */
+		rc = mbr_report_birthdays(db, from ? from_day : mbr_local_day(mbr_now()), days, row, out);
 	}
 	if (mbr_out_end(out) < 0 && rc == 0)
 		rc = MBR_EIO;

@@ -16,13 +16,14 @@ static const char usage[] =
 	"                [--time-format fmt] [--store code] import [file | -]\n"
 	"       mbr-sale [-nq] [-d file] [--operator name] [--store code] [--ts time]\n"
 	"                [--member member] [--payment method[:amount];...] [--original receipt]\n"
-	"                add receipt sku:qty:price[:discount] ...\n"
+	"                [--coupon code] add receipt sku:qty:price[:discount] ...\n"
 	"       mbr-sale [-nq] [-d file] [--operator name] [--encoding enc] products [file | -]\n"
 	"       mbr-sale [-nq] [-d file] [--operator name] undo batch\n";
 
-enum { OPT_MAP = CLI_OPT_NEXT, OPT_TIME_FORMAT, OPT_STORE, OPT_TS, OPT_MEMBER, OPT_PAYMENT, OPT_ORIGINAL };
+enum { OPT_MAP = CLI_OPT_NEXT, OPT_TIME_FORMAT, OPT_STORE, OPT_TS, OPT_MEMBER, OPT_PAYMENT, OPT_ORIGINAL, OPT_COUPON };
 
 static const struct option options[] = {
+	{ "coupon", required_argument, NULL, OPT_COUPON },
 	{ "dry-run", no_argument, NULL, CLI_OPT_DRY_RUN },
 	{ "encoding", required_argument, NULL, CLI_OPT_ENCODING },
 	{ "help", no_argument, NULL, CLI_OPT_HELP },
@@ -45,7 +46,7 @@ static const struct option options[] = {
 #define MAX_SHOWN_ERRORS 50
 
 static struct mbr_cli cli;
-static const char *map, *time_format, *store, *ts, *member, *payment, *original;
+static const char *map, *time_format, *store, *ts, *member, *payment, *original, *coupon;
 
 struct import {
 	struct cli_rejects *rejects;
@@ -240,6 +241,7 @@ static int add(const char *receipt, int nitems, char **items)
 		v[MBR_S_DISCOUNT] = f[3];
 		v[MBR_S_PAYMENT] = payment;
 		v[MBR_S_ORIGINAL] = original;
+		v[MBR_S_COUPON] = coupon;
 		rc = mbr_sale_line(si, v, "add", i + 1, NULL, 0);
 	}
 	if (rc == 0)
@@ -398,6 +400,7 @@ int main(int argc, char *argv[])
 		case OPT_MEMBER: member = optarg; break;
 		case OPT_PAYMENT: payment = optarg; break;
 		case OPT_ORIGINAL: original = optarg; break;
+		case OPT_COUPON: coupon = optarg; break;
 		default: cli_usage_error(&cli, NULL);
 		}
 	}

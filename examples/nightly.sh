@@ -3,8 +3,10 @@
 #   1. load the day's POS sales (bad receipts go to FILE.rejects, the rest loads),
 #   2. expire points lots lapsed by the end of the day,
 #   3. re-evaluate member tiers (changes saved as tiers-DAY.csv),
-#   4. print the day's figures per store,
-#   5. prove the database sound.
+#   4. issue birthday coupons to members whose birthday is in the next 7 days
+#      (campaign BDAY<year>, made on first use: 20.00 off from 100.00, one per member),
+#   5. print the day's figures per store and the stored coupons' state,
+#   6. prove the database sound.
 #
 # usage: MBR_DB=shop.db nightly.sh sales-file [day]
 # day (YYYY-MM-DD) defaults to yesterday.  Exit status: 0 all went well,
@@ -26,7 +28,18 @@ esac
 
 mbr-points expire --as-of "$day" || exit $?
 mbr-points tiers --as-of "$day" --format csv > "tiers-$day.csv" || exit $?
+year=${day%%-*}
+camp=${MBR_BIRTHDAY_CAMPAIGN:-BDAY$year}
+if ! mbr-coupon show "$camp" >/dev/null 2>&1; then
+	mbr-coupon -q create "$camp" --type amount --value 20.00 --min-spend 100.00 \
+		--per-member 1 --to "$year-12-31" || exit $?
+fi
+mbr-report birthdays --from "$day" --days 7 --format csv |
+	mbr-coupon -q --skip-held issue "$camp" > "birthday-coupons-$day.csv" || exit $?
+
 echo "sales of $day"
 mbr-report sales --by store --from "$day" --to "$day" --format table || exit $?
+echo "coupons"
+mbr-report coupons --format table || exit $?
 mbr-db check -q || exit $?
 exit "$status"

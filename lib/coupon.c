@@ -348,6 +348,11 @@ static int count_issued(struct mbr_db *db, const char *campaign, int64_t member,
 	return 0;
 }
 
+int mbr_coupon_count(struct mbr_db *db, const char *campaign, int64_t member, int64_t *n)
+{
+	return count_issued(db, campaign, member, n);
+}
+
 int mbr_coupon_generate(struct mbr_db *db, const char *campaign, long n, int64_t batch, mbr_code_fn fn, void *ctx)
 {
 	struct mbr_campaign c;

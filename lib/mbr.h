@@ -674,6 +674,8 @@ int mbr_coupon_generate(struct mbr_db *db, const char *campaign, long n, int64_t
 int mbr_coupon_load(struct mbr_db *db, const char *campaign, const char *code, int64_t batch);
 int mbr_coupon_issue(struct mbr_db *db, const char *campaign, const struct mbr_member *m, int64_t batch,
 		     char code[MBR_CODE_SZ]);
+/* Coupons of a campaign handed to a member (member 0: to anyone). */
+int mbr_coupon_count(struct mbr_db *db, const char *campaign, int64_t member, int64_t *n);
 int mbr_coupon_buy(struct mbr_db *db, const char *campaign, const struct mbr_member *m, char code[MBR_CODE_SZ]);
 /*
  * May the code be used now?  0, or an error whose message starts with the
