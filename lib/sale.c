@@ -886,7 +886,10 @@ static int write_receipt(struct mbr_sale_import *im)
 		return rc;
 	if (rc == 1) {
 		if (prev_batch && prev_batch == im->batch) {
-			receipt_bad(im, "%s:%ld: receipt: '%s' appears again; a receipt's lines must be together",
+			/* Its first run is already written in this batch: these
+			 * lines are refused, and the message says how to fix it. */
+			receipt_bad(im, "%s:%ld: receipt: '%s' appears again after other receipts; a receipt's lines"
+				    " must be together (sort the file by receipt, undo the batch, import again)",
 				    im->file, im->first_line, im->receipt);
 			return 1;
 		}

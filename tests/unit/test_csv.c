@@ -1,0 +1,722 @@
+/*
+ * test_csv.c - unit tests for lib/csv.c: the record reader (header
+ * matching, encodings, gzip, line numbers, data errors and carrying on
+ * after them) and mbr_row_error.  Inputs are written to temp files.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+#include <iconv.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <cmocka.h>
+
+#include "mbr.h"
+#include "banned.h"
+
+static const struct mbr_col member_cols[] = {
+	{ "member_no", "会员卡号|卡号|card", MBR_COL_REQUIRED },
+	{ "name", "姓名", 0 },
+	{ "phone", "手机|电话", 0 },
+};
+#define NMEMBER 3
+
+static char tmp_path[64];
+
+/* Write len bytes to a new temp file; its name is in tmp_path. */
+static const char *write_tmp(const char *data, size_t len)
+{
+	int fd;
+
+	snprintf(tmp_path, sizeof(tmp_path), "/tmp/mbr-test-csv-XXXXXX");
+	fd = mkstemp(tmp_path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+	return tmp_path;
+}
+
+static const char *write_str(const char *s)
+{
+	return write_tmp(s, strlen(s));
+}
+
+/* Open s (a file's contents) with cols; expects success. */
+static struct mbr_reader *open_str(const char *s, const struct mbr_col *cols, size_t ncols,
+				   const struct mbr_reader_opts *ro)
+{
+	struct mbr_buf err = MBR_BUF_INIT;
+	struct mbr_reader *r = NULL;
+	int rc = mbr_reader_open(&r, write_str(s), cols, ncols, ro, &err);
+
+	if (rc != 0)
+		fprintf(stderr, "open: %s\n", err.buf);
+	assert_int_equal(rc, 0);
+	assert_non_null(r);
+	mbr_buf_release(&err);
+	return r;
+}
+
+/* Open len bytes at s with cols; expects success. */
+static struct mbr_reader *open_tmp(const char *s, size_t len, const struct mbr_col *cols, size_t ncols,
+				   const struct mbr_reader_opts *ro)
+{
+	struct mbr_buf err = MBR_BUF_INIT;
+	struct mbr_reader *r = NULL;
+	int rc = mbr_reader_open(&r, write_tmp(s, len), cols, ncols, ro, &err);
+
+	if (rc != 0)
+		fprintf(stderr, "open: %s\n", err.buf);
+	assert_int_equal(rc, 0);
+	mbr_buf_release(&err);
+	return r;
+}
+
+/* Open s expecting failure with code and message want (PATH replaced by
+ * the temp file's name). */
+static void open_fails(const char *s, size_t len, const struct mbr_col *cols, size_t ncols,
+		       const struct mbr_reader_opts *ro, int code, const char *want)
+{
+	struct mbr_buf err = MBR_BUF_INIT, exp = MBR_BUF_INIT;
+	struct mbr_reader *r = (struct mbr_reader *)&r;
+	const char *path = write_tmp(s, len);
+	const char *p = strstr(want, "PATH");
+
+	assert_int_equal(mbr_reader_open(&r, path, cols, ncols, ro, &err), code);
+	if (code == 0) {
+		assert_non_null(r);
+		mbr_reader_close(r);
+		unlink(path);
+		return;
+	}
+	assert_null(r);
+	if (p) {
+		mbr_buf_add(&exp, want, (size_t)(p - want));
+		mbr_buf_adds(&exp, path);
+		mbr_buf_adds(&exp, p + 4);
+	} else {
+		mbr_buf_adds(&exp, want);
+	}
+	assert_string_equal(err.buf, exp.buf);
+	unlink(path);
+	mbr_buf_release(&err);
+	mbr_buf_release(&exp);
+}
+
+/* Next record must succeed; returns it. */
+static struct mbr_row *next_ok(struct mbr_reader *r)
+{
+	struct mbr_buf err = MBR_BUF_INIT;
+	struct mbr_row *row = NULL;
+	int rc = mbr_reader_next(r, &row, &err);
+
+	if (rc != 1)
+		fprintf(stderr, "next: %d %s\n", rc, err.buf);
+	assert_int_equal(rc, 1);
+	assert_non_null(row);
+	mbr_buf_release(&err);
+	return row;
+}
+
+/* Next record must be a data error with message want ("PATH" = file). */
+static struct mbr_row *next_bad(struct mbr_reader *r, const char *want)
+{
+	struct mbr_buf err = MBR_BUF_INIT, exp = MBR_BUF_INIT;
+	struct mbr_row *row = NULL;
+	int rc = mbr_reader_next(r, &row, &err);
+	const char *p = strstr(want, "PATH");
+
+	assert_int_equal(rc, MBR_EINVAL);
+	if (p) {
+		mbr_buf_add(&exp, want, (size_t)(p - want));
+		mbr_buf_adds(&exp, tmp_path);
+		mbr_buf_adds(&exp, p + 4);
+	} else {
+		mbr_buf_adds(&exp, want);
+	}
+	assert_string_equal(err.buf, exp.buf);
+	mbr_buf_release(&err);
+	mbr_buf_release(&exp);
+	return row;
+}
+
+static void next_end(struct mbr_reader *r)
+{
+	struct mbr_buf err = MBR_BUF_INIT;
+	struct mbr_row *row = (struct mbr_row *)&row;
+
+	assert_int_equal(mbr_reader_next(r, &row, &err), 0);
+	assert_null(row);
+	mbr_buf_release(&err);
+}
+
+static void done(struct mbr_reader *r)
+{
+	mbr_reader_close(r);
+	unlink(tmp_path);
+}
+
+/* ---------------------------------------------------------------- header */
+
+static void test_header_aliases_order_case(void **state)
+{
+	struct mbr_reader *r;
+	struct mbr_row *row;
+	const char *const *h;
+	size_t n;
+
+	(void)state;
+	r = open_str(" 姓名 ,PHONE,卡号\n张三,13800138000,M001\n", member_cols, NMEMBER, NULL);
+	h = mbr_reader_header(r, &n);
+	assert_int_equal(n, 3);
+	assert_string_equal(h[0], "姓名");	/* trimmed, file order */
+	assert_string_equal(h[1], "PHONE");
+	assert_string_equal(h[2], "卡号");
+	assert_string_equal(mbr_reader_colname(r, 0), "卡号");
+	assert_string_equal(mbr_reader_colname(r, 2), "PHONE");
+	assert_true(mbr_reader_has(r, 0) && mbr_reader_has(r, 1) && mbr_reader_has(r, 2));
+	row = next_ok(r);
+	assert_string_equal(row->file, tmp_path);
+	assert_int_equal(row->line, 2);
+	assert_string_equal(row->val[0], "M001");
+	assert_string_equal(row->val[1], "张三");
+	assert_string_equal(row->val[2], "13800138000");
+	assert_int_equal(row->len[1], strlen("张三"));
+	assert_int_equal(row->nraw, 3);
+	assert_string_equal(row->raw[0], "张三");
+	next_end(r);
+	done(r);
+
+	r = open_str("Card,MEMBER_no_x\n1,2\n", member_cols, NMEMBER, &(struct mbr_reader_opts){ NULL, 1, NULL });
+	assert_true(mbr_reader_has(r, 0));
+	assert_false(mbr_reader_has(r, 1));
+	row = next_ok(r);
+	assert_string_equal(row->val[0], "1");
+	assert_null(row->val[1]);	/* no such column */
+	assert_int_equal(row->len[1], 0);
+	assert_string_equal(mbr_reader_colname(r, 1), "name");
+	done(r);
+}
+
+static void test_header_errors(void **state)
+{
+	struct mbr_reader_opts ign = { NULL, 1, NULL };
+
+	(void)state;
+	open_fails("name,phone\nx,y\n", 15, member_cols, NMEMBER, NULL, MBR_EINVAL,
+		   "PATH:1: header: missing column 'member_no'");
+	open_fails("member_no,name,会员卡号\n", strlen("member_no,name,会员卡号\n"), member_cols, NMEMBER, NULL,
+		   MBR_EINVAL, "PATH:1: header: duplicate column '会员卡号' (also 'member_no')");
+	open_fails("member_no,colour\n", 17, member_cols, NMEMBER, NULL, MBR_EINVAL,
+		   "PATH:1: header: unknown column 'colour'");
+	open_fails("member_no,colour\n", 17, member_cols, NMEMBER, &ign, 0, "");
+	open_fails("", 0, member_cols, NMEMBER, NULL, MBR_EINVAL, "PATH: empty input, no header row");
+	open_fails("\n \r\n\n", 5, member_cols, NMEMBER, NULL, MBR_EINVAL, "PATH: empty input, no header row");
+	open_fails("\xEF\xBB\xBF", 3, member_cols, NMEMBER, NULL, MBR_EINVAL, "PATH: empty input, no header row");
+	open_fails("\n\nfoo,bar\n", 10, member_cols, NMEMBER, NULL, MBR_EINVAL,
+		   "PATH:3: header: unknown column 'foo'");
+	open_fails("member_no,na\xffme\n", 16, member_cols, NMEMBER, NULL, MBR_EINVAL,
+		   "PATH:1: header: invalid UTF-8");
+	/* csv-edge bad-header-wrong-header.csv against foo,bar,baz */
+	open_fails("qux,quux,quuz", 13,
+		   (const struct mbr_col[]){ { "foo", NULL, MBR_COL_REQUIRED }, { "bar", NULL, MBR_COL_REQUIRED },
+					     { "baz", NULL, MBR_COL_REQUIRED } }, 3,
+		   &ign, MBR_EINVAL, "PATH:1: header: missing column 'foo'");
+	/* every header column as is: names must still be distinct */
+	open_fails("a,b,A\n", 6, NULL, 0, NULL, MBR_EINVAL, "PATH:1: header: duplicate column 'A'");
+}
+
+static void test_header_ignore_unknown_and_reject_reason(void **state)
+{
+	struct mbr_reader_opts ign = { NULL, 1, NULL };
+	struct mbr_reader *r;
+	struct mbr_row *row;
+
+	(void)state;
+	r = open_str("colour,member_no,reject_reason\nred,M1,bad phone\n", member_cols, NMEMBER, &ign);
+	row = next_ok(r);
+	assert_string_equal(row->val[0], "M1");
+	assert_int_equal(row->nraw, 3);	/* raw keeps every field */
+	assert_string_equal(row->raw[0], "red");
+	assert_string_equal(row->raw[2], "bad phone");
+	done(r);
+	/* reject_reason is skipped even without ignore_unknown */
+	r = open_str("member_no,reject_reason\nM1,x\n", member_cols, NMEMBER, NULL);
+	assert_string_equal(next_ok(r)->val[0], "M1");
+	done(r);
+}
+
+static void test_header_map(void **state)
+{
+	struct mbr_reader_opts ro = { NULL, 0, " member_no = CardNo ,姓名=Full Name" };
+	struct mbr_reader *r;
+	struct mbr_row *row;
+
+	(void)state;
+	r = open_str("full name,CARDNO\nAnn,C9\n", member_cols, NMEMBER, &ro);
+	row = next_ok(r);
+	assert_string_equal(row->val[0], "C9");
+	assert_string_equal(row->val[1], "Ann");
+	assert_string_equal(mbr_reader_colname(r, 0), "CARDNO");
+	done(r);
+	ro.map = "bogus=CardNo";
+	open_fails("CardNo\n1\n", 9, member_cols, NMEMBER, &ro, MBR_EINVAL, "map: unknown column 'bogus'");
+	ro.map = "member_no";
+	open_fails("CardNo\n1\n", 9, member_cols, NMEMBER, &ro, MBR_EINVAL, "map: 'member_no' is not native=foreign");
+}
+
+static void test_open_errors(void **state)
+{
+	struct mbr_reader_opts ro = { "NO-SUCH-ENCODING", 0, NULL };
+	struct mbr_buf err = MBR_BUF_INIT;
+	struct mbr_reader *r = NULL;
+
+	(void)state;
+	assert_int_equal(mbr_reader_open(&r, "/nonexistent/x.csv", member_cols, NMEMBER, NULL, &err), MBR_EIO);
+	assert_null(r);
+	assert_string_equal(err.buf, "/nonexistent/x.csv: No such file or directory");
+	assert_int_equal(mbr_reader_open(&r, "/tmp", member_cols, NMEMBER, NULL, &err), MBR_EIO);
+	assert_string_equal(err.buf, "/tmp: Is a directory");
+	open_fails("member_no\n", 10, member_cols, NMEMBER, &ro, MBR_EINVAL, "unknown encoding 'NO-SUCH-ENCODING'");
+	mbr_reader_close(NULL);
+	mbr_buf_release(&err);
+}
+
+/* ------------------------------------------------------------ input forms */
+
+static void test_bom_crlf_short_rows(void **state)
+{
+	struct mbr_reader *r;
+	struct mbr_row *row;
+
+	(void)state;
+	r = open_str("\xEF\xBB\xBFmember_no,name\r\nM1,Ann\r\n\r\nM2\r\nM3,\"a\r\nb\"\r\nM4,last", member_cols, NMEMBER,
+		     NULL);
+	row = next_ok(r);
+	assert_int_equal(row->line, 2);
+	assert_string_equal(row->val[0], "M1");
+	assert_string_equal(row->val[1], "Ann");
+	assert_null(row->val[2]);
+	row = next_ok(r);
+	assert_int_equal(row->line, 4);
+	assert_string_equal(row->val[0], "M2");
+	assert_non_null(row->val[1]);	/* short row: "" not NULL */
+	assert_string_equal(row->val[1], "");
+	assert_int_equal(row->nraw, 1);
+	row = next_ok(r);
+	assert_int_equal(row->line, 5);
+	assert_string_equal(row->val[1], "a\r\nb");	/* a CRLF inside quotes is data */
+	row = next_ok(r);
+	assert_int_equal(row->line, 7);
+	assert_string_equal(row->val[1], "last");	/* no final newline */
+	next_end(r);
+	next_end(r);
+	done(r);
+}
+
+static void test_blanks_are_data(void **state)
+{
+	struct mbr_reader *r;
+	struct mbr_row *row;
+
+	(void)state;
+	r = open_str("a,b\n x , y\n", NULL, 0, NULL);
+	row = next_ok(r);
+	assert_string_equal(row->val[0], " x ");
+	assert_string_equal(row->val[1], " y");
+	done(r);
+}
+
+static void test_gzip(void **state)
+{
+	char path[] = "/tmp/mbr-test-csv-gz-XXXXXX";
+	struct mbr_buf err = MBR_BUF_INIT;
+	struct mbr_reader *r = NULL;
+	struct mbr_row *row;
+	int fd = mkstemp(path);
+	gzFile gz;
+	long i;
+
+	(void)state;
+	assert_true(fd >= 0);
+	gz = gzdopen(fd, "wb");
+	gzputs(gz, "\xEF\xBB\xBFmember_no,name\n");
+	for (i = 0; i < 50000; i++)
+		gzprintf(gz, "M%ld,\"n %ld\"\n", i, i);
+	gzclose(gz);
+	assert_int_equal(mbr_reader_open(&r, path, member_cols, NMEMBER, NULL, &err), 0);
+	for (i = 0; i < 50000; i++) {
+		char want[32];
+
+		row = next_ok(r);
+		snprintf(want, sizeof(want), "n %ld", i);
+		assert_string_equal(row->val[1], want);
+		assert_int_equal(row->line, i + 2);
+	}
+	next_end(r);
+	mbr_reader_close(r);
+	unlink(path);
+	mbr_buf_release(&err);
+}
+
+/* s converted from UTF-8 to enc with iconv, into out. */
+static size_t to_encoding(const char *enc, const char *s, char *out, size_t outsz)
+{
+	iconv_t cd = iconv_open(enc, "UTF-8");
+	char *in = (char *)s, *o = out;
+	size_t inleft = strlen(s), outleft = outsz;
+
+	assert_true(cd != (iconv_t)-1);
+	assert_int_not_equal(iconv(cd, &in, &inleft, &o, &outleft), (size_t)-1);
+	iconv_close(cd);
+	return outsz - outleft;
+}
+
+static void test_gb18030(void **state)
+{
+	struct mbr_reader_opts ro = { "GB18030", 0, NULL };
+	struct mbr_buf text = MBR_BUF_INIT;
+	char enc[1 << 20];
+	struct mbr_buf err = MBR_BUF_INIT;
+	struct mbr_reader *r = NULL;
+	struct mbr_row *row;
+	size_t n;
+	int i;
+
+	(void)state;
+	/* enough rows that multibyte characters straddle the read chunks */
+	mbr_buf_adds(&text, "会员卡号,姓名,电话\n");
+	for (i = 0; i < 20000; i++)
+		mbr_buf_addf(&text, "M%d,张三丰%d€😀,139\n", i, i);
+	n = to_encoding("GB18030", text.buf, enc, sizeof(enc));
+	assert_true(memcmp(enc, "\xBB\xE1", 2) == 0);	/* 会 in GB18030 */
+	assert_int_equal(mbr_reader_open(&r, write_tmp(enc, n), member_cols, NMEMBER, &ro, &err), 0);
+	for (i = 0; i < 20000; i++) {
+		char want[64];
+
+		row = next_ok(r);
+		snprintf(want, sizeof(want), "张三丰%d€😀", i);
+		assert_string_equal(row->val[1], want);
+		assert_int_equal(row->line, i + 2);
+	}
+	next_end(r);
+	done(r);
+
+	/* a byte GB18030 does not allow: reported with the line, then carry on */
+	n = to_encoding("GB18030", "member_no,name\nM1,张\n", enc, sizeof(enc));
+	memcpy(enc + n, "M2,\xFF\nM3,ok\nM4,\x81", 15);
+	r = NULL;
+	assert_int_equal(mbr_reader_open(&r, write_tmp(enc, n + 15), member_cols, NMEMBER, &ro, &err), 0);
+	assert_string_equal(next_ok(r)->val[1], "张");
+	row = next_bad(r, "PATH:3: invalid GB18030 byte sequence");
+	assert_string_equal(row->raw[1], "\xEF\xBF\xBD");
+	assert_string_equal(next_ok(r)->val[0], "M3");
+	next_bad(r, "PATH:5: invalid GB18030 byte sequence");	/* cut short at the end */
+	next_end(r);
+	done(r);
+	mbr_buf_release(&text);
+	mbr_buf_release(&err);
+}
+
+static void test_latin1(void **state)
+{
+	struct mbr_reader_opts ro = { "ISO-8859-1", 0, NULL };
+	struct mbr_reader *r;
+	struct mbr_row *row;
+
+	(void)state;
+	r = open_str("member_no,name\r\nM1,Gift Voucher \xA3" "50.00\r\n", member_cols, NMEMBER, &ro);
+	row = next_ok(r);
+	assert_string_equal(row->val[1], "Gift Voucher £50.00");
+	done(r);
+	ro.encoding = "utf8";	/* no conversion: the same bytes are bad UTF-8 */
+	r = open_str("member_no,name\nM1,\xA3\n", member_cols, NMEMBER, &ro);
+	next_bad(r, "PATH:2: name: invalid UTF-8");
+	done(r);
+}
+
+static void test_tsv(void **state)
+{
+	struct mbr_reader *r;
+	struct mbr_row *row;
+
+	(void)state;
+	r = open_str("member_no\tname\nM1\t\"a\tb, c\"\nM2\tx,y\n", member_cols, NMEMBER, NULL);
+	row = next_ok(r);
+	assert_string_equal(row->val[1], "a\tb, c");
+	row = next_ok(r);
+	assert_string_equal(row->val[1], "x,y");
+	done(r);
+	/* a comma in the header line means CSV, tabs and all */
+	r = open_str("a\tb,c\n1\t2,3\n", NULL, 0, NULL);
+	row = next_ok(r);
+	assert_string_equal(row->val[0], "1\t2");
+	assert_string_equal(row->val[1], "3");
+	done(r);
+}
+
+/* -------------------------------------------------------- data problems */
+
+static void test_bad_utf8_and_nul_then_continue(void **state)
+{
+	struct mbr_reader *r;
+	struct mbr_row *row;
+	static const char in[] = "member_no,name\nM1,a\xC3(b\nM2,ok\nM3,x\0y\nM4,\xED\xA0\x80\nM5,\xF0\x9F\x98\x80\n";
+
+	(void)state;
+	r = open_tmp(in, sizeof(in) - 1, member_cols, NMEMBER, NULL);
+	row = next_bad(r, "PATH:2: name: invalid UTF-8");
+	assert_int_equal(row->line, 2);
+	assert_int_equal(row->nraw, 2);
+	assert_string_equal(row->raw[0], "M1");
+	assert_string_equal(row->raw[1], "a\xEF\xBF\xBD(b");
+	row = next_ok(r);
+	assert_string_equal(row->val[0], "M2");
+	row = next_bad(r, "PATH:4: name: NUL byte");
+	assert_string_equal(row->raw[1], "x\xEF\xBF\xBDy");
+	next_bad(r, "PATH:5: name: invalid UTF-8");	/* a surrogate */
+	assert_string_equal(next_ok(r)->val[1], "\xF0\x9F\x98\x80");
+	next_end(r);
+	done(r);
+}
+
+static void test_too_many_fields(void **state)
+{
+	struct mbr_reader *r;
+	struct mbr_row *row;
+
+	(void)state;
+	r = open_str("member_no,name\nM1,a,b\nM2,c\n", member_cols, NMEMBER, NULL);
+	row = next_bad(r, "PATH:2: row has 3 fields, header has 2");
+	assert_int_equal(row->nraw, 3);
+	assert_string_equal(row->raw[2], "b");
+	assert_string_equal(next_ok(r)->val[0], "M2");
+	next_end(r);
+	done(r);
+}
+
+static void test_multiline_line_numbers(void **state)
+{
+	struct mbr_reader *r;
+	struct mbr_row *row;
+
+	(void)state;
+	r = open_str("a,b\n\n1,\"x\n\ny\nz\"\n\n   \n2,\"\"\"q\"\"\"\n3,\"\n\"\n4,4\n", NULL, 0, NULL);
+	row = next_ok(r);
+	assert_int_equal(row->line, 3);
+	assert_string_equal(row->val[1], "x\n\ny\nz");
+	row = next_ok(r);
+	assert_int_equal(row->line, 9);
+	assert_string_equal(row->val[1], "\"q\"");
+	row = next_ok(r);
+	assert_int_equal(row->line, 10);
+	assert_string_equal(row->val[1], "\n");
+	row = next_ok(r);
+	assert_int_equal(row->line, 12);
+	next_end(r);
+	done(r);
+}
+
+static void test_malformed_then_continue(void **state)
+{
+	struct mbr_reader *r;
+	struct mbr_row *row;
+
+	(void)state;
+	r = open_str("member_no,name\nM1,This \"quotes\" x\nM2,\"Hey \" it\",3\nM3,ok\nM4,\"never\nclosed\n",
+		     member_cols, NMEMBER, NULL);
+	row = next_bad(r, "PATH:2: name: malformed CSV: quote in an unquoted field");
+	assert_int_equal(row->nraw, 2);
+	assert_string_equal(row->raw[1], "This \"quotes\" x");
+	row = next_bad(r, "PATH:3: name: malformed CSV: closing quote not followed by a delimiter");
+	assert_string_equal(row->raw[1], "Hey \" it\",3");
+	assert_string_equal(next_ok(r)->val[0], "M3");
+	row = next_bad(r, "PATH:5: name: malformed CSV: quoted field not closed");
+	assert_int_equal(row->line, 5);
+	assert_string_equal(row->raw[1], "never\nclosed\n");
+	next_end(r);
+	done(r);
+}
+
+/* A field of exactly MBR_FIELD_MAX bytes is fine; one byte more is not. */
+static void test_field_limit(void **state)
+{
+	struct mbr_buf in = MBR_BUF_INIT;
+	struct mbr_buf err = MBR_BUF_INIT;
+	struct mbr_reader *r = NULL;
+	struct mbr_row *row;
+	size_t i;
+
+	(void)state;
+	mbr_buf_adds(&in, "a,b\n1,");
+	for (i = 0; i < MBR_FIELD_MAX; i++)
+		mbr_buf_addc(&in, 'x');
+	mbr_buf_adds(&in, "\r\n2,\"");
+	for (i = 0; i < MBR_FIELD_MAX + 1; i++)
+		mbr_buf_addc(&in, i % 100 == 99 ? '\n' : 'y');
+	mbr_buf_adds(&in, "\"\r\n3,z\r\n");
+	assert_int_equal(mbr_reader_open(&r, write_tmp(in.buf, in.len), NULL, 0, NULL, &err), 0);
+	row = next_ok(r);
+	assert_int_equal(row->len[1], MBR_FIELD_MAX);
+	row = next_bad(r, "PATH:3: b: field longer than 65536 bytes");
+	assert_string_equal(row->raw[1], "");
+	row = next_ok(r);
+	assert_string_equal(row->val[1], "z");
+	assert_int_equal(row->line, 3 + (MBR_FIELD_MAX + 1) / 100 + 1);
+	next_end(r);
+	done(r);
+	mbr_buf_release(&in);
+	mbr_buf_release(&err);
+}
+
+/* A 10 MB field: quick error, no 10 MB buffer, and the next row reads. */
+static void test_giant_field(void **state)
+{
+	size_t big = 10 * 1024 * 1024, hl = strlen("a,b\n1,\""), i;
+	char *in = malloc(big + 64);
+	struct mbr_buf err = MBR_BUF_INIT;
+	struct mbr_reader *r = NULL;
+	struct mbr_row *row;
+	clock_t t0 = clock();
+
+	(void)state;
+	assert_non_null(in);
+	memcpy(in, "a,b\n1,\"", hl);
+	for (i = 0; i < big; i++)
+		in[hl + i] = (char)('a' + i % 26);
+	memcpy(in + hl + big, "\"\n2,ok\n3,", 10);
+	assert_int_equal(mbr_reader_open(&r, write_tmp(in, hl + big + 9), NULL, 0, NULL, &err), 0);
+	next_bad(r, "PATH:2: b: field longer than 65536 bytes");
+	row = next_ok(r);
+	assert_string_equal(row->val[1], "ok");
+	assert_int_equal(row->line, 3);
+	row = next_ok(r);
+	assert_string_equal(row->val[1], "");
+	next_end(r);
+	assert_true((double)(clock() - t0) / CLOCKS_PER_SEC < 2.0);
+	done(r);
+	/* unquoted, in a single line, at the end of the file */
+	memcpy(in, "a,b\n1,", 6);
+	memset(in + 6, 'q', big);
+	assert_int_equal(mbr_reader_open(&r, write_tmp(in, 6 + big), NULL, 0, NULL, &err), 0);
+	next_bad(r, "PATH:2: b: field longer than 65536 bytes");
+	next_end(r);
+	done(r);
+	free(in);
+	mbr_buf_release(&err);
+}
+
+/* A line longer than MBR_FIELD_MAX made of ordinary fields reads whole. */
+static void test_long_line(void **state)
+{
+	struct mbr_buf in = MBR_BUF_INIT;
+	struct mbr_buf err = MBR_BUF_INIT;
+	struct mbr_reader *r = NULL;
+	struct mbr_row *row;
+	const char *const *h;
+	size_t i, n;
+
+	(void)state;
+	for (i = 0; i < 3000; i++)
+		mbr_buf_addf(&in, "%scolumn_%05zu", i ? "," : "", i);
+	mbr_buf_adds(&in, "\r\n");
+	for (i = 0; i < 3000; i++)
+		mbr_buf_addf(&in, "%s\"value\r\n%05zu\"", i ? "," : "", i);
+	mbr_buf_adds(&in, "\r\nlast\r\n");
+	assert_int_equal(mbr_reader_open(&r, write_tmp(in.buf, in.len), NULL, 0, NULL, &err), 0);
+	h = mbr_reader_header(r, &n);
+	assert_int_equal(n, 3000);
+	assert_string_equal(h[2999], "column_02999");
+	row = next_ok(r);
+	assert_int_equal(row->line, 2);
+	assert_int_equal(row->nraw, 3000);
+	for (i = 0; i < 3000; i++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "value\r\n%05zu", i);
+		assert_string_equal(row->val[i], want);
+	}
+	row = next_ok(r);
+	assert_int_equal(row->line, 3003);	/* 3000 quoted CRLFs */
+	assert_string_equal(row->val[0], "last");
+	assert_string_equal(row->val[1], "");
+	next_end(r);
+	done(r);
+	mbr_buf_release(&in);
+	mbr_buf_release(&err);
+}
+
+static void test_row_error(void **state)
+{
+	struct mbr_buf err = MBR_BUF_INIT;
+	struct mbr_reader *r;
+	struct mbr_row *row;
+
+	(void)state;
+	r = open_str("卡号,name\nM1,x\n", member_cols, NMEMBER, NULL);
+	row = next_ok(r);
+	mbr_buf_adds(&err, "old text");
+	mbr_row_error(&err, r, row, 0, "'%s' is taken", "M1");
+	assert_true(strstr(err.buf, ":2: 卡号: 'M1' is taken") != NULL);
+	assert_true(strncmp(err.buf, tmp_path, strlen(tmp_path)) == 0);
+	mbr_row_error(&err, r, row, 2, "absent");
+	assert_true(strstr(err.buf, ":2: phone: absent") != NULL);
+	mbr_row_error(&err, r, row, -1, "whole row");
+	assert_true(strstr(err.buf, ":2: whole row") != NULL);
+	done(r);
+	mbr_buf_release(&err);
+}
+
+static void test_stdin(void **state)
+{
+	struct mbr_buf err = MBR_BUF_INIT;
+	struct mbr_reader *r = NULL;
+	struct mbr_row *row;
+	int saved = dup(0);
+
+	(void)state;
+	assert_non_null(freopen(write_str("member_no\nM7\n"), "r", stdin));
+	assert_int_equal(mbr_reader_open(&r, "-", member_cols, NMEMBER, NULL, &err), 0);
+	row = next_ok(r);
+	assert_string_equal(row->file, "-");
+	assert_string_equal(row->val[0], "M7");
+	mbr_reader_close(r);
+	unlink(tmp_path);
+	dup2(saved, 0);
+	close(saved);
+	mbr_buf_release(&err);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_header_aliases_order_case),
+		cmocka_unit_test(test_header_errors),
+		cmocka_unit_test(test_header_ignore_unknown_and_reject_reason),
+		cmocka_unit_test(test_header_map),
+		cmocka_unit_test(test_open_errors),
+		cmocka_unit_test(test_bom_crlf_short_rows),
+		cmocka_unit_test(test_blanks_are_data),
+		cmocka_unit_test(test_gzip),
+		cmocka_unit_test(test_gb18030),
+		cmocka_unit_test(test_latin1),
+		cmocka_unit_test(test_tsv),
+		cmocka_unit_test(test_bad_utf8_and_nul_then_continue),
+		cmocka_unit_test(test_too_many_fields),
+		cmocka_unit_test(test_multiline_line_numbers),
+		cmocka_unit_test(test_malformed_then_continue),
+		cmocka_unit_test(test_field_limit),
+		cmocka_unit_test(test_giant_field),
+		cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_row_error),
+		cmocka_unit_test(test_stdin),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
