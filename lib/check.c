@@ -75,8 +75,8 @@ int mbr_db_check(struct mbr_db *db, mbr_problem_fn fn, void *ctx)
 	rc = report_rows(db,
 		"SELECT m.uid, 'open lots ' || COALESCE(SUM(t.remaining), 0), 'balance ' || m.points"
 		" FROM members m LEFT JOIN points_lots t ON t.member = m.id AND t.remaining > 0"
-		" GROUP BY m.id HAVING COALESCE(SUM(t.remaining), 0) != MAX(m.points, 0)",
-		"open points lots differ from balance", fn, ctx, &problems);
+		" GROUP BY m.id HAVING COALESCE(SUM(t.remaining), 0) > MAX(m.points, 0)",
+		"open points lots exceed the balance", fn, ctx, &problems);
 	if (rc < 0)
 		return rc;
 	if ((rc = mbr_agg_verify(db, fn, ctx, &problems)) < 0)

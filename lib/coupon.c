@@ -721,3 +721,26 @@ const struct mbr_col mbr_coupon_summary_cols[9] = {
 	{ "redemption_rate", NULL, MBR_COL_NUMBER }, { "discount", NULL, MBR_COL_NUMBER },
 	{ "sales", NULL, MBR_COL_NUMBER },
 };
+
+int mbr_coupons_of_member(struct mbr_db *db, int64_t member, mbr_name_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "SELECT c.code, c.campaign FROM coupons c JOIN campaigns k ON k.code = c.campaign"
+					" WHERE c.member = ? AND c.state = 'issued' AND k.closed_at IS NULL"
+					" AND (k.valid_to IS NULL OR k.valid_to > ?2) AND (k.valid_from IS NULL OR k.valid_from <= ?2)"
+					" ORDER BY c.issued_at");
+	int rc;
+
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, member);
+	sqlite3_bind_int64(st, 2, mbr_now());
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int r = fn(text(st, 0), text(st, 1), ctx);
+		if (r) {
+			sqlite3_reset(st);
+			return r;
+		}
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "coupons");
+}

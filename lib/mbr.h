@@ -611,6 +611,12 @@ int mbr_sale_undo(struct mbr_db *db, int64_t batch, long *receipts);
 /* Recompute the aggregates from the sales; compare them with it. */
 int mbr_agg_rebuild(struct mbr_db *db);
 int mbr_agg_verify(struct mbr_db *db, mbr_problem_fn fn, void *ctx, int *problems);
+struct mbr_product {
+	char sku[64], name[256], category[64];
+	int64_t price;			/* -1 = none */
+};
+int mbr_product_get(struct mbr_db *db, const char *sku, struct mbr_product *p);
+int mbr_products_each(struct mbr_db *db, mbr_name_fn fn, void *ctx);
 /* Catalogue: add or update a product (price NULL keeps the old one). */
 int mbr_product_upsert(struct mbr_db *db, const char *sku, const char *name, const char *category,
 		       const int64_t *price);
@@ -687,6 +693,8 @@ int mbr_coupon_check(struct mbr_db *db, const char *code, const struct mbr_coupo
 int mbr_coupon_redeem(struct mbr_db *db, const char *code, const struct mbr_coupon_use *u,
 		      int64_t sale, const char *receipt, struct mbr_coupon *out);
 int mbr_coupon_void(struct mbr_db *db, const char *code);
+/* A member's coupons usable now: fn(code, campaign). */
+int mbr_coupons_of_member(struct mbr_db *db, int64_t member, mbr_name_fn fn, void *ctx);
 int mbr_coupon_expire(struct mbr_db *db, int64_t as_of, long *n);
 
 /* -------------------------------------------------------------- reports */

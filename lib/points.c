@@ -7,10 +7,12 @@
  * member's cached balance (members.points) moves with it in the same
  * statement sequence, and mbr_db_check proves cache == SUM(ledger).
  *
- * Lots: a positive entry opens a lot with its expiry; a negative one
- * consumes open lots, those that expire first first (never-expiring
- * last).  The invariant, checked by mbr_db_check, is
- *     SUM(open lots' remaining) == MAX(balance, 0)
+ * Lots: a positive entry that can lapse opens a lot with its expiry; a
+ * negative one consumes open lots, those that expire first first.  Points
+ * that never expire have no lot: they are the part of the balance the
+ * lots do not cover, and are spent last.  The invariant, checked by
+ * mbr_db_check, is
+ *     SUM(open lots' remaining) <= MAX(balance, 0)
  * so a member in debt (a return reversed points already spent) first pays
  * the debt from new points before a new lot opens, and expiry can never
  * take more than the member has.
@@ -128,8 +130,8 @@ int mbr_points_post(struct mbr_db *db, const struct mbr_post *p, int64_t *ledger
 		/* a debt (negative balance) is paid first */
 		int64_t open = before < 0 ? p->points + before : p->points;
 
-		if (open <= 0)
-			return 0;
+		if (open <= 0 || !p->expires_at)
+			return 0;	/* never-expiring points need no lot */
 		st = mbr_stmt(db, "INSERT INTO points_lots(member, id, expires_at, points, remaining) VALUES (?, ?, ?, ?, ?)");
 		if (!st)
 			return MBR_EDB;

@@ -650,7 +650,7 @@ static int agg_flush(struct mbr_sale_import *im)
 				sqlite3_bind_int64(st, 3 + rc, a->v[rc]);
 		} else if (a->kind == AGG_MEMBER_DAY) {
 			st = mbr_stmt(db, "INSERT INTO agg_member_day(member, day, receipts, amount, points_earned) VALUES (?, ?, ?, ?, ?)"
-					  " ON CONFLICT(member, day) DO UPDATE SET receipts = receipts + excluded.receipts,"
+					  " ON CONFLICT(day, member) DO UPDATE SET receipts = receipts + excluded.receipts,"
 					  " amount = amount + excluded.amount, points_earned = points_earned + excluded.points_earned");
 			if (!st)
 				return MBR_EDB;
@@ -1581,4 +1581,45 @@ int mbr_sale_undo(struct mbr_db *db, int64_t batch, long *receipts)
 		return rc;
 	snprintf(target, sizeof(target), "batch %lld", (long long)batch);
 	return mbr_audit(db, "sales.undo", target, "");
+}
+
+/* ------------------------------------------------------------- catalogue */
+
+int mbr_product_get(struct mbr_db *db, const char *sku, struct mbr_product *p)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "SELECT sku, name, category, price FROM products WHERE sku = ?");
+	int rc;
+
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_text(st, 1, sku, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		copy(p->sku, sizeof(p->sku), (const char *)sqlite3_column_text(st, 0));
+		copy(p->name, sizeof(p->name), (const char *)sqlite3_column_text(st, 1));
+		copy(p->category, sizeof(p->category), (const char *)sqlite3_column_text(st, 2));
+		p->price = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 3);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? mbr_db_fail(db, MBR_ENOTFOUND, "no product '%s'", sku) : mbr_db_sqlerr(db, "products");
+}
+
+int mbr_products_each(struct mbr_db *db, mbr_name_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "SELECT sku, name FROM products ORDER BY sku");
+	int rc;
+
+	if (!st)
+		return MBR_EDB;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int r = fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1), ctx);
+		if (r) {
+			sqlite3_reset(st);
+			return r;
+		}
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "products");
 }

@@ -188,6 +188,8 @@ static const char migration1[] =
 	"  remaining INTEGER NOT NULL"
 	");"
 	"CREATE INDEX points_lots_open ON points_lots(member, expires_at) WHERE remaining > 0;"
+	/* Only points that can lapse have lots: never-expiring points are the
+	 * balance's remainder and are spent last (points.c). */
 	"CREATE INDEX points_lots_expiry ON points_lots(expires_at) WHERE remaining > 0 AND expires_at IS NOT NULL;"
 
 	/* Aggregates kept in the same transaction as each sale and return. */
@@ -204,13 +206,14 @@ static const char migration1[] =
 	"  points_earned INTEGER NOT NULL DEFAULT 0,"
 	"  PRIMARY KEY (store, day)"
 	") WITHOUT ROWID;"
+	/* keyed day first: imports arrive in time order, so rows append */
 	"CREATE TABLE agg_member_day("
-	"  member INTEGER NOT NULL,"
 	"  day INTEGER NOT NULL,"
+	"  member INTEGER NOT NULL,"
 	"  receipts INTEGER NOT NULL DEFAULT 0,"
 	"  amount INTEGER NOT NULL DEFAULT 0,"
 	"  points_earned INTEGER NOT NULL DEFAULT 0,"
-	"  PRIMARY KEY (member, day)"
+	"  PRIMARY KEY (day, member)"
 	") WITHOUT ROWID;"
 	"CREATE TABLE agg_category_day("
 	"  category TEXT NOT NULL,"

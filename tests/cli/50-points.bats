@@ -1,0 +1,316 @@
+#!/usr/bin/env bats
+# mbr-points: balances (now and as of a date) in every format, history
+# with a running balance, earn/redeem/adjust/transfer with their roles and
+# refusals, FIFO expiry (idempotent), rules load/show, nightly tiers.
+# Every test starts from a fresh database in its own temp dir.
+
+bats_require_minimum_version 1.5.0
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+	EX=$MBR_TOP/examples
+	export MBR_NOW=2026-11-22T10:00:00Z MBR_OPERATOR=admin1 MBR_DB="$T/shop.db"
+	unset MBR_KEY MBR_QUIET NO_COLOR
+	cd "$T"
+	mbr-db -q -d "$MBR_DB" init --store S01
+	mbr-db -q store-add S02
+}
+
+load_examples() {
+	mbr-add -q "$EX/members.csv"
+	mbr-sale -q products "$EX/products.csv"
+	mbr-points -q rules load "$EX/rules.txt"
+}
+
+# examples plus both days of sales: M0001 82 on 03-01, then -50 +18 on 03-02
+load_sales() {
+	load_examples
+	mbr-sale -q import "$EX/sales-2025-03-01.csv"
+	mbr-sale -q import "$EX/sales-2025-03-02.csv"
+}
+
+q() { sqlite3 "$MBR_DB" "$@"; }
+
+bal() {
+	mbr-points balance --format csv "$1" | sed -n '2s/,.*//p'
+}
+
+uid() {
+	mbr-points balance --format csv "$1" | sed -n '2p' | cut -d, -f2
+}
+
+@test "balance: csv is a header then a row starting with the number" {
+	load_sales
+	run --separate-stderr mbr-points balance --format csv M0001
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "${#lines[@]}" -eq 2 ]
+	[ "${lines[0]}" = "points,member,member_no,as_of" ]
+	[[ "${lines[1]}" == "50,S01-"*",M0001,2026-11-22 18:00:00" ]]
+}
+
+@test "balance: tsv, json and table" {
+	load_sales
+	run --separate-stderr mbr-points balance --format tsv M0001
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "$(printf 'points\tmember\tmember_no\tas_of')" ]
+	[[ "${lines[1]}" == "$(printf '50\tS01-')"* ]]
+	run --separate-stderr mbr-points balance --format json M0001
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[ "$(printf '%s\n' "$output" | jq -r '.points')" = 50 ]
+	[ "$(printf '%s\n' "$output" | jq -r '.member_no')" = M0001 ]
+	run --separate-stderr mbr-points balance --format table M0001
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *points* ]]
+	[[ "$output" == *M0001* ]]
+	[[ "$output" != *"points,member"* ]]
+	# piped without --format: CSV
+	run --separate-stderr mbr-points balance M0001
+	[ "${lines[0]}" = "points,member,member_no,as_of" ]
+	# by phone and by uid too
+	[ "$(bal 13812345678)" = 50 ]
+	[ "$(bal "$(uid M0001)")" = 50 ]
+}
+
+@test "balance: --as-of a past date reads the ledger up to that day's end" {
+	load_sales
+	run --separate-stderr mbr-points balance --format csv --as-of 2025-03-01 M0001
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "${lines[1]}" == "82,"*",M0001,2025-03-01" ]]
+	run --separate-stderr mbr-points balance --format csv --as-of 2025-02-28 M0001
+	[[ "${lines[1]}" == "0,"* ]]
+	run --separate-stderr mbr-points balance --format csv --as-of 2025-03-02 M0004
+	[[ "${lines[1]}" == "120,"* ]]
+	run --separate-stderr mbr-points balance --as-of 2025-13-01 M0001
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *"--as-of '2025-13-01' is not a date"* ]]
+}
+
+@test "balance: an unknown member is a data error" {
+	load_examples
+	run --separate-stderr mbr-points balance M9999
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == *M9999* ]]
+}
+
+@test "history: every entry with a running balance" {
+	load_sales
+	run --separate-stderr mbr-points history --format csv M0001
+	printf '%s\n' "$output"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "${#lines[@]}" -eq 4 ]
+	[ "${lines[0]}" = "time,kind,points,balance,source,ref,store,reason,entry" ]
+	[[ "${lines[1]}" == "2025-03-01 09:12:00,earn,+82,82,sale,S01/R1001,S01,purchase,S01:"* ]]
+	[[ "${lines[2]}" == "2025-03-02 10:00:00,redeem,-50,32,sale,S01/R1005,S01,paid with points,S01:"* ]]
+	[[ "${lines[3]}" == "2025-03-02 10:00:00,earn,+18,50,sale,S01/R1005,S01,purchase,S01:"* ]]
+	run --separate-stderr mbr-points history --format csv M0004
+	[ "${#lines[@]}" -eq 3 ]
+	[[ "${lines[2]}" == *",reversal,-59,120,sale,S01/R1006,S01,return of referenced sale,"* ]]
+	# json lines parse
+	run --separate-stderr mbr-points history --format json M0001
+	[ "$(printf '%s\n' "$output" | jq -s 'map(.balance) | join(" ")' -r)" = "82 32 50" ]
+}
+
+@test "earn and redeem: print the new balance; redeeming more than the balance writes nothing" {
+	load_examples
+	run --separate-stderr mbr-points earn M0005 100
+	[ "$status" -eq 0 ]
+	[ "$output" = 100 ]
+	run --separate-stderr mbr-points redeem M0005 30
+	[ "$status" -eq 0 ]
+	[ "$output" = 70 ]
+	n=$(q 'SELECT COUNT(*) FROM points_ledger')
+	run --separate-stderr mbr-points redeem M0005 71
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == *"has 70 points, cannot redeem 71"* ]]
+	[ "$(q 'SELECT COUNT(*) FROM points_ledger')" = "$n" ]
+	[ "$(bal M0005)" = 70 ]
+	# not a positive number: usage
+	for bad in 0 -5 abc 1.5; do
+		run --separate-stderr mbr-points earn M0005 "$bad"
+		[ "$status" -eq 2 ]
+	done
+	run --separate-stderr mbr-points -n earn M0005 5
+	[ "$status" -eq 0 ]
+	[ "$(bal M0005)" = 70 ]
+	mbr-db -q check
+}
+
+@test "adjust: needs --reason (exit 2) and a manager (cashier: exit 5)" {
+	load_examples
+	mbr-db -q grant c1 cashier
+	mbr-db -q grant m1 manager
+	n=$(q 'SELECT COUNT(*) FROM points_ledger')
+	run --separate-stderr mbr-points --operator m1 adjust M0001 50
+	echo "$stderr"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *"adjust needs --reason"* ]]
+	run --separate-stderr mbr-points --operator c1 --reason goodwill adjust M0001 50
+	echo "$stderr"
+	[ "$status" -eq 5 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == *c1* ]]
+	[ "$(q 'SELECT COUNT(*) FROM points_ledger')" = "$n" ]
+	run --separate-stderr mbr-points --operator m1 --reason goodwill adjust M0001 50
+	[ "$status" -eq 0 ]
+	[ "$output" = 50 ]
+	run --separate-stderr mbr-points --operator m1 --reason 'data fix' adjust -- M0001 -80
+	[ "$status" -eq 0 ]
+	[ "$output" = -30 ]
+	[ "$(q "SELECT kind, points, reason, operator FROM points_ledger ORDER BY id")" = "adjust|50|goodwill|m1
+adjust|-80|data fix|m1" ]
+	# a cashier may earn and redeem
+	run --separate-stderr mbr-points --operator c1 earn M0002 5
+	[ "$status" -eq 0 ]
+	mbr-db -q check
+}
+
+@test "adjust: a negative amount as the synopsis shows it (adjust member -80)" {
+	load_examples
+	mbr-points -q earn M0001 100 >/dev/null
+	# getopt must not take "-80" for options -8 -0
+	run --separate-stderr mbr-points --reason 'data fix' adjust M0001 -80
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = 20 ]
+}
+
+@test "transfer: moves points between members; more than the balance is refused" {
+	load_sales
+	run --separate-stderr mbr-points --reason gift transfer M0001 M0002 30
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$(bal M0001)" = 20 ]
+	[ "$(bal M0002)" = 100 ]
+	run --separate-stderr mbr-points transfer M0001 M0002 21
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"has 20 points, cannot transfer 21"* ]]
+	run --separate-stderr mbr-points transfer M0001 M0001 1
+	[ "$status" -eq 3 ]
+	[ "$(bal M0001)" = 20 ]
+	# the received lot lapses no later than the points it came from
+	[ "$(q "SELECT COUNT(*) FROM points_lots t JOIN points_ledger l ON l.id = t.id WHERE l.kind = 'transfer' AND t.expires_at IS NULL")" = 0 ]
+	mbr-db -q grant c1 cashier
+	run --separate-stderr mbr-points --operator c1 transfer M0002 M0001 1
+	[ "$status" -eq 5 ]
+	mbr-db -q check
+}
+
+@test "expire --as-of: lapsed lots expire once; a second run changes nothing" {
+	load_sales
+	# points earned 2025-03-01/02 lapse 12 months on
+	run --separate-stderr mbr-points expire --as-of 2026-02-28
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "mbr-points: 0 lots expired, 0 points" ]
+	run --separate-stderr mbr-points expire --as-of 2026-03-01
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	# lots of 03-01: M0001 32 left of 82, M0002 70, M0003 58, M0004 120 left of 179
+	[ "$stderr" = "mbr-points: 4 lots expired, 280 points" ]
+	[ "$(bal M0001)" = 18 ]
+	[ "$(bal M0004)" = 0 ]
+	n=$(q 'SELECT COUNT(*) FROM points_ledger')
+	run --separate-stderr mbr-points expire --as-of 2026-03-01
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "mbr-points: 0 lots expired, 0 points" ]
+	[ "$(q 'SELECT COUNT(*) FROM points_ledger')" = "$n" ]
+	run --separate-stderr mbr-points expire --as-of 2026-03-02
+	[ "$stderr" = "mbr-points: 2 lots expired, 111 points" ]
+	[ "$(bal M0001)" = 0 ]
+	[ "$(bal M0005)" = 0 ]
+	mbr-db -q check
+}
+
+@test "rules load: a bad line is a data error naming the line, nothing stored" {
+	printf 'effective 2025-01-01\nbase 1 per 1.00\nmultiplier weekday funday x2\n' >bad.txt
+	run --separate-stderr mbr-points rules load bad.txt
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == *"bad.txt: line 3: "* ]]
+	printf 'effective 2025-01-01\nbogus 1\n' >bad2.txt
+	run --separate-stderr mbr-points rules load bad2.txt
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"line 2: unknown directive 'bogus'"* ]]
+	printf 'base 1 per 1.00\n' >bad3.txt
+	run --separate-stderr mbr-points rules load bad3.txt
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"effective"* ]]
+	[ "$(q 'SELECT COUNT(*) FROM rules_versions')" = 0 ]
+	# a missing file, and a cashier
+	run --separate-stderr mbr-points rules load nosuch.txt
+	[ "$status" -ne 0 ]
+	mbr-db -q grant c1 cashier
+	run --separate-stderr mbr-points --operator c1 rules load "$EX/rules.txt"
+	[ "$status" -eq 5 ]
+}
+
+@test "rules show: exactly the text loaded; the built-in statement by default" {
+	run --separate-stderr mbr-points rules show
+	[ "$status" -eq 0 ]
+	[ "$output" = "# built-in default: 1 point per whole currency unit of a receipt's paid total,
+# rounded down per receipt; points never expire; no tiers" ]
+	run --separate-stderr mbr-points rules load "$EX/rules.txt"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"rules version 1 loaded"* ]]
+	mbr-points rules show >shown.txt
+	cmp shown.txt "$EX/rules.txt"
+	# before the version's effective date, the default is in force
+	run --separate-stderr mbr-points --as-of 2024-12-31 rules show
+	[[ "$output" == "# built-in default:"* ]]
+	# a later version takes over from its date
+	printf 'effective 2026-01-01\nbase 2 per 1.00\n' >v2.txt
+	mbr-points -q rules load v2.txt
+	mbr-points rules show >now.txt
+	cmp now.txt v2.txt
+	mbr-points --as-of 2025-12-31 rules show >then.txt
+	cmp then.txt "$EX/rules.txt"
+}
+
+@test "tiers --as-of: CSV of the upgrades; a second run prints only the header" {
+	load_examples
+	# M0001 spends 518.70 (>= 500.00: SILVER), M0002 2034.90 (>= 2000.00: GOLD)
+	mbr-sale -q add --ts '2025-03-05 10:00:00' --member M0001 T1 D400:13:39.90 >/dev/null
+	mbr-sale -q add --ts '2025-03-06 10:00:00' --member M0002 T2 D400:51:39.90 >/dev/null
+	run --separate-stderr mbr-points tiers --as-of 2025-03-10
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "member,old_tier,new_tier,change" ]
+	[ "${#lines[@]}" -eq 3 ]
+	[ "${lines[1]}" = "$(uid M0001),,SILVER,up" ]
+	[ "${lines[2]}" = "$(uid M0002),,GOLD,up" ]
+	run --separate-stderr mbr-points tiers --as-of 2025-03-10
+	[ "$status" -eq 0 ]
+	[ "$output" = "member,old_tier,new_tier,change" ]
+	# a year on the spend has left the window: both go down
+	run --separate-stderr mbr-points tiers --as-of 2026-03-10
+	[ "${lines[1]}" = "$(uid M0001),SILVER,,down" ]
+	[ "${lines[2]}" = "$(uid M0002),GOLD,,down" ]
+	# a cashier may not evaluate tiers
+	mbr-db -q grant c1 cashier
+	run --separate-stderr mbr-points --operator c1 tiers
+	[ "$status" -eq 5 ]
+	mbr-db -q check
+}
+
+@test "tiers: the tier's earn multiplier applies to later sales" {
+	load_examples
+	mbr-sale -q add --ts '2025-03-05 10:00:00' --member M0001 T1 D400:13:39.90 >/dev/null
+	mbr-points -q tiers --as-of 2025-03-10 >/dev/null
+	# SILVER x1.2 on a Tuesday: 39.90 x1.2 = 47.88 -> 47
+	run --separate-stderr mbr-sale -q add --ts '2025-03-11 10:00:00' --member M0001 T3 D400:1:39.90
+	[ "$status" -eq 0 ]
+	[ "$output" = "S01,T3,39.90,47" ]
+}

@@ -1,0 +1,170 @@
+#!/usr/bin/env bats
+# mbr-report sales: by day, month and store over --from/--to, in CSV, JSON
+# lines and a table; the figures come from the maintained aggregates, and
+# `mbr-db check` proves those equal a recomputation from the sales.
+#
+# The example days (see 40-sale.bats for the points):
+#   2025-03-01 S01 R1001 40.20 (disc 1.00) R1002 6.00 R1003 46.90 R1004 119.70
+#              S02 R2001 24.30
+#   2025-03-02 S01 R1005 12.80, R1006 -39.90 (return of R1004)
+#              S02 R2002 31.20
+
+bats_require_minimum_version 1.5.0
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+	EX=$MBR_TOP/examples
+	export MBR_NOW=2026-11-22T10:00:00Z MBR_OPERATOR=admin1 MBR_DB="$T/shop.db"
+	unset MBR_KEY MBR_QUIET NO_COLOR
+	cd "$T"
+	mbr-db -q -d "$MBR_DB" init --store S01
+	mbr-db -q store-add S02
+	mbr-add -q "$EX/members.csv"
+	mbr-sale -q products "$EX/products.csv"
+	mbr-points -q rules load "$EX/rules.txt"
+	mbr-sale -q import "$EX/sales-2025-03-01.csv"
+	mbr-sale -q import "$EX/sales-2025-03-02.csv"
+}
+
+q() { sqlite3 "$MBR_DB" "$@"; }
+
+HEAD=receipts,returns,amount,discount,items,member_receipts,member_amount,avg_receipt,points
+
+@test "sales --by day: csv header and exact values" {
+	run --separate-stderr mbr-report sales --by day --format csv
+	printf '%s\n' "$output"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$output" = "day,$HEAD
+2025-03-01,5,0,237.10,1.00,15,4,231.10,47.42,389
+2025-03-02,2,1,4.10,0.00,2,2,4.10,2.05,52" ]
+}
+
+@test "sales: by day is the default, and CSV when piped" {
+	run --separate-stderr mbr-report sales
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "day,$HEAD" ]
+	[ "${#lines[@]}" -eq 3 ]
+}
+
+@test "sales --by month and --by store" {
+	run --separate-stderr mbr-report sales --by month --format csv
+	[ "$status" -eq 0 ]
+	[ "$output" = "month,$HEAD
+2025-03,7,1,241.20,1.00,17,6,235.20,34.45,441" ]
+	run --separate-stderr mbr-report sales --by store --format csv
+	printf '%s\n' "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "store,$HEAD
+S01,5,1,185.70,1.00,12,4,179.70,37.14,290
+S02,2,0,55.50,0.00,5,2,55.50,27.75,151" ]
+}
+
+@test "sales --from/--to limit the business days" {
+	run --separate-stderr mbr-report sales --by day --from 2025-03-02 --to 2025-03-02 --format csv
+	[ "$status" -eq 0 ]
+	[ "$output" = "day,$HEAD
+2025-03-02,2,1,4.10,0.00,2,2,4.10,2.05,52" ]
+	run --separate-stderr mbr-report sales --by store --from 2025-03-01 --to 2025-03-01 --format csv
+	[ "$output" = "store,$HEAD
+S01,4,0,212.80,1.00,12,3,206.80,53.20,331
+S02,1,0,24.30,0.00,3,1,24.30,24.30,58" ]
+	run --separate-stderr mbr-report sales --by day --from 2025-03-03 --format csv
+	[ "$status" -eq 0 ]
+	[ "$output" = "day,$HEAD" ]
+	run --separate-stderr mbr-report sales --by day --to 2025-03-01 --format csv
+	[ "${#lines[@]}" -eq 2 ]
+	# other date spellings are accepted
+	run --separate-stderr mbr-report sales --by day --from 20250302 --to 2025/03/02 --format csv
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "${lines[1]}" == 2025-03-02,* ]]
+}
+
+@test "sales: bad options are usage errors" {
+	run --separate-stderr mbr-report sales --by week
+	[ "$status" -eq 2 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == *"--by 'week' must be day, month or store"* ]]
+	run --separate-stderr mbr-report sales --from 2025-02-30
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *"--from '2025-02-30' is not a date"* ]]
+	run --separate-stderr mbr-report sales --format xml
+	[ "$status" -eq 2 ]
+	run --separate-stderr mbr-report nosuch
+	[ "$status" -eq 2 ]
+}
+
+@test "sales --format json: one object per line that jq parses" {
+	run --separate-stderr mbr-report sales --by day --format json
+	printf '%s\n' "$output"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 2 ]
+	for l in "${lines[@]}"; do
+		printf '%s\n' "$l" | jq -e . >/dev/null
+	done
+	printf '%s\n' "$output" | jq -se 'length == 2'
+	printf '%s\n' "$output" | jq -se '.[0].day == "2025-03-01" and .[0].receipts == 5 and .[0].amount == 237.10 and .[0].points == 389'
+	printf '%s\n' "$output" | jq -se '.[1].returns == 1 and .[1].amount == 4.10 and .[1].avg_receipt == 2.05'
+	run --separate-stderr mbr-report sales --by store --format json
+	printf '%s\n' "$output" | jq -se 'map(.store) == ["S01", "S02"]'
+}
+
+@test "sales --format table: aligned columns, no commas" {
+	run --separate-stderr mbr-report sales --by store --format table
+	printf '%s\n' "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *store* ]]
+	[[ "$output" == *member_amount* ]]
+	[[ "$output" != *"store,receipts"* ]]
+	printf '%s\n' "$output" | grep -q 'S01.*185\.70'
+	printf '%s\n' "$output" | grep -q 'S02.*55\.50'
+}
+
+@test "sales --format csv --excel: BOM and CRLF" {
+	run --separate-stderr mbr-report sales --by month --format csv --excel
+	[ "$status" -eq 0 ]
+	mbr-report sales --by month --format csv --excel >x.csv
+	[ "$(head -c 3 x.csv | od -An -tx1 | tr -d ' ')" = efbbbf ]
+	[ "$(grep -c $'\r$' x.csv)" -eq 2 ]
+}
+
+@test "aggregates: check passes after imports, returns and single sales" {
+	mbr-sale -q add --ts '2025-03-03 10:00:00' --member M0002 R9 A100:2:12.80 B201:1:7.20 >/dev/null
+	mbr-sale -q add --ts '2025-03-03 11:00:00' --original R9 R10 A100:-1:12.80 >/dev/null
+	mbr-sale -q add --ts '2025-03-03 12:00:00' --member M0003 R11 C300:-2:2.00 >/dev/null
+	run --separate-stderr mbr-db check
+	echo "$output $stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == *": ok" ]]
+	# the report is the aggregates, and they equal a sum over the sales
+	got=$(mbr-report sales --by day --format csv | awk -F, '$1 == "2025-03-03" { print $2, $3, $4 }')
+	[ "$got" = "1 2 16.00" ]
+	[ "$(q "SELECT SUM(total >= 0), SUM(total < 0), SUM(total) FROM sales WHERE day = (SELECT MAX(day) FROM sales)")" = "1|2|1600" ]
+}
+
+@test "aggregates: tampering with agg_store_day makes check fail" {
+	run --separate-stderr mbr-db check
+	[ "$status" -eq 0 ]
+	q "UPDATE agg_store_day SET amount = amount + 1 WHERE store = 'S01' AND day = (SELECT MIN(day) FROM agg_store_day)"
+	run --separate-stderr mbr-db check
+	echo "$output"
+	echo "$stderr"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"store/day aggregate differs from the sales: store S01 day "* ]]
+	[[ "$stderr" == *"problem"* ]]
+	# a row the sales do not have is found too
+	q "UPDATE agg_store_day SET amount = amount - 1 WHERE store = 'S01' AND day = (SELECT MIN(day) FROM agg_store_day)"
+	q "INSERT INTO agg_store_day(store, day, receipts, amount) VALUES ('S02', 1, 1, 100)"
+	run --separate-stderr mbr-db check
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"store S02 day 1"* ]]
+}
+
+@test "aggregates: tampering with agg_member_day makes check fail" {
+	q "UPDATE agg_member_day SET points_earned = points_earned + 1 WHERE member = (SELECT MIN(member) FROM agg_member_day)"
+	run --separate-stderr mbr-db check
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"member/day aggregate differs from the sales"* ]]
+}

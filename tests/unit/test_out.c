@@ -1,0 +1,211 @@
+/*
+ * test_out.c - unit tests for lib/out.c: CSV, TSV, JSON lines and table
+ * output, Excel mode, format names and display widths.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "mbr.h"
+#include "banned.h"
+
+static const struct mbr_col cols[] = {
+	{ "name", NULL, 0 },
+	{ "points", NULL, MBR_COL_NUMBER },
+	{ "note", NULL, 0 },
+};
+
+/* Write rows (each 3 values) in fmt; returns the output (caller frees). */
+static char *render(enum mbr_format fmt, int excel, const char *const (*rows)[3], size_t nrows)
+{
+	char *text = NULL;
+	size_t len = 0, i;
+	FILE *fp = open_memstream(&text, &len);
+	struct mbr_out *o;
+
+	assert_non_null(fp);
+	o = mbr_out_new(fp, fmt, excel, cols, 3);
+	assert_non_null(o);
+	for (i = 0; i < nrows; i++)
+		assert_int_equal(mbr_out_row(o, rows[i]), 0);
+	assert_int_equal(mbr_out_end(o), 0);
+	fclose(fp);
+	return text;
+}
+
+static void test_format_parse(void **state)
+{
+	enum mbr_format f = MBR_FMT_AUTO;
+
+	(void)state;
+	assert_int_equal(mbr_format_parse("table", &f), 0);
+	assert_int_equal(f, MBR_FMT_TABLE);
+	assert_int_equal(mbr_format_parse("csv", &f), 0);
+	assert_int_equal(f, MBR_FMT_CSV);
+	assert_int_equal(mbr_format_parse("tsv", &f), 0);
+	assert_int_equal(f, MBR_FMT_TSV);
+	assert_int_equal(mbr_format_parse("json", &f), 0);
+	assert_int_equal(f, MBR_FMT_JSON);
+	assert_int_equal(mbr_format_parse("xml", &f), MBR_EINVAL);
+	assert_int_equal(mbr_format_parse("", &f), MBR_EINVAL);
+}
+
+static void test_csv_quoting(void **state)
+{
+	const char *const rows[][3] = {
+		{ "Ann", "12", "plain" },
+		{ "a,b", "-3", "say \"hi\"" },
+		{ "two\nlines", NULL, "cr\rhere" },
+		{ "=1+2", "+5", " blanks kept " },
+		{ "", "", "\"" },
+	};
+	char *s = render(MBR_FMT_CSV, 0, rows, 5);
+
+	(void)state;
+	assert_string_equal(s,
+			    "name,points,note\n"
+			    "Ann,12,plain\n"
+			    "\"a,b\",-3,\"say \"\"hi\"\"\"\n"
+			    "\"two\nlines\",,\"cr\rhere\"\n"
+			    "=1+2,+5, blanks kept \n"
+			    ",,\"\"\"\"\n");
+	free(s);
+}
+
+static void test_tsv(void **state)
+{
+	const char *const rows[][3] = {
+		{ "a,b", "1", "tab\there" },
+		{ "q\"", "2", "x" },
+	};
+	char *s = render(MBR_FMT_TSV, 0, rows, 2);
+
+	(void)state;
+	assert_string_equal(s, "name\tpoints\tnote\na,b\t1\t\"tab\there\"\n\"q\"\"\"\t2\tx\n");
+	free(s);
+}
+
+static void test_excel(void **state)
+{
+	const char *const rows[][3] = { { "张三", "1", "x" } };
+	char *s = render(MBR_FMT_CSV, 1, rows, 1);
+
+	(void)state;
+	assert_string_equal(s, "\xEF\xBB\xBFname,points,note\r\n张三,1,x\r\n");
+	free(s);
+	s = render(MBR_FMT_TSV, 1, rows, 1);
+	assert_string_equal(s, "\xEF\xBB\xBFname\tpoints\tnote\r\n张三\t1\tx\r\n");
+	free(s);
+	s = render(MBR_FMT_JSON, 1, rows, 1);	/* excel only changes CSV/TSV */
+	assert_string_equal(s, "{\"name\":\"张三\",\"points\":1,\"note\":\"x\"}\n");
+	free(s);
+}
+
+static void test_json(void **state)
+{
+	const char *const rows[][3] = {
+		{ "q\"b\\s/", "-12.50", "line\nnext\ttab\x01" },
+		{ "会员 😀", "007", NULL },
+		{ "bad \xFF byte", "1e5", "" },
+		{ "x", "abc", "\x7f" },
+		{ "y", "", "z" },
+		{ "z", "1.", "0" },
+	};
+	char *s = render(MBR_FMT_JSON, 0, rows, 6);
+
+	(void)state;
+	assert_string_equal(s,
+			    "{\"name\":\"q\\\"b\\\\s/\",\"points\":-12.50,\"note\":\"line\\u000anext\\u0009tab\\u0001\"}\n"
+			    "{\"name\":\"会员 😀\",\"points\":\"007\",\"note\":null}\n"
+			    "{\"name\":\"bad \\ufffd byte\",\"points\":1e5,\"note\":\"\"}\n"
+			    "{\"name\":\"x\",\"points\":\"abc\",\"note\":\"\x7f\"}\n"
+			    "{\"name\":\"y\",\"points\":\"\",\"note\":\"z\"}\n"
+			    "{\"name\":\"z\",\"points\":\"1.\",\"note\":\"0\"}\n");
+	free(s);
+}
+
+static void test_table(void **state)
+{
+	const char *const rows[][3] = {
+		{ "张三", "120", "VIP" },
+		{ "Bob", "5", "" },
+		{ "Zoë", NULL, "two\nlines" },
+	};
+	char *s = render(MBR_FMT_TABLE, 0, rows, 3);
+
+	(void)state;
+	/* 张三 is 4 cells wide; points right-aligned; no trailing blanks */
+	assert_string_equal(s,
+			    "name  points  note\n"
+			    "张三     120  VIP\n"
+			    "Bob        5\n"
+			    "Zoë           two lines\n");
+	free(s);
+	s = render(MBR_FMT_TABLE, 1, rows, 0);	/* header only; excel does nothing */
+	assert_string_equal(s, "name  points  note\n");
+	free(s);
+}
+
+static void test_auto_is_csv_off_a_terminal(void **state)
+{
+	const char *const rows[][3] = { { "a", "1", "b" } };
+	char *s = render(MBR_FMT_AUTO, 0, rows, 1);
+
+	(void)state;
+	assert_string_equal(s, "name,points,note\na,1,b\n");
+	free(s);
+}
+
+static void test_write_error(void **state)
+{
+	const char *const row[3] = { "a", "1", "b" };
+	FILE *fp = fopen("/dev/full", "w");
+	struct mbr_out *o;
+
+	(void)state;
+	if (!fp)
+		skip();
+	o = mbr_out_new(fp, MBR_FMT_CSV, 0, cols, 3);
+	mbr_out_row(o, row);
+	assert_int_equal(mbr_out_end(o), MBR_EIO);
+	fclose(fp);
+	assert_int_equal(mbr_out_end(NULL), 0);
+}
+
+static void test_text_width(void **state)
+{
+	(void)state;
+	assert_int_equal(mbr_text_width(""), 0);
+	assert_int_equal(mbr_text_width("abc"), 3);
+	assert_int_equal(mbr_text_width("会员"), 4);
+	assert_int_equal(mbr_text_width("한국"), 4);		/* Hangul syllables */
+	assert_int_equal(mbr_text_width("ｶﾀｶﾅ"), 4);		/* halfwidth katakana: narrow */
+	assert_int_equal(mbr_text_width("ＡＢ"), 4);		/* fullwidth Latin */
+	assert_int_equal(mbr_text_width("e\xCC\x81"), 1);	/* e + combining acute */
+	assert_int_equal(mbr_text_width("😀"), 2);
+	assert_int_equal(mbr_text_width("£5"), 2);
+	assert_int_equal(mbr_text_width("a\xFF"), 2);		/* a bad byte is one cell */
+	assert_int_equal(mbr_text_width("\xF0\xA0\x80\x80"), 2);	/* U+20000 */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_format_parse),
+		cmocka_unit_test(test_csv_quoting),
+		cmocka_unit_test(test_tsv),
+		cmocka_unit_test(test_excel),
+		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_auto_is_csv_off_a_terminal),
+		cmocka_unit_test(test_write_error),
+		cmocka_unit_test(test_text_width),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
