@@ -1,11 +1,13 @@
 /*
  * mbr-sale - record sales and returns: import POS line items (one
  * transaction, all or nothing unless --skip-bad), record one sale from
- * flags, load the product catalogue, undo a batch.
+ * flags or at the interactive till (-i), load the product catalogue,
+ * undo a batch.
  */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "banned.h"
@@ -18,7 +20,8 @@ static const char usage[] =
 	"                [--member member] [--payment method[:amount];...] [--original receipt]\n"
 	"                [--coupon code] add receipt sku:qty:price[:discount] ...\n"
 	"       mbr-sale [-nq] [-d file] [--operator name] [--encoding enc] products [file | -]\n"
-	"       mbr-sale [-nq] [-d file] [--operator name] undo batch\n";
+	"       mbr-sale [-nq] [-d file] [--operator name] undo batch\n"
+	"       mbr-sale [-d file] [--operator name] [--store code] -i\n";
 
 enum { OPT_MAP = CLI_OPT_NEXT, OPT_TIME_FORMAT, OPT_STORE, OPT_TS, OPT_MEMBER, OPT_PAYMENT, OPT_ORIGINAL, OPT_COUPON };
 
@@ -28,6 +31,7 @@ static const struct option options[] = {
 	{ "encoding", required_argument, NULL, CLI_OPT_ENCODING },
 	{ "help", no_argument, NULL, CLI_OPT_HELP },
 	{ "ignore-unknown", no_argument, NULL, CLI_OPT_IGNORE_UNKNOWN },
+	{ "interactive", no_argument, NULL, 'i' },
 	{ "map", required_argument, NULL, OPT_MAP },
 	{ "member", required_argument, NULL, OPT_MEMBER },
 	{ "operator", required_argument, NULL, CLI_OPT_OPERATOR },
@@ -382,14 +386,332 @@ static int undo(const char *batchtext)
 	return status;
 }
 
+/* ------------------------------------------------------------ the till */
+
+struct words {
+	const char **w;
+	size_t n, alloc;
+};
+
+static int collect(const char *code, const char *name, void *p)
+{
+	struct words *ws = p;
+
+	(void)name;
+	if (ws->n + 2 > ws->alloc) {
+		ws->alloc = ws->alloc ? 2 * ws->alloc : 64;
+		ws->w = realloc(ws->w, ws->alloc * sizeof(*ws->w));
+		if (!ws->w)
+			abort();
+	}
+	ws->w[ws->n] = strdup(code);
+	if (!ws->w[ws->n])
+		abort();
+	ws->w[++ws->n] = NULL;
+	return 0;
+}
+
+static int print_coupon(const char *code, const char *campaign, void *p)
+{
+	(void)p;
+	fprintf(stderr, "  coupon %s (%s)\n", code, campaign);
+	return 0;
+}
+
+struct till_line {
+	char sku[64];
+	int64_t qty, price, discount;
+};
+
+/* Does text name payment methods as the till takes them ("card:50;cash")? */
+static int payment_ok(const char *text)
+{
+	char buf[256], *p = buf, *item;
+
+	if (strlen(text) >= sizeof(buf))
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", text);
+	while ((item = strsep(&p, ";")) != NULL) {
+		char *colon = strchr(item, ':');
+
+		if (colon)
+			*colon = '\0';
+		if (*item && (!mbr_payment_method_valid(item) || !strcmp(item, "points")))
+			return 0;
+	}
+	return 1;
+}
+
+/* Ask until the answer is acceptable; 0 at end of input. */
+static int ask(const char *prompt, const char *const *words, struct mbr_buf *line)
+{
+	return cli_readline(prompt, words, line);
+}
+
+/*
+ * The interactive cashier: member, items, coupon, points, payment,
+ * confirmation.  Nothing is written before the sale is confirmed; end of
+ * input or Ctrl-C at any prompt leaves the database as it was.  The sale
+ * then goes through the same engine as imports.
+ */
+static int till(void)
+{
+	struct mbr_buf line = MBR_BUF_INIT, prompt = MBR_BUF_INIT;
+	struct words skus = { NULL, 0, 0 };
+	struct mbr_db *db = cli_open(&cli, MBR_OPEN_RW);
+	struct mbr_rules_set rs;
+	int exp = mbr_db_exponent(db), status = MBR_EXIT_OK, seq = 0;
+	const char *st = store ? store : mbr_db_store(db);
+	char a[MBR_MONEY_BUFSZ], b[MBR_MONEY_BUFSZ];
+
+	cli_require(&cli, db, MBR_ROLE_CASHIER, "the cashier");
+	mbr_products_each(db, collect, &skus);
+	if (mbr_rules_set_load(db, &rs) < 0) {
+		status = cli_db_error(&cli, db, MBR_EDB);
+		goto out;
+	}
+	if (cli_interactive())
+		fprintf(stderr, "mbr-sale at store %s; Tab completes SKUs; Ctrl-D or Ctrl-C cancels the sale.\n", st);
+	for (;;) {
+		struct till_line items[200];
+		struct mbr_member m;
+		struct mbr_coupon k;
+		const struct mbr_rules *r = mbr_rules_at(&rs, mbr_local_day(mbr_now()));
+		const struct mbr_tier *tier = NULL;
+		char used[MBR_CODE_SZ] = "", pay[256] = "cash", receipt[64], now[MBR_TIME_BUFSZ];
+		int64_t subtotal = 0, tier_off = 0, coupon_off = 0, points_money = 0, due;
+		int n = 0, have_member = 0, i;
+
+		/* member */
+		for (;;) {
+			if (!ask("member (card or phone; empty for none): ", NULL, &line))
+				goto out;
+			if (!line.len)
+				break;
+			if (mbr_member_get(db, line.buf, &m) == 0 && !strcmp(m.status, "active")) {
+				struct mbr_member_view v;
+
+				mbr_member_view(&m, 0, &v);
+				have_member = 1;
+				tier = mbr_rules_tier(r, m.tier);
+				fprintf(stderr, "  %s %s %s tier %s, %lld points\n", m.uid, v.name, v.phone,
+					m.tier[0] ? m.tier : "-", (long long)m.points);
+				mbr_coupons_of_member(db, m.id, print_coupon, NULL);
+				break;
+			}
+			fprintf(stderr, "  %s\n", mbr_db_errmsg(db)[0] && strcmp(mbr_db_errmsg(db), "no error") &&
+				strncmp(mbr_db_errmsg(db), "no member", 9) ? mbr_db_errmsg(db) : "no such active member");
+		}
+		/* items */
+		for (;;) {
+			struct mbr_product p;
+			struct till_line *l = &items[n];
+			int64_t amount;
+
+			if (!ask("sku (empty to finish): ", skus.w, &line))
+				goto out;
+			if (!line.len)
+				break;
+			if (n == (int)(sizeof(items) / sizeof(items[0]))) {
+				fprintf(stderr, "  at most %d lines\n", n);
+				break;
+			}
+			if (mbr_product_get(db, line.buf, &p) < 0) {
+				fprintf(stderr, "  unknown SKU '%s'\n", line.buf);
+				continue;
+			}
+			snprintf(l->sku, sizeof(l->sku), "%s", p.sku);
+			for (;;) {
+				if (!ask("qty [1]: ", NULL, &line))
+					goto out;
+				l->qty = line.len ? strtoll(line.buf, NULL, 10) : 1;
+				if (l->qty != 0 && l->qty > -10000 && l->qty < 10000)
+					break;
+				fprintf(stderr, "  a quantity is a whole number, not 0\n");
+			}
+			mbr_buf_reset(&prompt);
+			if (p.price >= 0)
+				mbr_buf_addf(&prompt, "price [%s]: ", mbr_money_format(p.price, exp, a));
+			else
+				mbr_buf_adds(&prompt, "price: ");
+			for (;;) {
+				if (!ask(prompt.buf, NULL, &line))
+					goto out;
+				if (!line.len && p.price >= 0) {
+					l->price = p.price;
+					break;
+				}
+				if (mbr_money_parse(line.buf, exp, &l->price) == 0 && l->price >= 0)
+					break;
+				fprintf(stderr, "  '%s' is not an amount\n", line.buf);
+			}
+			amount = l->qty * l->price;
+			l->discount = 0;
+			subtotal += amount;
+			fprintf(stderr, "  %s %s x %lld = %s\n", p.name, mbr_money_format(l->price, exp, a),
+				(long long)l->qty, mbr_money_format(amount, exp, b));
+			n++;
+		}
+		if (n == 0) {
+			fprintf(stderr, "no items: nothing recorded\n");
+			continue;
+		}
+		/* coupon */
+		for (;;) {
+			struct mbr_coupon_use u;
+
+			if (!ask("coupon (empty for none): ", NULL, &line))
+				goto out;
+			if (!line.len)
+				break;
+			memset(&u, 0, sizeof(u));
+			u.member = have_member ? m.id : 0;
+			u.store = st;
+			u.has_amount = 1;
+			u.amount = subtotal;
+			if (mbr_coupon_check(db, line.buf, &u, &k) == 0) {
+				snprintf(used, sizeof(used), "%s", k.code);
+				coupon_off = k.discount;
+				fprintf(stderr, "  coupon %s: %s off%s%s\n", k.code, mbr_money_format(k.discount, exp, a),
+					k.gift_sku[0] ? ", gift " : "", k.gift_sku);
+				break;
+			}
+			fprintf(stderr, "  coupon refused: %s\n", mbr_db_errmsg(db));
+		}
+		/* the tier discount, unless the coupon does not stack with it */
+		if (tier && tier->discount_bp && (!used[0] || strcmp(k.stack, "none"))) {
+			for (i = 0; i < n; i++) {
+				int64_t amt = items[i].qty * items[i].price;
+				items[i].discount = amt > 0 ? (int64_t)((__int128)amt * tier->discount_bp / 10000) : 0;
+				tier_off += items[i].discount;
+			}
+			fprintf(stderr, "  tier %s discount: %s\n", tier->code, mbr_money_format(tier_off, exp, a));
+		}
+		due = subtotal - tier_off - coupon_off;
+		/* points */
+		if (have_member && m.points > 0 && due > 0) {
+			int64_t max = (int64_t)((__int128)m.points * r->redeem_value / r->redeem_points);
+
+			if (max > due)
+				max = due;
+			mbr_buf_reset(&prompt);
+			mbr_buf_addf(&prompt, "pay with points, amount up to %s [0]: ", mbr_money_format(max, exp, a));
+			for (;;) {
+				if (!ask(prompt.buf, NULL, &line))
+					goto out;
+				if (!line.len) {
+					points_money = 0;
+					break;
+				}
+				if (mbr_money_parse(line.buf, exp, &points_money) == 0 && points_money >= 0 && points_money <= max)
+					break;
+				fprintf(stderr, "  an amount from 0 to %s\n", a);
+			}
+		}
+		/* payment */
+		mbr_buf_reset(&prompt);
+		mbr_buf_addf(&prompt, "payment of %s [cash] (cash card wechat alipay other; split as card:50;cash): ",
+			     mbr_money_format(due - points_money, exp, a));
+		for (;;) {
+			static const char *const methods[] = { "cash", "card", "wechat", "alipay", "other", NULL };
+
+			if (!ask(prompt.buf, methods, &line))
+				goto out;
+			if (payment_ok(line.buf))
+				break;
+			fprintf(stderr, "  '%s' is not a payment (cash, card, wechat, alipay, other; split as card:50;cash)\n",
+				line.buf);
+		}
+		if (points_money)
+			snprintf(pay, sizeof(pay), "points:%s;%s", mbr_money_format(points_money, exp, b),
+				 line.len ? line.buf : "cash");
+		else
+			snprintf(pay, sizeof(pay), "%s", line.len ? line.buf : "cash");
+		fprintf(stderr, "total %s, to pay %s (%s)\n", mbr_money_format(due, exp, a),
+			mbr_money_format(due - points_money, exp, b), pay);
+		if (!ask("confirm sale? [y/N] ", NULL, &line))
+			goto out;
+		if (line.buf[0] != 'y' && line.buf[0] != 'Y') {
+			fprintf(stderr, "cancelled: nothing recorded\n");
+			continue;
+		}
+		/* write it */
+		{
+			struct mbr_sale_opts so;
+			struct mbr_sale_import *si = NULL;
+			struct mbr_sale_stats stats;
+			struct import im = { NULL, 0 };
+			int rc;
+
+			mbr_time_format(mbr_now(), now);
+			snprintf(receipt, sizeof(receipt), "T%.4s%.2s%.2s%.2s%.2s%.2s-%d-%d", now, now + 5, now + 8, now + 11,
+				 now + 14, now + 17, (int)getpid() % 100000, ++seq);
+			memset(&so, 0, sizeof(so));
+			so.store = st;
+			so.error = on_error;
+			so.ctx = &im;
+			rc = mbr_begin(db);
+			if (rc == 0)
+				rc = mbr_sale_import_begin(db, &so, "till", &si);
+			for (i = 0; i < n && rc == 0; i++) {
+				const char *v[MBR_S_COUNT] = { 0 };
+				char qty[24], price[MBR_MONEY_BUFSZ], disc[MBR_MONEY_BUFSZ];
+
+				snprintf(qty, sizeof(qty), "%lld", (long long)items[i].qty);
+				v[MBR_S_STORE] = st;
+				v[MBR_S_RECEIPT] = receipt;
+				v[MBR_S_TS] = now;
+				v[MBR_S_MEMBER] = have_member ? m.uid : NULL;
+				v[MBR_S_SKU] = items[i].sku;
+				v[MBR_S_QTY] = qty;
+				v[MBR_S_UNIT_PRICE] = mbr_money_format(items[i].price, exp, price);
+				v[MBR_S_DISCOUNT] = mbr_money_format(items[i].discount, exp, disc);
+				v[MBR_S_PAYMENT] = pay;
+				v[MBR_S_COUPON] = used[0] ? used : NULL;
+				rc = mbr_sale_line(si, v, "till", i + 1, NULL, 0);
+			}
+			if (rc == 0)
+				rc = mbr_sale_import_end(si, &stats);
+			mbr_sale_import_free(si);
+			if (rc < 0 || im.errors) {
+				mbr_rollback(db);
+				if (rc < 0)
+					cli_warn(&cli, "%s", mbr_db_errmsg(db));
+				fprintf(stderr, "sale refused: nothing recorded\n");
+				continue;
+			}
+			if ((rc = mbr_commit(db)) < 0) {
+				status = cli_db_error(&cli, db, rc);
+				goto out;
+			}
+			printf("%s,%s,%s,%lld\n", st, receipt, mbr_money_format(stats.last_total, exp, a),
+			       (long long)stats.last_points);
+			fflush(stdout);
+			fprintf(stderr, "recorded %s/%s: total %s, points %+lld\n", st, receipt, a,
+				(long long)stats.last_points);
+		}
+	}
+out:
+	if (cli_interactive())
+		fputc('\n', stderr);
+	mbr_rules_set_free(&rs);
+	for (size_t w = 0; w < skus.n; w++)
+		free((void *)skus.w[w]);
+	free(skus.w);
+	mbr_buf_release(&line);
+	mbr_buf_release(&prompt);
+	mbr_db_close(db);
+	return status;
+}
+
 int main(int argc, char *argv[])
 {
 	const char *cmd;
-	int opt, nargs;
+	int opt, nargs, interactive = 0;
 	char **args;
 
 	cli_init(&cli, "mbr-sale", usage);
-	while ((opt = getopt_long(argc, argv, "d:hnq", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "d:hinq", options, NULL)) != -1) {
 		if (cli_common_option(&cli, opt, optarg))
 			continue;
 		switch (opt) {
@@ -401,11 +723,17 @@ int main(int argc, char *argv[])
 		case OPT_PAYMENT: payment = optarg; break;
 		case OPT_ORIGINAL: original = optarg; break;
 		case OPT_COUPON: coupon = optarg; break;
+		case 'i': interactive = 1; break;
 		default: cli_usage_error(&cli, NULL);
 		}
 	}
 	if (cli.rejects && !cli.skip_bad)
 		cli_usage_error(&cli, "--rejects needs --skip-bad");
+	if (interactive) {
+		if (optind < argc)
+			cli_usage_error(&cli, "-i takes no command");
+		return cli_close_stdout(&cli, till());
+	}
 	if (optind >= argc)
 		cli_usage_error(&cli, "missing command");
 	cmd = argv[optind];

@@ -1,0 +1,937 @@
+/*
+ * test_sale.c - unit tests for lib/sale.c, the receipt engine.  Each test
+ * is a bug that users of other member systems suffered: points rounded
+ * per line instead of per receipt, returns that reverse more (or less)
+ * than was earned, points paid that come back twice, points earned on
+ * the share paid with points, a POS retry that earns twice, a points
+ * payment beyond the balance, returns of a sale made under older rules
+ * reversed at today's rate, aggregates drifting from the sales, and a
+ * batch undo that leaves things behind.
+ *
+ * Every test runs in a fresh temporary directory with MBR_KEY unset,
+ * MBR_OPERATOR "tester" and MBR_NOW pinned, and ends by proving the
+ * database sound with mbr_db_check.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+
+#include "internal.h"
+#include "banned.h"
+
+/* input lines are written { receipt, ts, member, ... } leaving the rest out */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+#define NOW "2025-07-01T02:00:00Z"	/* 10:00 in Shanghai */
+
+static char dir[64];
+static char dbpath[128];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/mbr-test-sale.XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(dbpath, sizeof(dbpath), "%s/s.db", dir);
+	unsetenv("MBR_KEY");
+	unsetenv("MBR_BUSY_TIMEOUT");
+	setenv("MBR_OPERATOR", "tester", 1);
+	setenv("MBR_NOW", NOW, 1);
+	return mbr_time_set_zone("Asia/Shanghai") == 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static int64_t local(const char *s)
+{
+	int64_t t;
+
+	if (mbr_time_parse(s, NULL, &t) != MBR_OK)
+		fail_msg("time '%s' not parsed", s);
+	return t;
+}
+
+static struct mbr_db *new_db(void)
+{
+	struct mbr_init_opts o = { .store = "S01", .time_zone = "Asia/Shanghai", .exponent = -1 };
+	struct mbr_buf err = MBR_BUF_INIT;
+	struct mbr_db *db = NULL;
+	int rc = mbr_db_init(dbpath, &o, &err);
+
+	if (rc != MBR_OK)
+		fail_msg("init '%s': %d %s", dbpath, rc, err.buf);
+	mbr_buf_release(&err);
+	rc = mbr_db_open(dbpath, MBR_OPEN_RW, "test", &db);
+	if (rc != MBR_OK)
+		fail_msg("open '%s': %d %s", dbpath, rc, db ? mbr_db_errmsg(db) : "(no handle)");
+	return db;
+}
+
+static void problem(const char *p, void *ctx)
+{
+	struct mbr_buf *b = ctx;
+
+	mbr_buf_adds(b, p);
+	mbr_buf_addc(b, '\n');
+}
+
+static void assert_sound(struct mbr_db *db)
+{
+	struct mbr_buf b = MBR_BUF_INIT;
+	int rc = mbr_db_check(db, problem, &b);
+
+	if (rc != MBR_OK || b.len)
+		fail_msg("db check %d: %s\n%s", rc, mbr_db_errmsg(db), b.buf);
+	mbr_buf_release(&b);
+}
+
+/* One integer from SQL; NULL reads as -777, no row as -999. */
+static int64_t qi(struct mbr_db *db, const char *fmt, ...)
+{
+	char sql[512];
+	sqlite3_stmt *st;
+	int64_t v = -999;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	if (sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("sql '%s': %s", sql, sqlite3_errmsg(db->sql));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_type(st, 0) == SQLITE_NULL ? -777 : sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void raw(struct mbr_db *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db->sql, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("raw '%s': %s", sql, msg ? msg : "?");
+}
+
+static int64_t add_member(struct mbr_db *db, const char *no, struct mbr_member *out)
+{
+	struct mbr_buf why = MBR_BUF_INIT;
+	struct mbr_member m;
+
+	mbr_member_clear(&m);
+	if (mbr_member_set_field(db, &m, MBR_F_MEMBER_NO, no, &why) != MBR_OK)
+		fail_msg("member_no %s: %s", no, why.buf);
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	if (mbr_member_add(db, &m, 0) != MBR_OK)
+		fail_msg("add %s: %s", no, mbr_db_errmsg(db));
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	assert_int_equal(mbr_member_get(db, no, &m), MBR_OK);
+	if (out)
+		*out = m;
+	mbr_buf_release(&why);
+	return m.id;
+}
+
+static int64_t balance(struct mbr_db *db, int64_t member)
+{
+	int64_t b = -12345;
+
+	assert_int_equal(mbr_points_balance(db, member, 0, &b), MBR_OK);
+	return b;
+}
+
+static void load_rules(struct mbr_db *db, const char *text)
+{
+	int64_t v;
+
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	if (mbr_rules_load(db, text, &v) != MBR_OK)
+		fail_msg("rules: %s", mbr_db_errmsg(db));
+	assert_int_equal(mbr_commit(db), MBR_OK);
+}
+
+/* ------------------------------------------------------------- imports */
+
+/* One input line: fields by column; NULL = the file has no such column. */
+struct ln {
+	const char *receipt, *ts, *member, *sku, *qty, *price, *payment, *original, *name, *category;
+};
+
+struct errors {
+	int n;
+	struct mbr_buf all;	/* each message on its own line */
+};
+
+static int on_error(const char *msg, void *ctx)
+{
+	struct errors *e = ctx;
+
+	e->n++;
+	mbr_buf_adds(&e->all, msg);
+	mbr_buf_addc(&e->all, '\n');
+	return 0;
+}
+
+/*
+ * Import lines as one batch in one transaction (committed).  Messages of
+ * rejected receipts land in err (reset first); returns the import's
+ * status.  File "sales.csv", the first line is line 2.
+ */
+static int import(struct mbr_db *db, const struct ln *lines, size_t n, struct mbr_sale_stats *st,
+		  struct errors *err)
+{
+	struct mbr_sale_opts o = { .error = on_error, .ctx = err };
+	struct mbr_sale_import *im = NULL;
+	size_t i;
+	int rc;
+
+	err->n = 0;
+	mbr_buf_reset(&err->all);
+	memset(st, 0, sizeof(*st));
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	rc = mbr_sale_import_begin(db, &o, "sales.csv", &im);
+	for (i = 0; i < n && rc == 0; i++) {
+		const char *v[MBR_S_COUNT] = { 0 };
+
+		v[MBR_S_STORE] = "S01";
+		v[MBR_S_RECEIPT] = lines[i].receipt;
+		v[MBR_S_TS] = lines[i].ts;
+		v[MBR_S_MEMBER] = lines[i].member;
+		v[MBR_S_SKU] = lines[i].sku ? lines[i].sku : "SKU1";
+		v[MBR_S_QTY] = lines[i].qty ? lines[i].qty : "1";
+		v[MBR_S_UNIT_PRICE] = lines[i].price;
+		v[MBR_S_PAYMENT] = lines[i].payment;
+		v[MBR_S_ORIGINAL] = lines[i].original;
+		v[MBR_S_NAME] = lines[i].name;
+		v[MBR_S_CATEGORY] = lines[i].category;
+		rc = mbr_sale_line(im, v, "sales.csv", (long)i + 2, NULL, 0);
+	}
+	if (rc == 0)
+		rc = mbr_sale_import_end(im, st);
+	mbr_sale_import_free(im);
+	if (rc == 0)
+		assert_int_equal(mbr_commit(db), MBR_OK);
+	else
+		mbr_rollback(db);
+	return rc;
+}
+
+#define IMPORT(db, st, err, ...) do { \
+		static const struct ln lines_[] = { __VA_ARGS__ }; \
+		int rc_ = import(db, lines_, sizeof(lines_) / sizeof(lines_[0]), st, err); \
+		if (rc_ != MBR_OK) \
+			fail_msg("import %d: %s", rc_, mbr_db_errmsg(db)); \
+	} while (0)
+
+/* The same, and no receipt may be rejected. */
+#define IMPORT_OK(db, st, err, ...) do { \
+		IMPORT(db, st, err, __VA_ARGS__); \
+		if ((err)->n) \
+			fail_msg("rejected: %s", (err)->all.buf); \
+	} while (0)
+
+static struct errors errs_init(void)
+{
+	struct errors e = { 0, MBR_BUF_INIT };
+
+	return e;
+}
+
+#define T1 "2025-06-10 10:00"
+#define T2 "2025-06-11 10:00"
+#define T3 "2025-06-12 10:00"
+#define T4 "2025-06-13 10:00"
+
+/* -------------------------------------------------------------- tests */
+
+/* Default rules: 1 point per whole unit, rounded down per receipt (not per
+ * line), the fraction kept with the sale. */
+static void test_default_rounding(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct mbr_sale_stats st;
+	struct errors e = errs_init();
+	int64_t m;
+
+	(void)state;
+	m = add_member(db, "M001", NULL);
+	IMPORT_OK(db, &st, &e,
+		  { "R1", T1, "M001", "A", "1", "12.99" },
+		  { "R2", T1, "M001", "A", "1", "0.99" },
+		  { "R3", T1, "M001", "B", "1", "5.50" },
+		  { "R3", T1, "M001", "C", "1", "6.60" },
+		  { "R4", T1, NULL, "A", "1", "50.00" });
+	assert_int_equal(st.receipts, 4);
+	assert_int_equal(st.lines, 5);
+	assert_int_equal(st.amount, 1299 + 99 + 1210 + 5000);
+	assert_int_equal(st.points_earned, 12 + 0 + 12);
+	assert_int_equal(qi(db, "SELECT points_earned FROM sales WHERE receipt = 'R1'"), 12);
+	assert_int_equal(qi(db, "SELECT points_residue FROM sales WHERE receipt = 'R1'"), 990000);
+	assert_int_equal(qi(db, "SELECT points_earned FROM sales WHERE receipt = 'R2'"), 0);
+	assert_int_equal(qi(db, "SELECT points_residue FROM sales WHERE receipt = 'R2'"), 990000);
+	/* 5.50 + 6.60 = 12.10: 12 points, not 5 + 6 */
+	assert_int_equal(qi(db, "SELECT points_earned FROM sales WHERE receipt = 'R3'"), 12);
+	assert_int_equal(qi(db, "SELECT points_residue FROM sales WHERE receipt = 'R3'"), 100000);
+	assert_int_equal(qi(db, "SELECT member IS NULL FROM sales WHERE receipt = 'R4'"), 1);
+	assert_int_equal(balance(db, m), 24);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM points_ledger WHERE kind = 'earn'"), 2);
+	assert_int_equal(qi(db, "SELECT ts FROM points_ledger WHERE ref = 'S01/R1'"), local(T1));
+	assert_sound(db);
+	mbr_buf_release(&e.all);
+	mbr_db_close(db);
+}
+
+/* A full referenced return reverses exactly what was earned: 12.99 earned
+ * 12, its return takes 12, not 13. */
+static void test_full_return(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct mbr_sale_stats st;
+	struct errors e = errs_init();
+	int64_t m;
+
+	(void)state;
+	m = add_member(db, "M001", NULL);
+	add_member(db, "M002", NULL);
+	IMPORT_OK(db, &st, &e, { "R1", T1, "M001", "A", "1", "12.99" });
+	assert_int_equal(balance(db, m), 12);
+	/* the return need not name the member: it is the sale's */
+	IMPORT_OK(db, &st, &e, { "X1", T2, NULL, "A", "-1", "12.99", NULL, "R1" });
+	assert_int_equal(st.returns, 1);
+	assert_int_equal(st.points_reversed, 12);
+	assert_int_equal(st.amount, -1299);
+	assert_int_equal(balance(db, m), 0);
+	assert_int_equal(qi(db, "SELECT points_earned FROM sales WHERE receipt = 'X1'"), -12);
+	assert_int_equal(qi(db, "SELECT member FROM sales WHERE receipt = 'X1'"), m);
+	assert_int_equal(qi(db, "SELECT returned FROM sales WHERE receipt = 'R1'"), 1299);
+	assert_int_equal(qi(db, "SELECT points_reversed FROM sales WHERE receipt = 'R1'"), 12);
+	assert_int_equal(qi(db, "SELECT points FROM points_ledger WHERE kind = 'reversal'"), -12);
+
+	/* the same goods cannot be returned twice */
+	IMPORT(db, &st, &e, { "X2", T2, NULL, "A", "-1", "12.99", NULL, "R1" });
+	assert_int_equal(e.n, 1);
+	assert_string_equal(e.all.buf, "sales.csv:2: original: return of 12.99 exceeds the 0.00 left of receipt 'R1'\n");
+	assert_int_equal(balance(db, m), 0);
+	/* a return naming another member than the sale's */
+	IMPORT_OK(db, &st, &e, { "R2", T2, "M001", "A", "1", "20.00" });
+	IMPORT(db, &st, &e, { "X3", T3, "M002", "A", "-1", "20.00", NULL, "R2" });
+	assert_int_equal(e.n, 1);
+	assert_string_equal(e.all.buf, "sales.csv:2: member: the return names another member than receipt 'R2'\n");
+	/* a return of an unknown receipt */
+	IMPORT(db, &st, &e, { "X4", T3, "M001", "A", "-1", "1.00", NULL, "NOPE" });
+	assert_string_equal(e.all.buf, "sales.csv:2: original: no receipt 'NOPE' at store S01\n");
+	/* a return without a reference reverses its own exact points, toward zero */
+	IMPORT_OK(db, &st, &e, { "X5", T3, "M001", "A", "-1", "12.99" });
+	assert_int_equal(st.points_reversed, 12);
+	assert_int_equal(balance(db, m), 20 - 12);
+	assert_sound(db);
+	mbr_buf_release(&e.all);
+	mbr_db_close(db);
+}
+
+/* Thirds of a receipt that earned 10: 3 + 3 + 4, never 11 or 9. */
+static void test_partial_returns(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct mbr_sale_stats st;
+	struct errors e = errs_init();
+	int64_t m, total = 0;
+
+	(void)state;
+	m = add_member(db, "M001", NULL);
+	IMPORT_OK(db, &st, &e, { "R1", T1, "M001", "A", "3", "3.50" });
+	assert_int_equal(st.points_earned, 10);
+	assert_int_equal(qi(db, "SELECT points_residue FROM sales WHERE receipt = 'R1'"), 500000);
+	IMPORT_OK(db, &st, &e, { "X1", T2, "M001", "A", "-1", "3.50", NULL, "R1" });
+	assert_int_equal(st.points_reversed, 3);
+	total += st.points_reversed;
+	IMPORT_OK(db, &st, &e, { "X2", T3, "M001", "A", "-1", "3.50", NULL, "R1" });
+	assert_int_equal(st.points_reversed, 3);
+	total += st.points_reversed;
+	IMPORT_OK(db, &st, &e, { "X3", T4, "M001", "A", "-1", "3.50", NULL, "R1" });
+	assert_int_equal(st.points_reversed, 4);
+	total += st.points_reversed;
+	assert_int_equal(total, 10);
+	assert_int_equal(balance(db, m), 0);
+	assert_int_equal(qi(db, "SELECT points_reversed FROM sales WHERE receipt = 'R1'"), 10);
+	assert_int_equal(qi(db, "SELECT SUM(points) FROM points_ledger WHERE kind = 'reversal'"), -10);
+
+	/* the same in one batch, lines of several returns in a row */
+	IMPORT_OK(db, &st, &e, { "R2", T1, "M001", "A", "3", "3.50" });
+	IMPORT_OK(db, &st, &e,
+		  { "Y1", T2, "M001", "A", "-1", "3.50", NULL, "R2" },
+		  { "Y2", T2, "M001", "A", "-1", "3.50", NULL, "R2" },
+		  { "Y3", T2, "M001", "A", "-1", "3.50", NULL, "R2" });
+	assert_int_equal(st.returns, 3);
+	assert_int_equal(st.points_reversed, 10);
+	assert_int_equal(balance(db, m), 0);
+
+	/* 3.33 + 3.33 + 3.34 of a 10.00 receipt */
+	IMPORT_OK(db, &st, &e, { "R3", T1, "M001", "A", "1", "10.00" });
+	IMPORT_OK(db, &st, &e,
+		  { "Z1", T2, "M001", "A", "-1", "3.33", NULL, "R3" },
+		  { "Z2", T2, "M001", "A", "-1", "3.33", NULL, "R3" },
+		  { "Z3", T2, "M001", "A", "-1", "3.34", NULL, "R3" });
+	assert_int_equal(st.points_reversed, 10);
+	assert_int_equal(qi(db, "SELECT points_earned FROM sales WHERE receipt = 'Z1'"), -3);
+	assert_int_equal(qi(db, "SELECT points_earned FROM sales WHERE receipt = 'Z2'"), -3);
+	assert_int_equal(qi(db, "SELECT points_earned FROM sales WHERE receipt = 'Z3'"), -4);
+	assert_int_equal(balance(db, m), 0);
+	assert_sound(db);
+	mbr_buf_release(&e.all);
+	mbr_db_close(db);
+}
+
+static void test_return_exceeds(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct mbr_sale_stats st;
+	struct errors e = errs_init();
+	int64_t m, sales;
+
+	(void)state;
+	m = add_member(db, "M001", NULL);
+	IMPORT_OK(db, &st, &e, { "R1", T1, "M001", "A", "2", "5.00" });
+	IMPORT_OK(db, &st, &e, { "X1", T2, "M001", "A", "-1", "6.00", NULL, "R1" });
+	assert_int_equal(st.points_reversed, 6);
+	sales = qi(db, "SELECT COUNT(*) FROM sales");
+	IMPORT(db, &st, &e, { "X2", T3, "M001", "A", "-1", "6.00", NULL, "R1" });
+	assert_int_equal(e.n, 1);
+	assert_string_equal(e.all.buf, "sales.csv:2: original: return of 6.00 exceeds the 4.00 left of receipt 'R1'\n");
+	assert_int_equal(st.rejected_receipts, 1);
+	assert_int_equal(st.receipts, 0);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM sales"), sales);
+	assert_int_equal(balance(db, m), 4);
+	/* exactly what is left is fine */
+	IMPORT_OK(db, &st, &e, { "X3", T3, "M001", "A", "-2", "2.00", NULL, "R1" });
+	assert_int_equal(st.points_reversed, 4);
+	assert_int_equal(balance(db, m), 0);
+	/* a sale cannot reference a sale */
+	IMPORT(db, &st, &e, { "X4", T4, "M001", "A", "1", "1.00", NULL, "R1" });
+	assert_string_equal(e.all.buf, "sales.csv:2: original: only a return may reference a sale\n");
+	assert_sound(db);
+	mbr_buf_release(&e.all);
+	mbr_db_close(db);
+}
+
+/* Paid partly with points: earns on the rest only; returns give the
+ * points paid back in proportion, in total exactly once. */
+static void test_points_payment_and_refund(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct mbr_sale_stats st;
+	struct errors e = errs_init();
+	int64_t m;
+
+	(void)state;
+	m = add_member(db, "M001", NULL);
+	IMPORT_OK(db, &st, &e, { "R0", T1, "M001", "A", "1", "2000.00" });
+	assert_int_equal(balance(db, m), 2000);
+
+	/* 30.00, 10.00 of it in points (1000 points), 20.00 cash */
+	IMPORT_OK(db, &st, &e, { "R1", T2, "M001", "A", "2", "15.00", "points:10.00;cash" });
+	assert_int_equal(st.points_redeemed, 1000);
+	assert_int_equal(st.points_earned, 20);
+	assert_int_equal(qi(db, "SELECT points_paid FROM sales WHERE receipt = 'R1'"), 1000);
+	assert_int_equal(qi(db, "SELECT points_earned FROM sales WHERE receipt = 'R1'"), 20);
+	assert_int_equal(qi(db, "SELECT amount FROM payments p JOIN sales s ON s.id = p.sale"
+			    " WHERE s.receipt = 'R1' AND method = 'cash'"), 2000);
+	assert_int_equal(balance(db, m), 2000 - 1000 + 20);
+
+	/* half back: 500 points paid come back, 10 earned are reversed */
+	IMPORT_OK(db, &st, &e, { "X1", T3, "M001", "A", "-1", "15.00", NULL, "R1" });
+	assert_int_equal(st.points_refunded, 500);
+	assert_int_equal(st.points_reversed, 10);
+	assert_int_equal(balance(db, m), 1020 + 500 - 10);
+	/* the other half */
+	IMPORT_OK(db, &st, &e, { "X2", T4, "M001", "A", "-1", "15.00", NULL, "R1" });
+	assert_int_equal(st.points_refunded, 500);
+	assert_int_equal(st.points_reversed, 10);
+	assert_int_equal(balance(db, m), 2000);
+	assert_int_equal(qi(db, "SELECT points_refunded FROM sales WHERE receipt = 'R1'"), 1000);
+	assert_int_equal(qi(db, "SELECT SUM(points) FROM points_ledger WHERE kind = 'refund'"), 1000);
+	/* and nothing more */
+	IMPORT(db, &st, &e, { "X3", T4, "M001", "A", "-1", "0.01", NULL, "R1" });
+	assert_int_equal(e.n, 1);
+	assert_int_equal(balance(db, m), 2000);
+	assert_sound(db);
+
+	/* 10.00 with 3.33 in points (333 points): earns 6 on 6.67; thirds
+	 * give back 110 + 111 + 112 = 333 */
+	IMPORT_OK(db, &st, &e, { "R2", T2, "M001", "A", "1", "10.00", "cash;points:3.33" });
+	assert_int_equal(st.points_redeemed, 333);
+	assert_int_equal(st.points_earned, 6);
+	IMPORT_OK(db, &st, &e,
+		  { "Y1", T3, "M001", "A", "-1", "3.33", NULL, "R2" },
+		  { "Y2", T3, "M001", "A", "-1", "3.33", NULL, "R2" },
+		  { "Y3", T3, "M001", "A", "-1", "3.34", NULL, "R2" });
+	assert_int_equal(st.points_refunded, 333);
+	assert_int_equal(st.points_reversed, 6);
+	assert_int_equal(balance(db, m), 2000);
+
+	/* paid wholly with points: earns nothing */
+	IMPORT_OK(db, &st, &e, { "R3", T2, "M001", "A", "1", "5.00", "points" });
+	assert_int_equal(st.points_redeemed, 500);
+	assert_int_equal(st.points_earned, 0);
+	assert_int_equal(balance(db, m), 1500);
+	/* and stored value does not earn either (default rules) */
+	assert_sound(db);
+	mbr_buf_release(&e.all);
+	mbr_db_close(db);
+}
+
+static void test_points_payment_beyond_balance(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct mbr_sale_stats st;
+	struct errors e = errs_init();
+	struct mbr_member mm;
+	char want[200];
+	int64_t m, ledger;
+
+	(void)state;
+	m = add_member(db, "M001", &mm);
+	IMPORT_OK(db, &st, &e, { "R1", T1, "M001", "A", "1", "12.99" });
+	ledger = qi(db, "SELECT COUNT(*) FROM points_ledger");
+	IMPORT(db, &st, &e, { "R2", T2, "M001", "A", "1", "30.00", "points:10.00;cash" });
+	assert_int_equal(e.n, 1);
+	snprintf(want, sizeof(want), "sales.csv:2: payment: member %s has 12 points, the receipt pays with 1000\n", mm.uid);
+	assert_string_equal(e.all.buf, want);
+	assert_int_equal(st.rejected_receipts, 1);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM sales WHERE receipt = 'R2'"), 0);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM points_ledger"), ledger);
+	assert_int_equal(balance(db, m), 12);
+	/* 0.12 is exactly the 12 points */
+	IMPORT_OK(db, &st, &e, { "R3", T2, "M001", "A", "1", "1.12", "points:0.12;cash" });
+	assert_int_equal(balance(db, m), 1);
+	/* points without a member */
+	IMPORT(db, &st, &e, { "R4", T2, NULL, "A", "1", "1.00", "points" });
+	assert_string_equal(e.all.buf, "sales.csv:2: payment: points need a member\n");
+	assert_sound(db);
+	mbr_buf_release(&e.all);
+	mbr_db_close(db);
+}
+
+/* A POS retry or an offline till syncing again: the same receipt in a
+ * later batch is a duplicate and earns nothing. */
+static void test_duplicate_across_batches(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct mbr_sale_stats st;
+	struct errors e = errs_init();
+	int64_t m;
+
+	(void)state;
+	m = add_member(db, "M001", NULL);
+	IMPORT_OK(db, &st, &e, { "R1", T1, "M001", "A", "2", "10.00" }, { "R1", T1, "M001", "B", "1", "5.00" });
+	assert_int_equal(st.receipts, 1);
+	assert_int_equal(balance(db, m), 25);
+	IMPORT_OK(db, &st, &e, { "R1", T1, "M001", "A", "2", "10.00" }, { "R1", T1, "M001", "B", "1", "5.00" });
+	assert_int_equal(st.receipts, 0);
+	assert_int_equal(st.duplicates, 1);
+	assert_int_equal(st.points_earned, 0);
+	assert_int_equal(st.amount, 0);
+	assert_int_equal(balance(db, m), 25);
+	/* a file with the old receipt and a new one */
+	IMPORT_OK(db, &st, &e, { "R1", T1, "M001", "A", "2", "10.00" }, { "R2", T2, "M001", "A", "1", "1.00" });
+	assert_int_equal(st.receipts, 1);
+	assert_int_equal(st.duplicates, 1);
+	assert_int_equal(balance(db, m), 26);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM sales"), 2);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM sale_lines"), 3);
+	assert_int_equal(qi(db, "SELECT amount FROM agg_store_day"), 2600);
+	assert_sound(db);
+	mbr_buf_release(&e.all);
+	mbr_db_close(db);
+}
+
+/* The same receipt twice apart in one file is an error, not a duplicate. */
+static void test_same_receipt_apart(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct mbr_sale_stats st;
+	struct errors e = errs_init();
+	int64_t m;
+
+	(void)state;
+	m = add_member(db, "M001", NULL);
+	IMPORT(db, &st, &e,
+	       { "R1", T1, "M001", "A", "1", "10.00" },
+	       { "R2", T1, "M001", "A", "1", "2.00" },
+	       { "R1", T1, "M001", "A", "1", "10.00" });
+	assert_int_equal(e.n, 1);
+	assert_string_equal(e.all.buf, "sales.csv:4: receipt: 'R1' appears again; a receipt's lines must be together\n");
+	assert_int_equal(st.receipts, 2);
+	assert_int_equal(st.rejected_receipts, 1);
+	assert_int_equal(st.duplicates, 0);
+	assert_int_equal(balance(db, m), 12);
+	assert_sound(db);
+	mbr_buf_release(&e.all);
+	mbr_db_close(db);
+}
+
+static void test_unknown_member(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct mbr_sale_stats st;
+	struct errors e = errs_init();
+
+	(void)state;
+	add_member(db, "M001", NULL);
+	IMPORT(db, &st, &e,
+	       { "R1", T1, "M001", "A", "1", "10.00" },
+	       { "R2", T1, "NO-SUCH-9", "A", "1", "2.00" },
+	       { "R2", T1, "NO-SUCH-9", "B", "1", "3.00" });
+	assert_int_equal(e.n, 1);
+	assert_string_equal(e.all.buf, "sales.csv:3: member: unknown member 'NO-SUCH-9'\n");
+	assert_int_equal(st.receipts, 1);
+	assert_int_equal(st.rejected_receipts, 1);
+	assert_int_equal(st.rejected_lines, 2);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM sales"), 1);
+	assert_sound(db);
+	mbr_buf_release(&e.all);
+	mbr_db_close(db);
+}
+
+static void test_unknown_sku(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct mbr_sale_stats st;
+	struct errors e = errs_init();
+	int64_t price = 350;
+
+	(void)state;
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	assert_int_equal(mbr_product_upsert(db, "OLD1", "Rice", "grain", &price), MBR_OK);
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	IMPORT_OK(db, &st, &e,
+		  { "R1", T1, NULL, "OLD1", "1", "3.50" },
+		  { "R1", T1, NULL, "NEW1", "2", "4.00", NULL, NULL, "Green tea", "drinks" },
+		  { "R2", T1, NULL, "NEW1", "1", "4.00", NULL, NULL, "Green tea", "drinks" },
+		  { "R2", T1, NULL, "NEW2", "1", "1.00" });
+	assert_int_equal(st.new_products, 2);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM products"), 3);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM products WHERE sku = 'NEW1' AND name = 'Green tea'"
+			    " AND category = 'drinks'"), 1);
+	assert_int_equal(qi(db, "SELECT amount FROM agg_category_day WHERE category = 'drinks'"), 1200);
+	assert_int_equal(qi(db, "SELECT qty FROM agg_category_day WHERE category = 'drinks'"), 3);
+	IMPORT_OK(db, &st, &e, { "R3", T2, NULL, "NEW1", "1", "4.00" });
+	assert_int_equal(st.new_products, 0);
+	assert_sound(db);
+	mbr_buf_release(&e.all);
+	mbr_db_close(db);
+}
+
+/* Each sale is scored by the rules in force on its business day, and its
+ * return reverses what it earned, not what today's rules would give. */
+static void test_rules_versions(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct mbr_sale_stats st;
+	struct errors e = errs_init();
+	int64_t m;
+
+	(void)state;
+	m = add_member(db, "M001", NULL);
+	load_rules(db, "effective 2025-06-01\nbase 2 per 1.00\n");
+	/* 23:30 on May 31 local is 15:30 UTC; 00:30 on June 1 local is still May 31 in UTC */
+	IMPORT_OK(db, &st, &e,
+		  { "R1", "2025-05-31 23:30", "M001", "A", "1", "100.00" },
+		  { "R2", "2025-06-01 00:30", "M001", "A", "1", "100.00" });
+	assert_int_equal(qi(db, "SELECT points_earned FROM sales WHERE receipt = 'R1'"), 100);
+	assert_int_equal(qi(db, "SELECT points_earned FROM sales WHERE receipt = 'R2'"), 200);
+	assert_int_equal(qi(db, "SELECT rules_version FROM sales WHERE receipt = 'R1'"), 0);
+	assert_int_equal(qi(db, "SELECT rules_version FROM sales WHERE receipt = 'R2'"),
+			 qi(db, "SELECT MAX(id) FROM rules_versions"));
+	assert_int_equal(balance(db, m), 300);
+	/* the May sale returned in June: 100 back, not 200 */
+	IMPORT_OK(db, &st, &e, { "X1", "2025-06-05 10:00", "M001", "A", "-1", "100.00", NULL, "R1" });
+	assert_int_equal(st.points_reversed, 100);
+	assert_int_equal(balance(db, m), 200);
+	/* half of the June sale: 100 of its 200 */
+	IMPORT_OK(db, &st, &e, { "X2", "2025-06-05 10:00", "M001", "A", "-1", "50.00", NULL, "R2" });
+	assert_int_equal(st.points_reversed, 100);
+	assert_int_equal(balance(db, m), 100);
+	assert_sound(db);
+	mbr_buf_release(&e.all);
+	mbr_db_close(db);
+}
+
+static void test_aggregates(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct mbr_sale_stats st;
+	struct errors e = errs_init();
+	struct mbr_buf b = MBR_BUF_INIT;
+	int64_t m, day = mbr_local_day(local(T1));
+	int problems = 0;
+
+	(void)state;
+	m = add_member(db, "M001", NULL);
+	IMPORT_OK(db, &st, &e,
+		  { "R1", T1, "M001", "A", "3", "3.50", NULL, NULL, "Apple", "fruit" },
+		  { "R1", T1, "M001", "B", "1", "10.00", NULL, NULL, "Bread", "bakery" },
+		  { "R2", T1, NULL, "A", "2", "3.50" },
+		  { "X1", T1, "M001", "A", "-1", "3.50", NULL, "R1" });
+	assert_int_equal(st.receipts, 3);
+	assert_int_equal(qi(db, "SELECT receipts FROM agg_store_day WHERE day = %lld", (long long)day), 2);
+	assert_int_equal(qi(db, "SELECT returns FROM agg_store_day WHERE day = %lld", (long long)day), 1);
+	assert_int_equal(qi(db, "SELECT amount FROM agg_store_day WHERE day = %lld", (long long)day), 2050 + 700 - 350);
+	assert_int_equal(qi(db, "SELECT member_receipts FROM agg_store_day"), 1);
+	assert_int_equal(qi(db, "SELECT member_amount FROM agg_store_day"), 2050 - 350);
+	assert_int_equal(qi(db, "SELECT points_earned FROM agg_store_day"), 20 - 3);
+	assert_int_equal(qi(db, "SELECT amount FROM agg_member_day WHERE member = %lld", (long long)m), 1700);
+	assert_int_equal(qi(db, "SELECT qty FROM agg_category_day WHERE category = 'fruit'"), 3 + 2 - 1);
+	assert_int_equal(mbr_agg_verify(db, problem, &b, &problems), MBR_OK);
+	if (problems)
+		fail_msg("%s", b.buf);
+	assert_sound(db);
+
+	/* tamper with one day's total: one problem, naming it */
+	raw(db, "UPDATE agg_store_day SET amount = amount + 1");
+	problems = 0;
+	mbr_buf_reset(&b);
+	assert_int_equal(mbr_agg_verify(db, problem, &b, &problems), MBR_OK);
+	{
+		char want[128];
+
+		snprintf(want, sizeof(want), "store/day aggregate differs from the sales: store S01 day %lld\n",
+			 (long long)day);
+		if (problems != 1 || strcmp(b.buf, want))
+			fail_msg("%d problems, wanted 1:\n%s", problems, b.buf);
+	}
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	assert_int_equal(mbr_agg_rebuild(db), MBR_OK);
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	problems = 0;
+	assert_int_equal(mbr_agg_verify(db, problem, &b, &problems), MBR_OK);
+	assert_int_equal(problems, 0);
+	assert_sound(db);
+	mbr_buf_release(&b);
+	mbr_buf_release(&e.all);
+	mbr_db_close(db);
+}
+
+static int undo(struct mbr_db *db, int64_t batch, long *receipts)
+{
+	int rc;
+
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	rc = mbr_sale_undo(db, batch, receipts);
+	if (rc == MBR_OK)
+		assert_int_equal(mbr_commit(db), MBR_OK);
+	else
+		assert_int_equal(mbr_rollback(db), MBR_OK);
+	return rc;
+}
+
+static void test_undo(void **state)
+{
+	static const struct ln file[] = {
+		{ "R1", T1, "M001", "A", "1", "100.00" },
+		{ "R2", T1, "M002", "A", "1", "50.00", "points:0.50;cash" },
+		{ "R3", T1, NULL, "A", "1", "7.00" },
+	};
+	struct mbr_db *db = new_db();
+	struct mbr_sale_stats st;
+	struct errors e = errs_init();
+	int64_t m1, m2, b1, b2, b3;
+	long n = -1;
+	char want[200];
+
+	(void)state;
+	m1 = add_member(db, "M001", NULL);
+	m2 = add_member(db, "M002", NULL);
+	IMPORT_OK(db, &st, &e, { "R0", T1, "M002", "A", "1", "1.00" });
+	assert_int_equal(balance(db, m2), 1);
+	assert_int_equal(import(db, file, 3, &st, &e), MBR_OK);
+	assert_int_equal(e.n, 0);
+	b1 = st.batch;
+	assert_int_equal(st.receipts, 3);
+	assert_int_equal(balance(db, m1), 100);
+	assert_int_equal(balance(db, m2), 1 - 50 + 49);
+	assert_int_equal(qi(db, "SELECT SUM(amount) FROM agg_store_day"), 100 + 15800);
+
+	assert_int_equal(undo(db, b1, &n), MBR_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(balance(db, m1), 0);
+	assert_int_equal(balance(db, m2), 1);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM sales"), 1);
+	assert_int_equal(qi(db, "SELECT SUM(amount) FROM agg_store_day"), 100);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM agg_member_day WHERE member = %lld", (long long)m1), 0);
+	assert_int_equal(qi(db, "SELECT undone_at IS NOT NULL FROM batches WHERE id = %lld", (long long)b1), 1);
+	assert_sound(db);
+	/* undone twice */
+	assert_int_equal(undo(db, b1, &n), MBR_EINVAL);
+	snprintf(want, sizeof(want), "batch %lld was already undone", (long long)b1);
+	assert_string_equal(mbr_db_errmsg(db), want);
+
+	/* the file can be imported again, and counts as new */
+	assert_int_equal(import(db, file, 3, &st, &e), MBR_OK);
+	assert_int_equal(e.n, 0);
+	b2 = st.batch;
+	assert_int_equal(st.receipts, 3);
+	assert_int_equal(st.duplicates, 0);
+	assert_int_equal(balance(db, m1), 100);
+	assert_int_equal(balance(db, m2), 0 + 1 - 50 + 49);
+	assert_sound(db);
+
+	/* a later batch returns goods of R1: b2 may no longer be undone */
+	IMPORT_OK(db, &st, &e, { "X1", T2, "M001", "A", "-1", "40.00", NULL, "R1" });
+	b3 = st.batch;
+	assert_int_equal(balance(db, m1), 60);
+	assert_int_equal(undo(db, b2, &n), MBR_EINVAL);
+	snprintf(want, sizeof(want),
+		 "batch %lld cannot be undone: return S01/X1 (another batch) references its receipt 'R1'", (long long)b2);
+	assert_string_equal(mbr_db_errmsg(db), want);
+	assert_int_equal(balance(db, m1), 60);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM sales"), 5);
+
+	/* undoing the return gives R1 its 40.00 and the points back */
+	assert_int_equal(undo(db, b3, &n), MBR_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(balance(db, m1), 100);
+	assert_int_equal(qi(db, "SELECT returned FROM sales WHERE receipt = 'R1'"), 0);
+	assert_int_equal(qi(db, "SELECT points_reversed FROM sales WHERE receipt = 'R1'"), 0);
+	assert_sound(db);
+	IMPORT_OK(db, &st, &e, { "X2", T2, "M001", "A", "-1", "100.00", NULL, "R1" });
+	assert_int_equal(st.points_reversed, 100);
+	assert_int_equal(balance(db, m1), 0);
+	/* and now b2 is blocked by X2 */
+	assert_int_equal(undo(db, b2, &n), MBR_EINVAL);
+	assert_int_equal(balance(db, m1), 0);
+	assert_sound(db);
+	mbr_buf_release(&e.all);
+	mbr_db_close(db);
+}
+
+/* After an undo and a re-import, a return of the re-imported sale must
+ * reverse the points from the lot that sale opened (lot = its earn
+ * entry), as it does before any undo. */
+static void test_undo_then_return_uses_own_lot(void **state)
+{
+	static const struct ln file[] = { { "R1", T2, "M001", "A", "1", "100.00" } };
+	struct mbr_db *db = new_db();
+	struct mbr_sale_stats st;
+	struct errors e = errs_init();
+	int64_t m, b1, old_lot, new_lot;
+	long n;
+
+	(void)state;
+	m = add_member(db, "M001", NULL);
+	load_rules(db, "effective 2025-01-01\nexpiry months 12\n");
+	IMPORT_OK(db, &st, &e, { "R0", T1, "M001", "A", "1", "100.00" });
+	old_lot = qi(db, "SELECT id FROM points_lots WHERE member = %lld", (long long)m);
+	assert_int_equal(qi(db, "SELECT expires_at FROM points_lots WHERE id = %lld", (long long)old_lot),
+			 local("2026-06-10 00:00"));
+
+	assert_int_equal(import(db, file, 1, &st, &e), MBR_OK);
+	b1 = st.batch;
+	assert_int_equal(undo(db, b1, &n), MBR_OK);
+	assert_int_equal(import(db, file, 1, &st, &e), MBR_OK);
+	assert_int_equal(e.n, 0);
+	new_lot = qi(db, "SELECT MAX(id) FROM points_lots WHERE member = %lld AND remaining > 0", (long long)m);
+	assert_true(new_lot != old_lot);
+	assert_int_equal(qi(db, "SELECT expires_at FROM points_lots WHERE id = %lld", (long long)new_lot),
+			 local("2026-06-11 00:00"));
+	assert_int_equal(balance(db, m), 200);
+
+	IMPORT_OK(db, &st, &e, { "X1", T3, "M001", "A", "-1", "100.00", NULL, "R1" });
+	assert_int_equal(st.points_reversed, 100);
+	assert_int_equal(balance(db, m), 100);
+	/* R1's own lot is emptied; R0's (expiring a day earlier) is untouched */
+	assert_int_equal(qi(db, "SELECT remaining FROM points_lots WHERE id = %lld", (long long)new_lot), 0);
+	assert_int_equal(qi(db, "SELECT remaining FROM points_lots WHERE id = %lld", (long long)old_lot), 100);
+	assert_sound(db);
+	mbr_buf_release(&e.all);
+	mbr_db_close(db);
+}
+
+/* The reversal of a referenced return comes out of the sale's own lot
+ * (so it does not eat points that lapse sooner). */
+static void test_return_uses_own_lot(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct mbr_sale_stats st;
+	struct errors e = errs_init();
+	int64_t m, l0, l1;
+
+	(void)state;
+	m = add_member(db, "M001", NULL);
+	load_rules(db, "effective 2025-01-01\nexpiry months 12\n");
+	IMPORT_OK(db, &st, &e, { "R0", T1, "M001", "A", "1", "100.00" });
+	IMPORT_OK(db, &st, &e, { "R1", T2, "M001", "A", "1", "100.00" });
+	l0 = qi(db, "SELECT id FROM points_ledger WHERE ref = 'S01/R0' AND kind = 'earn'");
+	l1 = qi(db, "SELECT id FROM points_ledger WHERE ref = 'S01/R1' AND kind = 'earn'");
+	IMPORT_OK(db, &st, &e, { "X1", T3, "M001", "A", "-1", "40.00", NULL, "R1" });
+	assert_int_equal(qi(db, "SELECT remaining FROM points_lots WHERE id = %lld", (long long)l1), 60);
+	assert_int_equal(qi(db, "SELECT remaining FROM points_lots WHERE id = %lld", (long long)l0), 100);
+	assert_sound(db);
+	mbr_buf_release(&e.all);
+	mbr_db_close(db);
+}
+
+/* A frozen member's sales are recorded but earn nothing. */
+static void test_frozen_member_sale(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct mbr_sale_stats st;
+	struct errors e = errs_init();
+	int64_t m;
+
+	(void)state;
+	m = add_member(db, "M001", NULL);
+	IMPORT_OK(db, &st, &e, { "R1", T1, "M001", "A", "1", "10.00" });
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	assert_int_equal(mbr_member_set_status(db, m, "frozen"), MBR_OK);
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	IMPORT_OK(db, &st, &e, { "R2", T2, "M001", "A", "1", "10.00" });
+	assert_int_equal(st.receipts, 1);
+	assert_int_equal(st.points_earned, 0);
+	assert_int_equal(balance(db, m), 10);
+	IMPORT(db, &st, &e, { "R3", T2, "M001", "A", "1", "10.00", "points:1.00;cash" });
+	assert_int_equal(e.n, 1);
+	assert_int_equal(balance(db, m), 10);
+	assert_sound(db);
+	mbr_buf_release(&e.all);
+	mbr_db_close(db);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_default_rounding, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_return, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_returns, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_return_exceeds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_points_payment_and_refund, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_points_payment_beyond_balance, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_across_batches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_same_receipt_apart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_member, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_sku, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rules_versions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_aggregates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_undo, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_return_uses_own_lot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_undo_then_return_uses_own_lot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_frozen_member_sale, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
