@@ -177,7 +177,11 @@ struct mbr_reader;
  * an unknown one is MBR_EINVAL.  If cols is NULL every header column is
  * taken as is (ncols is then set from the header; see mbr_reader_header).
  * A column named "reject_reason" is always ignored, so reject files can be
- * fixed and fed back.  On error, err holds "file:line: column: reason".
+ * fixed and fed back (except with cols NULL, where every column is taken;
+ * opts->map is not used then either).  opts->encoding names an iconv(3)
+ * encoding to convert from (an unknown one is MBR_EINVAL).  On error *out
+ * is NULL and err holds "file:line: header: reason"; an unreadable file is
+ * MBR_EIO with "path: strerror".
  */
 int mbr_reader_open(struct mbr_reader **out, const char *path,
 		    const struct mbr_col *cols, size_t ncols,
@@ -185,9 +189,14 @@ int mbr_reader_open(struct mbr_reader **out, const char *path,
 /*
  * Read the next record: returns 1 and sets *row, 0 at end of input, or a
  * negative code with err set ("file:line: column: reason") for malformed
- * CSV, invalid UTF-8, a NUL byte, a field over MBR_FIELD_MAX bytes or a
- * read error.  After a data error (MBR_EINVAL) the reader may be called
- * again to continue with the next record where that is possible.
+ * CSV, invalid UTF-8, a NUL byte, a field over MBR_FIELD_MAX bytes, more
+ * fields than the header, or a read error.  On MBR_EINVAL *row is still set
+ * to the bad record so that it can go to a rejects file: its raw fields are
+ * as read, with bytes that are not UTF-8 (and NUL bytes) replaced by U+FFFD
+ * and an over-long field given as "".  The reader may then be called again
+ * to continue with the next record.  Other errors (MBR_EIO) are final and
+ * leave *row NULL.  Rows shorter than the header get "" for the missing
+ * fields (NULL in val only means the header has no such column).
  */
 int mbr_reader_next(struct mbr_reader *r, struct mbr_row **row, struct mbr_buf *err);
 /* Does the file have reader column i? */

@@ -1486,7 +1486,7 @@ int mbr_sale_undo(struct mbr_db *db, int64_t batch, long *receipts)
 	}
 	sqlite3_reset(st);
 	/* ... and points activity of its members after it. */
-	st = mbr_stmt(db, "SELECT m.uid, l.kind, l.uid FROM points_ledger l JOIN members m ON m.id = l.member"
+	st = mbr_stmt(db, "SELECT m.uid, l.kind, l.id FROM points_ledger l JOIN members m ON m.id = l.member"
 			  " WHERE l.member IN (SELECT member FROM points_ledger WHERE batch = ?1)"
 			  " AND l.id > (SELECT MIN(id) FROM points_ledger WHERE batch = ?1)"
 			  " AND COALESCE(l.batch, 0) != ?1 LIMIT 1");
@@ -1494,7 +1494,7 @@ int mbr_sale_undo(struct mbr_db *db, int64_t batch, long *receipts)
 		return MBR_EDB;
 	sqlite3_bind_int64(st, 1, batch);
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		rc = mbr_db_fail(db, MBR_EINVAL, "batch %lld cannot be undone: member %s has points activity since (%s %s)",
+		rc = mbr_db_fail(db, MBR_EINVAL, "batch %lld cannot be undone: member %s has points activity since (%s, ledger entry %s)",
 				 (long long)batch, sqlite3_column_text(st, 0), sqlite3_column_text(st, 1),
 				 sqlite3_column_text(st, 2));
 		sqlite3_reset(st);

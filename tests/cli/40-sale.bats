@@ -481,8 +481,11 @@ earn|20" ]
 	# enrol every CustomerID by member_no alone; sqlite3's CSV reader
 	# copes with the quoted commas in Description
 	zcat "$src" | iconv -f ISO-8859-1 -t UTF-8 >retail.csv
-	sqlite3 :memory: '.import --csv retail.csv t' '.headers on' '.mode csv' '.once customers.csv' \
-		"SELECT DISTINCT CustomerID AS member_no FROM t WHERE CustomerID != '' ORDER BY 1"
+	{
+		echo member_no
+		sqlite3 -list -noheader :memory: '.import --csv retail.csv t' \
+			"SELECT DISTINCT CustomerID FROM t WHERE CustomerID != '' ORDER BY 1"
+	} >customers.csv
 	[ "$(sed -n 1p customers.csv)" = member_no ]
 	[ "$(($(wc -l <customers.csv) - 1))" -eq 4372 ]
 	run --separate-stderr mbr-add customers.csv

@@ -733,6 +733,8 @@ static int undo(struct mbr_db *db, int64_t batch, long *receipts)
 
 	assert_int_equal(mbr_begin(db), MBR_OK);
 	rc = mbr_sale_undo(db, batch, receipts);
+	if (rc != MBR_OK && rc != MBR_EINVAL)
+		fail_msg("undo %lld: %d %s", (long long)batch, rc, mbr_db_errmsg(db));
 	if (rc == MBR_OK)
 		assert_int_equal(mbr_commit(db), MBR_OK);
 	else
