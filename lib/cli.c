@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -269,32 +270,39 @@ struct cli_rejects {
 	struct mbr_out *out;
 	struct mbr_col *cols;
 	const char **vals;
-	size_t n;		/* header columns */
+	size_t *keep;		/* input columns written, by index */
+	size_t n;		/* how many */
 };
 
 struct cli_rejects *cli_rejects_open(struct mbr_cli *c, struct mbr_reader *rd)
 {
 	const char *const *hdr;
 	struct cli_rejects *r;
-	size_t i;
+	size_t i, nh;
 
 	if (!c->skip_bad || !c->rejects)
 		return NULL;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		abort();
-	hdr = mbr_reader_header(rd, &r->n);
+	hdr = mbr_reader_header(rd, &nh);
 	r->path = c->rejects;
 	if (!(r->fp = fopen(c->rejects, "w"))) {
 		cli_warn(c, "%s: %s", c->rejects, strerror(errno));
 		exit(errno == EACCES ? MBR_EXIT_PERM : MBR_EXIT_DB);
 	}
-	r->cols = calloc(r->n + 1, sizeof(*r->cols));
-	r->vals = calloc(r->n + 1, sizeof(*r->vals));
-	if (!r->cols || !r->vals)
+	r->cols = calloc(nh + 1, sizeof(*r->cols));
+	r->vals = calloc(nh + 1, sizeof(*r->vals));
+	r->keep = calloc(nh + 1, sizeof(*r->keep));
+	if (!r->cols || !r->vals || !r->keep)
 		abort();
-	for (i = 0; i < r->n; i++)
-		r->cols[i].name = hdr[i];
+	/* a rejects file fed back has its old reason column: replace it */
+	for (i = 0; i < nh; i++) {
+		if (!strcasecmp(hdr[i], "reject_reason"))
+			continue;
+		r->keep[r->n] = i;
+		r->cols[r->n++].name = hdr[i];
+	}
 	r->cols[r->n].name = "reject_reason";
 	r->out = mbr_out_new(r->fp, MBR_FMT_CSV, 0, r->cols, r->n + 1);
 	return r;
@@ -320,7 +328,7 @@ int cli_rejects_row(struct cli_rejects *r, const char *const *raw, size_t nraw, 
 	if (!r)
 		return 0;
 	for (i = 0; i < r->n; i++)
-		r->vals[i] = i < nraw && raw ? raw[i] : "";
+		r->vals[i] = r->keep[i] < nraw && raw ? raw[r->keep[i]] : "";
 	r->vals[r->n] = cli_reason(reason);
 	return mbr_out_row(r->out, r->vals);
 }
@@ -339,6 +347,7 @@ int cli_rejects_close(struct mbr_cli *c, struct cli_rejects *r, int status)
 	}
 	free(r->cols);
 	free(r->vals);
+	free(r->keep);
 	free(r);
 	return status;
 }

@@ -208,6 +208,23 @@ static struct mbr_db *db_new(const char *path, unsigned flags, const char *progr
 	return db;
 }
 
+/*
+ * The page cache is most of the memory a run takes: 12 MiB keeps the
+ * largest import under 32 MiB resident.  MBR_CACHE_KIB overrides it
+ * (for benchmarks).
+ */
+int mbr_db_cache_default(struct mbr_db *db)
+{
+	const char *e = getenv("MBR_CACHE_KIB");
+	long kib = e && *e ? atol(e) : 12288;
+	char sql[64];
+
+	if (kib < 1024)
+		kib = 1024;
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%ld", kib);	/* a number, not data */
+	return mbr_db_exec(db, sql);
+}
+
 /* Pragmas every connection gets. */
 static int db_configure(struct mbr_db *db)
 {
@@ -222,18 +239,9 @@ static int db_configure(struct mbr_db *db)
 	sqlite3_busy_timeout(db->sql, busy_ms());
 	sqlite3_extended_result_codes(db->sql, 1);
 	{
-		/* The page cache is most of the memory a run takes: 16 MiB keeps
-		 * the largest import under 32 MiB resident.  MBR_CACHE_KIB
-		 * overrides it (for benchmarks). */
-		const char *e = getenv("MBR_CACHE_KIB");
-		long kib = e && *e ? atol(e) : 16384;
-		char sql[64];
-		int rc;
+		int rc = mbr_db_cache_default(db);
 
-		if (kib < 1024)
-			kib = 1024;
-		snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%ld", kib);
-		if ((rc = mbr_db_exec(db, sql)) < 0)
+		if (rc < 0)
 			return rc;
 	}
 	return mbr_db_exec(db,

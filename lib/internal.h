@@ -45,6 +45,8 @@ sqlite3_stmt *mbr_stmt(struct mbr_db *db, const char *sql);
 int mbr_stmt_done(struct mbr_db *db, sqlite3_stmt *st);
 /* Turn the last SQLite error into an MBR_E* code with a message. */
 int mbr_db_sqlerr(struct mbr_db *db, const char *what);
+/* Set the page cache to its configured size (see db.c). */
+int mbr_db_cache_default(struct mbr_db *db);
 /* Execute fixed SQL text without parameters (schema, pragmas). */
 int mbr_db_exec(struct mbr_db *db, const char *sql);
 /* The key, loaded on first use; MBR_EKEY with a message if unavailable. */

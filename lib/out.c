@@ -24,6 +24,7 @@ struct mbr_out {
 	size_t ncells, cap;
 };
 
+/* Format by name ("table", "csv", "tsv", "json"); MBR_EINVAL for others. */
 int mbr_format_parse(const char *s, enum mbr_format *f)
 {
 	static const struct {
@@ -152,6 +153,7 @@ static void put_delimited(FILE *fp, const char *s, int delim)
 	putc('"', fp);
 }
 
+/* One CSV/TSV record with the writer's line end; NULL is an empty field. */
 static void put_delimited_row(struct mbr_out *o, const char *const *vals)
 {
 	int delim = o->fmt == MBR_FMT_TSV ? '\t' : ',';
@@ -229,6 +231,8 @@ static int json_number(const char *s)
 	return *s == '\0';
 }
 
+/* One JSON object on one line, keyed by column name; NULL is null, and a
+ * number column holding a valid JSON number is written bare. */
 static void put_json_row(struct mbr_out *o, const char *const *vals)
 {
 	size_t i;
@@ -309,6 +313,7 @@ static void put_table_line(struct mbr_out *o, const char *const *cells, const si
 	putc('\n', o->fp);
 }
 
+/* Print the buffered table: widths fit the widest cell or column name. */
 static void put_table(struct mbr_out *o)
 {
 	struct mbr_buf line = MBR_BUF_INIT;
