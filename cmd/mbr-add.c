@@ -17,7 +17,7 @@ static const char usage[] =
 	"       mbr-add [-nq] [-d file] [--operator name] [--update] [--member-no no]\n"
 	"               [--name name] [--phone phone] [--email email] [--birthday date]\n"
 	"               [--gender M|F] [--tier code] [--store code] [--note text]\n"
-	"       mbr-add [-d file] [--operator name] -i\n";
+	"       mbr-add [-n] [-d file] [--operator name] -i\n";
 
 enum { OPT_UPDATE = CLI_OPT_NEXT, OPT_FIELD };
 
@@ -65,6 +65,7 @@ struct import {
 	struct mbr_reader *rd;
 	struct cli_rejects *rejects;
 	struct mbr_buf err, why;
+	int64_t batch;		/* rows carry it; the batch is audited once */
 	long added, updated, errors;
 };
 
@@ -126,7 +127,7 @@ static int import_row(struct import *im, const struct mbr_row *row, int *upd)
 		if (rc < 0)
 			return rc;
 	}
-	return save(im->db, &m, 0, upd);
+	return save(im->db, &m, im->batch, upd);
 }
 
 static int import_file(const char *path)
@@ -160,6 +161,7 @@ static int import_file(const char *path)
 		status = cli_db_error(&cli, im.db, rc);
 		goto out;
 	}
+	im.batch = batch;
 	/* Large all-or-nothing enrolments check duplicates once, at the end. */
 	if (!update && !cli.skip_bad && large_file(path)) {
 		if ((rc = mbr_member_bulk_begin(im.db)) < 0) {

@@ -20,11 +20,11 @@ static const char usage[] =
 	"       mbr-db [-q] [-d file] [--operator name] migrate\n"
 	"       mbr-db [-q] [-d file] [--operator name] grant operator cashier|manager|admin\n"
 	"       mbr-db [-q] [-d file] [--operator name] revoke operator\n"
-	"       mbr-db [-d file] [--format fmt] operators\n"
-	"       mbr-db [-d file] [--format fmt] stores\n"
+	"       mbr-db [-d file] [--format fmt] [--excel] operators\n"
+	"       mbr-db [-d file] [--format fmt] [--excel] stores\n"
 	"       mbr-db [-q] [-d file] [--operator name] store-add code [name]\n"
 	"       mbr-db [-d file] [--operator name] config [key [value]]\n"
-	"       mbr-db [-d file] [--format fmt] audit\n";
+	"       mbr-db [-d file] [--format fmt] [--excel] audit\n";
 
 enum { OPT_STORE = CLI_OPT_NEXT, OPT_ROLE, OPT_CURRENCY, OPT_EXPONENT, OPT_TZ };
 

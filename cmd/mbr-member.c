@@ -13,7 +13,7 @@
 
 static const char usage[] =
 	"usage: mbr-member [-d file] [--operator name] [--format fmt] [--excel] [--reveal] find query\n"
-	"       mbr-member [-d file] [--operator name] [--format fmt] [--reveal] show member\n"
+	"       mbr-member [-d file] [--operator name] [--format fmt] [--excel] [--reveal] show member\n"
 	"       mbr-member [-d file] [--operator name] [--format fmt] [--excel] [--reveal] export\n"
 	"       mbr-member [-nq] [-d file] [--operator name] set member field=value ...\n"
 	"       mbr-member [-nq] [-d file] [--operator name] freeze | unfreeze member\n"

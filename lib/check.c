@@ -283,6 +283,27 @@ int mbr_db_restore(const char *dbpath, const char *gzpath, struct mbr_buf *err)
 		rc = MBR_EDB;
 		goto out;
 	}
+	{
+		/* The key that will serve the restored database must be its own:
+		 * check before anything is replaced. */
+		const struct mbr_key *k;
+		const char *env = getenv("MBR_KEY");
+		struct mbr_buf kp = MBR_BUF_INIT;
+
+		if (env && *env)
+			mbr_buf_adds(&kp, env);
+		else
+			mbr_buf_addf(&kp, "%s.key", dbpath);
+		free(copydb->key_path);
+		copydb->key_path = strdup(kp.buf);
+		mbr_buf_release(&kp);
+		if (!copydb->key_path)
+			abort();
+		if ((rc = mbr_db_key(copydb, &k)) < 0) {
+			mbr_buf_addf(err, "not restored: %s", mbr_db_errmsg(copydb));
+			goto out;
+		}
+	}
 	if (stat(dbpath, &st) < 0) {
 		/* No database yet: the checked copy becomes it. */
 		mbr_db_close(copydb);

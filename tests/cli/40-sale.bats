@@ -471,6 +471,133 @@ earn|20" ]
 	[ "$output" = "S01,R9,12.80,0" ]
 }
 
+@test "returns: a return of a sale paid with points gives back points paid, in proportion" {
+	load_examples
+	mbr-points -q earn M0001 600 >/dev/null
+	mbr-sale -q add --ts '2025-03-03 10:00:00' --member M0001 --payment 'points:5.00;cash' R9 A100:2:12.80 >/dev/null
+	[ "$(bal M0001)" = 120 ]
+	# half of it back: -floor(20/2) earned, +floor(500/2) paid
+	run --separate-stderr mbr-sale add --ts '2025-03-04 10:00:00' --original R9 R10 A100:-1:12.80
+	[ "$status" -eq 0 ]
+	[ "$output" = "S01,R10,-12.80,-10" ]
+	[ "$(bal M0001)" = 360 ]
+	run --separate-stderr mbr-sale add --ts '2025-03-04 11:00:00' --original R9 R11 A100:-1:12.80
+	[ "$status" -eq 0 ]
+	[ "$(bal M0001)" = 600 ]
+	[ "$(q "SELECT returned, points_reversed, points_refunded FROM sales WHERE receipt = 'R9'")" = "2560|20|500" ]
+	mbr-db -q check
+}
+
+@test "returns: a balance may go negative, and new points pay the debt first" {
+	load_examples
+	mbr-sale -q import "$EX/sales-2025-03-01.csv"
+	mbr-points -q redeem M0004 179 >/dev/null
+	run --separate-stderr mbr-sale -q add --ts '2025-03-02 12:30:00' --original R1004 R1006 D400:-1:39.90
+	[ "$status" -eq 0 ]
+	[ "$(bal M0004)" = -59 ]
+	mbr-db -q check
+	# a Monday: 39.90 earns 39, all of it paying the debt
+	mbr-sale -q add --ts '2025-03-03 12:30:00' --member M0004 R1 D400:1:39.90 >/dev/null
+	[ "$(bal M0004)" = -20 ]
+	mbr-db -q check
+	run --separate-stderr mbr-points -q expire --as-of 2026-03-03
+	[ "$status" -eq 0 ]
+	[ "$(bal M0004)" = -20 ]
+	mbr-db -q check
+}
+
+@test "points rules: min_spend, birthday, frozen members" {
+	load_examples
+	# under min_spend 5.00: nothing
+	run --separate-stderr mbr-sale -q add --ts '2025-03-13 10:00:00' --member M0001 B2 C300:2:2.00
+	[ "$output" = "S01,B2,4.00,0" ]
+	# M0001's birthday, 03-14 (a Friday): x2
+	run --separate-stderr mbr-sale -q add --ts '2025-03-14 10:00:00' --member M0001 B1 A100:1:12.80
+	[ "$output" = "S01,B1,12.80,25" ]
+	# a frozen member's sale is recorded and earns nothing; it may not pay with points
+	mbr-points -q earn M0005 100 >/dev/null
+	mbr-member -q freeze M0005
+	run --separate-stderr mbr-sale -q add --ts '2025-03-03 12:30:00' --member M0005 R2 D400:1:39.90
+	[ "$status" -eq 0 ]
+	[ "$output" = "S01,R2,39.90,0" ]
+	run --separate-stderr mbr-sale -q add --ts '2025-03-03 12:40:00' --member M0005 --payment 'points:0.01;cash' R3 D400:1:39.90
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"is not active and cannot pay with points"* ]]
+	[ "$(bal M0005)" = 100 ]
+}
+
+@test "import: Chinese headers, BOM, CRLF, gzip; stdin; GB18030; --dry-run" {
+	load_examples
+	printf '\xef\xbb\xbf门店,小票号,时间,会员,商品编码,数量,单价\r\nS01,Z1,2025-03-03 10:00:00,M0005,A100,1,12.80\r\n' | gzip >zh.csv.gz
+	run --separate-stderr mbr-sale import zh.csv.gz
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"1 receipts (0 returns), 1 lines, amount 12.80; points +12 earned"* ]]
+	printf 'store,receipt,ts,member,sku,qty,unit_price\nS01,Z2,2025-03-03 10:00:00,M0005,A100,1,12.80\n' >z2.csv
+	run --separate-stderr mbr-sale import - <z2.csv
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"mbr-sale: -: batch "* ]]
+	printf '门店,小票号,时间,会员,商品编码,品名,数量,单价\nS01,Z3,2025-03-03 10:00:00,M0005,G1,桂花糕,1,8.00\n' | iconv -f UTF-8 -t GB18030 >gb.csv
+	run --separate-stderr mbr-sale import --encoding GB18030 gb.csv
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$(q "SELECT name FROM products WHERE sku = 'G1'")" = 桂花糕 ]
+	printf 'store,receipt,ts,member,sku,qty,unit_price\nS01,Z4,2025-03-03 10:00:00,M0005,A100,1,12.80\n' >z4.csv
+	run --separate-stderr mbr-sale -n import z4.csv
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == "mbr-sale: dry run, nothing written: "* ]]
+	[ "$(q "SELECT COUNT(*) FROM sales WHERE receipt = 'Z4'")" = 0 ]
+	[ "$(bal M0005)" = 32 ]
+}
+
+@test "import: a receipt split apart in one file is an error; a missing file is an I/O error" {
+	load_examples
+	cat >s.csv <<-'EOF'
+	store,receipt,ts,sku,qty,unit_price
+	S01,R1,2025-03-03 10:00:00,A100,1,12.80
+	S01,R2,2025-03-03 10:05:00,A100,1,12.80
+	S01,R1,2025-03-03 10:00:00,C300,1,2.00
+	EOF
+	run --separate-stderr mbr-sale import s.csv
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"s.csv:4: receipt: 'R1' appears again"* ]]
+	[ "$(q 'SELECT COUNT(*) FROM sales')" = 0 ]
+	run --separate-stderr mbr-sale import nosuch.csv
+	echo "$stderr"
+	[ "$status" -eq 4 ]
+	[[ "$stderr" == *nosuch.csv* ]]
+	# a required column missing
+	printf 'store,receipt,ts,sku,qty\nS01,R1,2025-03-03,A100,1\n' >m.csv
+	run --separate-stderr mbr-sale import m.csv
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *unit_price* ]]
+}
+
+@test "import --skip-bad: a line the reader cannot take (bad UTF-8) rejects its whole receipt" {
+	load_examples
+	{
+		echo 'store,receipt,ts,sku,name,qty,unit_price'
+		echo 'S01,R1,2025-03-03 10:00:00,A100,milk,1,12.80'
+		printf 'S01,R1,2025-03-03 10:00:00,G1,Voucher \243 40,1,40.00\n'
+		echo 'S01,R1,2025-03-03 10:00:00,C300,water,1,2.00'
+		echo 'S01,R2,2025-03-03 10:05:00,A100,milk,1,12.80'
+	} >latin1.csv
+	run --separate-stderr mbr-sale import --skip-bad --rejects rej.csv latin1.csv
+	echo "$stderr"
+	cat rej.csv
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"latin1.csv:3: name: invalid UTF-8"* ]]
+	# never half a receipt: R1 is out whole, R2 is in
+	[ "$(q 'SELECT group_concat(receipt) FROM sales')" = R2 ]
+	[ "$(wc -l <rej.csv)" -eq 4 ]
+	[ "$(grep -c '^S01,R1,' rej.csv)" -eq 3 ]
+	# and the summary accounts for every line
+	[[ "$stderr" == *"1 receipts (0 returns), 1 lines"* ]]
+	[[ "$stderr" == *"1 receipt (3 lines) rejected"* ]]
+}
+
 # ------------------------------------------------------------ UCI data
 
 @test "UCI Online Retail: the full file with --map, Latin-1 and --skip-bad" {
@@ -511,6 +638,10 @@ earn|20" ]
 	[ "$(($(wc -l <rej.csv) - 1))" -eq "$rejected" ]
 	[ "$(sed -n 1p rej.csv)" = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country,reject_reason" ]
 	[ "$(q 'SELECT COUNT(*) FROM sale_lines')" -eq "$nlines" ]
+	receipts=$(printf '%s\n' "$summary" | sed -n 's/.*: batch [0-9]*: \([0-9]*\) receipts (.*/\1/p')
+	[ "$(q 'SELECT COUNT(*) FROM sales')" -eq "$receipts" ]
+	# 3,836 cancellations, all returns
+	[[ "$summary" == *"receipts (3836 returns)"* ]]
 	# every reject has a reason; the two negative prices are among them
 	sqlite3 :memory: '.import --csv rej.csv r' \
 		"SELECT COUNT(*) FROM r WHERE reject_reason = ''" \
