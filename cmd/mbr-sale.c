@@ -163,10 +163,15 @@ static int import(const char *path)
 	}
 	while ((rc = mbr_reader_next(rd, &row, &err)) != 0) {
 		if (rc == MBR_EINVAL) {
-			/* a row the reader could not take: rejected on its own */
+			/* a row the reader could not take rejects its whole receipt */
+			if (row && row->val) {
+				if ((rc = mbr_sale_bad_line(si, row->val, row->file, row->line, row->raw, row->nraw,
+							    err.buf)) < 0)
+					break;
+				continue;
+			}
 			on_error(err.buf, &im);
-			if (row && (rc = cli_rejects_row(im.rejects, row->raw, row->nraw, err.buf)) < 0)
-				break;
+			rc = 0;
 			continue;
 		}
 		if (rc < 0) {

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -242,23 +243,35 @@ void mbr_key_free(struct mbr_key *k)
  * safe, and drawing them once saves a getrandom(2) per sealed record,
  * which was a tenth of a bulk member import.
  */
+static unsigned char nonce_prefix[16];
+static uint64_t nonce_counter;
+static int nonce_ready;
+
+static void nonce_after_fork(void)
+{
+	nonce_ready = 0;	/* the child draws its own prefix */
+}
+
 static void next_nonce(unsigned char *nonce)
 {
-	static unsigned char prefix[16];
-	static uint64_t counter;
-	static pid_t owner;
-	pid_t pid = getpid();
+	unsigned char *prefix = nonce_prefix;
 	int i;
 
-	if (owner != pid) {
-		randombytes_buf(prefix, sizeof(prefix));
-		counter = 0;
-		owner = pid;
+	if (!nonce_ready) {
+		static int registered;
+
+		if (!registered) {
+			pthread_atfork(NULL, NULL, nonce_after_fork);
+			registered = 1;
+		}
+		randombytes_buf(nonce_prefix, sizeof(nonce_prefix));
+		nonce_counter = 0;
+		nonce_ready = 1;
 	}
-	memcpy(nonce, prefix, sizeof(prefix));
+	memcpy(nonce, prefix, sizeof(nonce_prefix));
 	for (i = 0; i < 8; i++)
-		nonce[16 + i] = (unsigned char)(counter >> (8 * i));
-	counter++;
+		nonce[16 + i] = (unsigned char)(nonce_counter >> (8 * i));
+	nonce_counter++;
 }
 
 /*

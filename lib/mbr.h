@@ -478,6 +478,7 @@ struct mbr_mult {
 	unsigned weekdays;		/* bit 0 = Sunday ... bit 6 = Saturday */
 	int64_t from_day, to_day;	/* local days since 1970-01-01, inclusive */
 	int64_t bp;
+	int line;			/* in the rules text */
 };
 
 /* One version of the rules (see rules.c for the text format). */
@@ -610,6 +611,9 @@ int mbr_sale_import_begin(struct mbr_db *db, const struct mbr_sale_opts *o, cons
  */
 int mbr_sale_line(struct mbr_sale_import *im, const char *const *v, const char *file, long lineno,
 		  const char *const *raw, size_t nraw);
+/* A line the reader refused (why = its error): its receipt is rejected whole. */
+int mbr_sale_bad_line(struct mbr_sale_import *im, const char *const *v, const char *file, long lineno,
+		      const char *const *raw, size_t nraw, const char *why);
 int mbr_sale_import_end(struct mbr_sale_import *im, struct mbr_sale_stats *st);
 const struct mbr_sale_stats *mbr_sale_import_stats(struct mbr_sale_import *im);
 void mbr_sale_import_free(struct mbr_sale_import *im);

@@ -271,14 +271,22 @@ int mbr_member_set_field(struct mbr_db *db, struct mbr_member *m, enum mbr_membe
 	case MBR_F_GENDER:
 		return norm_gender(s, n, dst, why);
 	case MBR_F_BIRTHDAY: {
+		static char today[MBR_TIME_BUFSZ];
+		static int64_t today_minute = -1;
 		char tmp[32];
-		int64_t t, now = mbr_now();
+		int64_t now = mbr_now();
 
 		if (n >= sizeof(tmp) || (memcpy(tmp, s, n), tmp[n] = '\0', mbr_date_normalize(tmp, date) < 0)) {
 			mbr_buf_addf(why, "'%.*s' is not a date (YYYY-MM-DD)", (int)(n > 20 ? 20 : n), s);
 			return MBR_EINVAL;
 		}
-		if (mbr_time_parse(date, NULL, &t) == 0 && t > now) {
+		/* today's local date, worked out once a minute: imports check
+		 * a million birthdays, and zone arithmetic is not free */
+		if (now / 60 != today_minute) {
+			mbr_date_format(now, today);
+			today_minute = now / 60;
+		}
+		if (strcmp(date, today) > 0) {
 			mbr_buf_addf(why, "birthday %s is in the future", date);
 			return MBR_EINVAL;
 		}
@@ -836,7 +844,7 @@ int mbr_member_erase(struct mbr_db *db, int64_t id)
 
 int mbr_member_bulk_begin(struct mbr_db *db)
 {
-	return mbr_db_exec(db, "DROP INDEX members_card; DROP INDEX members_phone;");
+	return mbr_db_exec(db, "DROP INDEX members_uid; DROP INDEX members_card; DROP INDEX members_phone;");
 }
 
 /* Report each row of a duplicate group but the oldest. */
@@ -879,8 +887,11 @@ int mbr_member_bulk_end(struct mbr_db *db, mbr_problem_fn fn, void *ctx, long *d
 	 * halve the cache meanwhile, so a million members stay in budget. */
 	if ((rc = mbr_db_exec(db, "PRAGMA cache_size = -6000")) < 0)
 		return rc;
-	rc = mbr_db_exec(db, "CREATE UNIQUE INDEX members_card ON members(card_hash) WHERE card_hash IS NOT NULL;"
-			     "CREATE UNIQUE INDEX members_phone ON members(phone_hash) WHERE phone_hash IS NOT NULL;");
+	/* uids come from one sequence: they cannot clash */
+	rc = mbr_db_exec(db, "CREATE UNIQUE INDEX members_uid ON members(uid);");
+	if (rc == 0)
+		rc = mbr_db_exec(db, "CREATE UNIQUE INDEX members_card ON members(card_hash) WHERE card_hash IS NOT NULL;"
+				     "CREATE UNIQUE INDEX members_phone ON members(phone_hash) WHERE phone_hash IS NOT NULL;");
 	mbr_db_cache_default(db);
 	if (rc == 0)
 		return 0;

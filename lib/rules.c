@@ -232,6 +232,7 @@ static int parse_multiplier(struct mbr_rules *r, char **w, int n, int lineno, st
 		FAIL("multiplier needs: multiplier category|sku|tier|weekday|dates WHAT xM");
 	m = &r->mults[r->nmults];
 	memset(m, 0, sizeof(*m));
+	m->line = lineno;
 	if (parse_mult(w[3], &m->bp) < 0)
 		FAIL("bad multiplier '%s' (e.g. x2)", w[3]);
 	if (!strcmp(w[1], "category") || !strcmp(w[1], "sku") || !strcmp(w[1], "tier")) {
@@ -362,7 +363,8 @@ int mbr_rules_parse(const char *text, int exp, struct mbr_rules *r, struct mbr_b
 			for (k = 0; k < r->ntiers && !found; k++)
 				found = !strcmp(r->tiers[k].code, r->mults[i].key);
 			if (!found) {
-				mbr_buf_addf(err, "multiplier for unknown tier '%s'", r->mults[i].key);
+				mbr_buf_addf(err, "line %d: multiplier for unknown tier '%s'", r->mults[i].line,
+					     r->mults[i].key);
 				rc = MBR_EINVAL;
 				break;
 			}
@@ -437,20 +439,35 @@ int64_t mbr_rules_receipt_bp(const struct mbr_rules *r, const char *tier, int64_
 int64_t mbr_rules_points(const struct mbr_rules *r, __int128 weighted, int64_t eligible, int64_t total,
 			 int64_t receipt_bp, int64_t *residue_ppm)
 {
-	__int128 num, den, q, rem;
+	unsigned __int128 b, t, e, n, d, q;
+	int neg;
 
 	*residue_ppm = 0;
 	if (total == 0 || eligible == 0 || weighted == 0)
 		return 0;
-	num = weighted * eligible * receipt_bp * r->base_points;
-	den = (__int128)total * BP * BP * r->base_per;
-	if (den < 0) {
-		den = -den;
-		num = -num;
+	/*
+	 * points = weighted * receipt_bp * base_points * eligible / total
+	 *          / (BP * BP * base_per), rounded toward zero.
+	 * In magnitudes: b = weighted * receipt_bp * base_points stays below
+	 * 2^127 for any receipt int64 can hold; the eligible/total share is
+	 * applied as (b / t) * e + (b % t) * e / t, exact because e <= t.
+	 */
+	neg = (weighted < 0) != (total < 0);
+	if (eligible < 0)
+		neg = !neg;
+	b = (unsigned __int128)(weighted < 0 ? -weighted : weighted) * (uint64_t)receipt_bp * (uint64_t)r->base_points;
+	t = (unsigned __int128)(total < 0 ? -(__int128)total : total);
+	e = (unsigned __int128)(eligible < 0 ? -(__int128)eligible : eligible);
+	if (e > t)
+		e = t;		/* never more than the whole receipt earns */
+	n = b / t * e + b % t * e / t;
+	d = (unsigned __int128)BP * BP * (uint64_t)r->base_per;
+	q = n / d;
+	*residue_ppm = (int64_t)(n % d * 1000000 / d);
+	if (neg) {
+		*residue_ppm = -*residue_ppm;
+		return -(int64_t)q;
 	}
-	q = num / den;			/* C rounds toward zero */
-	rem = num - q * den;
-	*residue_ppm = (int64_t)(rem * 1000000 / den);
 	return (int64_t)q;
 }
 

@@ -98,6 +98,7 @@ struct mbr_sale_import {
 	struct mbr_buf text;		/* sku/name/category strings of the lines */
 	struct line *lines;
 	size_t nlines, alines;
+	size_t nbadlines;		/* lines the reader could not take */
 	struct mbr_buf bad;		/* first error of the receipt, "" if none */
 	/* raw rows of the receipt, for reject files */
 	struct mbr_buf raw;		/* fields, each NUL-terminated */
@@ -339,6 +340,9 @@ int mbr_sale_import_begin(struct mbr_db *db, const struct mbr_sale_opts *o, cons
 
 /* ------------------------------------------------------ collecting lines */
 
+static int sale_line(struct mbr_sale_import *im, const char *const *v, const char *file, long lineno,
+		     const char *const *raw, size_t nraw, const char *why);
+
 static void keep_raw(struct mbr_sale_import *im, const char *const *raw, size_t nraw)
 {
 	size_t i;
@@ -371,6 +375,7 @@ static void receipt_reset(struct mbr_sale_import *im)
 {
 	im->open = 0;
 	im->nlines = 0;
+	im->nbadlines = 0;
 	im->nraw = 0;
 	mbr_buf_reset(&im->text);
 	mbr_buf_reset(&im->raw);
@@ -386,7 +391,7 @@ static int reject_receipt(struct mbr_sale_import *im)
 	int rc = 0;
 
 	im->st.rejected_receipts++;
-	im->st.rejected_lines += (long)(im->nraw ? im->nraw : im->nlines);
+	im->st.rejected_lines += (long)(im->nraw ? im->nraw : im->nlines + im->nbadlines);
 	if (im->o.error)
 		rc = im->o.error(im->bad.buf, im->o.ctx);
 	for (r = 0; r < im->nraw && rc == 0 && im->o.reject; r++) {
@@ -1203,6 +1208,20 @@ static int finish_receipt(struct mbr_sale_import *im)
 int mbr_sale_line(struct mbr_sale_import *im, const char *const *v, const char *file, long lineno,
 		  const char *const *raw, size_t nraw)
 {
+	return sale_line(im, v, file, lineno, raw, nraw, NULL);
+}
+
+int mbr_sale_bad_line(struct mbr_sale_import *im, const char *const *v, const char *file, long lineno,
+		      const char *const *raw, size_t nraw, const char *why)
+{
+	return sale_line(im, v, file, lineno, raw, nraw, why);
+}
+
+/* One line item; why, when not NULL, says the line could not be read,
+ * which rejects its whole receipt. */
+static int sale_line(struct mbr_sale_import *im, const char *const *v, const char *file, long lineno,
+		     const char *const *raw, size_t nraw, const char *why)
+{
 	struct mbr_db *db = im->db;
 	char store[32], receipt[64], sku[SKU_MAX];
 	const char *tsv;
@@ -1248,6 +1267,11 @@ int mbr_sale_line(struct mbr_sale_import *im, const char *const *v, const char *
 		}
 	}
 	keep_raw(im, raw, nraw);
+	if (why) {
+		receipt_bad(im, "%s", why);
+		im->nbadlines++;
+		return 0;
+	}
 	if (!im->member[0] && v[MBR_S_MEMBER] && trim_copy(im->member, sizeof(im->member), v[MBR_S_MEMBER]) < 0)
 		receipt_bad(im, "%s:%ld: member: longer than 63 bytes", file, lineno);
 	if (!im->payment[0] && v[MBR_S_PAYMENT] && trim_copy(im->payment, sizeof(im->payment), v[MBR_S_PAYMENT]) < 0)
@@ -1398,19 +1422,19 @@ int mbr_agg_rebuild(struct mbr_db *db)
 int mbr_agg_verify(struct mbr_db *db, mbr_problem_fn fn, void *ctx, int *problems)
 {
 	static const struct { const char *name, *sql; } q[] = {
-		{ "store/day", "SELECT 'store ' || store || ' day ' || day FROM ("
+		{ "store/day", "SELECT DISTINCT 'store ' || store || ' day ' || day FROM ("
 			"SELECT * FROM (" AGG_STORE_DAY_SQL ") EXCEPT SELECT store, day, receipts, returns, amount, discount,"
 			" items, member_receipts, member_amount, points_earned FROM agg_store_day"
-			" UNION ALL SELECT * FROM (SELECT store, day, receipts, returns, amount, discount, items,"
+			" UNION SELECT * FROM (SELECT store, day, receipts, returns, amount, discount, items,"
 			" member_receipts, member_amount, points_earned FROM agg_store_day"
 			" EXCEPT SELECT * FROM (" AGG_STORE_DAY_SQL ")))" },
-		{ "member/day", "SELECT 'member #' || member || ' day ' || day FROM ("
+		{ "member/day", "SELECT DISTINCT 'member #' || member || ' day ' || day FROM ("
 			"SELECT * FROM (" AGG_MEMBER_DAY_SQL ") EXCEPT SELECT member, day, receipts, amount, points_earned"
-			" FROM agg_member_day UNION ALL SELECT * FROM (SELECT member, day, receipts, amount, points_earned"
+			" FROM agg_member_day UNION SELECT * FROM (SELECT member, day, receipts, amount, points_earned"
 			" FROM agg_member_day EXCEPT SELECT * FROM (" AGG_MEMBER_DAY_SQL ")))" },
-		{ "category/day", "SELECT 'category ' || quote(category) || ' store ' || store || ' day ' || day FROM ("
+		{ "category/day", "SELECT DISTINCT 'category ' || quote(category) || ' store ' || store || ' day ' || day FROM ("
 			"SELECT * FROM (SELECT * FROM (" AGG_CATEGORY_DAY_SQL ") EXCEPT SELECT category, store, day, lines,"
-			" qty, amount FROM agg_category_day) UNION ALL SELECT * FROM (SELECT category, store, day, lines,"
+			" qty, amount FROM agg_category_day) UNION SELECT * FROM (SELECT category, store, day, lines,"
 			" qty, amount FROM agg_category_day EXCEPT SELECT * FROM (" AGG_CATEGORY_DAY_SQL ")))" },
 	};
 	struct mbr_buf b = MBR_BUF_INIT;

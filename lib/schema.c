@@ -73,7 +73,7 @@ static const char migration1[] =
 
 	"CREATE TABLE members("
 	"  id INTEGER PRIMARY KEY,"
-	"  uid TEXT NOT NULL UNIQUE,"
+	"  uid TEXT NOT NULL,"			/* unique: members_uid */
 	"  card_hash BLOB,"			/* keyed hash of member_no, unique */
 	"  phone_hash BLOB,"			/* keyed hash of the phone, unique */
 	"  gender TEXT NOT NULL DEFAULT '' CHECK (gender IN ('','M','F')),"
@@ -95,6 +95,7 @@ static const char migration1[] =
 	"  pii BLOB NOT NULL"
 	");"
 	/* named, so that a bulk import can rebuild them (member.c) */
+	"CREATE UNIQUE INDEX members_uid ON members(uid);"
 	"CREATE UNIQUE INDEX members_card ON members(card_hash) WHERE card_hash IS NOT NULL;"
 	"CREATE UNIQUE INDEX members_phone ON members(phone_hash) WHERE phone_hash IS NOT NULL;"
 
@@ -115,8 +116,10 @@ static const char migration1[] =
 	");"
 	"CREATE INDEX rules_versions_effective ON rules_versions(effective_day, id);"
 
+	/* AUTOINCREMENT: an undone sale's id is never reused, so ledger
+	 * entries naming it keep naming it alone */
 	"CREATE TABLE sales("
-	"  id INTEGER PRIMARY KEY,"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	"  store TEXT NOT NULL REFERENCES stores(code),"
 	"  receipt TEXT NOT NULL,"
 	"  ts INTEGER NOT NULL,"
