@@ -93,7 +93,7 @@ example_commands() {
 # of examples/members.csv first, and with its members if $2 is "members".
 run_examples() {
 	page=$1
-	cp "$top/examples/members.csv" "$top/examples/legacy-gb18030.csv" "$tmp/"
+	cp "$top"/examples/*.csv "$top/examples/rules.txt" "$top/examples/nightly.sh" "$tmp/"
 	example_commands "$page" >"$tmp/examples.sh"
 	[ -s "$tmp/examples.sh" ]
 	if ! head -n 1 "$tmp/examples.sh" | grep -q ' init'; then
