@@ -2,6 +2,7 @@
 #
 # make            build lib/libmbr.a and every program into bin/
 # make check      install missing Debian packages (as root), build, run all tests
+# make check-asan the same tests built with AddressSanitizer and UBSan
 # make demo       build, create a demo database from examples/ and show it
 # make bench      benchmarks (ratios against sqlite3 .import, peak RSS)
 # make lint       mandoc -Tlint on every man page
@@ -56,6 +57,17 @@ check: deps
 	@$(MAKE) --no-print-directory all $(UNITS) $(TOOLS)
 	@sh tests/run
 
+# The whole suite again, built with AddressSanitizer and UBSan, in a copy
+# of the tree (.asan/) so that the normal build is left alone.
+SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+check-asan: deps
+	@rm -rf .asan && mkdir .asan && cp -R Makefile cmd lib tests scripts examples man .asan/
+	@cd .asan && $(MAKE) --no-print-directory clean >/dev/null && \
+		$(MAKE) --no-print-directory CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
+			all $(UNITS) $(TOOLS) >/dev/null && \
+		MBR_SHARED="$${MBR_SHARED:-$(CURDIR)/../shared}" ASAN_OPTIONS=detect_leaks=1 \
+			UBSAN_OPTIONS=print_stacktrace=1 sh tests/run
+
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh examples/demo.sh
@@ -94,6 +106,6 @@ uninstall:
 	for m in $(MAN7); do rm -f $(DESTDIR)$(MANDIR)/man7/$${m#man/}; done
 
 clean:
-	rm -rf bin tests/bin tests/unit/bin tests/fuzz/bin lib/*.o lib/libmbr.a demo.db demo.db.key
+	rm -rf bin tests/bin tests/unit/bin tests/fuzz/bin .asan lib/*.o lib/libmbr.a demo.db demo.db.key
 
-.PHONY: all deps check demo bench fuzz lint install uninstall clean
+.PHONY: all deps check check-asan demo bench fuzz lint install uninstall clean

@@ -300,7 +300,8 @@ int mbr_db_restore(const char *dbpath, const char *gzpath, struct mbr_buf *err)
 		if (!copydb->key_path)
 			abort();
 		if ((rc = mbr_db_key(copydb, &k)) < 0) {
-			mbr_buf_addf(err, "not restored: %s", mbr_db_errmsg(copydb));
+			mbr_buf_addf(err, "not restored: %s (the key is not in the backup: put the database's"
+				     " key file there, or name it with MBR_KEY)", mbr_db_errmsg(copydb));
 			goto out;
 		}
 	}

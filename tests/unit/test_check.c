@@ -458,14 +458,18 @@ static void test_backup_restore_new_path(void **state)
 	free(p);
 	assert_int_equal(leftovers(), 0);
 
+	/* the key does not travel with the backup: without it, no restore */
+	assert_int_equal(mbr_db_restore(tmp("copy.db"), tmp("live.db.gz"), &err), MBR_EKEY);
+	assert_non_null(strstr(err.buf, "copy.db.key"));
+	assert_int_equal(access(tmp("copy.db"), F_OK), -1);
+	mbr_buf_reset(&err);
+	/* the operator brings it */
+	snprintf(key, sizeof(key), "%s.key", path);
+	setenv("MBR_KEY", key, 1);
 	if (mbr_db_restore(tmp("copy.db"), tmp("live.db.gz"), &err) != MBR_OK)
 		fail_msg("restore: %s", err.buf);
 	assert_int_equal(mode_of(tmp("copy.db")), 0600);
 	assert_int_equal(leftovers(), 0);
-
-	/* the key does not travel with the backup: the operator brings it */
-	snprintf(key, sizeof(key), "%s.key", path);
-	setenv("MBR_KEY", key, 1);
 	db = open_db(tmp("copy.db"));
 	check_clean(db);
 	after = snapshot(db);
