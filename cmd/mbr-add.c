@@ -304,36 +304,6 @@ static int add_from_flags(const char *values[MBR_F_COUNT])
 
 /* ------------------------------------------------------------- the form */
 
-struct words {
-	const char **w;
-	size_t n, alloc;
-};
-
-static int collect(const char *code, const char *name, void *p)
-{
-	struct words *ws = p;
-
-	(void)name;
-	if (ws->n + 2 > ws->alloc) {
-		ws->alloc = ws->alloc ? 2 * ws->alloc : 16;
-		ws->w = realloc(ws->w, ws->alloc * sizeof(*ws->w));
-		if (!ws->w)
-			abort();
-	}
-	ws->w[ws->n++] = strdup(code);
-	ws->w[ws->n] = NULL;
-	return 0;
-}
-
-static void free_words(struct words *ws)
-{
-	size_t i;
-
-	for (i = 0; i < ws->n; i++)
-		free((void *)ws->w[i]);
-	free(ws->w);
-}
-
 static const char *const form_prompts[MBR_F_COUNT] = {
 	[MBR_F_MEMBER_NO] = "member number (会员卡号)",
 	[MBR_F_NAME] = "name (姓名)",
@@ -371,14 +341,14 @@ static int ask(struct mbr_db *db, struct mbr_member *m, enum mbr_member_field f,
 static int form(void)
 {
 	struct mbr_buf line = MBR_BUF_INIT, why = MBR_BUF_INIT;
-	struct words tiers = { 0 }, stores = { 0 };
+	struct cli_words tiers = { 0 }, stores = { 0 };
 	struct mbr_db *db = cli_open(&cli, MBR_OPEN_RW);
 	struct mbr_member m;
 	int status = MBR_EXIT_OK, f;
 
 	cli_require(&cli, db, MBR_ROLE_CASHIER, "adding a member");
-	mbr_tiers_each(db, collect, &tiers);
-	mbr_stores_each(db, collect, &stores);
+	mbr_tiers_each(db, cli_words_add, &tiers);
+	mbr_stores_each(db, cli_words_add, &stores);
 	if (cli_interactive())
 		fprintf(stderr, "New member; Tab completes tier and store codes; Ctrl-D at the first field ends.\n");
 	for (;;) {
@@ -406,8 +376,8 @@ static int form(void)
 done:
 	if (cli_interactive())
 		fputc('\n', stderr);
-	free_words(&tiers);
-	free_words(&stores);
+	cli_words_free(&tiers);
+	cli_words_free(&stores);
 	mbr_buf_release(&line);
 	mbr_buf_release(&why);
 	mbr_db_close(db);

@@ -393,29 +393,6 @@ static int undo(const char *batchtext)
 
 /* ------------------------------------------------------------ the till */
 
-struct words {
-	const char **w;
-	size_t n, alloc;
-};
-
-static int collect(const char *code, const char *name, void *p)
-{
-	struct words *ws = p;
-
-	(void)name;
-	if (ws->n + 2 > ws->alloc) {
-		ws->alloc = ws->alloc ? 2 * ws->alloc : 64;
-		ws->w = realloc(ws->w, ws->alloc * sizeof(*ws->w));
-		if (!ws->w)
-			abort();
-	}
-	ws->w[ws->n] = strdup(code);
-	if (!ws->w[ws->n])
-		abort();
-	ws->w[++ws->n] = NULL;
-	return 0;
-}
-
 static int print_coupon(const char *code, const char *campaign, void *p)
 {
 	(void)p;
@@ -462,7 +439,7 @@ static int ask(const char *prompt, const char *const *words, struct mbr_buf *lin
 static int till(void)
 {
 	struct mbr_buf line = MBR_BUF_INIT, prompt = MBR_BUF_INIT;
-	struct words skus = { NULL, 0, 0 };
+	struct cli_words skus = { NULL, 0, 0 };
 	struct mbr_db *db = cli_open(&cli, MBR_OPEN_RW);
 	struct mbr_rules_set rs;
 	int exp = mbr_db_exponent(db), status = MBR_EXIT_OK, seq = 0;
@@ -470,7 +447,7 @@ static int till(void)
 	char a[MBR_MONEY_BUFSZ], b[MBR_MONEY_BUFSZ];
 
 	cli_require(&cli, db, MBR_ROLE_CASHIER, "the cashier");
-	mbr_products_each(db, collect, &skus);
+	mbr_products_each(db, cli_words_add, &skus);
 	if (mbr_rules_set_load(db, &rs) < 0) {
 		status = cli_db_error(&cli, db, MBR_EDB);
 		goto out;
@@ -700,9 +677,7 @@ out:
 	if (cli_interactive())
 		fputc('\n', stderr);
 	mbr_rules_set_free(&rs);
-	for (size_t w = 0; w < skus.n; w++)
-		free((void *)skus.w[w]);
-	free(skus.w);
+	cli_words_free(&skus);
 	mbr_buf_release(&line);
 	mbr_buf_release(&prompt);
 	mbr_db_close(db);

@@ -172,3 +172,16 @@ void mbr_buf_vaddf(struct mbr_buf *b, const char *fmt, va_list ap)
 	}
 	b->len += (size_t)n;
 }
+
+void mbr_copy(char *dst, size_t n, const char *s)
+{
+	size_t l = s ? strlen(s) : 0;
+
+	if (n == 0)
+		return;
+	if (l >= n)
+		l = n - 1;
+	if (l)
+		memcpy(dst, s, l);
+	dst[l] = '\0';
+}

@@ -358,3 +358,32 @@ void cli_reader_opts(struct mbr_cli *c, struct mbr_reader_opts *ro)
 	ro->encoding = c->encoding;
 	ro->ignore_unknown = c->ignore_unknown;
 }
+
+int cli_words_add(const char *code, const char *name, void *p)
+{
+	struct cli_words *ws = p;
+
+	(void)name;
+	if (ws->n + 2 > ws->alloc) {
+		ws->alloc = ws->alloc ? 2 * ws->alloc : 64;
+		ws->w = realloc(ws->w, ws->alloc * sizeof(*ws->w));
+		if (!ws->w)
+			abort();
+	}
+	ws->w[ws->n] = strdup(code);
+	if (!ws->w[ws->n])
+		abort();
+	ws->w[++ws->n] = NULL;
+	return 0;
+}
+
+void cli_words_free(struct cli_words *ws)
+{
+	size_t i;
+
+	for (i = 0; i < ws->n; i++)
+		free((void *)ws->w[i]);
+	free(ws->w);
+	ws->w = NULL;
+	ws->n = ws->alloc = 0;
+}

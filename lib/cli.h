@@ -77,6 +77,14 @@ enum mbr_format cli_format(struct mbr_cli *c);
 int cli_readline(const char *prompt, const char *const *words, struct mbr_buf *out);
 int cli_interactive(void);	/* stdin and stderr are terminals */
 
+/* Completion words, NULL-terminated in w; cli_words_add is an mbr_name_fn. */
+struct cli_words {
+	const char **w;
+	size_t n, alloc;
+};
+int cli_words_add(const char *code, const char *name, void *words);
+void cli_words_free(struct cli_words *ws);
+
 /*
  * Reject files (--skip-bad --rejects FILE): the input's header plus a
  * reject_reason column, one row per rejected input row, fields as read.

@@ -102,17 +102,6 @@ int mbr_coupon_code_normalize(const char *in, char out[MBR_CODE_SZ])
 
 /* ------------------------------------------------------------ campaigns */
 
-static void copy(char *dst, size_t n, const char *s)
-{
-	size_t l = s ? strlen(s) : 0;
-
-	if (l >= n)
-		l = n - 1;
-	if (l)
-		memcpy(dst, s, l);
-	dst[l] = '\0';
-}
-
 static const char *text(sqlite3_stmt *st, int i)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
@@ -137,7 +126,7 @@ void mbr_campaign_clear(struct mbr_campaign *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->cap = c->total_limit = c->per_member = c->points_cost = -1;
-	copy(c->stack, sizeof(c->stack), "none");
+	mbr_copy(c->stack, sizeof(c->stack), "none");
 }
 
 #define CAMPAIGN_COLS "code, type, value, gift_sku, cap, min_spend, valid_from, valid_to, total_limit," \
@@ -146,10 +135,10 @@ void mbr_campaign_clear(struct mbr_campaign *c)
 static void campaign_from_row(sqlite3_stmt *st, struct mbr_campaign *c)
 {
 	mbr_campaign_clear(c);
-	copy(c->code, sizeof(c->code), text(st, 0));
-	copy(c->type, sizeof(c->type), text(st, 1));
+	mbr_copy(c->code, sizeof(c->code), text(st, 0));
+	mbr_copy(c->type, sizeof(c->type), text(st, 1));
 	c->value = sqlite3_column_int64(st, 2);
-	copy(c->gift_sku, sizeof(c->gift_sku), text(st, 3));
+	mbr_copy(c->gift_sku, sizeof(c->gift_sku), text(st, 3));
 	c->cap = opt_int(st, 4);
 	c->min_spend = sqlite3_column_int64(st, 5);
 	c->valid_from = opt_int(st, 6) < 0 ? 0 : sqlite3_column_int64(st, 6);
@@ -157,9 +146,9 @@ static void campaign_from_row(sqlite3_stmt *st, struct mbr_campaign *c)
 	c->total_limit = opt_int(st, 8);
 	c->per_member = opt_int(st, 9);
 	c->points_cost = opt_int(st, 10);
-	copy(c->stores, sizeof(c->stores), text(st, 11));
-	copy(c->categories, sizeof(c->categories), text(st, 12));
-	copy(c->stack, sizeof(c->stack), text(st, 13));
+	mbr_copy(c->stores, sizeof(c->stores), text(st, 11));
+	mbr_copy(c->categories, sizeof(c->categories), text(st, 12));
+	mbr_copy(c->stack, sizeof(c->stack), text(st, 13));
 	c->created_at = sqlite3_column_int64(st, 14);
 	c->closed_at = opt_int(st, 15) < 0 ? 0 : sqlite3_column_int64(st, 15);
 }
@@ -425,7 +414,7 @@ int mbr_coupon_issue(struct mbr_db *db, const char *campaign, const struct mbr_m
 	sqlite3_bind_text(st, 1, campaign, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		copy(code, MBR_CODE_SZ, text(st, 0));
+		mbr_copy(code, MBR_CODE_SZ, text(st, 0));
 	sqlite3_reset(st);
 	if (rc == SQLITE_DONE) {
 		do {
@@ -540,10 +529,10 @@ int mbr_coupon_check(struct mbr_db *db, const char *codetext, const struct mbr_c
 	sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		copy(k.code, sizeof(k.code), text(st, 0));
-		copy(k.campaign, sizeof(k.campaign), text(st, 1));
-		copy(k.member_uid, sizeof(k.member_uid), text(st, 2));
-		copy(k.state, sizeof(k.state), text(st, 3));
+		mbr_copy(k.code, sizeof(k.code), text(st, 0));
+		mbr_copy(k.campaign, sizeof(k.campaign), text(st, 1));
+		mbr_copy(k.member_uid, sizeof(k.member_uid), text(st, 2));
+		mbr_copy(k.state, sizeof(k.state), text(st, 3));
 		k.member = sqlite3_column_int64(st, 4);
 	}
 	sqlite3_reset(st);
@@ -581,9 +570,9 @@ int mbr_coupon_check(struct mbr_db *db, const char *codetext, const struct mbr_c
 	}
 	if (out) {
 		out->discount = u->has_amount ? mbr_campaign_discount(&c, u->amount) : 0;
-		copy(out->gift_sku, sizeof(out->gift_sku), c.gift_sku);
-		copy(out->stack, sizeof(out->stack), c.stack);
-		copy(out->categories, sizeof(out->categories), c.categories);
+		mbr_copy(out->gift_sku, sizeof(out->gift_sku), c.gift_sku);
+		mbr_copy(out->stack, sizeof(out->stack), c.stack);
+		mbr_copy(out->categories, sizeof(out->categories), c.categories);
 	}
 	return 0;
 }

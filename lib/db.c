@@ -33,17 +33,6 @@ static char *xstrdup(const char *s)
 	return p;
 }
 
-/* Copy s into dst (size n), truncating; always NUL-terminates. */
-static void copy(char *dst, size_t n, const char *s)
-{
-	size_t l = strlen(s);
-
-	if (l >= n)
-		l = n - 1;
-	memcpy(dst, s, l);
-	dst[l] = '\0';
-}
-
 int mbr_db_fail(struct mbr_db *db, int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -163,12 +152,12 @@ static void default_operator(char *out, size_t n)
 	struct passwd *pw;
 
 	if (env && *env) {
-		copy(out, n, env);
+		mbr_copy(out, n, env);
 		return;
 	}
 	pw = getpwuid(geteuid());
 	if (pw && pw->pw_name)
-		copy(out, n, pw->pw_name);
+		mbr_copy(out, n, pw->pw_name);
 	else
 		snprintf(out, n, "uid%ld", (long)geteuid());
 }
@@ -203,7 +192,7 @@ static struct mbr_db *db_new(const char *path, unsigned flags, const char *progr
 	db->flags = flags;
 	db->role = -1;
 	db->exp = 2;
-	copy(db->program, sizeof(db->program), program ? program : "mbr");
+	mbr_copy(db->program, sizeof(db->program), program ? program : "mbr");
 	default_operator(db->operator, sizeof(db->operator));
 	return db;
 }
@@ -518,7 +507,7 @@ int mbr_db_init(const char *path, const struct mbr_init_opts *o, struct mbr_buf 
 		goto fail_msg;
 	if ((rc = mbr_db_migrate(db, &from, &to)) < 0)
 		goto fail_msg;
-	copy(db->store, sizeof(db->store), store);
+	mbr_copy(db->store, sizeof(db->store), store);
 	db->exp = exp;
 	snprintf(num, sizeof(num), "%d", exp);
 	if ((rc = mbr_begin(db)) < 0)
@@ -585,7 +574,7 @@ int mbr_setting_get(struct mbr_db *db, const char *key, char *out, size_t outsz)
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		copy(out, outsz, (const char *)sqlite3_column_text(st, 0));
+		mbr_copy(out, outsz, (const char *)sqlite3_column_text(st, 0));
 		sqlite3_reset(st);
 		return 0;
 	}
@@ -769,40 +758,34 @@ int mbr_store_exists(struct mbr_db *db, const char *code)
 	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "stores");
 }
 
-int mbr_stores_each(struct mbr_db *db, mbr_name_fn fn, void *ctx)
+int mbr_each_pair(struct mbr_db *db, const char *sql, mbr_name_fn fn, void *ctx)
 {
-	sqlite3_stmt *st = mbr_stmt(db, "SELECT code, name FROM stores ORDER BY code");
+	sqlite3_stmt *st = mbr_stmt(db, sql);
 	int rc;
 
 	if (!st)
 		return MBR_EDB;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int r = fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1), ctx);
+		const unsigned char *a = sqlite3_column_text(st, 0), *b = sqlite3_column_text(st, 1);
+		int r = fn(a ? (const char *)a : "", b ? (const char *)b : "", ctx);
+
 		if (r) {
 			sqlite3_reset(st);
 			return r;
 		}
 	}
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "stores");
+	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "database");
+}
+
+int mbr_stores_each(struct mbr_db *db, mbr_name_fn fn, void *ctx)
+{
+	return mbr_each_pair(db, "SELECT code, name FROM stores ORDER BY code", fn, ctx);
 }
 
 int mbr_tiers_each(struct mbr_db *db, mbr_name_fn fn, void *ctx)
 {
-	sqlite3_stmt *st = mbr_stmt(db, "SELECT code, name FROM tiers ORDER BY rank");
-	int rc;
-
-	if (!st)
-		return MBR_EDB;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int r = fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1), ctx);
-		if (r) {
-			sqlite3_reset(st);
-			return r;
-		}
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "tiers");
+	return mbr_each_pair(db, "SELECT code, name FROM tiers ORDER BY rank", fn, ctx);
 }
 
 int mbr_tier_exists(struct mbr_db *db, const char *code)
@@ -846,7 +829,7 @@ int mbr_set_operator(struct mbr_db *db, const char *name)
 {
 	if (!name || !*name || strlen(name) >= sizeof(db->operator))
 		return mbr_db_fail(db, MBR_EINVAL, "operator name must be 1-63 bytes");
-	copy(db->operator, sizeof(db->operator), name);
+	mbr_copy(db->operator, sizeof(db->operator), name);
 	db->role = -1;
 	return 0;
 }

@@ -41,6 +41,8 @@ struct mbr_db {
  * bindings cleared.  NULL on error (message set on db).
  */
 sqlite3_stmt *mbr_stmt(struct mbr_db *db, const char *sql);
+/* Call fn(col0, col1) for each row of a two-column query without parameters. */
+int mbr_each_pair(struct mbr_db *db, const char *sql, mbr_name_fn fn, void *ctx);
 /* Run a statement that returns no rows (step to DONE, then reset). */
 int mbr_stmt_done(struct mbr_db *db, sqlite3_stmt *st);
 /* Turn the last SQLite error into an MBR_E* code with a message. */

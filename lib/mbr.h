@@ -82,6 +82,8 @@ void mbr_buf_addc(struct mbr_buf *b, int c);
 void mbr_buf_addf(struct mbr_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void mbr_buf_vaddf(struct mbr_buf *b, const char *fmt, va_list ap);
+/* Copy s (NULL = "") into dst of size n, cut to fit, always terminated. */
+void mbr_copy(char *dst, size_t n, const char *s);
 
 /* ---------------------------------------------------------------- money */
 

@@ -39,16 +39,6 @@ static const enum mbr_member_field pii_fields[] = {
 #define NPII (sizeof(pii_fields) / sizeof(pii_fields[0]))
 #define PII_MAX (1 + NPII * 2 + sizeof(struct mbr_member))
 
-static void copy(char *dst, size_t n, const char *s)
-{
-	size_t l = strlen(s);
-
-	if (l >= n)
-		l = n - 1;
-	memcpy(dst, s, l);
-	dst[l] = '\0';
-}
-
 void mbr_member_clear(struct mbr_member *m)
 {
 	memset(m, 0, sizeof(*m));
@@ -213,7 +203,7 @@ static int norm_gender(const char *s, size_t n, char *out, struct mbr_buf *why)
 
 	for (i = 0; i < sizeof(g) / sizeof(g[0]); i++) {
 		if (strlen(g[i].in) == n && !strncasecmp(g[i].in, s, n)) {
-			copy(out, 2, g[i].out);
+			mbr_copy(out, 2, g[i].out);
 			return 0;
 		}
 	}
@@ -290,7 +280,7 @@ int mbr_member_set_field(struct mbr_db *db, struct mbr_member *m, enum mbr_membe
 			mbr_buf_addf(why, "birthday %s is in the future", date);
 			return MBR_EINVAL;
 		}
-		copy(dst, size, date);
+		mbr_copy(dst, size, date);
 		return 0;
 	}
 	case MBR_F_TIER:
@@ -421,7 +411,7 @@ static int holder(struct mbr_db *db, int card, const unsigned char *h, int64_t e
 	sqlite3_bind_int64(st, 2, except);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		copy(out, n, (const char *)sqlite3_column_text(st, 0));
+		mbr_copy(out, n, (const char *)sqlite3_column_text(st, 0));
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW ? 0 : MBR_ENOTFOUND;
 }
@@ -496,7 +486,7 @@ int mbr_member_add(struct mbr_db *db, struct mbr_member *m, int64_t batch)
 	m->id = sqlite3_last_insert_rowid(db->sql);
 	if ((rc = store_pii(db, m->id, ct, n + MBR_SEAL_OVERHEAD)) < 0)
 		return rc;
-	copy(m->status, sizeof(m->status), "active");
+	mbr_copy(m->status, sizeof(m->status), "active");
 	m->created_at = m->updated_at = now;
 	if (!batch)
 		return mbr_audit(db, "member.add", m->uid, "");
@@ -519,14 +509,14 @@ static int member_from_row(struct mbr_db *db, sqlite3_stmt *st, struct mbr_membe
 
 	mbr_member_clear(m);
 	m->id = sqlite3_column_int64(st, 0);
-	copy(m->uid, sizeof(m->uid), (const char *)sqlite3_column_text(st, 1));
+	mbr_copy(m->uid, sizeof(m->uid), (const char *)sqlite3_column_text(st, 1));
 	if ((t = (const char *)sqlite3_column_text(st, 3)))
-		copy(m->gender, sizeof(m->gender), t);
+		mbr_copy(m->gender, sizeof(m->gender), t);
 	if ((t = (const char *)sqlite3_column_text(st, 4)))
-		copy(m->tier, sizeof(m->tier), t);
+		mbr_copy(m->tier, sizeof(m->tier), t);
 	if ((t = (const char *)sqlite3_column_text(st, 5)))
-		copy(m->store, sizeof(m->store), t);
-	copy(m->status, sizeof(m->status), (const char *)sqlite3_column_text(st, 6));
+		mbr_copy(m->store, sizeof(m->store), t);
+	mbr_copy(m->status, sizeof(m->status), (const char *)sqlite3_column_text(st, 6));
 	m->points = sqlite3_column_int64(st, 7);
 	m->created_at = sqlite3_column_int64(st, 8);
 	m->updated_at = sqlite3_column_int64(st, 9);
@@ -761,7 +751,7 @@ int mbr_member_upsert(struct mbr_db *db, struct mbr_member *m, int64_t batch, in
 		char *dst = mbr_member_field(&old, (enum mbr_member_field)f, &size);
 
 		if (*v)
-			copy(dst, size, v);
+			mbr_copy(dst, size, v);
 	}
 	if ((rc = store_member(db, &old, batch)) < 0)
 		return rc;
@@ -935,11 +925,11 @@ const struct mbr_col mbr_member_view_cols[MBR_VIEW_COUNT] = {
 void mbr_member_view(const struct mbr_member *m, int reveal, struct mbr_member_view *v)
 {
 	if (reveal) {
-		copy(v->name, sizeof(v->name), m->name);
-		copy(v->phone, sizeof(v->phone), m->phone);
-		copy(v->email, sizeof(v->email), m->email);
-		copy(v->birthday, sizeof(v->birthday), m->birthday);
-		copy(v->note, sizeof(v->note), m->note);
+		mbr_copy(v->name, sizeof(v->name), m->name);
+		mbr_copy(v->phone, sizeof(v->phone), m->phone);
+		mbr_copy(v->email, sizeof(v->email), m->email);
+		mbr_copy(v->birthday, sizeof(v->birthday), m->birthday);
+		mbr_copy(v->note, sizeof(v->note), m->note);
 	} else {
 		mbr_mask_name(m->name, v->name, sizeof(v->name));
 		mbr_mask_phone(m->phone, v->phone, sizeof(v->phone));

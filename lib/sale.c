@@ -222,16 +222,6 @@ int mbr_product_upsert(struct mbr_db *db, const char *sku, const char *name, con
 
 /* ------------------------------------------------------------- helpers */
 
-static void copy(char *dst, size_t n, const char *s)
-{
-	size_t l = strlen(s);
-
-	if (l >= n)
-		l = n - 1;
-	memcpy(dst, s, l);
-	dst[l] = '\0';
-}
-
 static const char *val(const char *const *v, int i)
 {
 	return v[i] ? v[i] : "";
@@ -311,7 +301,7 @@ int mbr_sale_import_begin(struct mbr_db *db, const struct mbr_sale_opts *o, cons
 	im->db = db;
 	if (o)
 		im->o = *o;
-	copy(im->source, sizeof(im->source), source ? source : "");
+	mbr_copy(im->source, sizeof(im->source), source ? source : "");
 	mbr_buf_init(&im->text);
 	mbr_buf_init(&im->bad);
 	mbr_buf_init(&im->raw);
@@ -427,12 +417,12 @@ static int find_member(struct mbr_sale_import *im, const char *key, struct mbr_s
 	if (rc < 0)
 		return rc;
 	sm->id = m.id;
-	copy(sm->uid, sizeof(sm->uid), m.uid);
-	copy(sm->tier, sizeof(sm->tier), m.tier);
+	mbr_copy(sm->uid, sizeof(sm->uid), m.uid);
+	mbr_copy(sm->tier, sizeof(sm->tier), m.tier);
 	sm->active = !strcmp(m.status, "active");
 	/* month-day of the birthday, for birthday multipliers */
-	copy(sm->birthday_md, sizeof(sm->birthday_md), m.birthday[0] ? m.birthday + 5 : "");
-	copy(im->last_member_key, sizeof(im->last_member_key), key);
+	mbr_copy(sm->birthday_md, sizeof(sm->birthday_md), m.birthday[0] ? m.birthday + 5 : "");
+	mbr_copy(im->last_member_key, sizeof(im->last_member_key), key);
 	im->cached = *sm;
 	return 0;
 }
@@ -504,7 +494,7 @@ static int settle_payments(struct mbr_sale_import *im, struct payment *pay, int 
 
 	if (*npay == 0) {
 		memset(&pay[0], 0, sizeof(pay[0]));
-		copy(pay[0].method, sizeof(pay[0].method), "cash");
+		mbr_copy(pay[0].method, sizeof(pay[0].method), "cash");
 		pay[0].amount = total;
 		*npay = 1;
 		return 0;
@@ -711,8 +701,8 @@ static int agg_get(struct mbr_sale_import *im, int kind, int64_t member, int64_t
 	a->kind = kind;
 	a->member = member;
 	a->day = day;
-	copy(a->store, sizeof(a->store), store);
-	copy(a->category, sizeof(a->category), category);
+	mbr_copy(a->store, sizeof(a->store), store);
+	mbr_copy(a->category, sizeof(a->category), category);
 	im->nagg++;
 	*out = a;
 	return 0;
@@ -838,7 +828,7 @@ static int apply_coupons(struct mbr_sale_import *im, const struct mbr_sale_membe
 				return 1;
 			}
 		}
-		copy(codes[n], MBR_CODE_SZ, c.code);
+		mbr_copy(codes[n], MBR_CODE_SZ, c.code);
 		amounts[n] = amount;
 		stack_all[n] = !strcmp(c.stack, "all");
 		n++;
@@ -959,7 +949,7 @@ static int write_receipt(struct mbr_sale_import *im)
 				return rc;
 			member = m.id;
 			sm.id = m.id;
-			copy(sm.uid, sizeof(sm.uid), m.uid);
+			mbr_copy(sm.uid, sizeof(sm.uid), m.uid);
 			sm.active = !strcmp(m.status, "active");
 		}
 		have_orig = 1;
@@ -1185,7 +1175,7 @@ static int write_receipt(struct mbr_sale_import *im)
 	im->st.points_reversed += reversed;
 	im->st.points_redeemed += paid_points;
 	im->st.points_refunded += refund_points;
-	copy(im->st.last_receipt, sizeof(im->st.last_receipt), im->receipt);
+	mbr_copy(im->st.last_receipt, sizeof(im->st.last_receipt), im->receipt);
 	im->st.last_points = earned - reversed;
 	im->st.last_total = total;
 	return 0;
@@ -1239,9 +1229,9 @@ static int sale_line(struct mbr_sale_import *im, const char *const *v, const cha
 			return rc;
 	if (!im->open) {
 		im->open = 1;
-		copy(im->store, sizeof(im->store), store);
-		copy(im->receipt, sizeof(im->receipt), receipt);
-		copy(im->file, sizeof(im->file), file);
+		mbr_copy(im->store, sizeof(im->store), store);
+		mbr_copy(im->receipt, sizeof(im->receipt), receipt);
+		mbr_copy(im->file, sizeof(im->file), file);
 		im->first_line = lineno;
 		if (!*store) {
 			receipt_bad(im, "%s:%ld: store: missing (give a store column or --store)", file, lineno);
@@ -1251,14 +1241,14 @@ static int sale_line(struct mbr_sale_import *im, const char *const *v, const cha
 			if (rc == 0)
 				receipt_bad(im, "%s:%ld: store: unknown store '%s' (add it with mbr-db store-add)", file, lineno, store);
 			else
-				copy(im->store_ok, sizeof(im->store_ok), store);
+				mbr_copy(im->store_ok, sizeof(im->store_ok), store);
 		}
 		if (!*receipt)
 			receipt_bad(im, "%s:%ld: receipt: missing or longer than 63 bytes", file, lineno);
 		/* the receipt's time is its first line's */
 		tsv = val(v, MBR_S_TS);
 		if (strcmp(tsv, im->last_ts_text) || !im->last_ts_text[0]) {
-			copy(im->last_ts_text, sizeof(im->last_ts_text), tsv);
+			mbr_copy(im->last_ts_text, sizeof(im->last_ts_text), tsv);
 			if (mbr_time_parse(tsv, im->o.time_format, &im->last_ts) < 0) {
 				im->last_ts_text[0] = '\0';
 				receipt_bad(im, "%s:%ld: ts: '%s' is not a time%s%s", file, lineno, tsv,
@@ -1619,9 +1609,9 @@ int mbr_product_get(struct mbr_db *db, const char *sku, struct mbr_product *p)
 	sqlite3_bind_text(st, 1, sku, -1, SQLITE_TRANSIENT);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		copy(p->sku, sizeof(p->sku), (const char *)sqlite3_column_text(st, 0));
-		copy(p->name, sizeof(p->name), (const char *)sqlite3_column_text(st, 1));
-		copy(p->category, sizeof(p->category), (const char *)sqlite3_column_text(st, 2));
+		mbr_copy(p->sku, sizeof(p->sku), (const char *)sqlite3_column_text(st, 0));
+		mbr_copy(p->name, sizeof(p->name), (const char *)sqlite3_column_text(st, 1));
+		mbr_copy(p->category, sizeof(p->category), (const char *)sqlite3_column_text(st, 2));
 		p->price = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 3);
 	}
 	sqlite3_reset(st);
@@ -1632,18 +1622,5 @@ int mbr_product_get(struct mbr_db *db, const char *sku, struct mbr_product *p)
 
 int mbr_products_each(struct mbr_db *db, mbr_name_fn fn, void *ctx)
 {
-	sqlite3_stmt *st = mbr_stmt(db, "SELECT sku, name FROM products ORDER BY sku");
-	int rc;
-
-	if (!st)
-		return MBR_EDB;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int r = fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1), ctx);
-		if (r) {
-			sqlite3_reset(st);
-			return r;
-		}
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "products");
+	return mbr_each_pair(db, "SELECT sku, name FROM products ORDER BY sku", fn, ctx);
 }
