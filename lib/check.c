@@ -73,6 +73,27 @@ int mbr_db_check(struct mbr_db *db, mbr_problem_fn fn, void *ctx)
 	if (rc < 0)
 		return rc;
 	rc = report_rows(db,
+		"SELECT g.code, 'cached ' || g.principal || '+' || g.bonus,"
+		" 'ledger ' || COALESCE(SUM(l.principal), 0) || '+' || COALESCE(SUM(l.bonus), 0)"
+		" FROM gift_cards g LEFT JOIN sv_ledger l ON l.gift = g.code GROUP BY g.code"
+		" HAVING g.principal != COALESCE(SUM(l.principal), 0) OR g.bonus != COALESCE(SUM(l.bonus), 0)",
+		"gift card differs from ledger", fn, ctx, &problems);
+	if (rc < 0)
+		return rc;
+	rc = report_rows(db,
+		"SELECT 'member ' || uid, 'principal ' || sv_principal, 'bonus ' || sv_bonus FROM members"
+		" WHERE sv_principal < 0 OR sv_bonus < 0",
+		"stored value below zero", fn, ctx, &problems);
+	if (rc < 0)
+		return rc;
+	rc = report_rows(db,
+		"SELECT c.uid, 'cached ' || c.uses_left, 'ledger ' || COALESCE(SUM(l.uses), 0)"
+		" FROM count_cards c LEFT JOIN count_card_ledger l ON l.card = c.id GROUP BY c.id"
+		" HAVING c.uses_left != COALESCE(SUM(l.uses), 0) OR c.uses_left < 0",
+		"count card uses differ from ledger", fn, ctx, &problems);
+	if (rc < 0)
+		return rc;
+	rc = report_rows(db,
 		"SELECT m.uid, 'open lots ' || COALESCE(SUM(t.remaining), 0), 'balance ' || m.points"
 		" FROM members m LEFT JOIN points_lots t ON t.member = m.id AND t.remaining > 0"
 		" GROUP BY m.id HAVING COALESCE(SUM(t.remaining), 0) > MAX(m.points, 0)",

@@ -458,6 +458,7 @@ void mbr_member_view(const struct mbr_member *m, int reveal, struct mbr_member_v
 /* ---------------------------------------------------------------- rules */
 
 #define MBR_MAX_TIERS 16
+#define MBR_MAX_TOPUPS 16
 #define MBR_MAX_MULTS 64
 
 enum mbr_expiry { MBR_EXPIRY_NEVER, MBR_EXPIRY_MONTHS, MBR_EXPIRY_YEAR_END };
@@ -483,6 +484,12 @@ struct mbr_mult {
 	int line;			/* in the rules text */
 };
 
+/* A top-up bonus: paying at least min gives bonus (充值满1000送100). */
+struct mbr_topup_rule {
+	int64_t min, bonus;
+	int64_t from_day, to_day;	/* local days, inclusive; open ends are INT64 limits */
+};
+
 /* One version of the rules (see rules.c for the text format). */
 struct mbr_rules {
 	int64_t version;		/* rules_versions.id, 0 = built-in default */
@@ -494,8 +501,9 @@ struct mbr_rules {
 	int64_t redeem_points, redeem_value;	/* redeem_points pay redeem_value minor units */
 	int earn_on_points, earn_on_stored_value;
 	int64_t birthday_bp;		/* 0 = no birthday multiplier */
-	int ntiers, nmults;
+	int ntiers, nmults, ntopups;
 	struct mbr_tier tiers[MBR_MAX_TIERS];
+	struct mbr_topup_rule topups[MBR_MAX_TOPUPS];
 	struct mbr_mult mults[MBR_MAX_MULTS];
 };
 
@@ -509,6 +517,9 @@ int64_t mbr_rules_receipt_bp(const struct mbr_rules *r, const char *tier, int64_
 int64_t mbr_rules_points(const struct mbr_rules *r, __int128 weighted, int64_t eligible, int64_t total,
 			 int64_t receipt_bp, int64_t *residue_ppm);
 int64_t mbr_rules_expiry(const struct mbr_rules *r, int64_t t);
+/* Bonus for a top-up of amount on a day: the rule with the highest
+ * minimum the amount reaches, among those valid that day; 0 if none. */
+int64_t mbr_rules_topup_bonus(const struct mbr_rules *r, int64_t amount, int64_t day);
 
 /* All versions of the rules, to score each sale by the one in force. */
 struct mbr_rules_set {
@@ -712,6 +723,79 @@ int mbr_coupon_void(struct mbr_db *db, const char *code);
 int mbr_coupons_of_member(struct mbr_db *db, int64_t member, mbr_name_fn fn, void *ctx);
 int mbr_coupon_expire(struct mbr_db *db, int64_t as_of, long *n);
 
+/* ---------------------------------------------------- prepaid value */
+
+struct mbr_sv {
+	int64_t principal, bonus;
+};
+
+/* A stored-value account: a member's (gift NULL) or a gift card's. */
+struct mbr_sv_account {
+	int64_t member;
+	const char *gift;
+};
+
+/* One entry to post (card.c). */
+struct mbr_sv_entry {
+	const char *kind;		/* topup spend credit payout forfeit adjust */
+	int64_t principal, bonus;	/* signed */
+	const char *method, *ref, *reason, *store;
+	int64_t topup, sale, ts;	/* 0 = none / now */
+};
+
+struct mbr_sv_line {
+	int64_t id, ts, principal, bonus, topup;
+	const char *kind, *method, *ref, *reason, *store;
+	int64_t balance_principal, balance_bonus;
+};
+typedef int (*mbr_sv_fn)(const struct mbr_sv_line *l, void *ctx);
+
+int mbr_sv_balance(struct mbr_db *db, const struct mbr_sv_account *a, struct mbr_sv *out);
+/* 0 if the account may be spent from, MBR_EINVAL (frozen, void, expired) else. */
+int mbr_sv_usable(struct mbr_db *db, const struct mbr_sv_account *a);
+/* Top up with money paid by method; the bonus comes from the rules in force. */
+int mbr_sv_topup(struct mbr_db *db, const struct mbr_sv_account *a, int64_t amount, const char *method,
+		 const char *store, struct mbr_sv *added);
+/* Pay amount from the account, principal and bonus pro rata. */
+int mbr_sv_spend(struct mbr_db *db, const struct mbr_sv_account *a, int64_t amount, int64_t sale, const char *store,
+		 int64_t ts, const char *ref, struct mbr_sv *used);
+/* Pay back to the account (a return). */
+int mbr_sv_credit(struct mbr_db *db, const struct mbr_sv_account *a, const struct mbr_sv *amount, int64_t sale,
+		  const char *store, int64_t ts, const char *ref);
+int mbr_sv_adjust(struct mbr_db *db, const struct mbr_sv_account *a, int64_t principal, int64_t bonus,
+		  const char *reason);
+int mbr_sv_freeze(struct mbr_db *db, const struct mbr_sv_account *a, int frozen);
+/* Pay back the unspent principal of one top-up (ledger id), or of all (0);
+ * their unspent bonus is forfeited.  paid says how much of each. */
+int mbr_sv_payout(struct mbr_db *db, const struct mbr_sv_account *a, int64_t topup, const char *method,
+		  struct mbr_sv *paid);
+int mbr_sv_history(struct mbr_db *db, const struct mbr_sv_account *a, mbr_sv_fn fn, void *ctx);
+
+struct mbr_gift {
+	char code[MBR_CODE_SZ];
+	struct mbr_sv balance;
+	char state[8];
+	int64_t expires_at;		/* 0 = never */
+};
+/* n new gift cards of amount each (codes as coupons'), fn hears each code. */
+int mbr_gift_create(struct mbr_db *db, long n, int64_t amount, int64_t expires_at, int64_t batch, mbr_code_fn fn,
+		    void *ctx);
+int mbr_gift_get(struct mbr_db *db, const char *code, struct mbr_gift *g);
+
+struct mbr_count_card {
+	char uid[40], sku[64], state[12], store[32];
+	int64_t uses, uses_left, price, expires_at;
+};
+typedef int (*mbr_count_fn)(const struct mbr_count_card *c, void *ctx);
+int mbr_count_sell(struct mbr_db *db, const struct mbr_member *m, const char *sku, int64_t uses, int64_t price,
+		   int64_t expires_at, const char *store, const char *method, char uid[40]);
+int mbr_count_available(struct mbr_db *db, int64_t member, const char *sku, int64_t at, int64_t *uses);
+int mbr_count_use(struct mbr_db *db, int64_t member, const char *sku, int64_t n, int64_t sale, const char *store,
+		  int64_t at);
+/* Pay back the unused uses at the price per use (rounded down). */
+int mbr_count_refund(struct mbr_db *db, const char *uid, const char *method, int64_t *refund);
+int mbr_count_each(struct mbr_db *db, int64_t member, mbr_count_fn fn, void *ctx);
+
 /* -------------------------------------------------------------- reports */
 
 enum mbr_report_by { MBR_BY_DAY, MBR_BY_MONTH, MBR_BY_STORE };
@@ -727,6 +811,16 @@ int mbr_report_sales(struct mbr_db *db, enum mbr_report_by by, int64_t from_day,
 #define MBR_REPORT_BIRTHDAY_NCOLS 6
 extern const struct mbr_col mbr_report_birthday_cols[MBR_REPORT_BIRTHDAY_NCOLS];
 int mbr_report_birthdays(struct mbr_db *db, int64_t today, int days, mbr_report_fn fn, void *ctx);
+/* Between stores (paid_in_at, used_at, stored_value, principal, bonus,
+ * points): stored value topped up at one store and spent at another,
+ * points earned at one and redeemed at another, in [from_day, to_day]. */
+#define MBR_SETTLEMENT_NCOLS 6
+extern const struct mbr_col mbr_settlement_cols[MBR_SETTLEMENT_NCOLS];
+int mbr_report_settlement(struct mbr_db *db, int64_t from_day, int64_t to_day, mbr_report_fn fn, void *ctx);
+/* What is owed now: stored value, gift cards, count cards, points. */
+#define MBR_LIABILITY_NCOLS 5
+extern const struct mbr_col mbr_liability_cols[MBR_LIABILITY_NCOLS];
+int mbr_report_liability(struct mbr_db *db, mbr_report_fn fn, void *ctx);
 /* Per campaign: campaign, type, issued, redeemed, expired, voided,
  * redemption_rate (%), discount, sales (totals of receipts using it). */
 extern const struct mbr_col mbr_coupon_summary_cols[9];

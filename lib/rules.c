@@ -21,6 +21,9 @@
  *   multiplier category NAME xM | sku SKU xM | tier CODE xM
  *   multiplier weekday mon,sat,... xM | dates FROM..TO xM
  *   birthday xM                     on the member's birthday (month and day)
+ *   topup AMOUNT bonus BONUS [from DATE] [to DATE]
+ *                                   stored-value top-up bonus (充值满1000送100);
+ *                                   the rule with the highest AMOUNT reached applies
  *
  * Multipliers are exact decimals with up to 4 places (x1.25).  They
  * multiply: a line earns amount * base * (sku or category multiplier) *
@@ -259,6 +262,38 @@ static int parse_multiplier(struct mbr_rules *r, char **w, int n, int lineno, st
 	return 0;
 }
 
+static int parse_topup(struct mbr_rules *r, char **w, int n, int lineno, int exp, struct mbr_buf *err)
+{
+	struct mbr_topup_rule *t;
+	int i;
+
+	if (r->ntopups == MBR_MAX_TOPUPS)
+		FAIL("more than %d topup rules", MBR_MAX_TOPUPS);
+	t = &r->topups[r->ntopups];
+	t->from_day = INT64_MIN;
+	t->to_day = INT64_MAX;
+	if (n < 4 || strcmp(w[2], "bonus") || mbr_money_parse(w[1], exp, &t->min) < 0 || t->min <= 0 ||
+	    mbr_money_parse(w[3], exp, &t->bonus) < 0 || t->bonus < 0)
+		FAIL("topup needs: topup AMOUNT bonus BONUS [from DATE] [to DATE]");
+	for (i = 4; i < n; i += 2) {
+		if (i + 1 >= n)
+			FAIL("topup: '%s' needs a date", w[i]);
+		if (!strcmp(w[i], "from")) {
+			if (parse_day(w[i + 1], &t->from_day) < 0)
+				FAIL("topup: bad date '%s'", w[i + 1]);
+		} else if (!strcmp(w[i], "to")) {
+			if (parse_day(w[i + 1], &t->to_day) < 0)
+				FAIL("topup: bad date '%s'", w[i + 1]);
+		} else {
+			FAIL("topup: unknown word '%s'", w[i]);
+		}
+	}
+	if (t->to_day < t->from_day)
+		FAIL("topup: the dates end before they start");
+	r->ntopups++;
+	return 0;
+}
+
 int mbr_rules_parse(const char *text, int exp, struct mbr_rules *r, struct mbr_buf *err)
 {
 	struct mbr_buf line = MBR_BUF_INIT;
@@ -343,6 +378,8 @@ int mbr_rules_parse(const char *text, int exp, struct mbr_rules *r, struct mbr_b
 				mbr_buf_addf(err, "line %d: birthday needs a multiplier (e.g. birthday x2)", lineno);
 				rc = MBR_EINVAL;
 			}
+		} else if (!strcmp(w[0], "topup")) {
+			rc = parse_topup(r, w, nw, lineno, exp, err);
 		} else if (!strcmp(w[0], "tier")) {
 			rc = parse_tier(r, w, nw, lineno, exp, err);
 		} else if (!strcmp(w[0], "multiplier")) {
@@ -501,4 +538,18 @@ int64_t mbr_rules_expiry(const struct mbr_rules *r, int64_t t)
 	if (mbr_time_parse(buf, NULL, &out) < 0)
 		return 0;
 	return out;
+}
+
+int64_t mbr_rules_topup_bonus(const struct mbr_rules *r, int64_t amount, int64_t day)
+{
+	const struct mbr_topup_rule *best = NULL;
+	int i;
+
+	for (i = 0; i < r->ntopups; i++) {
+		const struct mbr_topup_rule *t = &r->topups[i];
+
+		if (amount >= t->min && day >= t->from_day && day <= t->to_day && (!best || t->min > best->min))
+			best = t;
+	}
+	return best ? best->bonus : 0;
 }

@@ -67,11 +67,13 @@ struct agg {
 struct line {
 	size_t sku, name, category;	/* offsets into text */
 	int64_t qty, unit_price, discount, amount;
+	int64_t card_uses;		/* paid with count-card uses instead of money */
 	long lineno;
 };
 
 struct payment {
 	char method[16];
+	char gift[MBR_CODE_SZ];		/* gift_card=CODE */
 	int64_t amount;
 	int has_amount;
 };
@@ -466,8 +468,21 @@ static int parse_payments(struct mbr_sale_import *im, const char *text, struct p
 			}
 			y->has_amount = 1;
 		}
-		if (trim_copy(y->method, sizeof(y->method), item) < 0 || !mbr_payment_method_valid(y->method)) {
-			receipt_bad(im, "payment: unknown method '%s' (cash, card, wechat, alipay, points, stored_value, other)", item);
+		{
+			char *eq = strchr(item, '=');
+
+			if (eq) {
+				*eq = '\0';
+				if (trim_copy(y->gift, sizeof(y->gift), eq + 1) < 0 || !y->gift[0]) {
+					receipt_bad(im, "payment: '%s' is not a gift card code", eq + 1);
+					return MBR_EINVAL;
+				}
+			}
+		}
+		if (trim_copy(y->method, sizeof(y->method), item) < 0 || !mbr_payment_method_valid(y->method) ||
+		    (strcmp(y->method, "gift_card") == 0) != (y->gift[0] != '\0')) {
+			receipt_bad(im, "payment: unknown method '%s' (cash, card, wechat, alipay, points, stored_value,"
+				    " gift_card=CODE, other)", item);
 			return MBR_EINVAL;
 		}
 		(*npay)++;
@@ -477,7 +492,8 @@ static int parse_payments(struct mbr_sale_import *im, const char *text, struct p
 
 int mbr_payment_method_valid(const char *m)
 {
-	static const char *const methods[] = { "cash", "card", "wechat", "alipay", "points", "stored_value", "other", NULL };
+	static const char *const methods[] = { "cash", "card", "wechat", "alipay", "points", "stored_value", "gift_card",
+					       "other", NULL };
 	int i;
 
 	for (i = 0; methods[i]; i++)
@@ -541,6 +557,7 @@ static int settle_payments(struct mbr_sale_import *im, struct payment *pay, int 
 
 struct original {
 	int64_t id, member, total, points_earned, points_paid, returned, reversed, refunded, earn_lot;
+	int64_t sv_principal, sv_bonus;
 };
 
 static int find_original(struct mbr_sale_import *im, struct original *o)
@@ -549,7 +566,8 @@ static int find_original(struct mbr_sale_import *im, struct original *o)
 		"SELECT s.id, COALESCE(s.member, 0), s.total, s.points_earned, s.points_paid, s.returned,"
 		" s.points_reversed, s.points_refunded,"
 		" COALESCE((SELECT l.id FROM points_ledger l"
-		"           WHERE l.member = s.member AND l.sale = s.id AND l.kind = 'earn' LIMIT 1), 0)"
+		"           WHERE l.member = s.member AND l.sale = s.id AND l.kind = 'earn' LIMIT 1), 0),"
+		" s.sv_principal, s.sv_bonus"
 		" FROM sales s WHERE s.store = ? AND s.receipt = ?");
 	int rc;
 
@@ -568,6 +586,8 @@ static int find_original(struct mbr_sale_import *im, struct original *o)
 		o->reversed = sqlite3_column_int64(st, 6);
 		o->refunded = sqlite3_column_int64(st, 7);
 		o->earn_lot = sqlite3_column_int64(st, 8);
+		o->sv_principal = sqlite3_column_int64(st, 9);
+		o->sv_bonus = sqlite3_column_int64(st, 10);
 	}
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
@@ -745,6 +765,163 @@ static int agg_update(struct mbr_sale_import *im, int64_t day, int64_t member, i
 	return 0;
 }
 
+/* May the receipt's stored-value and gift-card payments be made? 0, 1 (rejected) or < 0. */
+static int check_prepaid(struct mbr_sale_import *im, const struct payment *pay, int npay, int64_t member,
+			 int is_return)
+{
+	int i, rc;
+
+	for (i = 0; i < npay; i++) {
+		struct mbr_sv bal;
+		struct mbr_gift g;
+		char a[MBR_MONEY_BUFSZ], b[MBR_MONEY_BUFSZ];
+
+		if (!strcmp(pay[i].method, "stored_value")) {
+			struct mbr_sv_account acct = { member, NULL };
+
+			if (!member) {
+				receipt_bad(im, "%s:%ld: payment: stored value needs a member", im->file, im->first_line);
+				return 1;
+			}
+			if (is_return)
+				continue;
+			if ((rc = mbr_sv_usable(im->db, &acct)) == MBR_EINVAL) {
+				receipt_bad(im, "%s:%ld: payment: %s", im->file, im->first_line, mbr_db_errmsg(im->db));
+				return 1;
+			}
+			if (rc < 0 || (rc = mbr_sv_balance(im->db, &acct, &bal)) < 0)
+				return rc;
+		} else if (!strcmp(pay[i].method, "gift_card")) {
+			rc = mbr_gift_get(im->db, pay[i].gift, &g);
+			if (rc == MBR_ENOTFOUND) {
+				receipt_bad(im, "%s:%ld: payment: %s", im->file, im->first_line, mbr_db_errmsg(im->db));
+				return 1;
+			}
+			if (rc < 0)
+				return rc;
+			if (strcmp(g.state, "active") || (g.expires_at && g.expires_at <= mbr_now())) {
+				receipt_bad(im, "%s:%ld: payment: gift card %s is %s", im->file, im->first_line, g.code,
+					    strcmp(g.state, "active") ? g.state : "expired");
+				return 1;
+			}
+			if (is_return)
+				continue;
+			bal = g.balance;
+		} else {
+			continue;
+		}
+		if (bal.principal + bal.bonus < pay[i].amount) {
+			receipt_bad(im, "%s:%ld: payment: %s holds %s, the receipt pays %s with it", im->file, im->first_line,
+				    !strcmp(pay[i].method, "gift_card") ? "the gift card" : "the member's stored value",
+				    mbr_money_format(bal.principal + bal.bonus, mbr_db_exponent(im->db), a),
+				    mbr_money_format(pay[i].amount, mbr_db_exponent(im->db), b));
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Pay (or, for returns, pay back) the receipt's stored-value and
+ * gift-card parts, and use its count-card uses.  A return is credited in
+ * the proportion of principal and bonus its referenced sale was paid
+ * with; without a referenced sale, as principal.
+ */
+static int pay_prepaid(struct mbr_sale_import *im, const struct payment *pay, int npay, int64_t member,
+		       const struct original *orig, int64_t sale, int64_t ts)
+{
+	struct mbr_db *db = im->db;
+	int64_t sv_p = 0, sv_b = 0;
+	char ref[128];
+	size_t k;
+	int i, rc;
+
+	snprintf(ref, sizeof(ref), "%s/%s", im->store, im->receipt);
+	for (i = 0; i < npay; i++) {
+		struct mbr_sv_account acct = { member, NULL };
+		struct mbr_sv used;
+
+		if (!strcmp(pay[i].method, "gift_card")) {
+			acct.member = 0;
+			acct.gift = pay[i].gift;
+		} else if (strcmp(pay[i].method, "stored_value")) {
+			continue;
+		}
+		if (pay[i].amount > 0) {
+			if ((rc = mbr_sv_spend(db, &acct, pay[i].amount, sale, im->store, ts, ref, &used)) < 0)
+				return rc == MBR_EINVAL ? MBR_EDB : rc;	/* checked above: cannot fail now */
+			sv_p += used.principal;
+			sv_b += used.bonus;
+		} else if (pay[i].amount < 0) {
+			int64_t back = -pay[i].amount;
+
+			used.principal = back;
+			used.bonus = 0;
+			if (orig && orig->sv_principal + orig->sv_bonus > 0) {
+				used.principal = (int64_t)((__int128)back * orig->sv_principal /
+							    (orig->sv_principal + orig->sv_bonus));
+				used.bonus = back - used.principal;
+			}
+			if ((rc = mbr_sv_credit(db, &acct, &used, sale, im->store, ts, ref)) < 0)
+				return rc;
+			sv_p -= used.principal;
+			sv_b -= used.bonus;
+		}
+	}
+	if (sv_p || sv_b) {
+		sqlite3_stmt *st = mbr_stmt(db, "UPDATE sales SET sv_principal = ?, sv_bonus = ? WHERE id = ?");
+
+		if (!st)
+			return MBR_EDB;
+		sqlite3_bind_int64(st, 1, sv_p);
+		sqlite3_bind_int64(st, 2, sv_b);
+		sqlite3_bind_int64(st, 3, sale);
+		if ((rc = mbr_stmt_done(db, st)) < 0)
+			return rc;
+	}
+	for (k = 0; k < im->nlines; k++) {
+		const struct line *l = &im->lines[k];
+
+		if (l->card_uses > 0 &&
+		    (rc = mbr_count_use(db, member, im->text.buf + l->sku, l->card_uses, sale, im->store, ts)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Take count-card uses for the receipt's lines (not yet written). */
+static int apply_count_cards(struct mbr_sale_import *im, int64_t member, int64_t ts, int64_t *total, int64_t *discount)
+{
+	size_t k, j;
+	int rc;
+
+	for (k = 0; k < im->nlines; k++) {
+		struct line *l = &im->lines[k];
+		const char *sku = im->text.buf + l->sku;
+		int64_t avail, off;
+
+		l->card_uses = 0;
+		if (l->qty <= 0)
+			continue;
+		if ((rc = mbr_count_available(im->db, member, sku, ts, &avail)) < 0)
+			return rc;
+		for (j = 0; j < k; j++)		/* earlier lines of the same SKU took some */
+			if (!strcmp(im->text.buf + im->lines[j].sku, sku))
+				avail -= im->lines[j].card_uses;
+		if (avail <= 0)
+			continue;
+		l->card_uses = l->qty < avail ? l->qty : avail;
+		off = l->card_uses * l->unit_price;
+		if (off > l->amount)
+			off = l->amount;
+		l->discount += off;
+		l->amount -= off;
+		*total -= off;
+		*discount += off;
+	}
+	return 0;
+}
+
 /*
  * Check the receipt's coupons (codes separated by ';') against its member,
  * store, time and amount; each takes its discount off what is left of the
@@ -917,6 +1094,10 @@ static int write_receipt(struct mbr_sale_import *im)
 		if (rc < 0)
 			return rc;
 		member = sm.id;
+		/* count cards: lines of a SKU the member holds uses of are paid
+		 * with uses, not money */
+		if (sm.active && !is_return && (rc = apply_count_cards(im, member, ts, &total, &discount)) != 0)
+			return rc;
 	}
 	if (im->original[0]) {
 		rc = find_original(im, &orig);
@@ -971,6 +1152,9 @@ static int write_receipt(struct mbr_sale_import *im)
 		return 1;
 	}
 
+	if ((rc = check_prepaid(im, pay, npay, member, is_return)) != 0)
+		return rc;
+
 	/* points */
 	eligible = total;
 	for (i = 0; i < npay; i++) {
@@ -985,7 +1169,8 @@ static int write_receipt(struct mbr_sale_import *im)
 			}
 			if (!r->earn_on_points)
 				eligible -= pay[i].amount;
-		} else if (!strcmp(pay[i].method, "stored_value") && !r->earn_on_stored_value) {
+		} else if ((!strcmp(pay[i].method, "stored_value") || !strcmp(pay[i].method, "gift_card")) &&
+			   !r->earn_on_stored_value) {
 			eligible -= pay[i].amount;
 		}
 	}
@@ -1151,6 +1336,8 @@ static int write_receipt(struct mbr_sale_import *im)
 				return rc;
 		}
 	}
+	if ((rc = pay_prepaid(im, pay, npay, member, have_orig ? &orig : NULL, sale, ts)) < 0)
+		return rc;
 	if (have_orig) {
 		st = mbr_stmt(db, "UPDATE sales SET returned = returned + ?, points_reversed = points_reversed + ?,"
 				  " points_refunded = points_refunded + ? WHERE id = ?");

@@ -83,6 +83,7 @@ static const char migration1[] =
 	"  points INTEGER NOT NULL DEFAULT 0,"	/* cache of SUM(points_ledger.points) */
 	"  sv_principal INTEGER NOT NULL DEFAULT 0,"	/* caches of the stored-value ledger */
 	"  sv_bonus INTEGER NOT NULL DEFAULT 0,"
+	"  sv_frozen INTEGER NOT NULL DEFAULT 0,"	/* stored value may not be spent */
 	"  created_at INTEGER NOT NULL,"
 	"  updated_at INTEGER NOT NULL,"
 	"  batch INTEGER REFERENCES batches(id),"
@@ -136,6 +137,8 @@ static const char migration1[] =
 	"  returned INTEGER NOT NULL DEFAULT 0,"		/* amount returned against this sale so far */
 	"  points_reversed INTEGER NOT NULL DEFAULT 0,"	/* earned points reversed by returns so far */
 	"  points_refunded INTEGER NOT NULL DEFAULT 0,"	/* paid points given back by returns so far */
+	"  sv_principal INTEGER NOT NULL DEFAULT 0,"	/* stored value paid: principal part */
+	"  sv_bonus INTEGER NOT NULL DEFAULT 0,"		/* and bonus part (< 0 on returns) */
 	"  coupon TEXT,"				/* coupon redeemed on it */
 	"  coupon_discount INTEGER NOT NULL DEFAULT 0,"	/* included in discount */
 	"  batch INTEGER REFERENCES batches(id),"
@@ -265,21 +268,75 @@ static const char migration1[] =
 	"CREATE INDEX coupons_campaign ON coupons(campaign, state);"
 	"CREATE INDEX coupons_member ON coupons(member, campaign) WHERE member IS NOT NULL;"
 
+	/*
+	 * Stored value (储值) of members and of gift cards: one append-only
+	 * ledger, principal and bonus apart.  account is a member or a gift
+	 * card.  kinds: topup (principal paid in, bonus given), spend (a sale
+	 * paid with it), credit (a return paid back to it), payout (unspent
+	 * principal of a top-up paid back to the customer), forfeit (the bonus
+	 * that goes with a payout), adjust (by a manager).  topup names, for
+	 * payouts and forfeits, the top-up they draw on.
+	 */
 	"CREATE TABLE sv_ledger("
 	"  id INTEGER PRIMARY KEY,"
 	"  origin TEXT,"				/* chain-unique key as points_ledger's */
 	"  origin_id INTEGER,"
-	"  member INTEGER NOT NULL REFERENCES members(id),"
+	"  member INTEGER REFERENCES members(id),"
+	"  gift TEXT REFERENCES gift_cards(code),"
 	"  ts INTEGER NOT NULL,"
-	"  kind TEXT NOT NULL CHECK (kind IN ('topup','spend','refund','adjust')),"
+	"  kind TEXT NOT NULL CHECK (kind IN ('topup','spend','credit','payout','forfeit','adjust')),"
 	"  principal INTEGER NOT NULL,"
 	"  bonus INTEGER NOT NULL,"
-	"  sale INTEGER REFERENCES sales(id),"
+	"  method TEXT NOT NULL DEFAULT '',"		/* how a top-up was paid, a payout paid out */
+	"  topup INTEGER REFERENCES sv_ledger(id),"
+	"  sale INTEGER,"
+	"  ref TEXT NOT NULL DEFAULT '',"
+	"  reason TEXT NOT NULL DEFAULT '',"
+	"  store TEXT,"
+	"  operator TEXT NOT NULL,"
+	"  CHECK ((member IS NULL) != (gift IS NULL))"
+	");"
+	"CREATE INDEX sv_ledger_member ON sv_ledger(member, id) WHERE member IS NOT NULL;"
+	"CREATE INDEX sv_ledger_gift ON sv_ledger(gift, id) WHERE gift IS NOT NULL;"
+	"CREATE UNIQUE INDEX sv_ledger_origin ON sv_ledger(origin, origin_id) WHERE origin IS NOT NULL;"
+
+	"CREATE TABLE gift_cards("
+	"  code TEXT PRIMARY KEY,"
+	"  principal INTEGER NOT NULL DEFAULT 0,"	/* caches of its ledger */
+	"  bonus INTEGER NOT NULL DEFAULT 0,"
+	"  state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active','frozen','void')),"
+	"  expires_at INTEGER,"
+	"  created_at INTEGER NOT NULL,"
+	"  batch INTEGER REFERENCES batches(id)"
+	") WITHOUT ROWID;"
+
+	/* Count cards (次卡): uses of one SKU, paid up front. */
+	"CREATE TABLE count_cards("
+	"  id INTEGER PRIMARY KEY,"
+	"  uid TEXT NOT NULL UNIQUE,"
+	"  member INTEGER NOT NULL REFERENCES members(id),"
+	"  sku TEXT NOT NULL,"
+	"  uses INTEGER NOT NULL CHECK (uses > 0),"
+	"  uses_left INTEGER NOT NULL,"			/* cache of count_card_ledger */
+	"  price INTEGER NOT NULL,"			/* paid for all the uses */
+	"  expires_at INTEGER,"
+	"  store TEXT NOT NULL,"
+	"  state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active','refunded')),"
+	"  created_at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX count_cards_member ON count_cards(member, sku);"
+	"CREATE TABLE count_card_ledger("
+	"  id INTEGER PRIMARY KEY,"
+	"  card INTEGER NOT NULL REFERENCES count_cards(id),"
+	"  ts INTEGER NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('sell','use','refund')),"
+	"  uses INTEGER NOT NULL,"			/* + sold, - used or refunded */
+	"  amount INTEGER NOT NULL DEFAULT 0,"		/* money: paid, or paid back */
+	"  sale INTEGER,"
 	"  store TEXT,"
 	"  operator TEXT NOT NULL"
 	");"
-	"CREATE INDEX sv_ledger_member ON sv_ledger(member, ts);"
-	"CREATE UNIQUE INDEX sv_ledger_origin ON sv_ledger(origin, origin_id) WHERE origin IS NOT NULL;"
+	"CREATE INDEX count_card_ledger_card ON count_card_ledger(card);"
 
 	"CREATE TABLE audit("
 	"  id INTEGER PRIMARY KEY,"
@@ -304,7 +361,11 @@ static const char migration1[] =
 	"CREATE TRIGGER sv_ledger_no_update BEFORE UPDATE ON sv_ledger"
 	"  BEGIN SELECT RAISE(ABORT, 'the stored-value ledger is append-only'); END;"
 	"CREATE TRIGGER sv_ledger_no_delete BEFORE DELETE ON sv_ledger"
-	"  BEGIN SELECT RAISE(ABORT, 'the stored-value ledger is append-only'); END;";
+	"  BEGIN SELECT RAISE(ABORT, 'the stored-value ledger is append-only'); END;"
+	"CREATE TRIGGER count_card_ledger_no_update BEFORE UPDATE ON count_card_ledger"
+	"  BEGIN SELECT RAISE(ABORT, 'the count-card ledger is append-only'); END;"
+	"CREATE TRIGGER count_card_ledger_no_delete BEFORE DELETE ON count_card_ledger"
+	"  BEGIN SELECT RAISE(ABORT, 'the count-card ledger is append-only'); END;";
 
 const char *const mbr_migrations[] = {
 	migration1,
