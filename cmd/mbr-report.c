@@ -1,7 +1,8 @@
 /*
  * mbr-report - reports: sales by day, month or store over a range of
- * business dates (from the maintained aggregates), coupon campaigns, and
- * members with a birthday in the coming days.
+ * business dates (from the maintained aggregates), coupon campaigns,
+ * members with a birthday in the coming days, settlement between stores
+ * and what is owed in prepaid value and points.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -15,7 +16,10 @@ static const char usage[] =
 	"                  [--from date] [--to date] sales\n"
 	"       mbr-report [-d file] [--operator name] [--format fmt] [--excel] coupons\n"
 	"       mbr-report [-d file] [--operator name] [--format fmt] [--excel] [--from date] [--days n]\n"
-	"                  birthdays\n";
+	"                  birthdays\n"
+	"       mbr-report [-d file] [--operator name] [--format fmt] [--excel] [--from date] [--to date]\n"
+	"                  settlement\n"
+	"       mbr-report [-d file] [--operator name] [--format fmt] [--excel] liability\n";
 
 enum { OPT_BY = CLI_OPT_NEXT, OPT_FROM, OPT_TO, OPT_DAYS };
 
@@ -90,7 +94,8 @@ int main(int argc, char *argv[])
 	if (optind >= argc)
 		cli_usage_error(&cli, "missing report name");
 	report = argv[optind];
-	if (strcmp(report, "sales") && strcmp(report, "coupons") && strcmp(report, "birthdays"))
+	if (strcmp(report, "sales") && strcmp(report, "coupons") && strcmp(report, "birthdays") &&
+	    strcmp(report, "settlement") && strcmp(report, "liability"))
 		cli_usage_error(&cli, "unknown report '%s'", report);
 	if (argc - optind > 1)
 		cli_usage_error(&cli, "too many arguments");
@@ -108,6 +113,15 @@ int main(int argc, char *argv[])
 	} else if (!strcmp(report, "coupons")) {
 		out = mbr_out_new(stdout, cli_format(&cli), cli.excel, mbr_coupon_summary_cols, 9);
 		rc = mbr_coupon_summary(db, row, out);
+	} else if (!strcmp(report, "settlement")) {
+		/* for finance: CSV unless told otherwise */
+		cli_require(&cli, db, MBR_ROLE_MANAGER, "the settlement report");
+		out = mbr_out_new(stdout, cli.format == MBR_FMT_AUTO ? MBR_FMT_CSV : cli.format, cli.excel,
+				  mbr_settlement_cols, MBR_SETTLEMENT_NCOLS);
+		rc = mbr_report_settlement(db, from_day, to_day, row, out);
+	} else if (!strcmp(report, "liability")) {
+		out = mbr_out_new(stdout, cli_format(&cli), cli.excel, mbr_liability_cols, MBR_LIABILITY_NCOLS);
+		rc = mbr_report_liability(db, row, out);
 	} else {
 		out = mbr_out_new(stdout, cli_format(&cli), cli.excel, mbr_report_birthday_cols,
 				  MBR_REPORT_BIRTHDAY_NCOLS);

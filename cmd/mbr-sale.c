@@ -393,6 +393,14 @@ static int undo(const char *batchtext)
 
 /* ------------------------------------------------------------ the till */
 
+static int print_count_card(const struct mbr_count_card *c, void *p)
+{
+	(void)p;
+	if (!strcmp(c->state, "active") && c->uses_left > 0)
+		fprintf(stderr, "  count card %s: %lld uses of %s left\n", c->uid, (long long)c->uses_left, c->sku);
+	return 0;
+}
+
 static int print_coupon(const char *code, const char *campaign, void *p)
 {
 	(void)p;
@@ -414,10 +422,12 @@ static int payment_ok(const char *text)
 		return 0;
 	snprintf(buf, sizeof(buf), "%s", text);
 	while ((item = strsep(&p, ";")) != NULL) {
-		char *colon = strchr(item, ':');
+		char *colon = strchr(item, ':'), *eq = strchr(item, '=');
 
 		if (colon)
 			*colon = '\0';
+		if (eq)			/* gift_card=CODE */
+			*eq = '\0';
 		if (*item && (!mbr_payment_method_valid(item) || !strcmp(item, "points")))
 			return 0;
 	}
@@ -444,7 +454,7 @@ static int till(void)
 	struct mbr_rules_set rs;
 	int exp = mbr_db_exponent(db), status = MBR_EXIT_OK, seq = 0;
 	const char *st = store ? store : mbr_db_store(db);
-	char a[MBR_MONEY_BUFSZ], b[MBR_MONEY_BUFSZ];
+	char a[MBR_MONEY_BUFSZ], b[MBR_MONEY_BUFSZ], prompt_money[MBR_MONEY_BUFSZ];
 
 	cli_require(&cli, db, MBR_ROLE_CASHIER, "the cashier");
 	mbr_products_each(db, cli_words_add, &skus);
@@ -478,6 +488,17 @@ static int till(void)
 				tier = mbr_rules_tier(r, m.tier);
 				fprintf(stderr, "  %s %s %s tier %s, %lld points\n", m.uid, v.name, v.phone,
 					m.tier[0] ? m.tier : "-", (long long)m.points);
+				{
+					struct mbr_sv_account acct = { m.id, NULL };
+					struct mbr_sv sv;
+
+					if (mbr_sv_balance(db, &acct, &sv) == 0 && (sv.principal || sv.bonus))
+						fprintf(stderr, "  stored value %s (principal %s, bonus %s)\n",
+							mbr_money_format(sv.principal + sv.bonus, exp, a),
+							mbr_money_format(sv.principal, exp, b),
+							mbr_money_format(sv.bonus, exp, prompt_money));
+				}
+				mbr_count_each(db, m.id, print_count_card, NULL);
 				mbr_coupons_of_member(db, m.id, print_coupon, NULL);
 				break;
 			}
@@ -592,16 +613,19 @@ static int till(void)
 		}
 		/* payment */
 		mbr_buf_reset(&prompt);
-		mbr_buf_addf(&prompt, "payment of %s [cash] (cash card wechat alipay other; split as card:50;cash): ",
+		mbr_buf_addf(&prompt, "payment of %s [cash] (cash card wechat alipay stored_value gift_card=CODE other;"
+			     " split as card:50;cash): ",
 			     mbr_money_format(due - points_money, exp, a));
 		for (;;) {
-			static const char *const methods[] = { "cash", "card", "wechat", "alipay", "other", NULL };
+			static const char *const methods[] = { "cash", "card", "wechat", "alipay", "stored_value", "gift_card=",
+							       "other", NULL };
 
 			if (!ask(prompt.buf, methods, &line))
 				goto out;
 			if (payment_ok(line.buf))
 				break;
-			fprintf(stderr, "  '%s' is not a payment (cash, card, wechat, alipay, other; split as card:50;cash)\n",
+			fprintf(stderr, "  '%s' is not a payment (cash, card, wechat, alipay, stored_value, gift_card=CODE,"
+				" other; split as card:50;cash)\n",
 				line.buf);
 		}
 		if (points_money)
