@@ -411,6 +411,7 @@ static int print_coupon(const char *code, const char *campaign, void *p)
 struct till_line {
 	char sku[64];
 	int64_t qty, price, discount;
+	int64_t card_off;	/* paid with count-card uses */
 };
 
 /* Does text name payment methods as the till takes them ("card:50;cash")? */
@@ -549,10 +550,24 @@ static int till(void)
 				fprintf(stderr, "  '%s' is not an amount\n", line.buf);
 			}
 			amount = l->qty * l->price;
-			l->discount = 0;
-			subtotal += amount;
+			l->discount = l->card_off = 0;
+			if (have_member && l->qty > 0) {
+				int64_t avail = 0, uses;
+				int j;
+
+				mbr_count_available(db, m.id, l->sku, mbr_now(), &avail);
+				for (j = 0; j < n; j++)
+					if (!strcmp(items[j].sku, l->sku) && items[j].price)
+						avail -= items[j].card_off / items[j].price;
+				uses = avail > 0 ? (l->qty < avail ? l->qty : avail) : 0;
+				l->card_off = uses * l->price;
+				if (uses)
+					fprintf(stderr, "  %lld paid with count-card uses\n", (long long)uses);
+			}
+			l->discount = l->card_off;
+			subtotal += amount - l->card_off;
 			fprintf(stderr, "  %s %s x %lld = %s\n", p.name, mbr_money_format(l->price, exp, a),
-				(long long)l->qty, mbr_money_format(amount, exp, b));
+				(long long)l->qty, mbr_money_format(amount - l->card_off, exp, b));
 			n++;
 		}
 		if (n == 0) {
@@ -584,9 +599,11 @@ static int till(void)
 		/* the tier discount, unless the coupon does not stack with it */
 		if (tier && tier->discount_bp && (!used[0] || strcmp(k.stack, "none"))) {
 			for (i = 0; i < n; i++) {
-				int64_t amt = items[i].qty * items[i].price;
-				items[i].discount = amt > 0 ? (int64_t)((__int128)amt * tier->discount_bp / 10000) : 0;
-				tier_off += items[i].discount;
+				int64_t amt = items[i].qty * items[i].price - items[i].card_off;
+				int64_t off = amt > 0 ? (int64_t)((__int128)amt * tier->discount_bp / 10000) : 0;
+
+				items[i].discount = items[i].card_off + off;
+				tier_off += off;
 			}
 			fprintf(stderr, "  tier %s discount: %s\n", tier->code, mbr_money_format(tier_off, exp, a));
 		}
