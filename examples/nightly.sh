@@ -5,7 +5,8 @@
 #   3. re-evaluate member tiers (changes saved as tiers-DAY.csv),
 #   4. issue birthday coupons to members whose birthday is in the next 7 days
 #      (campaign BDAY<year>, made on first use: 20.00 off from 100.00, one per member),
-#   5. print the day's figures per store and the stored coupons' state,
+#   5. print the day's figures per store, the coupons' state, and what is
+#      owed in stored value, gift cards, count cards and points,
 #   6. prove the database sound.
 #
 # usage: MBR_DB=shop.db nightly.sh sales-file [day]
@@ -41,5 +42,7 @@ echo "sales of $day"
 mbr-report sales --by store --from "$day" --to "$day" --format table || exit $?
 echo "coupons"
 mbr-report coupons --format table || exit $?
+echo "liability"
+mbr-report liability --format table || exit $?
 mbr-db check -q || exit $?
 exit "$status"
