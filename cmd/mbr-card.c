@@ -83,6 +83,7 @@ static int64_t money(const char *what, const char *s, int allow_negative)
 {
 	int64_t v;
 
+	s = cli_operand(s);
 	if (mbr_money_parse(s, mbr_db_exponent(db), &v) < 0 || (!allow_negative && v < 0))
 		cli_usage_error(&cli, "%s '%s' is not an amount", what, s);
 	return v;
@@ -210,6 +211,7 @@ int main(int argc, char *argv[])
 	int opt, nargs, rc, exp;
 
 	cli_init(&cli, "mbr-card", usage);
+	cli_hide_negatives(argc, argv);
 	while ((opt = getopt_long(argc, argv, "d:hnq", options, NULL)) != -1) {
 		if (cli_common_option(&cli, opt, optarg))
 			continue;

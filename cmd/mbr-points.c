@@ -60,15 +60,12 @@ static void as_of_time(int64_t *end, int64_t *day)
 	}
 }
 
-#define NEG_MARK '\x1f'
-
 static int64_t parse_points(const char *s, int allow_negative)
 {
 	char *end;
 	long long v;
 
-	if (*s == NEG_MARK)
-		s++;
+	s = cli_operand(s);
 	v = strtoll(s, &end, 10);
 
 	if (*s == '\0' || *end || (!allow_negative && v <= 0) || v == 0 || v > 1000000000000LL || v < -1000000000000LL)
@@ -342,20 +339,7 @@ int main(int argc, char *argv[])
 	char **args;
 
 	cli_init(&cli, "mbr-points", usage);
-	/* "adjust M -80": a negative number is an operand, not options -8 -0;
-	 * hide its dash from getopt behind a mark parse_points removes */
-	for (opt = 1; opt < argc; opt++) {
-		if (argv[opt][0] == '-' && argv[opt][1] >= '0' && argv[opt][1] <= '9' &&
-		    strspn(argv[opt] + 1, "0123456789") == strlen(argv[opt] + 1)) {
-			size_t n = strlen(argv[opt]) + 2;
-			char *m = malloc(n);
-
-			if (!m)
-				abort();
-			snprintf(m, n, "%c%s", NEG_MARK, argv[opt]);
-			argv[opt] = m;
-		}
-	}
+	cli_hide_negatives(argc, argv);
 	while ((opt = getopt_long(argc, argv, "d:hnq", options, NULL)) != -1) {
 		if (cli_common_option(&cli, opt, optarg))
 			continue;

@@ -564,7 +564,7 @@ static int till(void)
 				if (uses)
 					fprintf(stderr, "  %lld paid with count-card uses\n", (long long)uses);
 			}
-			l->discount = l->card_off;
+			/* the engine takes the uses off again on import: only shown here */
 			subtotal += amount - l->card_off;
 			fprintf(stderr, "  %s %s x %lld = %s\n", p.name, mbr_money_format(l->price, exp, a),
 				(long long)l->qty, mbr_money_format(amount - l->card_off, exp, b));
@@ -602,7 +602,7 @@ static int till(void)
 				int64_t amt = items[i].qty * items[i].price - items[i].card_off;
 				int64_t off = amt > 0 ? (int64_t)((__int128)amt * tier->discount_bp / 10000) : 0;
 
-				items[i].discount = items[i].card_off + off;
+				items[i].discount = off;
 				tier_off += off;
 			}
 			fprintf(stderr, "  tier %s discount: %s\n", tier->code, mbr_money_format(tier_off, exp, a));

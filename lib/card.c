@@ -43,12 +43,23 @@ static const char *text(sqlite3_stmt *st, int i)
 
 /* ------------------------------------------------------------ accounts */
 
-static const char *account_name(const struct mbr_sv_account *a, char *buf, size_t n)
+/* "member M0001" or "gift CODE": how messages and the audit log name an account. */
+static const char *account_name(struct mbr_db *db, const struct mbr_sv_account *a, char *buf, size_t n)
 {
-	if (a->gift)
-		snprintf(buf, n, "gift %s", a->gift);
-	else
-		snprintf(buf, n, "member #%lld", (long long)a->member);
+	sqlite3_stmt *st;
+
+	if (a->gift) {
+		snprintf(buf, n, "gift card %s", a->gift);
+		return buf;
+	}
+	snprintf(buf, n, "member #%lld", (long long)a->member);	/* if the lookup fails */
+	st = mbr_stmt(db, "SELECT uid FROM members WHERE id = ?");
+	if (!st)
+		return buf;
+	sqlite3_bind_int64(st, 1, a->member);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		snprintf(buf, n, "member %s", text(st, 0));
+	sqlite3_reset(st);
 	return buf;
 }
 
@@ -75,7 +86,7 @@ int mbr_sv_balance(struct mbr_db *db, const struct mbr_sv_account *a, struct mbr
 		return 0;
 	if (rc == SQLITE_DONE) {
 		char who[64];
-		return mbr_db_fail(db, MBR_ENOTFOUND, "no %s", account_name(a, who, sizeof(who)));
+		return mbr_db_fail(db, MBR_ENOTFOUND, "no %s", account_name(db, a, who, sizeof(who)));
 	}
 	return mbr_db_sqlerr(db, "stored value");
 }
@@ -102,13 +113,13 @@ int mbr_sv_usable(struct mbr_db *db, const struct mbr_sv_account *a)
 	sqlite3_reset(st);
 	if (rc == SQLITE_DONE) {
 		char who[64];
-		return mbr_db_fail(db, MBR_ENOTFOUND, "no %s", account_name(a, who, sizeof(who)));
+		return mbr_db_fail(db, MBR_ENOTFOUND, "no %s", account_name(db, a, who, sizeof(who)));
 	}
 	if (rc != SQLITE_ROW)
 		return mbr_db_sqlerr(db, "stored value");
 	if (!ok) {
 		char who[64];
-		return mbr_db_fail(db, MBR_EINVAL, "the stored value of %s is frozen%s", account_name(a, who, sizeof(who)),
+		return mbr_db_fail(db, MBR_EINVAL, "the stored value of %s is frozen%s", account_name(db, a, who, sizeof(who)),
 				   a->gift ? ", void or expired" : "");
 	}
 	return 0;
@@ -163,7 +174,7 @@ int mbr_sv_topup(struct mbr_db *db, const struct mbr_sv_account *a, int64_t amou
 {
 	struct mbr_rules_set rs;
 	struct mbr_sv_entry e;
-	char who[64], detail[96], am[MBR_MONEY_BUFSZ];
+	char who[64], detail[96], am[MBR_MONEY_BUFSZ], bm[MBR_MONEY_BUFSZ];
 	int64_t now = mbr_now();
 	int rc;
 
@@ -192,9 +203,9 @@ int mbr_sv_topup(struct mbr_db *db, const struct mbr_sv_account *a, int64_t amou
 		added->principal = e.principal;
 		added->bonus = e.bonus;
 	}
-	snprintf(detail, sizeof(detail), "%s paid by %s, bonus %lld", mbr_money_format(amount, db->exp, am), method,
-		 (long long)e.bonus);
-	return mbr_audit(db, "sv.topup", account_name(a, who, sizeof(who)), detail);
+	snprintf(detail, sizeof(detail), "%s paid by %s, bonus %s", mbr_money_format(amount, db->exp, am), method,
+		 mbr_money_format(e.bonus, db->exp, bm));
+	return mbr_audit(db, "sv.topup", account_name(db, a, who, sizeof(who)), detail);
 }
 
 int mbr_sv_spend(struct mbr_db *db, const struct mbr_sv_account *a, int64_t amount, int64_t sale, const char *store,
@@ -210,7 +221,7 @@ int mbr_sv_spend(struct mbr_db *db, const struct mbr_sv_account *a, int64_t amou
 		return rc;
 	if (bal.principal + bal.bonus < amount) {
 		char b1[MBR_MONEY_BUFSZ], b2[MBR_MONEY_BUFSZ], who[64];
-		return mbr_db_fail(db, MBR_EINVAL, "%s has %s of stored value, not %s", account_name(a, who, sizeof(who)),
+		return mbr_db_fail(db, MBR_EINVAL, "%s has %s of stored value, not %s", account_name(db, a, who, sizeof(who)),
 				   mbr_money_format(bal.principal + bal.bonus, db->exp, b1),
 				   mbr_money_format(amount, db->exp, b2));
 	}
@@ -256,7 +267,7 @@ int mbr_sv_adjust(struct mbr_db *db, const struct mbr_sv_account *a, int64_t pri
 {
 	struct mbr_sv bal;
 	struct mbr_sv_entry e;
-	char who[64], detail[128];
+	char who[64], detail[128], am[MBR_MONEY_BUFSZ], bm[MBR_MONEY_BUFSZ];
 	int rc;
 
 	if (!reason || !*reason)
@@ -274,8 +285,9 @@ int mbr_sv_adjust(struct mbr_db *db, const struct mbr_sv_account *a, int64_t pri
 	e.reason = reason;
 	if ((rc = sv_post(db, a, &e, NULL)) < 0)
 		return rc;
-	snprintf(detail, sizeof(detail), "principal %+lld, bonus %+lld", (long long)principal, (long long)bonus);
-	return mbr_audit(db, "sv.adjust", account_name(a, who, sizeof(who)), detail);
+	snprintf(detail, sizeof(detail), "principal %s%s, bonus %s%s", principal >= 0 ? "+" : "",
+		 mbr_money_format(principal, db->exp, am), bonus >= 0 ? "+" : "", mbr_money_format(bonus, db->exp, bm));
+	return mbr_audit(db, "sv.adjust", account_name(db, a, who, sizeof(who)), detail);
 }
 
 int mbr_sv_freeze(struct mbr_db *db, const struct mbr_sv_account *a, int frozen)
@@ -299,7 +311,7 @@ int mbr_sv_freeze(struct mbr_db *db, const struct mbr_sv_account *a, int frozen)
 		return rc;
 	if (sqlite3_changes(db->sql) != 1)
 		return mbr_db_fail(db, MBR_ENOTFOUND, "no such account");
-	return mbr_audit(db, frozen ? "sv.freeze" : "sv.unfreeze", account_name(a, who, sizeof(who)), "");
+	return mbr_audit(db, frozen ? "sv.freeze" : "sv.unfreeze", account_name(db, a, who, sizeof(who)), "");
 }
 
 /* ------------------------------------------------------------- replay */
@@ -398,13 +410,15 @@ int mbr_sv_payout(struct mbr_db *db, const struct mbr_sv_account *a, int64_t top
 {
 	struct sv_replay r;
 	struct mbr_sv_entry e;
-	char who[64], detail[128], am[MBR_MONEY_BUFSZ];
+	char who[64], detail[128], am[MBR_MONEY_BUFSZ], bm[MBR_MONEY_BUFSZ];
 	size_t i;
 	int rc, found = 0;
 
 	if (!method || !*method || !strcmp(method, "points") || !strcmp(method, "stored_value") ||
 	    !mbr_payment_method_valid(method))
 		return mbr_db_fail(db, MBR_EINVAL, "a payout is paid with cash, card, wechat, alipay or other");
+	if ((rc = mbr_sv_usable(db, a)) < 0)	/* a frozen account is unfrozen first */
+		return rc;
 	if ((rc = sv_replay(db, a, &r, NULL, NULL)) < 0)
 		return rc;
 	paid->principal = paid->bonus = 0;
@@ -441,9 +455,9 @@ int mbr_sv_payout(struct mbr_db *db, const struct mbr_sv_account *a, int64_t top
 		return mbr_db_fail(db, MBR_ENOTFOUND, "no unspent top-up #%lld on this account", (long long)topup);
 	if (!paid->principal && !paid->bonus)
 		return mbr_db_fail(db, MBR_EINVAL, "nothing left to pay back");
-	snprintf(detail, sizeof(detail), "principal %s paid back by %s, bonus %lld forfeited",
-		 mbr_money_format(paid->principal, db->exp, am), method, (long long)paid->bonus);
-	return mbr_audit(db, "sv.payout", account_name(a, who, sizeof(who)), detail);
+	snprintf(detail, sizeof(detail), "principal %s paid back by %s, bonus %s forfeited",
+		 mbr_money_format(paid->principal, db->exp, am), method, mbr_money_format(paid->bonus, db->exp, bm));
+	return mbr_audit(db, "sv.payout", account_name(db, a, who, sizeof(who)), detail);
 }
 
 int mbr_sv_history(struct mbr_db *db, const struct mbr_sv_account *a, mbr_sv_fn fn, void *ctx)

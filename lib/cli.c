@@ -48,6 +48,32 @@ void cli_warn(struct mbr_cli *c, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+#define NEG_MARK '\x1f'
+
+void cli_hide_negatives(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (a[0] == '-' && a[1] >= '0' && a[1] <= '9' && strspn(a + 1, "0123456789.") == strlen(a + 1)) {
+			size_t n = strlen(a) + 2;
+			char *m = malloc(n);
+
+			if (!m)
+				abort();
+			snprintf(m, n, "%c%s", NEG_MARK, a);
+			argv[i] = m;	/* lives as long as the process */
+		}
+	}
+}
+
+const char *cli_operand(const char *arg)
+{
+	return arg && *arg == NEG_MARK ? arg + 1 : arg;
+}
+
 void cli_usage_error(struct mbr_cli *c, const char *fmt, ...)
 {
 	va_list ap;
@@ -216,6 +242,7 @@ static char **complete(const char *text, int start, int end)
 	(void)start;
 	(void)end;
 	rl_attempted_completion_over = 1;	/* never fall back to file names */
+	rl_completion_append_character = '\0';	/* "SKU " would not be the SKU */
 	return rl_completion_matches(text, complete_word);
 }
 
@@ -239,7 +266,7 @@ int cli_readline(const char *prompt, const char *const *words, struct mbr_buf *o
 				break;
 			mbr_buf_addc(out, ch);
 		}
-		if (out->len && out->buf[out->len - 1] == '\r')
+		while (out->len && strchr("\r \t", out->buf[out->len - 1]))
 			out->buf[--out->len] = '\0';
 		return got;
 	}
@@ -259,6 +286,8 @@ int cli_readline(const char *prompt, const char *const *words, struct mbr_buf *o
 	if (*line)
 		add_history(line);
 	free(line);
+	while (out->len && (out->buf[out->len - 1] == ' ' || out->buf[out->len - 1] == '\t'))
+		out->buf[--out->len] = '\0';	/* what Tab or the cashier left at the end */
 	return 1;
 }
 

@@ -46,6 +46,14 @@ void cli_init(struct mbr_cli *c, const char *prog, const char *usage);
  * exits on --help (usage to stdout, 0), --version, and bad values (2).
  */
 int cli_common_option(struct mbr_cli *c, int opt, const char *arg);
+/*
+ * "adjust M -80" or "adjust M -1.50": a negative number is an operand,
+ * not options -8 -0.  cli_hide_negatives, before getopt, hides the dash
+ * of every such argument behind a mark; cli_operand gives the argument
+ * back as typed.
+ */
+void cli_hide_negatives(int argc, char **argv);
+const char *cli_operand(const char *arg);
 /* One usage line to stderr ("usage: ..." first line), exit 2. */
 void cli_usage_error(struct mbr_cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 /* "prog: message" on stderr. */

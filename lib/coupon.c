@@ -667,8 +667,8 @@ int mbr_coupon_summary(struct mbr_db *db, mbr_report_fn fn, void *ctx)
 		" (SELECT COUNT(*) FROM coupons c WHERE c.campaign = k.code AND c.state = 'expired'),"
 		" (SELECT COUNT(*) FROM coupons c WHERE c.campaign = k.code AND c.state = 'voided'),"
 		" (SELECT COALESCE(SUM(c.discount), 0) FROM coupons c WHERE c.campaign = k.code AND c.state = 'redeemed'),"
-		" (SELECT COALESCE(SUM(s.total), 0) FROM coupons c JOIN sales s ON s.id = c.sale"
-		"   WHERE c.campaign = k.code AND c.state = 'redeemed')"
+		" (SELECT COALESCE(SUM(s.total), 0) FROM sales s WHERE s.id IN"	/* a receipt counts once */
+		"   (SELECT c.sale FROM coupons c WHERE c.campaign = k.code AND c.state = 'redeemed'))"
 		" FROM campaigns k ORDER BY k.code");
 	char b[8][MBR_MONEY_BUFSZ];
 	const char *v[9];

@@ -473,7 +473,7 @@ static int parse_payments(struct mbr_sale_import *im, const char *text, struct p
 
 			if (eq) {
 				*eq = '\0';
-				if (trim_copy(y->gift, sizeof(y->gift), eq + 1) < 0 || !y->gift[0]) {
+				if (mbr_coupon_code_normalize(eq + 1, y->gift) < 0) {
 					receipt_bad(im, "payment: '%s' is not a gift card code", eq + 1);
 					return MBR_EINVAL;
 				}
@@ -822,6 +822,46 @@ static int check_prepaid(struct mbr_sale_import *im, const struct payment *pay, 
 }
 
 /*
+ * Split a return's credit of back into principal and bonus in the
+ * proportion its original sale was paid with, cumulatively: after this
+ * credit, the principal credited back for the sale over all its returns
+ * is floor(credited so far x principal paid / prepaid paid), so returns
+ * in parts add up to exactly what one whole return gives.  this_p and
+ * this_b are what this receipt credited already (negative).
+ */
+static int return_credit_split(struct mbr_sale_import *im, const struct original *o, int64_t back, int64_t this_p,
+			       int64_t this_b, struct mbr_sv *used)
+{
+	sqlite3_stmt *st = mbr_stmt(im->db, "SELECT -COALESCE(SUM(sv_principal), 0), -COALESCE(SUM(sv_bonus), 0)"
+					    " FROM sales WHERE original = ?");
+	int64_t done_p, done_b, paid = o->sv_principal + o->sv_bonus, after, want_p;
+	int rc;
+
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, o->id);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return mbr_db_sqlerr(im->db, "returns");
+	}
+	done_p = sqlite3_column_int64(st, 0) - this_p;
+	done_b = sqlite3_column_int64(st, 1) - this_b;
+	sqlite3_reset(st);
+	after = done_p + done_b + back;
+	if (after >= paid)			/* beyond what was paid: principal */
+		want_p = o->sv_principal + (after - paid);
+	else
+		want_p = (int64_t)((__int128)after * o->sv_principal / paid);
+	used->principal = want_p - done_p;
+	if (used->principal < 0)
+		used->principal = 0;
+	if (used->principal > back)
+		used->principal = back;
+	used->bonus = back - used->principal;
+	return 0;
+}
+
+/*
  * Pay (or, for returns, pay back) the receipt's stored-value and
  * gift-card parts, and use its count-card uses.  A return is credited in
  * the proportion of principal and bonus its referenced sale was paid
@@ -857,11 +897,9 @@ static int pay_prepaid(struct mbr_sale_import *im, const struct payment *pay, in
 
 			used.principal = back;
 			used.bonus = 0;
-			if (orig && orig->sv_principal + orig->sv_bonus > 0) {
-				used.principal = (int64_t)((__int128)back * orig->sv_principal /
-							    (orig->sv_principal + orig->sv_bonus));
-				used.bonus = back - used.principal;
-			}
+			if (orig && orig->sv_principal + orig->sv_bonus > 0 &&
+			    (rc = return_credit_split(im, orig, back, sv_p, sv_b, &used)) < 0)
+				return rc;
 			if ((rc = mbr_sv_credit(db, &acct, &used, sale, im->store, ts, ref)) < 0)
 				return rc;
 			sv_p -= used.principal;
@@ -952,9 +990,14 @@ static int apply_coupons(struct mbr_sale_import *im, const struct mbr_sale_membe
 		struct mbr_coupon c;
 		int64_t amount = 0;
 
-		if (l == 0 || l >= sizeof(code)) {
-			p += l + (p[l] != '\0');
+		if (l == 0) {
+			p += p[l] != '\0';
 			continue;
+		}
+		if (l >= sizeof(code)) {
+			receipt_bad(im, "%s:%ld: coupon: '%.*s...' is too long to be a code", im->file, im->first_line, 20,
+				    p);
+			return 1;
 		}
 		memcpy(code, p, l);
 		code[l] = '\0';

@@ -3,7 +3,7 @@
 # identical (word for word) to each program's usage, --help and --version
 # as documented, and every EXAMPLES command runs.
 
-PROGS="mbr-db mbr-add mbr-member"
+PROGS="mbr-db mbr-add mbr-member mbr-sale mbr-points mbr-report mbr-coupon mbr-card"
 
 setup() {
 	top=${MBR_TOP:-$(pwd)}
@@ -120,4 +120,24 @@ run_examples() {
 
 @test "docs: EXAMPLES of mbr-member(1) run" {
 	run_examples "$top/man/mbr-member.1" members
+}
+
+@test "docs: EXAMPLES of mbr-sale(1) run" {
+	run_examples "$top/man/mbr-sale.1" members
+}
+
+@test "docs: EXAMPLES of mbr-points(1) run" {
+	run_examples "$top/man/mbr-points.1" members
+}
+
+@test "docs: EXAMPLES of mbr-report(1) run" {
+	run_examples "$top/man/mbr-report.1" members
+}
+
+@test "docs: EXAMPLES of mbr-coupon(1) run" {
+	run_examples "$top/man/mbr-coupon.1" members
+}
+
+@test "docs: EXAMPLES of mbr-card(1) run" {
+	run_examples "$top/man/mbr-card.1" members
 }
