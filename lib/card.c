@@ -977,18 +977,27 @@ const struct mbr_col mbr_liability_cols[MBR_LIABILITY_NCOLS] = {
 };
 
 /* What the business owes: stored value of members and gift cards,
- * unused count-card uses (at the price paid), and points outstanding. */
+ * unused count-card uses (at the price paid), and points outstanding.
+ * Gift and count cards past their expiry are shown on rows of their own
+ * (what finance may book as breakage), never mixed with live ones. */
 int mbr_report_liability(struct mbr_db *db, mbr_report_fn fn, void *ctx)
 {
 	static const char *const sql[] = {
 		"SELECT 'stored value', COUNT(*), COALESCE(SUM(sv_principal), 0), COALESCE(SUM(sv_bonus), 0)"
-		" FROM members WHERE sv_principal != 0 OR sv_bonus != 0",
+		" FROM members WHERE (sv_principal != 0 OR sv_bonus != 0) AND ?1 = ?1",
 		"SELECT 'gift cards', COUNT(*), COALESCE(SUM(principal), 0), COALESCE(SUM(bonus), 0)"
-		" FROM gift_cards WHERE state != 'void' AND (principal != 0 OR bonus != 0)",
+		" FROM gift_cards WHERE state != 'void' AND (principal != 0 OR bonus != 0)"
+		" AND (expires_at IS NULL OR expires_at > ?1)",
+		"SELECT 'expired gift cards', COUNT(*), COALESCE(SUM(principal), 0), COALESCE(SUM(bonus), 0)"
+		" FROM gift_cards WHERE state != 'void' AND (principal != 0 OR bonus != 0) AND expires_at <= ?1",
 		"SELECT 'count cards', COUNT(*), COALESCE(SUM(price * uses_left / uses), 0), 0"
-		" FROM count_cards WHERE state = 'active' AND uses_left > 0",
-		"SELECT 'points', COUNT(*), COALESCE(SUM(points), 0), 0 FROM members WHERE points > 0",
+		" FROM count_cards WHERE state = 'active' AND uses_left > 0 AND (expires_at IS NULL OR expires_at > ?1)",
+		"SELECT 'expired count cards', COUNT(*), COALESCE(SUM(price * uses_left / uses), 0), 0"
+		" FROM count_cards WHERE state = 'active' AND uses_left > 0 AND expires_at <= ?1",
+		"SELECT 'points', COUNT(*), COALESCE(SUM(points), 0), 0 FROM members WHERE points > 0 AND ?1 = ?1",
 	};
+	const size_t points_row = 5;
+	int64_t now = mbr_now();
 	char b[4][MBR_MONEY_BUFSZ];
 	const char *v[MBR_LIABILITY_NCOLS];
 	size_t i;
@@ -1000,6 +1009,7 @@ int mbr_report_liability(struct mbr_db *db, mbr_report_fn fn, void *ctx)
 
 		if (!st)
 			return MBR_EDB;
+		sqlite3_bind_int64(st, 1, now);
 		if (sqlite3_step(st) != SQLITE_ROW) {
 			sqlite3_reset(st);
 			return mbr_db_sqlerr(db, "liability");
@@ -1009,7 +1019,7 @@ int mbr_report_liability(struct mbr_db *db, mbr_report_fn fn, void *ctx)
 		v[0] = text(st, 0);
 		snprintf(b[0], sizeof(b[0]), "%lld", (long long)sqlite3_column_int64(st, 1));
 		v[1] = b[0];
-		if (i == 3) {
+		if (i == points_row) {
 			/* points are counted, not money */
 			snprintf(b[1], sizeof(b[1]), "%lld", (long long)p);
 			v[2] = b[1];

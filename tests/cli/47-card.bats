@@ -535,13 +535,37 @@ S01,S02,0.00,0.00,0.00,50" ]
 	[ "$output" = "what,accounts,principal,bonus,total
 stored value,2,1500.00,130.00,1630.00
 gift cards,2,200.00,0.00,200.00
+expired gift cards,0,0.00,0.00,0.00
 count cards,1,10.00,0.00,10.00
+expired count cards,0,0.00,0.00,0.00
 points,1,88,,88" ]
 	run --separate-stderr mbr-report liability --format table
 	[ "$status" -eq 0 ]
-	[ "${lines[0]}" = "what          accounts  principal   bonus    total" ]
-	[ "${lines[1]}" = "stored value         2    1500.00  130.00  1630.00" ]
-	[ "${lines[4]}" = "points               1         88               88" ]
+	[ "${lines[0]}" = "what                 accounts  principal   bonus    total" ]
+	[ "${lines[1]}" = "stored value                2    1500.00  130.00  1630.00" ]
+	[ "${lines[6]}" = "points                      1         88               88" ]
+}
+
+@test "report liability: gift and count cards past their expiry are on rows of their own" {
+	MBR_NOW="2026-01-01 10:00" mbr-card --expires 2026-01-31 gift-create 1 50.00 >/dev/null
+	MBR_NOW="2026-01-01 10:00" mbr-card gift-create 1 20.00 >/dev/null
+	MBR_NOW="2026-01-01 10:00" mbr-card --expires 2026-01-31 count-sell M0003 WASH 4 20.00 >/dev/null
+	run --separate-stderr env MBR_NOW="2026-01-15 10:00" mbr-report liability --format csv
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"
+gift cards,2,70.00,0.00,70.00
+expired gift cards,0,0.00,0.00,0.00
+count cards,1,20.00,0.00,20.00
+expired count cards,0,0.00,0.00,0.00
+"* ]]
+	run --separate-stderr env MBR_NOW="2026-02-01 10:00" mbr-report liability --format csv
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"
+gift cards,1,20.00,0.00,20.00
+expired gift cards,1,50.00,0.00,50.00
+count cards,0,0.00,0.00,0.00
+expired count cards,1,20.00,0.00,20.00
+"* ]]
 }
 
 @test "nightly.sh: the liability section shows what is owed in prepaid value" {
@@ -554,7 +578,7 @@ points,1,88,,88" ]
 	echo "stderr: $stderr"
 	[ "$status" -eq 0 ]
 	sec=$(printf '%s\n' "$output" | sed -n '/^liability$/,$p')
-	[ "$(printf '%s\n' "$sec" | sed -n 2p)" = "what          accounts  principal   bonus    total" ]
+	[ "$(printf '%s\n' "$sec" | sed -n 2p)" = "what                 accounts  principal   bonus    total" ]
 	printf '%s\n' "$sec" | grep -Eq '^stored value +1 +1000\.00 +100\.00 +1100\.00$'
 	printf '%s\n' "$sec" | grep -Eq '^count cards +1 +10\.00 +0\.00 +10\.00$'
 	printf '%s\n' "$sec" | grep -Eq '^points +4 +'
