@@ -3,7 +3,9 @@
  * generate, load, issue (to members read from a pipe), buy with points;
  * check, redeem, void, expire; the per-campaign summary.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -286,11 +288,18 @@ static int issue(struct mbr_db *db, const char *campaign, const char *path)
 	int64_t batch = 0, held;
 	long issued = 0, bad = 0, skipped = 0;
 	int rc, status = MBR_EXIT_OK;
+	FILE *tmp;
 
 	cli_require(&cli, db, member ? MBR_ROLE_CASHIER : MBR_ROLE_MANAGER, "issuing coupons");
 	if ((rc = mbr_campaign_get(db, campaign, &c)) < 0)
 		fail_exit(db, rc);
-	co.out = mbr_out_new(stdout, cli.format == MBR_FMT_AUTO ? MBR_FMT_CSV : cli.format, cli.excel, out_cols, 2);
+	/* codes are held in a temporary file and shown once committed: a
+	 * refused run prints nothing a pipeline could take for real codes */
+	if (!(tmp = tmpfile())) {
+		cli_warn(&cli, "temporary file: %s", strerror(errno));
+		return MBR_EXIT_DB;
+	}
+	co.out = mbr_out_new(tmp, cli.format == MBR_FMT_AUTO ? MBR_FMT_CSV : cli.format, cli.excel, out_cols, 2);
 	begin(db);
 	if (member) {
 		get_member(db, member, &m);
@@ -298,9 +307,8 @@ static int issue(struct mbr_db *db, const char *campaign, const char *path)
 			fail_exit(db, rc);
 		co.member = member;
 		print_code(code, &co);
-		mbr_out_end(co.out);
 		done(db);
-		return MBR_EXIT_OK;
+		goto out;
 	}
 	cli_reader_opts(&cli, &ro);
 	ro.ignore_unknown = 1;	/* reports piped in carry many other columns */
@@ -384,6 +392,15 @@ static int issue(struct mbr_db *db, const char *campaign, const char *path)
 out:
 	if (mbr_out_end(co.out) < 0)
 		status = MBR_EXIT_DB;
+	if (status == MBR_EXIT_OK || status == MBR_EXIT_REJECTED) {
+		char buf[8192];
+		size_t n;
+
+		rewind(tmp);
+		while ((n = fread(buf, 1, sizeof(buf), tmp)) > 0)
+			fwrite(buf, 1, n, stdout);
+	}
+	fclose(tmp);
 	status = cli_rejects_close(&cli, rej, status);
 	mbr_reader_close(rd);
 	mbr_buf_release(&err);

@@ -372,7 +372,7 @@ int mbr_coupon_load(struct mbr_db *db, const char *campaign, const char *code, i
 	int rc;
 
 	if (mbr_coupon_code_normalize(code, norm) < 0)
-		return mbr_db_fail(db, MBR_EINVAL, "'%s' is not a coupon code (4-32 letters and digits)", code);
+		return mbr_db_fail(db, MBR_EINVAL, "'%s' is not a coupon code (4 to 39 letters and digits)", code);
 	rc = insert_code(db, campaign, norm, batch);
 	if (rc == MBR_EEXIST)
 		return mbr_db_fail(db, MBR_EEXIST, "code %s already exists", norm);
