@@ -375,10 +375,12 @@ int main(int argc, char *argv[])
 		ARGS(1, 1);
 		cli_require(&cli, db, MBR_ROLE_CASHIER, "refunding a count card");
 		begin();
-		if ((rc = mbr_count_refund(db, args[0], payment, &back)) < 0)
+		if ((rc = mbr_count_refund(db, args[0], &payment, &back)) < 0)
 			fail_exit(rc);
 		done();
 		printf("%s\n", mbr_money_format(back, exp, x));
+		if (!cli.quiet && !cli.dry_run)
+			cli_warn(&cli, "%s: %s paid back by %s", args[0], x, payment);
 	} else {
 		cli_usage_error(&cli, "unknown command '%s'", cmd);
 	}

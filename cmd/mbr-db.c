@@ -3,6 +3,7 @@
  * grant roles to operators; add stores; show and change settings; list
  * the audit log.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,7 +141,7 @@ static int grant(struct mbr_db *db, const char *name, const char *role)
 	int rc;
 
 	if (role && (mbr_role_parse(role, &r) < 0 || r == MBR_ROLE_NONE))
-		cli_usage_error(&cli, "role '%s' must be cashier, manager or admin", role);
+		return cli_warn(&cli, "role '%s' must be cashier, manager or admin", role), MBR_EXIT_DATA;
 	cli_require(&cli, db, MBR_ROLE_ADMIN, role ? "grant" : "revoke");
 	if (!role && !strcmp(name, mbr_operator(db)))
 		return cli_warn(&cli, "refusing to revoke your own role"), MBR_EXIT_DATA;
@@ -272,6 +273,21 @@ static int restore(const char *gz)
 	return MBR_EXIT_OK;
 }
 
+/* --exponent n: a bad number is bad data, as an out-of-range one is. */
+static int exponent(const char *s)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (!*s || *end || errno || n < 0 || n > 6) {
+		cli_warn(&cli, "currency exponent '%s' must be 0-6", s);
+		exit(MBR_EXIT_DATA);
+	}
+	return (int)n;
+}
+
 int main(int argc, char *argv[])
 {
 	struct mbr_init_opts init = { NULL, NULL, NULL, -1, NULL, NULL };
@@ -288,7 +304,7 @@ int main(int argc, char *argv[])
 		case OPT_STORE: init.store = optarg; break;
 		case OPT_ROLE: init.role = optarg; break;
 		case OPT_CURRENCY: init.currency = optarg; break;
-		case OPT_EXPONENT: init.exponent = atoi(optarg); break;
+		case OPT_EXPONENT: init.exponent = exponent(optarg); break;
 		case OPT_TZ: init.time_zone = optarg; break;
 		default: cli_usage_error(&cli, NULL);
 		}

@@ -186,6 +186,33 @@ static int change(struct mbr_db *db, const char *cmd, struct mbr_member *m, int 
 	return MBR_EXIT_OK;
 }
 
+static int add_uid(const struct mbr_member *m, void *p)
+{
+	struct mbr_buf *uids = p;
+
+	mbr_buf_addf(uids, "%s%s", uids->len ? "," : "", m->uid);
+	return 0;
+}
+
+/*
+ * Audit a --reveal by the uids of the members it shows: the query itself
+ * is often personal data (a phone, a name) and must not reach the log.
+ */
+static int audit_reveal(struct mbr_db *db, const char *cmd, const char *query)
+{
+	struct mbr_buf uids = MBR_BUF_INIT;
+	struct mbr_member m;
+	int rc;
+
+	if (query && !strcmp(cmd, "find"))
+		mbr_member_find(db, query, add_uid, &uids);
+	else if (query && mbr_member_get(db, query, &m) == 0)
+		add_uid(&m, &uids);
+	rc = mbr_audit_outside_tx(db, "member.reveal", cmd, uids.buf);
+	mbr_buf_release(&uids);
+	return rc;
+}
+
 int main(int argc, char *argv[])
 {
 	struct mbr_db *db;
@@ -231,7 +258,7 @@ int main(int argc, char *argv[])
 	if (reveal) {
 		/* Seeing personal data in clear is for admins, and leaves a trace. */
 		cli_require(&cli, db, MBR_ROLE_ADMIN, "--reveal");
-		if ((rc = mbr_audit_outside_tx(db, "member.reveal", cmd, nargs ? args[0] : "")) < 0) {
+		if ((rc = audit_reveal(db, cmd, nargs ? args[0] : NULL)) < 0) {
 			rc = cli_db_error(&cli, db, rc);
 			mbr_db_close(db);
 			return rc;

@@ -43,6 +43,18 @@ static const char *text(sqlite3_stmt *st, int i)
 
 /* ------------------------------------------------------------ accounts */
 
+/* A store given for a top-up or a card sale must be one of the chain's. */
+static int known_store(struct mbr_db *db, const char *store)
+{
+	int rc;
+
+	if (!store || !*store)
+		return 0;
+	if ((rc = mbr_store_exists(db, store)) < 0)
+		return rc;
+	return rc ? 0 : mbr_db_fail(db, MBR_EINVAL, "no store '%s' (mbr-db store-add adds one)", store);
+}
+
 /* "member M0001" or "gift CODE": how messages and the audit log name an account. */
 static const char *account_name(struct mbr_db *db, const struct mbr_sv_account *a, char *buf, size_t n)
 {
@@ -180,6 +192,8 @@ int mbr_sv_topup(struct mbr_db *db, const struct mbr_sv_account *a, int64_t amou
 
 	if (amount <= 0)
 		return mbr_db_fail(db, MBR_EINVAL, "a top-up must be a positive amount");
+	if ((rc = known_store(db, store)) < 0)
+		return rc;
 	if (!method || !*method || !strcmp(method, "points") || !strcmp(method, "stored_value") ||
 	    !mbr_payment_method_valid(method))
 		return mbr_db_fail(db, MBR_EINVAL, "a top-up is paid with cash, card, wechat, alipay or other");
@@ -382,7 +396,9 @@ static int sv_replay(struct mbr_db *db, const struct mbr_sv_account *a, struct s
 		int64_t p = sqlite3_column_int64(st, 2), b = sqlite3_column_int64(st, 3);
 		const char *kind = text(st, 1), *store = text(st, 5);
 
-		if (p >= 0 && b >= 0 && (p || b)) {
+		/* an entry adds a lot of what it puts in, and draws what it
+		 * takes out (an adjustment may do both: -1.00 principal, +0.50 bonus) */
+		if (p > 0 || b > 0) {
 			struct sv_lot *l;
 
 			if (r->n == r->alloc) {
@@ -393,10 +409,11 @@ static int sv_replay(struct mbr_db *db, const struct mbr_sv_account *a, struct s
 			}
 			l = &r->lot[r->n++];
 			l->id = sqlite3_column_int64(st, 0);
-			l->principal = p;
-			l->bonus = b;
+			l->principal = p > 0 ? p : 0;
+			l->bonus = b > 0 ? b : 0;
 			mbr_copy(l->store, sizeof(l->store), store);
-		} else {
+		}
+		if (p < 0 || b < 0) {
 			draw(r, sqlite3_column_int64(st, 4), -p > 0 ? -p : 0, -b > 0 ? -b : 0, store,
 			     mbr_local_day(sqlite3_column_int64(st, 6)), kind, fn, ctx);
 		}
@@ -417,6 +434,8 @@ int mbr_sv_payout(struct mbr_db *db, const struct mbr_sv_account *a, int64_t top
 	if (!method || !*method || !strcmp(method, "points") || !strcmp(method, "stored_value") ||
 	    !mbr_payment_method_valid(method))
 		return mbr_db_fail(db, MBR_EINVAL, "a payout is paid with cash, card, wechat, alipay or other");
+	if (a->gift)	/* a gift card was given, not paid in by its holder */
+		return mbr_db_fail(db, MBR_EINVAL, "a gift card is spent, not paid out");
 	if ((rc = mbr_sv_usable(db, a)) < 0)	/* a frozen account is unfrozen first */
 		return rc;
 	if ((rc = sv_replay(db, a, &r, NULL, NULL)) < 0)
@@ -595,16 +614,20 @@ int mbr_count_sell(struct mbr_db *db, const struct mbr_member *m, const char *sk
 		return mbr_db_fail(db, MBR_EINVAL, "a count card's price may not be negative");
 	if (strcmp(m->status, "active"))
 		return mbr_db_fail(db, MBR_EINVAL, "member %s is %s", m->uid, m->status);
+	if ((rc = known_store(db, store)) < 0)
+		return rc;
 	if (!method || !mbr_payment_method_valid(method) || !strcmp(method, "points"))
 		return mbr_db_fail(db, MBR_EINVAL, "a count card is paid with cash, card, wechat, alipay, stored_value or other");
-	if (!strcmp(method, "stored_value")) {
-		struct mbr_sv_account a = { m->id, NULL };
-
-		if (price > 0 && (rc = mbr_sv_spend(db, &a, price, 0, store, 0, "count card", NULL)) < 0)
-			return rc;
-	}
 	if ((rc = mbr_db_next_uid(db, "count", uid)) < 0)
 		return rc;
+	if (!strcmp(method, "stored_value")) {
+		struct mbr_sv_account a = { m->id, NULL };
+		char ref[64];
+
+		snprintf(ref, sizeof(ref), "count card %s", uid);	/* its refund finds the spend by this */
+		if (price > 0 && (rc = mbr_sv_spend(db, &a, price, 0, store, 0, ref, NULL)) < 0)
+			return rc;
+	}
 	st = mbr_stmt(db, "INSERT INTO count_cards(uid, member, sku, uses, uses_left, price, expires_at, store, created_at)"
 			  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	if (!st)
@@ -707,16 +730,52 @@ int mbr_count_use(struct mbr_db *db, int64_t member, const char *sku, int64_t n,
 	return 0;
 }
 
-int mbr_count_refund(struct mbr_db *db, const char *uid, const char *method, int64_t *refund)
+/*
+ * A card bought with stored value is refunded to stored value, principal
+ * and bonus in the proportion they paid for it (principal rounded down),
+ * so a refund never turns bonus into cash.  Returns 1 when it was, 0 when
+ * the card was paid otherwise.
+ */
+static int count_refund_to_sv(struct mbr_db *db, const char *uid, int64_t refund)
 {
+	sqlite3_stmt *st = mbr_stmt(db, "SELECT member, -principal, -bonus FROM sv_ledger"
+					" WHERE kind = 'spend' AND member IS NOT NULL AND ref = 'count card ' || ?");
+	struct mbr_sv_account a = { 0, NULL };
+	struct mbr_sv back;
+	int64_t p, b;
+	int rc;
+
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_text(st, 1, uid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	a.member = sqlite3_column_int64(st, 0);
+	p = sqlite3_column_int64(st, 1);
+	b = sqlite3_column_int64(st, 2);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW)
+		return mbr_db_sqlerr(db, "stored value");
+	back.principal = p + b > 0 ? (int64_t)((__int128)refund * p / (p + b)) : refund;
+	back.bonus = refund - back.principal;
+	if (refund && (rc = mbr_sv_credit(db, &a, &back, 0, db->store, 0, "count card refund")) < 0)
+		return rc;
+	return 1;
+}
+
+int mbr_count_refund(struct mbr_db *db, const char *uid, const char **paid_by, int64_t *refund)
+{
+	const char *method = *paid_by;
 	sqlite3_stmt *st;
-	int64_t id, uses, left, price;
+	int64_t id, uses, left, price, expires;
 	char detail[96], am[MBR_MONEY_BUFSZ];
 	int rc;
 
 	if (!method || !mbr_payment_method_valid(method) || !strcmp(method, "points") || !strcmp(method, "stored_value"))
 		return mbr_db_fail(db, MBR_EINVAL, "a refund is paid with cash, card, wechat, alipay or other");
-	st = mbr_stmt(db, "SELECT id, uses, uses_left, price, state FROM count_cards WHERE uid = ?");
+	st = mbr_stmt(db, "SELECT id, uses, uses_left, price, state, COALESCE(expires_at, 0) FROM count_cards"
+			  " WHERE uid = ?");
 	if (!st)
 		return MBR_EDB;
 	sqlite3_bind_text(st, 1, uid, -1, SQLITE_STATIC);
@@ -730,12 +789,19 @@ int mbr_count_refund(struct mbr_db *db, const char *uid, const char *method, int
 	uses = sqlite3_column_int64(st, 1);
 	left = sqlite3_column_int64(st, 2);
 	price = sqlite3_column_int64(st, 3);
+	expires = sqlite3_column_int64(st, 5);
 	rc = strcmp(text(st, 4), "active");
 	sqlite3_reset(st);
 	if (rc)
 		return mbr_db_fail(db, MBR_EINVAL, "count card %s was already refunded", uid);
 	if (left == 0)
 		return mbr_db_fail(db, MBR_EINVAL, "count card %s has no uses left", uid);
+	if (expires && expires <= mbr_now()) {
+		char d[MBR_TIME_BUFSZ];
+
+		mbr_date_format(expires - 1, d);	/* valid to the end of its last day */
+		return mbr_db_fail(db, MBR_EINVAL, "count card %s expired on %s: its uses lapsed", uid, d);
+	}
 	/* at the price paid per use, rounded down: never more than was paid */
 	*refund = (int64_t)((__int128)price * left / uses);
 	st = mbr_stmt(db, "UPDATE count_cards SET uses_left = 0, state = 'refunded' WHERE id = ?");
@@ -756,6 +822,10 @@ int mbr_count_refund(struct mbr_db *db, const char *uid, const char *method, int
 	sqlite3_bind_text(st, 6, db->operator, -1, SQLITE_STATIC);
 	if ((rc = mbr_stmt_done(db, st)) < 0)
 		return rc;
+	if ((rc = count_refund_to_sv(db, uid, *refund)) < 0)
+		return rc;
+	if (rc == 1)
+		*paid_by = method = "stored_value";
 	snprintf(detail, sizeof(detail), "%lld unused uses, %s paid back by %s", (long long)left,
 		 mbr_money_format(*refund, db->exp, am), method);
 	return mbr_audit(db, "count.refund", uid, detail);

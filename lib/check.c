@@ -318,7 +318,10 @@ int mbr_db_restore(const char *dbpath, const char *gzpath, struct mbr_buf *err)
 		free(copydb->key_path);
 		copydb->key_path = strdup(kp.buf);
 		mbr_buf_release(&kp);
-		if (!copydb->key_path)
+		/* messages name the backup, not the temporary copy */
+		free(copydb->path);
+		copydb->path = strdup(gzpath);
+		if (!copydb->key_path || !copydb->path)
 			abort();
 		if ((rc = mbr_db_key(copydb, &k)) < 0) {
 			mbr_buf_addf(err, "not restored: %s (the key is not in the backup: put the database's"

@@ -255,6 +255,35 @@ static int load_settings(struct mbr_db *db)
 	return 0;
 }
 
+/*
+ * The first read of a database failed.  A WAL database cannot even be
+ * read where SQLite may not create its -shm file, in a read-only
+ * directory or file system: that is the file permissions refusing, not
+ * a foreign file.
+ */
+static int first_read_failed(struct mbr_db *db, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	struct mbr_buf dir = MBR_BUF_INIT;
+	int rc = sqlite3_errcode(db->sql) & 0xff;
+
+	if (rc == SQLITE_READONLY || rc == SQLITE_CANTOPEN) {
+		if (slash)
+			mbr_buf_add(&dir, path, slash == path ? 1 : (size_t)(slash - path));
+		else
+			mbr_buf_adds(&dir, ".");
+		if (access(dir.buf, W_OK) < 0) {
+			rc = mbr_db_fail(db, MBR_EPERM, "database '%s' cannot be opened: directory '%s': %s"
+					 " (SQLite keeps the database's -shm and -wal files there)",
+					 path, dir.buf, strerror(errno));
+			mbr_buf_release(&dir);
+			return rc;
+		}
+		mbr_buf_release(&dir);
+	}
+	return mbr_db_fail(db, MBR_EDB, "'%s' is not an mbr database (%s)", path, sqlite3_errmsg(db->sql));
+}
+
 int mbr_db_open(const char *path, unsigned flags, const char *program, struct mbr_db **out)
 {
 	struct mbr_db *db = db_new(path, flags, program);
@@ -277,7 +306,7 @@ int mbr_db_open(const char *path, unsigned flags, const char *program, struct mb
 	if ((flags & MBR_OPEN_RW) && sqlite3_db_readonly(db->sql, "main") == 1)
 		return mbr_db_fail(db, MBR_EPERM, "database '%s' is read-only", path);
 	if (db_configure(db) < 0 || (v = mbr_db_version(db)) < 0)
-		return mbr_db_fail(db, MBR_EDB, "'%s' is not an mbr database (%s)", path, sqlite3_errmsg(db->sql));
+		return first_read_failed(db, path);
 	if (v == 0)
 		return mbr_db_fail(db, MBR_EDB, "'%s' is not an mbr database", path);
 	if (v > mbr_nmigrations)
@@ -447,6 +476,17 @@ int mbr_store_code_valid(const char *s)
 	return 1;
 }
 
+/* A currency code: three ASCII letters (CNY, HKD). */
+static int currency_valid(const char *s)
+{
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z')))
+			return 0;
+	return s[3] == '\0';
+}
+
 int mbr_db_init(const char *path, const struct mbr_init_opts *o, struct mbr_buf *err)
 {
 	const char *store = o && o->store ? o->store : "S01";
@@ -466,6 +506,10 @@ int mbr_db_init(const char *path, const struct mbr_init_opts *o, struct mbr_buf 
 	}
 	if (strcmp(role, "store") && strcmp(role, "hq")) {
 		mbr_buf_addf(err, "role '%s' must be 'store' or 'hq'", role);
+		return MBR_EINVAL;
+	}
+	if (!currency_valid(cur)) {
+		mbr_buf_addf(err, "currency '%s' must be a 3-letter code", cur);
 		return MBR_EINVAL;
 	}
 	if (exp < 0 || exp > 6) {
@@ -593,8 +637,7 @@ static int setting_check(struct mbr_db *db, const char *key, const char *value)
 		return 0;
 	}
 	if (!strcmp(key, "currency")) {
-		size_t n = strlen(value);
-		if (n != 3)
+		if (!currency_valid(value))
 			return mbr_db_fail(db, MBR_EINVAL, "currency '%s' must be a 3-letter code", value);
 		return 0;
 	}

@@ -792,8 +792,12 @@ int mbr_count_sell(struct mbr_db *db, const struct mbr_member *m, const char *sk
 int mbr_count_available(struct mbr_db *db, int64_t member, const char *sku, int64_t at, int64_t *uses);
 int mbr_count_use(struct mbr_db *db, int64_t member, const char *sku, int64_t n, int64_t sale, const char *store,
 		  int64_t at);
-/* Pay back the unused uses at the price per use (rounded down). */
-int mbr_count_refund(struct mbr_db *db, const char *uid, const char *method, int64_t *refund);
+/*
+ * Pay back the unused uses at the price per use (rounded down), by
+ * *method; a card bought with stored value is paid back to stored value
+ * instead, and *method says "stored_value".  An expired card's uses lapsed.
+ */
+int mbr_count_refund(struct mbr_db *db, const char *uid, const char **method, int64_t *refund);
 int mbr_count_each(struct mbr_db *db, int64_t member, mbr_count_fn fn, void *ctx);
 
 /* -------------------------------------------------------------- reports */

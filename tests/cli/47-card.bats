@@ -609,3 +609,58 @@ expired count cards,1,20.00,0.00,20.00
 	[ "$status" -eq 1 ]
 	[[ "$output" == "gift card differs from ledger: "*", cached 5000+1, ledger 5000+0" ]]
 }
+
+# ------------------------------------------------------- edges found later
+
+@test "payout after a mixed-sign adjustment pays what is there; a gift card is never paid out; a frozen account is unfrozen first" {
+	mbr-card -q topup M0001 100
+	mbr-card -q --reason "fix" adjust M0001 -1.00 0.50
+	[ "$(bal M0001)" = "99.00,0.50,99.50" ]
+	run --separate-stderr mbr-card -q freeze M0001
+	run --separate-stderr mbr-card payout M0001
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"frozen"* ]]
+	mbr-card -q unfreeze M0001
+	run --separate-stderr mbr-card payout M0001
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "99.00,0.50" ]
+	[ "$(bal M0001)" = "0.00,0.00,0.00" ]
+	g=$(mbr-card gift-create 1 50 | sed -n 2p)
+	run --separate-stderr mbr-card payout "$g"
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-card: a gift card is spent, not paid out" ]
+	[ "$(bal "$g")" = "50.00,0.00,50.00" ]
+	sound
+}
+
+@test "an unknown --store is refused for top-ups and card sales" {
+	run --separate-stderr mbr-card --store NOPE topup M0001 100
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"no store 'NOPE'"* ]]
+	run --separate-stderr mbr-card --store NOPE count-sell M0001 WASH 3 30
+	[ "$status" -eq 3 ]
+	[ "$(q "SELECT COUNT(*) FROM sv_ledger") $(q "SELECT COUNT(*) FROM count_cards")" = "0 0" ]
+	mbr-card -q --store S02 topup M0001 100
+	[ "$(q "SELECT store FROM sv_ledger")" = S02 ]
+}
+
+@test "count-refund: a card bought with stored value goes back to stored value, bonus as bonus; an expired card's uses lapsed" {
+	mbr-card -q topup M0001 1000		# 1000 + 100
+	card=$(mbr-card --payment stored_value count-sell M0001 WASH 10 110.00)
+	# 110.00 of 1000 + 100 pro rata: principal 100.00, bonus 10.00
+	[ "$(bal M0001)" = "900.00,90.00,990.00" ]
+	run --separate-stderr mbr-card --payment cash count-refund "$card"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "110.00" ]
+	[ "$stderr" = "mbr-card: $card: 110.00 paid back by stored_value" ]
+	[ "$(bal M0001)" = "1000.00,100.00,1100.00" ]
+	old=$(MBR_NOW=2026-01-01T10:00:00Z mbr-card --expires 2026-06-30 count-sell M0002 WASH 5 50)
+	run --separate-stderr mbr-card count-refund "$old"
+	[ "$status" -eq 3 ]
+	echo "$stderr"
+	[[ "$stderr" == *"count card $old expired on 2026-06-30"*"its uses lapsed"* ]]
+	[ "$(q "SELECT state FROM count_cards WHERE uid = '$old'")" = active ]
+	sound
+}

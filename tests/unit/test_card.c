@@ -1003,10 +1003,11 @@ static void count_sell(struct mbr_db *db, const struct mbr_member *m, const char
 
 static int count_refund(struct mbr_db *db, const char *uid, int64_t *back)
 {
+	const char *method = "cash";
 	int rc;
 
 	assert_int_equal(mbr_begin(db), MBR_OK);
-	rc = mbr_count_refund(db, uid, "cash", back);
+	rc = mbr_count_refund(db, uid, &method, back);
 	if (rc == MBR_OK)
 		assert_int_equal(mbr_commit(db), MBR_OK);
 	else
