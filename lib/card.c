@@ -831,6 +831,120 @@ int mbr_count_refund(struct mbr_db *db, const char *uid, const char **paid_by, i
 	return mbr_audit(db, "count.refund", uid, detail);
 }
 
+/* -------------------------------------------------------- undo of sales */
+
+static int prepaid_undo_blocked(struct mbr_db *db, int64_t batch)
+{
+	/* later entries of an account the batch's sales touched, not theirs */
+	sqlite3_stmt *st = mbr_stmt(db,
+		"WITH b AS (SELECT id FROM sales WHERE batch = ?1),"
+		" e AS (SELECT member, gift, MIN(id) AS first FROM sv_ledger WHERE sale IN b GROUP BY member, gift)"
+		" SELECT COALESCE(m.uid, 'gift card ' || l.gift), l.kind, l.id FROM sv_ledger l JOIN e"
+		"   ON l.member IS e.member AND l.gift IS e.gift AND l.id > e.first"
+		" LEFT JOIN members m ON m.id = l.member"
+		" WHERE l.sale IS NULL OR l.sale NOT IN b LIMIT 1");
+	int rc;
+
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, batch);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = mbr_db_fail(db, MBR_EINVAL, "batch %lld cannot be undone: %s has stored-value activity since (%s,"
+				 " entry %lld)", (long long)batch, text(st, 0), text(st, 1),
+				 (long long)sqlite3_column_int64(st, 2));
+		sqlite3_reset(st);
+		return rc;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return mbr_db_sqlerr(db, "stored value");
+	st = mbr_stmt(db, "SELECT c.uid FROM count_cards c JOIN count_card_ledger l ON l.card = c.id"
+			  " WHERE l.sale IN (SELECT id FROM sales WHERE batch = ?) AND c.state != 'active' LIMIT 1");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, batch);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = mbr_db_fail(db, MBR_EINVAL, "batch %lld cannot be undone: count card %s was refunded since",
+				 (long long)batch, text(st, 0));
+		sqlite3_reset(st);
+		return rc;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "count cards");
+}
+
+int mbr_prepaid_undo_batch(struct mbr_db *db, int64_t batch)
+{
+	int64_t before = INT64_MAX;
+	char ref[48];
+	int rc;
+
+	if ((rc = prepaid_undo_blocked(db, batch)) < 0)
+		return rc;
+	snprintf(ref, sizeof(ref), "undo of batch %lld", (long long)batch);
+	for (;;) {	/* one at a time, newest first: the loop writes the table it reads */
+		sqlite3_stmt *st = mbr_stmt(db, "SELECT id, member, gift, principal, bonus, store FROM sv_ledger"
+						" WHERE sale IN (SELECT id FROM sales WHERE batch = ?) AND id < ?"
+						" ORDER BY id DESC LIMIT 1");
+		struct mbr_sv_account a = { 0, NULL };
+		struct mbr_sv_entry e;
+		char gift[MBR_CODE_SZ], store[32];
+
+		if (!st)
+			return MBR_EDB;
+		sqlite3_bind_int64(st, 1, batch);
+		sqlite3_bind_int64(st, 2, before);
+		if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+			sqlite3_reset(st);
+			if (rc != SQLITE_DONE)
+				return mbr_db_sqlerr(db, "stored value");
+			break;
+		}
+		memset(&e, 0, sizeof(e));
+		before = sqlite3_column_int64(st, 0);
+		a.member = sqlite3_column_int64(st, 1);
+		if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
+			mbr_copy(gift, sizeof(gift), text(st, 2));
+			a.gift = gift;
+		}
+		e.kind = "adjust";
+		e.principal = -sqlite3_column_int64(st, 3);
+		e.bonus = -sqlite3_column_int64(st, 4);
+		mbr_copy(store, sizeof(store), text(st, 5));
+		e.store = store;
+		e.ref = ref;
+		e.reason = "undo of a sales batch";
+		sqlite3_reset(st);
+		if ((rc = sv_post(db, &a, &e, NULL)) < 0)
+			return rc;
+	}
+	/* count-card uses back: a 'use' of +n, as the ledger's sign says */
+	{
+		sqlite3_stmt *st = mbr_stmt(db, "INSERT INTO count_card_ledger(card, ts, kind, uses, store, operator)"
+						" SELECT card, ?2, 'use', -SUM(uses), MIN(store), ?3 FROM count_card_ledger"
+						" WHERE kind = 'use' AND sale IN (SELECT id FROM sales WHERE batch = ?1)"
+						" GROUP BY card HAVING SUM(uses) != 0");
+
+		if (!st)
+			return MBR_EDB;
+		sqlite3_bind_int64(st, 1, batch);
+		sqlite3_bind_int64(st, 2, mbr_now());
+		sqlite3_bind_text(st, 3, db->operator, -1, SQLITE_STATIC);
+		if ((rc = mbr_stmt_done(db, st)) < 0)
+			return rc;
+		st = mbr_stmt(db, "UPDATE count_cards SET uses_left = uses_left - u.n"
+				  " FROM (SELECT card, SUM(uses) AS n FROM count_card_ledger"
+				  "       WHERE kind = 'use' AND sale IN (SELECT id FROM sales WHERE batch = ?)"
+				  "       GROUP BY card) AS u WHERE count_cards.id = u.card");
+		if (!st)
+			return MBR_EDB;
+		sqlite3_bind_int64(st, 1, batch);
+		if ((rc = mbr_stmt_done(db, st)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 int mbr_count_each(struct mbr_db *db, int64_t member, mbr_count_fn fn, void *ctx)
 {
 	sqlite3_stmt *st = mbr_stmt(db, "SELECT uid, sku, uses, uses_left, price, COALESCE(expires_at, 0), state, store"

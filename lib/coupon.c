@@ -658,6 +658,18 @@ int mbr_coupon_expire(struct mbr_db *db, int64_t as_of, long *n)
 	return 0;
 }
 
+int mbr_coupon_undo_batch(struct mbr_db *db, int64_t batch)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "UPDATE coupons SET state = 'issued', redeemed_at = NULL, sale = NULL, store = NULL,"
+					" receipt = NULL, discount = NULL"
+					" WHERE state = 'redeemed' AND sale IN (SELECT id FROM sales WHERE batch = ?)");
+
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, batch);
+	return mbr_stmt_done(db, st);
+}
+
 int mbr_coupon_summary(struct mbr_db *db, mbr_report_fn fn, void *ctx)
 {
 	sqlite3_stmt *st = mbr_stmt(db,

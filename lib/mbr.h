@@ -799,6 +799,14 @@ int mbr_count_use(struct mbr_db *db, int64_t member, const char *sku, int64_t n,
  */
 int mbr_count_refund(struct mbr_db *db, const char *uid, const char **method, int64_t *refund);
 int mbr_count_each(struct mbr_db *db, int64_t member, mbr_count_fn fn, void *ctx);
+/*
+ * Undo what the sales of a batch did to prepaid value, before they go:
+ * each stored-value and gift-card entry of theirs is compensated by an
+ * adjustment of the opposite amount, and count-card uses are given back.
+ * Refused (MBR_EINVAL, saying what blocks) when an account has stored-value
+ * activity since, or a card used was refunded since.
+ */
+int mbr_prepaid_undo_batch(struct mbr_db *db, int64_t batch);
 
 /* -------------------------------------------------------------- reports */
 
@@ -828,6 +836,8 @@ int mbr_report_liability(struct mbr_db *db, mbr_report_fn fn, void *ctx);
 /* Per campaign: campaign, type, issued, redeemed, expired, voided,
  * redemption_rate (%), discount, sales (totals of receipts using it). */
 extern const struct mbr_col mbr_coupon_summary_cols[9];
+/* Coupons redeemed on the sales of a batch being undone are issued again. */
+int mbr_coupon_undo_batch(struct mbr_db *db, int64_t batch);
 int mbr_coupon_summary(struct mbr_db *db, mbr_report_fn fn, void *ctx);
 
 #endif /* MBR_H */

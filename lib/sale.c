@@ -1746,6 +1746,9 @@ int mbr_sale_undo(struct mbr_db *db, int64_t batch, long *receipts)
 	}
 	sqlite3_reset(st);
 
+	/* Prepaid value and coupons its sales used come back first. */
+	if ((rc = mbr_prepaid_undo_batch(db, batch)) < 0 || (rc = mbr_coupon_undo_batch(db, batch)) < 0)
+		return rc;
 	/* Compensate the batch's ledger entries, newest first (append-only). */
 	if ((rc = mbr_rules_set_load(db, &rs)) < 0)
 		return rc;

@@ -664,3 +664,53 @@ expired count cards,1,20.00,0.00,20.00
 	[ "$(q "SELECT state FROM count_cards WHERE uid = '$old'")" = active ]
 	sound
 }
+
+@test "undo of a sales batch gives back the stored value, gift-card value, count-card uses and coupons its sales used" {
+	mbr-card -q topup M0001 1000		# 1000 + 100
+	g=$(mbr-card gift-create 1 50 | sed -n 2p)
+	card=$(mbr-card count-sell M0002 WASH 5 50.00)
+	mbr-coupon -q create C5 --type amount --value 5
+	c=$(mbr-coupon --member M0003 issue C5 | sed -n 2p | cut -d, -f2)
+	before=$(for a in M0001 "$g"; do bal "$a"; done; q "SELECT uses_left FROM count_cards"; q "SELECT state FROM coupons")
+	cat >u.csv <<-CSV
+	store,receipt,ts,member,sku,qty,unit_price,payment,coupon
+	S01,U1,2026-11-22 09:00,M0001,X1,1,110.00,stored_value,
+	S01,U2,2026-11-22 09:05,,X1,1,20.00,gift_card=$g,
+	S01,U3,2026-11-22 09:10,M0002,WASH,2,10.00,cash,
+	S01,U4,2026-11-22 09:15,M0003,X1,1,30.00,cash,$c
+	CSV
+	run --separate-stderr mbr-sale import u.csv
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	batch=$(q "SELECT batch FROM sales WHERE receipt = 'U1'")
+	[ "$(bal M0001)" = "900.00,90.00,990.00" ]
+	[ "$(bal "$g")" = "30.00,0.00,30.00" ]
+	[ "$(q "SELECT uses_left FROM count_cards")" = 3 ]
+	[ "$(q "SELECT state FROM coupons")" = redeemed ]
+	run --separate-stderr mbr-sale undo "$batch"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$(for a in M0001 "$g"; do bal "$a"; done; q "SELECT uses_left FROM count_cards"; q "SELECT state FROM coupons")" = "$before" ]
+	[ "$(q "SELECT COUNT(*) FROM sales")" = 0 ]
+	sound
+	# the sales can be imported again, and use all of it again
+	mbr-sale -q import u.csv
+	[ "$(bal M0001)" = "900.00,90.00,990.00" ]
+	[ "$(q "SELECT state FROM coupons")" = redeemed ]
+	sound
+}
+
+@test "undo is refused when an account its sales paid from has stored-value activity since" {
+	mbr-card -q topup M0001 1000
+	printf 'store,receipt,ts,member,sku,qty,unit_price,payment\nS01,V1,2026-11-22 09:00,M0001,X1,1,110.00,stored_value\n' >v.csv
+	mbr-sale -q import v.csv
+	batch=$(q "SELECT batch FROM sales WHERE receipt = 'V1'")
+	mbr-card -q payout M0001
+	snap=$(snapshot)
+	run --separate-stderr mbr-sale undo "$batch"
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"cannot be undone: S01-2 has stored-value activity since (payout"* ]]
+	[ "$(snapshot)" = "$snap" ]
+	sound
+}
