@@ -441,6 +441,61 @@ static int ask(const char *prompt, const char *const *words, struct mbr_buf *lin
 	return cli_readline(prompt, words, line);
 }
 
+/* One sale of the till, as the import engine sees it. */
+struct till_sale {
+	const char *store, *receipt, *ts, *member, *pay, *coupon;
+	const struct till_line *items;
+	int n;
+	int commit;	/* 0: price it through the engine and roll back */
+};
+
+/*
+ * Run the sale through the same engine as imports, in a transaction that
+ * is committed only when t->commit: the till shows what will be recorded
+ * (total after every discount, points) from the engine itself.  Returns
+ * 0, 1 (refused; the reasons are shown) or < 0.
+ */
+static int till_sale(struct mbr_db *db, const struct till_sale *t, struct mbr_sale_stats *stats)
+{
+	struct mbr_sale_opts so;
+	struct mbr_sale_import *si = NULL;
+	struct import im = { NULL, 0 };
+	int exp = mbr_db_exponent(db), i, rc;
+
+	memset(&so, 0, sizeof(so));
+	so.store = t->store;
+	so.error = on_error;
+	so.ctx = &im;
+	rc = mbr_begin(db);
+	if (rc == 0)
+		rc = mbr_sale_import_begin(db, &so, "till", &si);
+	for (i = 0; i < t->n && rc == 0; i++) {
+		const char *v[MBR_S_COUNT] = { 0 };
+		char qty[24], price[MBR_MONEY_BUFSZ], disc[MBR_MONEY_BUFSZ];
+
+		snprintf(qty, sizeof(qty), "%lld", (long long)t->items[i].qty);
+		v[MBR_S_STORE] = t->store;
+		v[MBR_S_RECEIPT] = t->receipt;
+		v[MBR_S_TS] = t->ts;
+		v[MBR_S_MEMBER] = t->member;
+		v[MBR_S_SKU] = t->items[i].sku;
+		v[MBR_S_QTY] = qty;
+		v[MBR_S_UNIT_PRICE] = mbr_money_format(t->items[i].price, exp, price);
+		v[MBR_S_DISCOUNT] = mbr_money_format(t->items[i].discount, exp, disc);
+		v[MBR_S_PAYMENT] = t->pay;
+		v[MBR_S_COUPON] = t->coupon;
+		rc = mbr_sale_line(si, v, "till", i + 1, NULL, 0);
+	}
+	if (rc == 0)
+		rc = mbr_sale_import_end(si, stats);
+	mbr_sale_import_free(si);
+	if (rc < 0 || im.errors || !t->commit) {
+		mbr_rollback(db);
+		return rc < 0 ? rc : im.errors ? 1 : 0;
+	}
+	return mbr_commit(db);
+}
+
 /*
  * The interactive cashier: member, items, coupon, points, payment,
  * confirmation.  Nothing is written before the sale is confirmed; end of
@@ -473,7 +528,9 @@ static int till(void)
 		const struct mbr_tier *tier = NULL;
 		char used[MBR_CODE_SZ] = "", pay[256] = "cash", receipt[64], now[MBR_TIME_BUFSZ];
 		int64_t subtotal = 0, tier_off = 0, coupon_off = 0, points_money = 0, due;
-		int n = 0, have_member = 0, i;
+		int n = 0, have_member = 0, i, rc;
+		struct till_sale sale;
+		struct mbr_sale_stats stats;
 
 		/* member */
 		for (;;) {
@@ -607,7 +664,31 @@ static int till(void)
 			}
 			fprintf(stderr, "  tier %s discount: %s\n", tier->code, mbr_money_format(tier_off, exp, a));
 		}
-		due = subtotal - tier_off - coupon_off;
+		/* what is due, as the engine will record it (coupons on
+		 * categories, after the tier discount, count-card uses) */
+		mbr_time_format(mbr_now(), now);
+		snprintf(receipt, sizeof(receipt), "T%.4s%.2s%.2s%.2s%.2s%.2s-%d-%d", now, now + 5, now + 8, now + 11,
+			 now + 14, now + 17, (int)getpid() % 100000, ++seq);
+		memset(&sale, 0, sizeof(sale));
+		sale.store = st;
+		sale.receipt = receipt;
+		sale.ts = now;
+		sale.member = have_member ? m.uid : NULL;
+		sale.pay = "cash";
+		sale.coupon = used[0] ? used : NULL;
+		sale.items = items;
+		sale.n = n;
+		if ((rc = till_sale(db, &sale, &stats)) < 0) {
+			status = cli_db_error(&cli, db, rc);
+			goto out;
+		}
+		if (rc > 0) {
+			fprintf(stderr, "sale refused: nothing recorded\n");
+			continue;
+		}
+		due = stats.last_total;
+		if (due != subtotal - tier_off - coupon_off)
+			fprintf(stderr, "  due after every discount: %s\n", mbr_money_format(due, exp, a));
 		/* points */
 		if (have_member && m.points > 0 && due > 0) {
 			int64_t max = (int64_t)((__int128)m.points * r->redeem_value / r->redeem_points);
@@ -659,60 +740,27 @@ static int till(void)
 			continue;
 		}
 		/* write it */
-		{
-			struct mbr_sale_opts so;
-			struct mbr_sale_import *si = NULL;
-			struct mbr_sale_stats stats;
-			struct import im = { NULL, 0 };
-			int rc;
-
-			mbr_time_format(mbr_now(), now);
-			snprintf(receipt, sizeof(receipt), "T%.4s%.2s%.2s%.2s%.2s%.2s-%d-%d", now, now + 5, now + 8, now + 11,
-				 now + 14, now + 17, (int)getpid() % 100000, ++seq);
-			memset(&so, 0, sizeof(so));
-			so.store = st;
-			so.error = on_error;
-			so.ctx = &im;
-			rc = mbr_begin(db);
-			if (rc == 0)
-				rc = mbr_sale_import_begin(db, &so, "till", &si);
-			for (i = 0; i < n && rc == 0; i++) {
-				const char *v[MBR_S_COUNT] = { 0 };
-				char qty[24], price[MBR_MONEY_BUFSZ], disc[MBR_MONEY_BUFSZ];
-
-				snprintf(qty, sizeof(qty), "%lld", (long long)items[i].qty);
-				v[MBR_S_STORE] = st;
-				v[MBR_S_RECEIPT] = receipt;
-				v[MBR_S_TS] = now;
-				v[MBR_S_MEMBER] = have_member ? m.uid : NULL;
-				v[MBR_S_SKU] = items[i].sku;
-				v[MBR_S_QTY] = qty;
-				v[MBR_S_UNIT_PRICE] = mbr_money_format(items[i].price, exp, price);
-				v[MBR_S_DISCOUNT] = mbr_money_format(items[i].discount, exp, disc);
-				v[MBR_S_PAYMENT] = pay;
-				v[MBR_S_COUPON] = used[0] ? used : NULL;
-				rc = mbr_sale_line(si, v, "till", i + 1, NULL, 0);
-			}
-			if (rc == 0)
-				rc = mbr_sale_import_end(si, &stats);
-			mbr_sale_import_free(si);
-			if (rc < 0 || im.errors) {
-				mbr_rollback(db);
-				if (rc < 0)
-					cli_warn(&cli, "%s", mbr_db_errmsg(db));
-				fprintf(stderr, "sale refused: nothing recorded\n");
-				continue;
-			}
-			if ((rc = mbr_commit(db)) < 0) {
-				status = cli_db_error(&cli, db, rc);
-				goto out;
-			}
-			printf("%s,%s,%s,%lld\n", st, receipt, mbr_money_format(stats.last_total, exp, a),
-			       (long long)stats.last_points);
-			fflush(stdout);
-			fprintf(stderr, "recorded %s/%s: total %s, points %+lld\n", st, receipt, a,
-				(long long)stats.last_points);
+		mbr_time_format(mbr_now(), now);
+		sale.ts = now;
+		sale.pay = pay;
+		sale.commit = !cli.dry_run;
+		if ((rc = till_sale(db, &sale, &stats)) < 0) {
+			status = cli_db_error(&cli, db, rc);
+			goto out;
 		}
+		if (rc > 0) {
+			fprintf(stderr, "sale refused: nothing recorded\n");
+			continue;
+		}
+		mbr_money_format(stats.last_total, exp, a);
+		if (cli.dry_run) {
+			fprintf(stderr, "dry run: %s/%s not recorded: total %s, points %+lld\n", st, receipt, a,
+				(long long)stats.last_points);
+			continue;
+		}
+		printf("%s,%s,%s,%lld\n", st, receipt, a, (long long)stats.last_points);
+		fflush(stdout);
+		fprintf(stderr, "recorded %s/%s: total %s, points %+lld\n", st, receipt, a, (long long)stats.last_points);
 	}
 out:
 	if (cli_interactive())

@@ -478,3 +478,30 @@ MEMBER="member (card or phone; empty for none):"
 	[[ "$output" =~ ^S01,T[0-9-]+,5\.00,5$ ]]
 	mbr-db -q check
 }
+
+@test "till (pipe): a tier discount and a percent coupon: the total shown is the total recorded; -n records nothing" {
+	printf 'effective 2025-01-01\nbase 1 per 1.00\nredeem 100 = 1.00\ntier GOLD rank 1 spend 0.00 window 365 discount 10%%\n' >rules.txt
+	mbr-points -q rules load rules.txt
+	mbr-member -q set M0001 tier=GOLD
+	mbr-coupon -q create P10 --type percent --value 10 --stack tier
+	c=$(mbr-coupon -q issue P10 --member M0001 | sed -n '2s/.*,//p')
+	sale() {
+		printf 'M0001\nA100\n\n100.00\n\n%s\n\n\ny\n' "$c" | mbr-sale "$@" -i
+	}
+	snap=$(snapshot)
+	run --separate-stderr sale -n
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == *"dry run: S01/T"*"not recorded: total 81.00"* ]]
+	[ "$(snapshot)" = "$snap" ]
+	run --separate-stderr sale
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	# 100.00 less 10% tier = 90.00, less the 10% coupon on that = 81.00
+	[[ "$stderr" == *"due after every discount: 81.00"* ]]
+	[[ "$stderr" == *"total 81.00, to pay 81.00 (cash)"* ]]
+	[[ "$output" =~ ^S01,T[0-9-]+,81\.00,81$ ]]
+	[ "$(q "SELECT total FROM sales")" = 8100 ]
+	mbr-db -q check
+}
