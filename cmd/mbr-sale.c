@@ -21,7 +21,7 @@ static const char usage[] =
 	"                [--coupon code] add receipt sku:qty:price[:discount] ...\n"
 	"       mbr-sale [-nq] [-d file] [--operator name] [--encoding enc] products [file | -]\n"
 	"       mbr-sale [-nq] [-d file] [--operator name] undo batch\n"
-	"       mbr-sale [-d file] [--operator name] [--store code] -i\n";
+	"       mbr-sale [-n] [-d file] [--operator name] [--store code] -i\n";
 
 enum { OPT_MAP = CLI_OPT_NEXT, OPT_TIME_FORMAT, OPT_STORE, OPT_TS, OPT_MEMBER, OPT_PAYMENT, OPT_ORIGINAL, OPT_COUPON };
 

@@ -398,11 +398,16 @@ static void bind_opt_text(sqlite3_stmt *st, int i, const char *s)
 		sqlite3_bind_null(st, i);
 }
 
-/* uid of the member holding a hash, into out; 0 if found. */
-static int holder(struct mbr_db *db, int card, const unsigned char *h, int64_t except, char *out, size_t n)
+/*
+ * The member holding a hash: its uid into out, and into where " (line N)"
+ * when batch (non-zero) added it, since a member of the batch being
+ * imported may never be committed.  0 if found.
+ */
+static int holder(struct mbr_db *db, int card, const unsigned char *h, int64_t except, int64_t batch,
+		  char *out, size_t n, char *where, size_t wn)
 {
-	sqlite3_stmt *st = mbr_stmt(db, card ? "SELECT uid FROM members WHERE card_hash = ? AND id != ?"
-					     : "SELECT uid FROM members WHERE phone_hash = ? AND id != ?");
+	sqlite3_stmt *st = mbr_stmt(db, card ? "SELECT uid, batch, batch_line FROM members WHERE card_hash = ? AND id != ?"
+					     : "SELECT uid, batch, batch_line FROM members WHERE phone_hash = ? AND id != ?");
 	int rc;
 
 	if (!st)
@@ -410,22 +415,27 @@ static int holder(struct mbr_db *db, int card, const unsigned char *h, int64_t e
 	sqlite3_bind_blob(st, 1, h, MBR_HASH_BYTES, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, except);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	where[0] = '\0';
+	if (rc == SQLITE_ROW) {
 		mbr_copy(out, n, (const char *)sqlite3_column_text(st, 0));
+		if (batch && sqlite3_column_int64(st, 1) == batch && sqlite3_column_type(st, 2) != SQLITE_NULL)
+			snprintf(where, wn, " (line %lld)", (long long)sqlite3_column_int64(st, 2));
+	}
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW ? 0 : MBR_ENOTFOUND;
 }
 
 /* After a UNIQUE failure: say which key collides, and with whom. */
-static int duplicate_error(struct mbr_db *db, const struct mbr_member *m, const struct hashes *h, int64_t self)
+static int duplicate_error(struct mbr_db *db, const struct mbr_member *m, const struct hashes *h, int64_t self,
+			   int64_t batch)
 {
-	char uid[40], masked[40];
+	char uid[40], masked[40], where[40];
 
-	if (h->has_card && holder(db, 1, h->card, self, uid, sizeof(uid)) == 0)
-		return mbr_db_fail(db, MBR_EEXIST, "member_no '%s' already belongs to member %s", m->member_no, uid);
-	if (h->has_phone && holder(db, 0, h->phone, self, uid, sizeof(uid)) == 0) {
+	if (h->has_card && holder(db, 1, h->card, self, batch, uid, sizeof(uid), where, sizeof(where)) == 0)
+		return mbr_db_fail(db, MBR_EEXIST, "member_no '%s' already belongs to member %s%s", m->member_no, uid, where);
+	if (h->has_phone && holder(db, 0, h->phone, self, batch, uid, sizeof(uid), where, sizeof(where)) == 0) {
 		mbr_mask_phone(m->phone, masked, sizeof(masked));
-		return mbr_db_fail(db, MBR_EEXIST, "phone %s already belongs to member %s", masked, uid);
+		return mbr_db_fail(db, MBR_EEXIST, "phone %s already belongs to member %s%s", masked, uid, where);
 	}
 	return mbr_db_fail(db, MBR_EEXIST, "duplicate member");
 }
@@ -480,7 +490,7 @@ int mbr_member_add(struct mbr_db *db, struct mbr_member *m, int64_t batch)
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
 		if ((sqlite3_extended_errcode(db->sql) & 0xff) == SQLITE_CONSTRAINT)
-			return duplicate_error(db, m, &h, 0);
+			return duplicate_error(db, m, &h, 0, batch);
 		return mbr_db_sqlerr(db, "add member");
 	}
 	m->id = sqlite3_last_insert_rowid(db->sql);
@@ -723,7 +733,7 @@ static int store_member(struct mbr_db *db, const struct mbr_member *m, int64_t b
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
 		if ((sqlite3_extended_errcode(db->sql) & 0xff) == SQLITE_CONSTRAINT)
-			return duplicate_error(db, m, &h, m->id);
+			return duplicate_error(db, m, &h, m->id, batch);
 		return mbr_db_sqlerr(db, "update member");
 	}
 	return store_pii(db, m->id, ct, n + MBR_SEAL_OVERHEAD);
