@@ -292,7 +292,7 @@ static int products(const char *path)
 	struct mbr_db *db;
 	int64_t batch = 0;
 	long n = 0, errors = 0;
-	int rc, status = MBR_EXIT_OK;
+	int rc, status = MBR_EXIT_OK, moved = 0;
 
 	db = cli_open(&cli, MBR_OPEN_RW);
 	cli_require(&cli, db, MBR_ROLE_MANAGER, "loading products");
@@ -331,12 +331,14 @@ static int products(const char *path)
 			errors++;
 			continue;
 		}
-		rc = mbr_product_upsert(db, row->val[0], row->val[1] ? row->val[1] : "", row->val[2] ? row->val[2] : "",
-					ps && *ps ? &price : NULL);
+		/* a column the file does not have keeps what the catalogue says */
+		rc = mbr_product_upsert(db, row->val[0], row->val[1], row->val[2], ps && *ps ? &price : NULL);
 		if (rc < 0) {
 			cli_warn(&cli, "%s", mbr_db_errmsg(db));
 			break;
 		}
+		moved |= rc;
+		rc = 0;
 		n++;
 	}
 	if (rc < 0 || errors) {
@@ -344,6 +346,12 @@ static int products(const char *path)
 		if (rc == 0)
 			cli_warn(&cli, "%ld bad record%s; nothing loaded", errors, errors == 1 ? "" : "s");
 		status = rc < 0 ? mbr_exit_status(rc) : MBR_EXIT_DATA;
+		goto out;
+	}
+	/* sales of products that changed category are counted in the new one */
+	if (moved && (rc = mbr_agg_rebuild(db)) < 0) {
+		mbr_rollback(db);
+		status = cli_db_error(&cli, db, rc);
 		goto out;
 	}
 	if (cli.dry_run)
@@ -354,7 +362,8 @@ static int products(const char *path)
 		goto out;
 	}
 	if (!cli.quiet)
-		cli_warn(&cli, "%s%s: %ld products loaded", cli.dry_run ? "dry run, nothing written: " : "", path, n);
+		cli_warn(&cli, "%s%s: %ld products loaded%s", cli.dry_run ? "dry run, nothing written: " : "", path, n,
+			 moved ? "; category figures of earlier sales restated" : "");
 out:
 	mbr_reader_close(rd);
 	mbr_buf_release(&err);

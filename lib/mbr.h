@@ -643,7 +643,13 @@ struct mbr_product {
 };
 int mbr_product_get(struct mbr_db *db, const char *sku, struct mbr_product *p);
 int mbr_products_each(struct mbr_db *db, mbr_name_fn fn, void *ctx);
-/* Catalogue: add or update a product (price NULL keeps the old one). */
+/*
+ * Catalogue: add or update a product; a NULL name, category or price
+ * keeps the old one (a new product gets "" and no price).  Returns 1 when
+ * the category of a product already sold changed: the category aggregates
+ * then need mbr_agg_rebuild (reports restate history in today's
+ * categories); else 0 or < 0.
+ */
 int mbr_product_upsert(struct mbr_db *db, const char *sku, const char *name, const char *category,
 		       const int64_t *price);
 

@@ -207,19 +207,39 @@ static int load_products(struct mbr_sale_import *im)
 int mbr_product_upsert(struct mbr_db *db, const char *sku, const char *name, const char *category,
 		       const int64_t *price)
 {
-	sqlite3_stmt *st = mbr_stmt(db, "INSERT INTO products(sku, name, category, price, created_at) VALUES (?, ?, ?, ?, ?)"
-					" ON CONFLICT(sku) DO UPDATE SET name = excluded.name, category = excluded.category,"
-					" price = COALESCE(excluded.price, price)");
+	sqlite3_stmt *st;
+	int moved = 0, rc;
 
+	if (category) {
+		st = mbr_stmt(db, "SELECT 1 FROM products p WHERE p.sku = ?1 AND p.category != ?2"
+				  " AND EXISTS (SELECT 1 FROM sale_lines l WHERE l.sku = ?1)");
+		if (!st)
+			return MBR_EDB;
+		sqlite3_bind_text(st, 1, sku, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, category, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return mbr_db_sqlerr(db, "products");
+		moved = rc == SQLITE_ROW;
+	}
+	st = mbr_stmt(db, "INSERT INTO products(sku, name, category, price, created_at)"
+			  " VALUES (?1, COALESCE(?2, ''), COALESCE(?3, ''), ?4, ?5)"
+			  " ON CONFLICT(sku) DO UPDATE SET name = COALESCE(?2, name), category = COALESCE(?3, category),"
+			  " price = COALESCE(?4, price)");
 	if (!st)
 		return MBR_EDB;
 	sqlite3_bind_text(st, 1, sku, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, name ? name : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, category ? category : "", -1, SQLITE_STATIC);
+	if (name)
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	if (category)
+		sqlite3_bind_text(st, 3, category, -1, SQLITE_STATIC);
 	if (price)
 		sqlite3_bind_int64(st, 4, *price);
 	sqlite3_bind_int64(st, 5, mbr_now());
-	return mbr_stmt_done(db, st);
+	if ((rc = mbr_stmt_done(db, st)) < 0)
+		return rc;
+	return moved;
 }
 
 /* ------------------------------------------------------------- helpers */
@@ -1559,7 +1579,7 @@ static int sale_line(struct mbr_sale_import *im, const char *const *v, const cha
 			if (trim_copy(ct, sizeof(ct), cat) < 0)
 				ct[0] = '\0';
 			if ((rc = mbr_product_upsert(db, sku, nm, ct, NULL)) < 0)
-				return rc;
+				return rc;	/* a new product: moves no category */
 			prod_put(im, sku, ct);
 			im->st.new_products++;
 		}

@@ -666,3 +666,21 @@ earn|20" ]
 	[ "$got" = "$want" ]
 	echo "# UCI test: ${SECONDS}s in all" >&3
 }
+
+@test "products: a column the file lacks keeps the catalogue's; a new category restates earlier sales and check stays sound" {
+	load_examples
+	mbr-sale -q import "$EX/sales-2025-03-01.csv"
+	[ "$(q "SELECT name || '|' || category || '|' || price FROM products WHERE sku = 'A100'")" = "有机牛奶 1L|乳品|1280" ]
+	printf 'sku,price\nA100,9.99\n' | mbr-sale -q products -
+	[ "$(q "SELECT name || '|' || category || '|' || price FROM products WHERE sku = 'A100'")" = "有机牛奶 1L|乳品|999" ]
+	before=$(q "SELECT SUM(amount) FROM agg_category_day")
+	run --separate-stderr sh -c "printf 'sku,category\nA100,牛奶\n' | mbr-sale products -"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"category figures of earlier sales restated"* ]]
+	[ "$(q "SELECT COUNT(*) FROM agg_category_day WHERE category = '牛奶'")" -ge 1 ]
+	[ "$(q "SELECT SUM(amount) FROM agg_category_day")" = "$before" ]
+	mbr-db -q check
+	# an empty cell is a value: the name becomes empty
+	printf 'sku,name\nA100,\n' | mbr-sale -q products -
+	[ "$(q "SELECT name FROM products WHERE sku = 'A100'")" = "" ]
+}
