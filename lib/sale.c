@@ -621,6 +621,62 @@ static int64_t muldiv(int64_t a, int64_t b, int64_t c)
 	return (int64_t)((__int128)a * b / c);
 }
 
+/*
+ * A return that names its sale pays back, as points, the share of the
+ * sale's points payment it returns (cumulatively over all its returns,
+ * as the points themselves are given back), and the payment column
+ * covers only the rest: the member never gets money and points for the
+ * same value.  Appends that points part to pay.  0, 1 (rejected) or < 0.
+ */
+static int return_points_part(struct mbr_sale_import *im, const struct original *o, struct payment *pay, int *npay,
+			      int64_t total)
+{
+	sqlite3_stmt *st;
+	int64_t paid, before, part;
+	int i, rc;
+
+	if (!o->points_paid)
+		return 0;
+	for (i = 0; i < *npay; i++) {
+		if (!strcmp(pay[i].method, "points")) {
+			receipt_bad(im, "%s:%ld: payment: a return of receipt '%s' gives its points back by itself;"
+				    " leave points out of its payment", im->file, im->first_line, im->original);
+			return 1;
+		}
+	}
+	st = mbr_stmt(im->db, "SELECT COALESCE((SELECT SUM(amount) FROM payments WHERE sale = ?1 AND method = 'points'), 0),"
+			      " COALESCE((SELECT -SUM(p.amount) FROM payments p JOIN sales s ON s.id = p.sale"
+			      "           WHERE s.original = ?1 AND p.method = 'points'), 0)");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, o->id);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return mbr_db_sqlerr(im->db, "payments");
+	}
+	paid = sqlite3_column_int64(st, 0);
+	before = sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
+	part = muldiv(paid, o->returned - total, o->total) - before;
+	if (part <= 0)
+		return 0;
+	if (*npay + 2 > MAX_PAYMENTS) {
+		receipt_bad(im, "%s:%ld: payment: more than %d methods", im->file, im->first_line, MAX_PAYMENTS - 1);
+		return 1;
+	}
+	if (*npay == 0) {	/* the rest in cash, as a receipt without payments */
+		memset(&pay[0], 0, sizeof(pay[0]));
+		mbr_copy(pay[0].method, sizeof(pay[0].method), "cash");
+		*npay = 1;
+	}
+	memset(&pay[*npay], 0, sizeof(pay[0]));
+	mbr_copy(pay[*npay].method, sizeof(pay[0].method), "points");
+	pay[*npay].amount = -part;
+	pay[*npay].has_amount = 1;
+	(*npay)++;
+	return 0;
+}
+
 static int existing_receipt(struct mbr_sale_import *im, int64_t *batch)
 {
 	sqlite3_stmt *st = mbr_stmt(im->db, "SELECT COALESCE(batch, 0) FROM sales WHERE store = ? AND receipt = ?");
@@ -1108,7 +1164,7 @@ static int write_receipt(struct mbr_sale_import *im)
 	int64_t coupon_amounts[MAX_COUPONS];
 	int ncoupons = 0;
 	__int128 weighted = 0;
-	int npay = 0, rc, i, is_return, have_orig = 0, exp = mbr_db_exponent(db);
+	int npay = 0, rc, i, is_return, have_orig = 0, bad_pay, exp = mbr_db_exponent(db);
 	char ref[128];
 	size_t k;
 
@@ -1205,7 +1261,10 @@ static int write_receipt(struct mbr_sale_import *im)
 		total -= coupon_discount;
 		discount += coupon_discount;
 	}
-	if (parse_payments(im, im->payment, pay, &npay) < 0 || settle_payments(im, pay, &npay, total) < 0) {
+	bad_pay = parse_payments(im, im->payment, pay, &npay) < 0;
+	if (!bad_pay && have_orig && (rc = return_points_part(im, &orig, pay, &npay, total)) != 0)
+		return rc;
+	if (bad_pay || settle_payments(im, pay, &npay, total) < 0) {
 		/* receipt_bad has the reason without location: add it */
 		struct mbr_buf b = MBR_BUF_INIT;
 		mbr_buf_addf(&b, "%s:%ld: %s", im->file, im->first_line, im->bad.buf);
@@ -1226,10 +1285,13 @@ static int write_receipt(struct mbr_sale_import *im)
 				receipt_bad(im, "%s:%ld: payment: points need a member", im->file, im->first_line);
 				return 1;
 			}
-			if (!is_return) {
-				/* rounded up: the member pays at least the value */
+			/* rounded up: the member pays at least the value; a
+			 * return that names no sale gives back as many as the
+			 * same amount costs (one naming it: below) */
+			if (!is_return)
 				paid_points = (int64_t)(((__int128)pay[i].amount * r->redeem_points + r->redeem_value - 1) / r->redeem_value);
-			}
+			else if (!have_orig)
+				refund_points = (int64_t)(((__int128)-pay[i].amount * r->redeem_points + r->redeem_value - 1) / r->redeem_value);
 			if (!r->earn_on_points)
 				eligible -= pay[i].amount;
 		} else if ((!strcmp(pay[i].method, "stored_value") || !strcmp(pay[i].method, "gift_card")) &&
@@ -1253,13 +1315,15 @@ static int write_receipt(struct mbr_sale_import *im)
 			return 1;
 		}
 	}
-	if (member && sm.active) {
-		if (have_orig) {
-			int64_t cum = orig.returned - total;	/* total < 0 */
+	/* a return takes back what its sale earned whatever the member's
+	 * state (freezing a card must not keep points a return reverses) */
+	if (member && have_orig) {
+		int64_t cum = orig.returned - total;	/* total < 0 */
 
-			reversed = muldiv(orig.points_earned, cum, orig.total) - orig.reversed;
-			refund_points = muldiv(orig.points_paid, cum, orig.total) - orig.refunded;
-		} else if (is_return || total >= r->min_spend) {
+		reversed = muldiv(orig.points_earned, cum, orig.total) - orig.reversed;
+		refund_points = muldiv(orig.points_paid, cum, orig.total) - orig.refunded;
+	} else if (member && (sm.active || is_return)) {
+		if (is_return || total >= r->min_spend) {
 			char d[MBR_TIME_BUFSZ];
 			int birthday = 0;
 

@@ -485,6 +485,40 @@ earn|20" ]
 	[ "$status" -eq 0 ]
 	[ "$(bal M0001)" = 600 ]
 	[ "$(q "SELECT returned, points_reversed, points_refunded FROM sales WHERE receipt = 'R9'")" = "2560|20|500" ]
+	# the money back is what was not paid with points: 25.60 = 5.00 points + 20.60 cash,
+	# each return 2.50 as points and 10.30 in cash, never 12.80 in cash and the points too
+	[ "$(q "SELECT group_concat(method || ':' || amount, ';') FROM (SELECT p.method, p.amount FROM payments p
+		JOIN sales s ON s.id = p.sale WHERE s.receipt IN ('R10', 'R11') ORDER BY s.receipt, p.method)")" = \
+		"cash:-1030;points:-250;cash:-1030;points:-250" ]
+	# points in such a return's payment column are refused: the rule gives them back
+	mbr-sale -q add --ts '2025-03-05 10:00:00' --member M0001 --payment 'points:5.00;cash' R12 A100:2:12.80 >/dev/null
+	run --separate-stderr mbr-sale add --ts '2025-03-05 11:00:00' --original R12 --payment 'points:-5.00;cash' R13 A100:-2:12.80
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"gives its points back by itself"* ]]
+	mbr-db -q check
+}
+
+@test "returns: a frozen member's return still takes back the points its sale earned" {
+	load_examples
+	mbr-sale -q add --ts '2025-03-03 10:00:00' --member M0001 R9 A100:2:12.80 >/dev/null
+	[ "$(bal M0001)" = 25 ]
+	mbr-member -q freeze M0001
+	run --separate-stderr mbr-sale add --ts '2025-03-04 10:00:00' --original R9 R10 A100:-2:12.80
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$(bal M0001)" = 0 ]
+	mbr-db -q check
+}
+
+@test "returns: one that names no sale gives back points paid as points:-X, at the price points pay" {
+	load_examples
+	mbr-points -q earn M0001 600 >/dev/null
+	# 100 points pay 1.00 (examples/rules.txt): 2.50 back is 250 points; the 10.30 rest reverses 10
+	run --separate-stderr mbr-sale add --ts '2025-03-04 10:00:00' --member M0001 --payment 'points:-2.50;cash' R10 A100:-1:12.80
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$(q "SELECT kind || ':' || points FROM points_ledger WHERE sale IS NOT NULL ORDER BY id")" = "reversal:-10
+refund:250" ]
 	mbr-db -q check
 }
 
