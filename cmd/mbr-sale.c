@@ -266,8 +266,9 @@ static int add(const char *receipt, int nitems, char **items)
 			printf("%s,%s,%s,%lld\n", so.store, receipt, mbr_money_format(stats.last_total, mbr_db_exponent(db), amt),
 			       (long long)stats.last_points);
 			if (!cli.quiet)
-				cli_warn(&cli, "%ssale %s/%s recorded: total %s, points %+lld", cli.dry_run ? "dry run: " : "",
-					 so.store, receipt, amt, (long long)stats.last_points);
+				cli_warn(&cli, "%sbatch %lld: sale %s/%s recorded: total %s, points %+lld",
+					 cli.dry_run ? "dry run: " : "", (long long)stats.batch, so.store, receipt, amt,
+					 (long long)stats.last_points);
 		}
 	}
 out:
@@ -769,7 +770,8 @@ static int till(void)
 		}
 		printf("%s,%s,%s,%lld\n", st, receipt, a, (long long)stats.last_points);
 		fflush(stdout);
-		fprintf(stderr, "recorded %s/%s: total %s, points %+lld\n", st, receipt, a, (long long)stats.last_points);
+		fprintf(stderr, "recorded %s/%s (batch %lld): total %s, points %+lld\n", st, receipt, (long long)stats.batch, a,
+			(long long)stats.last_points);
 	}
 out:
 	if (cli_interactive())

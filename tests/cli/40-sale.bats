@@ -351,7 +351,8 @@ earn|20" ]
 	echo "$stderr"
 	[ "$status" -eq 0 ]
 	[ "$output" = "S01,R9,25.60,38" ]
-	[ "$stderr" = "mbr-sale: sale S01/R9 recorded: total 25.60, points +38" ]
+	[[ "$stderr" =~ ^mbr-sale:\ batch\ ([0-9]+):\ sale\ S01/R9\ recorded:\ total\ 25\.60,\ points\ \+38$ ]]
+	[ "${BASH_REMATCH[1]}" = "$(q "SELECT batch FROM sales WHERE receipt = 'R9'")" ]
 	[ "$(bal M0001)" = 38 ]
 	# the same receipt again: nothing written
 	run --separate-stderr mbr-sale add R9 A100:2:12.80 --member M0001
