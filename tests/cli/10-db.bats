@@ -1,0 +1,517 @@
+#!/usr/bin/env bats
+# mbr-db: init (modes, key file, refusing to overwrite, --store/--role,
+# bad settings), check (sound, and after tampering with sqlite3), backup
+# and restore (round trip, another key, not a backup), migrate, roles
+# (grant, revoke, refusals with exit 5 and the reason), config.  Exit
+# statuses are those of mbr-db(1): 0 ok, 1 check found problems, 2 usage,
+# 3 bad data, 4 database/key/I/O, 5 refused.  Every test starts from a
+# fresh database in its own temp dir; status, stdout and stderr are
+# asserted separately.
+
+bats_require_minimum_version 1.5.0
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+	EX=$MBR_TOP/examples
+	export MBR_NOW=2026-11-22T10:00:00Z MBR_OPERATOR=admin1 MBR_DB="$T/shop.db"
+	unset MBR_KEY MBR_QUIET NO_COLOR
+	cd "$T"
+	mbr-db -q -d "$MBR_DB" init --store S01
+	mbr-db -q store-add S02
+}
+
+q() { sqlite3 "$MBR_DB" "$@"; }
+
+# every member with its personal data in clear, and its points
+members() { mbr-member --reveal export --format csv "$@"; }
+
+# the database's content, as SQL text
+dump() { sqlite3 "${1:-$MBR_DB}" .dump; }
+
+load_members() {
+	mbr-add -q "$EX/members.csv"
+	mbr-points -q earn M0001 120 --reason welcome >/dev/null
+	mbr-points -q earn M0004 30 --reason welcome >/dev/null
+}
+
+# ------------------------------------------------------------------ init
+
+@test "init: database and key file are created 0600 whatever the umask; the operator is admin" {
+	run --separate-stderr sh -c 'umask 000; mbr-db -d new.db --operator boss init'
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "mbr-db: created new.db (store S01, store)" ]
+	[ "$(stat -c %a new.db)" = 600 ]
+	[ "$(stat -c %a new.db.key)" = 600 ]
+	# 64 hex digits and a newline
+	grep -Eqx '[0-9a-f]{64}' new.db.key
+	[ "$(wc -c <new.db.key)" -eq 65 ]
+	[ "$(mbr-db -d new.db --operator boss operators --format csv)" = "$(printf 'operator,role\nboss,admin')" ]
+	[ "$(sqlite3 new.db "SELECT operator || ',' || target || ',' || detail FROM audit WHERE action = 'db.init'")" = "boss,S01,store" ]
+	[ "$(sqlite3 new.db 'PRAGMA journal_mode')" = wal ]
+	mbr-db -q -d new.db --operator boss check
+}
+
+@test "init: MBR_KEY puts the key file there (0600), none beside the database; later commands need it" {
+	mkdir -m 700 keys
+	run --separate-stderr env MBR_KEY="$T/keys/k1" mbr-db -d other.db init --store S07
+	[ "$status" -eq 0 ]
+	[ "$(stat -c %a keys/k1)" = 600 ]
+	[ "$(stat -c %a other.db)" = 600 ]
+	[ ! -e other.db.key ]
+	run --separate-stderr env MBR_KEY="$T/keys/k1" mbr-add -d other.db --name 'Key Elsewhere' --phone 13900000001
+	[ "$status" -eq 0 ]
+	[ "$output" = "S07-1" ]
+	# without MBR_KEY the key is looked for beside the database
+	run --separate-stderr mbr-member -d other.db find 13900000001
+	echo "$stderr"
+	[ "$status" -eq 4 ]
+	[[ "$output" != *13900000001* ]]
+	[[ "$output" != *S07-1* ]]
+	[ "$stderr" = "mbr-member: key file 'other.db.key': No such file or directory" ]
+}
+
+@test "init: an existing database is never overwritten (exit 3), neither is its key" {
+	load_members
+	cp -p shop.db db.copy
+	cp -p shop.db.key key.copy
+	run --separate-stderr mbr-db init --store S09
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "mbr-db: database '$MBR_DB' already exists" ]
+	cmp shop.db db.copy
+	cmp shop.db.key key.copy
+	[ "$(q "SELECT value FROM settings WHERE key = 'store_code'")" = S01 ]
+	[ "$(members | wc -l)" -eq 6 ]
+}
+
+@test "init: an existing key file is kept and used" {
+	mbr-db -q -d a.db init
+	cp a.db.key b.db.key
+	run --separate-stderr mbr-db -d b.db init
+	[ "$status" -eq 0 ]
+	cmp a.db.key b.db.key
+	mbr-db -q -d b.db check
+}
+
+@test "init --store --role: a head office; its code prefixes uids and is fixed" {
+	run --separate-stderr mbr-db -d hq.db init --store HQ1 --role hq --currency HKD --exponent 1 --time-zone Asia/Hong_Kong
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "mbr-db: created hq.db (store HQ1, hq)" ]
+	run --separate-stderr mbr-db -d hq.db config
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf 'store_code=HQ1\nstore_role=hq\ncurrency=HKD\ncurrency_exp=1\ntime_zone=Asia/Hong_Kong')" ]
+	[ "$(mbr-db -d hq.db config store_role)" = hq ]
+	[ "$(mbr-db -d hq.db stores --format csv)" = "$(printf 'store,name\nHQ1,')" ]
+	[ "$(mbr-add -d hq.db -q --phone 13900000002)" = "HQ1-1" ]
+	# store_code and currency_exp are fixed; the role may change
+	run --separate-stderr mbr-db -d hq.db config store_code S01
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-db: setting 'store_code' is fixed when the database is created" ]
+	run --separate-stderr mbr-db -d hq.db config currency_exp 2
+	[ "$status" -eq 3 ]
+	run --separate-stderr mbr-db -d hq.db config store_role store
+	[ "$status" -eq 0 ]
+	[ "$(mbr-db -d hq.db config store_role)" = store ]
+	[ "$(sqlite3 hq.db "SELECT action || ',' || target || ',' || detail FROM audit ORDER BY id DESC LIMIT 1")" = "setting.set,store_role,store" ]
+}
+
+@test "init: bad settings are bad data (exit 3) and leave no file behind" {
+	while IFS='|' read -r args msg; do
+		echo "== $args"
+		run --separate-stderr mbr-db -d bad.db init $args
+		echo "$stderr"
+		[ "$status" -eq 3 ]
+		[ "$output" = "" ]
+		[ "$stderr" = "mbr-db: $msg" ]
+		[ -z "$(ls bad.db* 2>/dev/null)" ]
+	done <<-'EOF'
+	--role shop|role 'shop' must be 'store' or 'hq'
+	--store S-1|store code 'S-1' must be 1-16 letters, digits or '_'
+	--store ABCDEFGHIJKLMNOPQ|store code 'ABCDEFGHIJKLMNOPQ' must be 1-16 letters, digits or '_'
+	--exponent 7|currency exponent '7' must be 0-6
+	--time-zone Mars/Base|unknown time zone 'Mars/Base'
+	EOF
+}
+
+@test "init: --exponent and --currency that are not what mbr-db(1) says are refused (exit 3)" {
+	for args in "--exponent abc" "--exponent 2x" "--exponent ''" "--currency EURO" "--currency Y"; do
+		echo "== $args"
+		eval "run --separate-stderr mbr-db -d bad.db init $args"
+		echo "$stderr"
+		[ "$status" -eq 3 ]
+		[ "$output" = "" ]
+		[ -n "$stderr" ]
+		[ -z "$(ls bad.db* 2>/dev/null)" ]
+	done
+}
+
+@test "init and other commands: no database named is a usage error; a missing one is never created" {
+	unset MBR_DB
+	run --separate-stderr mbr-db init
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "mbr-db: no database: use -d FILE or set MBR_DB" ]
+	[[ "${stderr_lines[1]}" == "usage: mbr-db "* ]]
+	for cmd in check migrate "backup x.gz" operators "grant li cashier" audit; do
+		run --separate-stderr mbr-db -d nosuch.db $cmd
+		[ "$status" -eq 4 ]
+		[ "$stderr" = "mbr-db: database 'nosuch.db' does not exist (create it with mbr-db init)" ]
+		[ ! -e nosuch.db ]
+		[ ! -e nosuch.db-wal ]
+	done
+}
+
+@test "usage: --help to stdout (exit 0), --version, unknown command and option (exit 2)" {
+	run --separate-stderr mbr-db --help
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[[ "${lines[0]}" == "usage: mbr-db [-q] [-d file] [--operator name] init"* ]]
+	run --separate-stderr mbr-db --version
+	[ "$status" -eq 0 ]
+	[ "$output" = "mbr-db 0.1.0" ]
+	run --separate-stderr mbr-db frobnicate
+	[ "$status" -eq 2 ]
+	[ "$output" = "" ]
+	[ "${stderr_lines[0]}" = "mbr-db: unknown command 'frobnicate'" ]
+	run --separate-stderr mbr-db --bogus check
+	[ "$status" -eq 2 ]
+	[ "$output" = "" ]
+	run --separate-stderr mbr-db check extra
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "mbr-db: too many arguments" ]
+}
+
+# ----------------------------------------------------------------- check
+
+@test "check: a sound database passes (exit 0, nothing on stdout)" {
+	load_members
+	run --separate-stderr mbr-db check
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "mbr-db: $MBR_DB: ok" ]
+	run --separate-stderr mbr-db -q check
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+}
+
+@test "check: the ledgers and the audit log refuse UPDATE and DELETE outright" {
+	load_members
+	before=$(dump)
+	for sql in "UPDATE points_ledger SET points = 1" "DELETE FROM points_ledger" \
+		"UPDATE audit SET detail = 'x'" "DELETE FROM audit WHERE id = 1"; do
+		run sqlite3 "$MBR_DB" "$sql"
+		echo "$output"
+		[ "$status" -ne 0 ]
+		[[ "$output" == *"append-only"* ]]
+	done
+	[ "$(dump)" = "$before" ]
+}
+
+@test "check: a points ledger entry edited behind the triggers is found (exit 1)" {
+	load_members
+	q "DROP TRIGGER points_ledger_no_update; UPDATE points_ledger SET points = 1200 WHERE points = 120"
+	run --separate-stderr mbr-db check
+	echo "$output"; echo "$stderr"
+	[ "$status" -eq 1 ]
+	[ "$output" = "points balance differs from ledger: S01-2, cached 120, ledger 1200" ]
+	[ "$stderr" = "mbr-db: $MBR_DB: 1 problem found" ]
+}
+
+@test "check: a balance changed directly is found (exit 1)" {
+	load_members
+	q "UPDATE members SET points = 5000 WHERE uid = 'S01-5'"
+	run --separate-stderr mbr-db check
+	[ "$status" -eq 1 ]
+	[ "$output" = "points balance differs from ledger: S01-5, cached 5000, ledger 30" ]
+}
+
+@test "check: a ledger entry removed behind the triggers is found (exit 1)" {
+	load_members
+	q "DROP TRIGGER points_ledger_no_delete; DELETE FROM points_lots; DELETE FROM points_ledger WHERE points = 30"
+	run --separate-stderr mbr-db check
+	[ "$status" -eq 1 ]
+	[ "$output" = "points balance differs from ledger: S01-5, cached 30, ledger 0" ]
+}
+
+@test "check: an altered or removed audit entry breaks the hash chain (exit 1)" {
+	load_members
+	n=$(q 'SELECT COUNT(*) FROM audit')
+	[ "$n" -ge 5 ]
+	cp shop.db t.db
+	cp shop.db.key t.db.key
+	# a changed operator in entry 2
+	q "DROP TRIGGER audit_no_update; UPDATE audit SET operator = 'mallory' WHERE id = 2"
+	run --separate-stderr mbr-db check
+	[ "$status" -eq 1 ]
+	[ "$output" = "audit log: entry 2 was altered (hash chain broken)" ]
+	[ "$stderr" = "mbr-db: $MBR_DB: 1 problem found" ]
+	# a changed time, hash recomputed without the key: still found
+	sqlite3 t.db "DROP TRIGGER audit_no_update; UPDATE audit SET ts = ts + 1, hash = randomblob(32) WHERE id = 3"
+	run --separate-stderr mbr-db -d t.db check
+	[ "$status" -eq 1 ]
+	[ "$output" = "audit log: entry 3 was altered (hash chain broken)" ]
+	# an entry in the middle removed
+	cp shop.db.key u.db.key
+	cp t.db u.db
+	sqlite3 u.db "DROP TRIGGER IF EXISTS audit_no_delete; DELETE FROM audit WHERE id = 1"
+	run --separate-stderr mbr-db -d u.db check
+	[ "$status" -eq 1 ]
+	[ "$output" = "audit log: entry 1 is missing" ]
+}
+
+@test "check: needs the database's key; another key is refused (exit 4)" {
+	load_members
+	mbr-db -q -d other.db init
+	run --separate-stderr env MBR_KEY="$T/other.db.key" mbr-db check
+	echo "$stderr"
+	[ "$status" -eq 4 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "mbr-db: key file '$T/other.db.key' does not belong to database '$MBR_DB'" ]
+}
+
+# ------------------------------------------------------- backup, restore
+
+@test "backup/restore: a gzip file 0600 that restores the data exactly; both audited" {
+	load_members
+	want=$(members)
+	run --separate-stderr mbr-db backup b1.db.gz
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "mbr-db: backed up $MBR_DB to b1.db.gz" ]
+	[ "$(stat -c %a b1.db.gz)" = 600 ]
+	gzip -t b1.db.gz
+	[ "$(gzip -dc b1.db.gz | head -c 15)" = "SQLite format 3" ]
+	[ -z "$(ls | grep -E 'tmp|part')" ]
+	[ "$(q "SELECT action FROM audit ORDER BY id DESC LIMIT 1")" = db.backup ]
+	# the key is not in the backup
+	[ "$(gzip -dc b1.db.gz | grep -acF "$(head -c 64 shop.db.key)")" = 0 ]
+	# change things, then restore (the backup's own audit entry was written
+	# after the copy was taken, so the restored log goes init ... restore)
+	mbr-member -q --yes erase M0002
+	mbr-add -q --phone 13900000003
+	mbr-points -q earn M0001 7 >/dev/null
+	[ "$(members)" != "$want" ]
+	run --separate-stderr mbr-db restore b1.db.gz
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "mbr-db: restored $MBR_DB from b1.db.gz" ]
+	[ "$(members)" = "$want" ]
+	[ "$(stat -c %a shop.db)" = 600 ]
+	mbr-db -q check
+	[ "$(q "SELECT group_concat(action, ' ') FROM (SELECT action FROM audit WHERE action LIKE 'db.%' ORDER BY id)")" = "db.init db.restore" ]
+	[ -z "$(ls | grep -E 'tmp|part')" ]
+}
+
+@test "restore: into a new path creates the database from the backup (0600), with the key copied there" {
+	load_members
+	want=$(members)
+	mbr-db -q backup b.db.gz
+	mkdir -m 700 elsewhere
+	cp -p shop.db.key elsewhere/copy.db.key
+	run --separate-stderr mbr-db -d elsewhere/copy.db restore b.db.gz
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$(stat -c %a elsewhere/copy.db)" = 600 ]
+	[ "$(mbr-member -d elsewhere/copy.db --reveal export)" = "$want" ]
+	mbr-db -q -d elsewhere/copy.db check
+}
+
+@test "restore: refused with another database's key (exit 4); nothing replaced" {
+	load_members
+	mbr-db -q backup b.db.gz
+	mbr-db -q -d other.db init
+	mbr-add -q -d other.db --phone 13900000004 >/dev/null
+	cp other.db other.copy
+	run --separate-stderr mbr-db -d other.db restore b.db.gz
+	echo "$stderr"
+	[ "$status" -eq 4 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "mbr-db: not restored: key file 'other.db.key' does not belong to database 'b.db.gz' (the key is not in the backup: put the database's key file there, or name it with MBR_KEY)" ]
+	cmp other.db other.copy
+	[ "$(mbr-member -d other.db export | wc -l)" -eq 2 ]
+	# and with no key at all where the new database would be
+	run --separate-stderr mbr-db -d fresh.db restore b.db.gz
+	[ "$status" -eq 4 ]
+	[[ "$stderr" == "mbr-db: not restored: key file 'fresh.db.key': No such file or directory"* ]]
+	[ ! -e fresh.db ]
+	[ -z "$(ls | grep -E 'tmp')" ]
+}
+
+@test "restore: a file that is not a backup is refused (exit 4); nothing replaced" {
+	load_members
+	before=$(dump)
+	echo 'not a database' | gzip >junk.gz
+	echo 'plain text' >plain.gz
+	for f in junk.gz plain.gz; do
+		run --separate-stderr mbr-db restore "$f"
+		echo "$stderr"
+		[ "$status" -eq 4 ]
+		[[ "$stderr" == "mbr-db: backup '$f' is not a sound mbr database"* ]]
+	done
+	run --separate-stderr mbr-db restore missing.gz
+	[ "$status" -eq 4 ]
+	[ "$stderr" = "mbr-db: backup 'missing.gz': No such file or directory" ]
+	[ "$(dump)" = "$before" ]
+	mbr-db -q check
+}
+
+@test "backup needs manager, restore over a database needs admin (exit 5)" {
+	load_members
+	mbr-db -q grant li cashier
+	mbr-db -q grant wang manager
+	run --separate-stderr mbr-db --operator li backup b.gz
+	[ "$status" -eq 5 ]
+	[ "$stderr" = "mbr-db: operator 'li' is cashier; backup needs manager" ]
+	[ ! -e b.gz ]
+	run --separate-stderr mbr-db --operator wang backup b.gz
+	[ "$status" -eq 0 ]
+	mbr-member -q --yes erase M0003
+	before=$(dump)
+	run --separate-stderr mbr-db --operator wang restore b.gz
+	[ "$status" -eq 5 ]
+	[ "$stderr" = "mbr-db: operator 'wang' is manager; restore needs admin" ]
+	[ "$(dump)" = "$before" ]
+}
+
+# --------------------------------------------------------------- migrate
+
+@test "migrate: an up-to-date database is left as it is, however often; needs admin" {
+	load_members
+	before=$(dump)
+	for i in 1 2; do
+		run --separate-stderr mbr-db migrate
+		[ "$status" -eq 0 ]
+		[ "$output" = "" ]
+		[ "$stderr" = "mbr-db: schema version 1, up to date" ]
+	done
+	[ "$(dump)" = "$before" ]
+	mbr-db -q grant wang manager
+	run --separate-stderr mbr-db --operator wang migrate
+	[ "$status" -eq 5 ]
+	[ "$stderr" = "mbr-db: operator 'wang' is manager; migrate needs admin" ]
+}
+
+@test "migrate: a schema newer than this mbr is refused by every command (exit 4)" {
+	q 'PRAGMA user_version = 9'
+	for cmd in check migrate operators; do
+		run --separate-stderr mbr-db $cmd
+		[ "$status" -eq 4 ]
+		[ "$stderr" = "mbr-db: database '$MBR_DB' has schema version 9, newer than this mbr (1)" ]
+	done
+	run --separate-stderr mbr-add --phone 13900000005
+	[ "$status" -eq 4 ]
+	[ "$(q 'SELECT COUNT(*) FROM members')" = 0 ]
+}
+
+@test "open: a file that is not an mbr database is refused (exit 4) and not changed" {
+	echo 'hello' >junk.db
+	sqlite3 empty.db 'CREATE TABLE t(x)'
+	for f in junk.db empty.db; do
+		cp "$f" "$f.orig"
+		run --separate-stderr mbr-db -d "$f" check
+		echo "$stderr"
+		[ "$status" -eq 4 ]
+		[[ "$stderr" == "mbr-db: '$f' is not an mbr database"* ]]
+		cmp "$f" "$f.orig"
+	done
+}
+
+# ----------------------------------------------------------------- roles
+
+@test "grant/revoke: roles are given, replaced and taken away; each change audited" {
+	run --separate-stderr mbr-db grant li cashier
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	mbr-db -q grant wang manager
+	[ "$(mbr-db operators --format csv)" = "$(printf 'operator,role\nadmin1,admin\nli,cashier\nwang,manager')" ]
+	[ "$(mbr-db operators --format tsv | sed -n 3p)" = "$(printf 'li\tcashier')" ]
+	# a second grant replaces the role
+	mbr-db -q grant li manager
+	[ "$(mbr-db operators --format csv | grep '^li,')" = "li,manager" ]
+	mbr-db -q revoke li
+	[ "$(mbr-db operators --format csv)" = "$(printf 'operator,role\nadmin1,admin\nwang,manager')" ]
+	[ "$(q "SELECT group_concat(action || ' ' || target || ' ' || detail, '; ') FROM (SELECT * FROM audit WHERE action LIKE 'operator.%' ORDER BY id)")" = \
+	  "operator.grant admin1 admin; operator.grant li cashier; operator.grant wang manager; operator.grant li manager; operator.revoke li none" ]
+	# li can do nothing now, and is told how to get a role
+	run --separate-stderr mbr-member --operator li find M0001
+	[ "$status" -eq 5 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "mbr-member: operator 'li' has no role in this database; find needs cashier (an admin can run: mbr-db grant li cashier)" ]
+	mbr-db -q check
+}
+
+@test "grant: a role that is not cashier, manager or admin is refused; revoking your own role is bad data (exit 3)" {
+	before=$(dump)
+	run --separate-stderr mbr-db grant li boss
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "$output" = "" ]
+	[ "${stderr_lines[0]}" = "mbr-db: role 'boss' must be cashier, manager or admin" ]
+	run --separate-stderr mbr-db revoke admin1
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-db: refusing to revoke your own role" ]
+	[ "$(dump)" = "$before" ]
+	run --separate-stderr mbr-db grant li
+	[ "$status" -eq 2 ]
+}
+
+@test "roles: a cashier is refused admin and manager work (exit 5), saying who needs what; nothing changes" {
+	load_members
+	mbr-db -q grant li cashier
+	before=$(dump)
+	while IFS='|' read -r prog args msg; do
+		echo "== $prog $args"
+		run --separate-stderr $prog --operator li $args
+		echo "$stderr"
+		[ "$status" -eq 5 ]
+		[ "$output" = "" ]
+		[ "$stderr" = "$prog: operator 'li' is cashier; $msg" ]
+	done <<-'EOF'
+	mbr-db|grant li admin|grant needs admin
+	mbr-db|revoke wang|revoke needs admin
+	mbr-db|store-add S03|adding a store needs admin
+	mbr-db|config time_zone UTC|changing a setting needs admin
+	mbr-db|migrate|migrate needs admin
+	mbr-db|audit|reading the audit log needs manager
+	mbr-member|--yes erase M0001|erasing a member needs admin
+	mbr-member|export|export needs manager
+	mbr-member|set M0001 note=x|changing a member needs manager
+	mbr-member|--reveal find M0001|--reveal needs admin
+	EOF
+	[ "$(dump)" = "$before" ]
+	# what a cashier may do
+	run --separate-stderr mbr-db --operator li check
+	[ "$status" -eq 0 ]
+	run --separate-stderr mbr-db --operator li operators
+	[ "$status" -eq 0 ]
+	run --separate-stderr mbr-db --operator li config time_zone
+	[ "$status" -eq 0 ]
+	[ "$output" = Asia/Shanghai ]
+}
+
+@test "store-add, stores, config: an admin adds stores and changes settings; bad values are exit 3" {
+	run --separate-stderr mbr-db store-add NORTH 'North Street 北街'
+	[ "$status" -eq 0 ]
+	[ "$(mbr-db stores --format csv)" = "$(printf 'store,name\nNORTH,North Street 北街\nS01,\nS02,')" ]
+	run --separate-stderr mbr-db store-add NORTH again
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-db: store 'NORTH' already exists" ]
+	run --separate-stderr mbr-db store-add 'N-1'
+	[ "$status" -eq 3 ]
+	run --separate-stderr mbr-db config time_zone Europe/Paris
+	[ "$status" -eq 0 ]
+	[ "$(mbr-db config time_zone)" = Europe/Paris ]
+	run --separate-stderr mbr-db config time_zone Nowhere/Land
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-db: unknown time zone 'Nowhere/Land'" ]
+	run --separate-stderr mbr-db config colour blue
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-db: unknown setting 'colour'" ]
+	[ "$(mbr-db config time_zone)" = Europe/Paris ]
+	run --separate-stderr mbr-db audit --format csv
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "id,time,operator,program,action,target,detail" ]
+	[[ "${lines[-1]}" == *",admin1,mbr-db,setting.set,time_zone,Europe/Paris" ]]
+	mbr-db -q check
+}

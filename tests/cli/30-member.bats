@@ -1,0 +1,424 @@
+#!/usr/bin/env bats
+# mbr-member: find (phone in any spelling, member number, uid, name),
+# show, export in every format, masking and --reveal (admins only,
+# audited without personal data), set FIELD=VALUE, freeze and unfreeze,
+# and erase (personal data gone for good, points history kept, audited,
+# `mbr-db check` still passing).  Exit statuses are those of
+# mbr-member(1): 1 nothing found or erasure not confirmed, 2 usage,
+# 3 bad data, 5 refused.  Every test starts from a fresh database with
+# the example members:
+#   S01-2 M0001 张伟     13812345678  S01     S01-5 M0004 Ann Lee 15011112222 S02
+#   S01-3 M0002 王芳     13900001111  S01     S01-6 M0005 陈静    18633334444 S01
+#   S01-4 M0003 李娜     13722223333  S02
+
+bats_require_minimum_version 1.5.0
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+	EX=$MBR_TOP/examples
+	export MBR_NOW=2026-11-22T10:00:00Z MBR_OPERATOR=admin1 MBR_DB="$T/shop.db"
+	unset MBR_KEY MBR_QUIET NO_COLOR
+	cd "$T"
+	mbr-db -q -d "$MBR_DB" init --store S01
+	mbr-db -q store-add S02
+	mbr-add -q "$EX/members.csv"
+	mbr-db -q grant li cashier
+	mbr-db -q grant wang manager
+	SOCK=$T/tmux.sock
+}
+
+teardown() {
+	if [ -S "${SOCK:-}" ]; then
+		tmux -S "$SOCK" kill-server 2>/dev/null || true
+	fi
+}
+
+q() { sqlite3 "$MBR_DB" "$@"; }
+
+dump() { sqlite3 "$MBR_DB" .dump; }
+
+HEADER="uid,member_no,name,phone,email,birthday,gender,tier,store,status,points,created,note"
+M1="S01-2,M0001,张*,138****5678,z***@example.com,****-03-14,M,,S01,active,0,2026-11-22,"
+M2="S01-3,M0002,王*,139****1111,w***@example.cn,****-07-02,F,,S01,active,0,2026-11-22,"
+M3="S01-4,M0003,李*,137****3333,,****-05-21,F,,S02,active,0,2026-11-22,"
+M4="S01-5,M0004,A******,150****2222,a***@example.org,****-12-01,F,,S02,active,0,2026-11-22,"
+M5="S01-6,M0005,陈*,186****4444,,,,,S01,active,0,2026-11-22,"
+M4_CLEAR="S01-5,M0004,Ann Lee,15011112222,ann.lee@example.org,1979-12-01,F,,S02,active,0,2026-11-22,"
+
+# the audit entries after id $1, as action|target|detail lines
+audit_since() { q "SELECT action || '|' || target || '|' || detail FROM audit WHERE id > $1 ORDER BY id"; }
+last_audit() { q 'SELECT MAX(id) FROM audit'; }
+
+# ------------------------------------------------------------------ find
+
+@test "find: by phone in any spelling, by member number, by uid: one masked row" {
+	for key in 13812345678 '138 1234 5678' '+86 138-1234-5678' 008613812345678 '(138) 1234.5678' M0001 S01-2; do
+		echo "== $key"
+		run --separate-stderr mbr-member find "$key"
+		[ "$status" -eq 0 ]
+		[ "$stderr" = "" ]
+		[ "$output" = "$(printf '%s\n%s' "$HEADER" "$M1")" ]
+	done
+	# a cashier may find
+	run --separate-stderr mbr-member --operator li find 15011112222
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "$M4" ]
+}
+
+@test "find: otherwise a name search, ignoring ASCII case; Chinese names by substring" {
+	mbr-add -q --name 'Joanne Wu' --phone 13300000001
+	run --separate-stderr mbr-member find ann
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 3 ]
+	[ "${lines[1]}" = "$M4" ]
+	[ "${lines[2]}" = "S01-7,,J********,133****0001,,,,,,active,0,2026-11-22," ]
+	run --separate-stderr mbr-member find 芳
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf '%s\n%s' "$HEADER" "$M2")" ]
+	run --separate-stderr mbr-member find 'ANN LEE'
+	[ "${lines[1]}" = "$M4" ]
+}
+
+@test "find: nothing found is exit 1 with a message (none with -q), and no member on stdout" {
+	run --separate-stderr mbr-member find Zed
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "mbr-member: no member matches 'Zed'" ]
+	[ "${#lines[@]}" -le 1 ]
+	run --separate-stderr mbr-member -q find 13999999999
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "" ]
+	[ "${#lines[@]}" -le 1 ]
+}
+
+@test "find, show: in json, tsv and table" {
+	run --separate-stderr mbr-member find M0004 --format json
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[ "$(echo "$output" | jq -r '[.uid, .name, .phone, .email, .birthday, .status] | join(" ")')" = "S01-5 A****** 150****2222 a***@example.org ****-12-01 active" ]
+	[ "$(echo "$output" | jq '.points | type')" = '"number"' ]
+	[ "$(echo "$output" | jq -r 'keys_unsorted | join(",")')" = "$HEADER" ]
+	run --separate-stderr mbr-member show M0003 --format tsv
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf '%s\n%s' "$HEADER" "$M3" | tr , '\t')" ]
+	run --separate-stderr mbr-member show M0004 --format table
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf '%s\n' 'field      value' 'uid        S01-5' 'member_no  M0004' \
+		'name       A******' 'phone      150****2222' 'email      a***@example.org' \
+		'birthday   ****-12-01' 'gender     F' 'tier' 'store      S02' 'status     active' \
+		'points     0' 'created    2026-11-22' 'note')" ]
+}
+
+@test "show: one member by number, phone or uid; a name or an unknown key is exit 3" {
+	for key in M0002 13900001111 '139-0000-1111' S01-3; do
+		run --separate-stderr mbr-member show "$key"
+		[ "$status" -eq 0 ]
+		[ "$output" = "$(printf '%s\n%s' "$HEADER" "$M2")" ]
+	done
+	for key in M9999 王芳 S01-99; do
+		run --separate-stderr mbr-member show "$key"
+		[ "$status" -eq 3 ]
+		[ "$output" = "" ]
+		[ "$stderr" = "mbr-member: no member '$key'" ]
+	done
+}
+
+# ---------------------------------------------------------------- export
+
+@test "export: every member, masked, in the order added; csv, tsv and json lines" {
+	run --separate-stderr mbr-member export
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$output" = "$(printf '%s\n' "$HEADER" "$M1" "$M2" "$M3" "$M4" "$M5")" ]
+	run --separate-stderr mbr-member export --format tsv
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf '%s\n' "$HEADER" "$M1" "$M2" "$M3" "$M4" "$M5" | tr , '\t')" ]
+	run --separate-stderr mbr-member export --format json
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 5 ]
+	[ "$(printf '%s\n' "$output" | jq -rs 'map(.member_no + ":" + .phone) | join(" ")')" = \
+	  "M0001:138****5678 M0002:139****1111 M0003:137****3333 M0004:150****2222 M0005:186****4444" ]
+	# the note is left out unless revealed
+	[ "$(printf '%s\n' "$output" | jq -rs 'map(.note) | join("")')" = "" ]
+	run --separate-stderr mbr-member export --format table
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == "uid    member_no  name     phone        email "* ]]
+	[[ "${lines[4]}" == "S01-5  M0004      A******  150****2222  a***@example.org "* ]]
+}
+
+@test "export --excel: a UTF-8 byte order mark and CRLF line ends" {
+	mbr-member export --excel >x.csv
+	[ "$(head -c 3 x.csv | od -An -tx1 | tr -d ' ')" = efbbbf ]
+	[ "$(grep -c $'\r$' x.csv)" -eq 6 ]
+	[ "$(tail -c 2 x.csv | od -An -tx1 | tr -d ' ')" = 0d0a ]
+	[ "$(sed -n 2p x.csv | tr -d '\r')" = "$M1" ]
+	mbr-member export --excel --format tsv >x.tsv
+	[ "$(head -c 3 x.tsv | od -An -tx1 | tr -d ' ')" = efbbbf ]
+	[ "$(grep -c $'\r$' x.tsv)" -eq 6 ]
+}
+
+@test "export: a manager may, a cashier may not (exit 5, nothing on stdout)" {
+	run --separate-stderr mbr-member --operator wang export
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 6 ]
+	run --separate-stderr mbr-member --operator li export
+	[ "$status" -eq 5 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "mbr-member: operator 'li' is cashier; export needs manager" ]
+}
+
+# ---------------------------------------------------------------- reveal
+
+@test "--reveal: an admin sees personal data in clear, in every command that prints members" {
+	run --separate-stderr mbr-member --reveal find 15011112222
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "$M4_CLEAR" ]
+	run --separate-stderr mbr-member --reveal show M0002 --format json
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | jq -r '[.name, .phone, .email, .birthday, .note] | join("|")')" = "王芳|13900001111|wangfang@example.cn|1990-07-02|prefers email" ]
+	run --separate-stderr mbr-member --reveal export
+	[ "$status" -eq 0 ]
+	[ "${lines[4]}" = "$M4_CLEAR" ]
+	[ "${lines[2]}" = "S01-3,M0002,王芳,13900001111,wangfang@example.cn,1990-07-02,F,,S01,active,0,2026-11-22,prefers email" ]
+}
+
+@test "--reveal: audited by the uids shown, never by the query, which is personal data" {
+	a=$(last_audit)
+	mbr-member --reveal find 13812345678 >/dev/null
+	mbr-member --reveal find 'Ann Lee' >/dev/null
+	mbr-member --reveal show 13900001111 >/dev/null
+	mbr-member --reveal export >/dev/null
+	run --separate-stderr mbr-member --reveal find Nobody
+	[ "$status" -eq 1 ]
+	audit_since "$a"
+	[ "$(audit_since "$a")" = "$(printf '%s\n' 'member.reveal|find|S01-2' 'member.reveal|find|S01-5' \
+		'member.reveal|show|S01-3' 'member.reveal|export|' 'member.reveal|find|')" ]
+	[ "$(q "SELECT DISTINCT operator FROM audit WHERE id > $a")" = admin1 ]
+	for s in 13812345678 'Ann Lee' 13900001111 Nobody; do
+		[ "$(q "SELECT COUNT(*) FROM audit WHERE instr(target || detail, '$s') > 0")" = 0 ]
+	done
+	mbr-db -q check
+}
+
+@test "--reveal: refused for a cashier and a manager (exit 5); nothing printed, nothing audited" {
+	a=$(last_audit)
+	for op in li wang; do
+		for cmd in "find M0001" "show M0001" "export"; do
+			run --separate-stderr mbr-member --operator $op --reveal $cmd
+			echo "$stderr"
+			[ "$status" -eq 5 ]
+			[ "$output" = "" ]
+			[ "$stderr" = "mbr-member: operator '$op' is $( [ $op = li ] && echo cashier || echo manager ); --reveal needs admin" ]
+		done
+	done
+	[ "$(last_audit)" = "$a" ]
+}
+
+# ------------------------------------------------------------------- set
+
+@test "set: fields change by name or alias, values normalised; audited with the field names only" {
+	mbr-points -q rules load "$EX/rules.txt"
+	a=$(last_audit)
+	run --separate-stderr mbr-member --operator wang set M0002 email=Wang.Fang@Example.CN note= 手机号='+86 139 0000 2222' tier=GOLD 生日=1990/7/3
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "mbr-member: S01-3: updated" ]
+	[ "$(mbr-member --reveal show --format csv M0002 | sed 1d)" = \
+	  "S01-3,M0002,王芳,13900002222,Wang.Fang@example.cn,1990-07-03,F,GOLD,S01,active,0,2026-11-22," ]
+	[ "$(audit_since "$a" | head -n 1)" = "member.set|S01-3|email,note,phone,tier,birthday" ]
+	# found by the new phone, no longer by the old one
+	run --separate-stderr mbr-member find 13900002222
+	[ "$status" -eq 0 ]
+	run --separate-stderr mbr-member -q find 13900001111
+	[ "$status" -eq 1 ]
+	mbr-db -q check
+}
+
+@test "set: bad values, a taken phone, no key left or no such member are exit 3; nothing written" {
+	before=$(dump)
+	while IFS='|' read -r args msg; do
+		echo "== $args"
+		eval "run --separate-stderr mbr-member set $args"
+		echo "$stderr"
+		[ "$status" -eq 3 ]
+		[ "$output" = "" ]
+		[ "$stderr" = "mbr-member: $msg" ]
+	done <<-'EOF'
+	M0001 phone=12|phone: '12' is not a phone number (5-15 digits)
+	M0001 email=x@y|email: 'x@y' is not an email address
+	M0001 birthday=2030-01-01|birthday: birthday 2030-01-01 is in the future
+	M0001 store=S99|store: unknown store 'S99'
+	M0001 gender=X|gender: 'X' is not a gender (M, F, 男, 女)
+	M0001 name=ok email=bad|email: 'bad' is not an email address
+	M0001 phone=13900001111|phone 139****1111 already belongs to member S01-3
+	M0001 member_no=M0002|member_no 'M0002' already belongs to member S01-3
+	M0001 member_no= phone=|a member needs a member_no or a phone
+	M9999 name=x|no member 'M9999'
+	EOF
+	[ "$(dump)" = "$before" ]
+}
+
+@test "set: usage errors (exit 2), --dry-run writes nothing, a cashier is refused (exit 5)" {
+	before=$(dump)
+	run --separate-stderr mbr-member set M0001 colour=red
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "mbr-member: unknown field 'colour' (member_no, name, phone, email, birthday, gender, tier, store, note)" ]
+	run --separate-stderr mbr-member set M0001 justtext
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "mbr-member: 'justtext' is not field=value" ]
+	run --separate-stderr mbr-member set M0001
+	[ "$status" -eq 2 ]
+	run --separate-stderr mbr-member -n set M0001 name=Dry
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "mbr-member: dry run, nothing written" ]
+	run --separate-stderr mbr-member --operator li set M0001 name=Cashier
+	[ "$status" -eq 5 ]
+	[ "$stderr" = "mbr-member: operator 'li' is cashier; changing a member needs manager" ]
+	[ "$(dump)" = "$before" ]
+}
+
+# -------------------------------------------------------- freeze, unfreeze
+
+@test "freeze/unfreeze: the status changes and is audited; a cashier is refused" {
+	a=$(last_audit)
+	run --separate-stderr mbr-member --operator wang freeze M0003
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "mbr-member: S01-4: frozen" ]
+	[ "$(mbr-member find M0003 | sed 1d | cut -d, -f10)" = frozen ]
+	[ "$(q "SELECT status FROM members WHERE uid = 'S01-4'")" = frozen ]
+	# freezing again changes nothing
+	run --separate-stderr mbr-member freeze M0003
+	[ "$status" -eq 0 ]
+	run --separate-stderr mbr-member --operator li unfreeze M0003
+	[ "$status" -eq 5 ]
+	[ "$stderr" = "mbr-member: operator 'li' is cashier; freezing a member needs manager" ]
+	[ "$(q "SELECT status FROM members WHERE uid = 'S01-4'")" = frozen ]
+	run --separate-stderr mbr-member unfreeze 13722223333
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "mbr-member: S01-4: active" ]
+	[ "$(mbr-member find M0003 | sed 1d)" = "$M3" ]
+	[ "$(audit_since "$a")" = "$(printf '%s\n' 'member.freeze|S01-4|' 'member.unfreeze|S01-4|')" ]
+	run --separate-stderr mbr-member -n freeze M0003
+	[ "$status" -eq 0 ]
+	[ "$(q "SELECT status FROM members WHERE uid = 'S01-4'")" = active ]
+	mbr-db -q check
+}
+
+# ----------------------------------------------------------------- erase
+
+@test "erase: personal data gone for good, uid, store and points history kept; audited; check passes" {
+	mbr-points -q earn M0004 120 --reason welcome >/dev/null
+	mbr-points -q redeem M0004 20 --reason gift >/dev/null
+	id=$(q "SELECT id FROM members WHERE uid = 'S01-5'")
+	sealed1=$(q "SELECT hex(pii) FROM member_pii WHERE member = $id")
+	mbr-member -q set M0004 note='second version of the sealed data'
+	sealed2=$(q "SELECT hex(pii) FROM member_pii WHERE member = $id")
+	[ -n "$sealed1" ] && [ -n "$sealed2" ] && [ "$sealed1" != "$sealed2" ]
+	ledger=$(q "SELECT * FROM points_ledger WHERE member = $id ORDER BY id")
+	# (the search below does find sealed data that is there)
+	[[ "$(xxd -p shop.db | tr -d '\n' | tr a-f A-F)" == *"${sealed2:48:64}"* ]]
+	a=$(last_audit)
+	run --separate-stderr mbr-member --yes erase M0004
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "mbr-member: S01-5: erased" ]
+	# the row stays, anonymous; nothing sealed is left for it
+	[ "$(mbr-member --reveal show --format csv S01-5 | sed 1d)" = "S01-5,,,,,,,,S02,erased,100,2026-11-22," ]
+	[ "$(q "SELECT COUNT(*) FROM member_pii WHERE member = $id")" = 0 ]
+	[ "$(q "SELECT COALESCE(card_hash, 'none') || ',' || COALESCE(phone_hash, 'none') FROM members WHERE id = $id")" = "none,none" ]
+	# no copy of the sealed data, this version or the one before, in the
+	# database files (32 bytes of ciphertext after the 24-byte nonce)
+	hex=$(xxd -p shop.db | tr -d '\n' | tr a-f A-F)
+	[ "${#hex}" -gt 1000 ]
+	[[ "$hex" != *"${sealed1:48:64}"* ]]
+	[[ "$hex" != *"${sealed2:48:64}"* ]]
+	[ ! -s shop.db-wal ]
+	# the points history is untouched and still adds up
+	[ "$(q "SELECT * FROM points_ledger WHERE member = $id ORDER BY id")" = "$ledger" ]
+	[ "$(q "SELECT points FROM members WHERE id = $id")" = 100 ]
+	# no longer found by its number, phone or name
+	for key in M0004 15011112222 'Ann Lee'; do
+		run --separate-stderr mbr-member -q find "$key"
+		[ "$status" -eq 1 ]
+	done
+	[ "$(audit_since "$a" | head -n 1)" = "member.erase|S01-5|" ]
+	run --separate-stderr mbr-db check
+	[ "$status" -eq 0 ]
+	# the phone is free again
+	run --separate-stderr mbr-add --phone 15011112222
+	[ "$status" -eq 0 ]
+	[ "$output" = "S01-7" ]
+}
+
+@test "erase: an erased member cannot be erased, changed or frozen again (exit 3)" {
+	mbr-member -q --yes erase M0004
+	before=$(dump)
+	for cmd in "--yes erase S01-5" "set S01-5 name=Back" "freeze S01-5"; do
+		run --separate-stderr mbr-member $cmd
+		echo "$stderr"
+		[ "$status" -eq 3 ]
+		[[ "$stderr" == "mbr-member: member S01-5 was "*erased ]]
+	done
+	run --separate-stderr mbr-add --update --member-no M0004 --name Back
+	[ "$status" -eq 0 ]
+	[ "$output" != "S01-5" ]
+	[ "$(q "SELECT status FROM members WHERE uid = 'S01-5'")" = erased ]
+}
+
+@test "erase: needs admin (exit 5); a manager changes nothing" {
+	before=$(dump)
+	run --separate-stderr mbr-member --operator wang --yes erase M0004
+	[ "$status" -eq 5 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "mbr-member: operator 'wang' is manager; erasing a member needs admin" ]
+	run --separate-stderr mbr-member -n --yes erase M0004
+	[ "$status" -eq 0 ]
+	[ "$(dump)" = "$before" ]
+}
+
+@test "erase (tty): the uid must be typed to confirm; anything else erases nothing (exit 1)" {
+	command -v tmux >/dev/null || skip "tmux is not installed (scripts/install-deps installs it)"
+	before=$(dump)
+	P="erase the personal data of S01-5 for good? type S01-5 to confirm:"
+	for answer in y S01-5; do
+		rm -f erase.exit
+		tmux -S "$SOCK" new-session -d -s "e$answer" -x 150 -y 20 \
+			"env PATH='$PATH' LC_ALL=C.UTF-8 TERM=screen MBR_NOW=$MBR_NOW MBR_OPERATOR=$MBR_OPERATOR mbr-member -d '$MBR_DB' erase M0004 >'$T/erase.out'; echo \$? >'$T/erase.exit'; sleep 60"
+		for i in $(seq 100); do
+			tmux -S "$SOCK" capture-pane -p -t "e$answer" | grep -qF "$P" && break
+			sleep 0.05
+		done
+		tmux -S "$SOCK" capture-pane -p -t "e$answer" | grep -qF "$P"
+		tmux -S "$SOCK" send-keys -t "e$answer" -l "$answer"
+		tmux -S "$SOCK" send-keys -t "e$answer" Enter
+		for i in $(seq 100); do [ -s erase.exit ] && break; sleep 0.05; done
+		tmux -S "$SOCK" capture-pane -p -t "e$answer"
+		if [ "$answer" = y ]; then
+			[ "$(cat erase.exit)" = 1 ]
+			tmux -S "$SOCK" capture-pane -p -t "e$answer" | grep -qF "mbr-member: not erased"
+			[ "$(dump)" = "$before" ]
+		else
+			[ "$(cat erase.exit)" = 0 ]
+			[ "$(q "SELECT status FROM members WHERE uid = 'S01-5'")" = erased ]
+		fi
+	done
+}
+
+# ----------------------------------------------------------------- usage
+
+@test "usage: --help and --version to stdout (exit 0); bad commands and options are exit 2" {
+	run --separate-stderr mbr-member --help
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[[ "${lines[0]}" == "usage: mbr-member [-d file] [--operator name] [--format fmt] [--excel] [--reveal] find query" ]]
+	run --separate-stderr mbr-member --version
+	[ "$output" = "mbr-member 0.1.0" ]
+	for args in "" "frob M0001" "find" "find a b" "show" "export x" "freeze" "--format xml export"; do
+		run --separate-stderr mbr-member $args
+		echo "== $args: $stderr"
+		[ "$status" -eq 2 ]
+		[ "$output" = "" ]
+		[[ "$stderr" == *"usage: mbr-member "* ]]
+	done
+}
