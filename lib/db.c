@@ -730,6 +730,7 @@ int mbr_rollback(struct mbr_db *db)
 		sqlite3_reset(db->cache[i].stmt);
 	db->in_tx = 0;
 	db->uid_next = 0;
+	db->nknown_store = 0;	/* one may have been added in what is undone */
 	if (sqlite3_get_autocommit(db->sql))
 		return 0;	/* SQLite already rolled back */
 	return mbr_db_exec(db, "ROLLBACK");
@@ -788,16 +789,24 @@ int mbr_store_add(struct mbr_db *db, const char *code, const char *name)
 
 int mbr_store_exists(struct mbr_db *db, const char *code)
 {
-	sqlite3_stmt *st = mbr_stmt(db, "SELECT 1 FROM stores WHERE code = ?");
-	int rc;
+	sqlite3_stmt *st;
+	int rc, i;
 
-	if (!st)
+	/* asked once per imported row: the few codes of a chain are remembered */
+	for (i = 0; i < db->nknown_store; i++)
+		if (!strcmp(db->known_store[i], code))
+			return 1;
+	if (!(st = mbr_stmt(db, "SELECT 1 FROM stores WHERE code = ?")))
 		return MBR_EDB;
 	sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
+	if (rc == SQLITE_ROW) {
+		if (strlen(code) < sizeof(db->known_store[0]) &&
+		    db->nknown_store < (int)(sizeof(db->known_store) / sizeof(db->known_store[0])))
+			mbr_copy(db->known_store[db->nknown_store++], sizeof(db->known_store[0]), code);
 		return 1;
+	}
 	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "stores");
 }
 

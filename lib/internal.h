@@ -26,6 +26,8 @@ struct mbr_db {
 	int exp;			/* currency exponent */
 	char store[32];			/* this database's store code */
 	int64_t uid_next;		/* next local sequence for chain-unique keys, 0 = unknown */
+	char known_store[16][32];	/* store codes seen to exist (stores are never removed) */
+	int nknown_store;
 	struct mbr_buf err;
 	int in_tx;
 	struct {
