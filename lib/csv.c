@@ -974,8 +974,11 @@ int mbr_reader_next(struct mbr_reader *r, struct mbr_row **row, struct mbr_buf *
 	if ((rc = read_record(r, err)) <= 0)
 		return rc;
 	finish_fields(r);
-	if (r->nf > r->nhdr)
-		set_bad(r, r->row.line, -1, "row has %zu fields, header has %zu", r->nf, r->nhdr);
+	/* fewer fields is as bad as more: a line broken inside an unquoted
+	 * field would otherwise load as two short records */
+	if (r->nf != r->nhdr)
+		set_bad(r, r->row.line, -1, "row has %zu field%s, header has %zu", r->nf, r->nf == 1 ? "" : "s",
+			r->nhdr);
 	for (i = 0; i < r->ncols; i++) {
 		j = r->colmap[i];
 		if (j < 0) {

@@ -191,14 +191,13 @@ int mbr_reader_open(struct mbr_reader **out, const char *path,
 /*
  * Read the next record: returns 1 and sets *row, 0 at end of input, or a
  * negative code with err set ("file:line: column: reason") for malformed
- * CSV, invalid UTF-8, a NUL byte, a field over MBR_FIELD_MAX bytes, more
- * fields than the header, or a read error.  On MBR_EINVAL *row is still set
+ * CSV, invalid UTF-8, a NUL byte, a field over MBR_FIELD_MAX bytes, more or
+ * fewer fields than the header, or a read error.  On MBR_EINVAL *row is still set
  * to the bad record so that it can go to a rejects file: its raw fields are
  * as read, with bytes that are not UTF-8 (and NUL bytes) replaced by U+FFFD
  * and an over-long field given as "".  The reader may then be called again
  * to continue with the next record.  Other errors (MBR_EIO) are final and
- * leave *row NULL.  Rows shorter than the header get "" for the missing
- * fields (NULL in val only means the header has no such column).
+ * leave *row NULL.  NULL in val means the header has no such column.
  */
 int mbr_reader_next(struct mbr_reader *r, struct mbr_row **row, struct mbr_buf *err);
 /* Does the file have reader column i? */

@@ -459,9 +459,12 @@ refused() {
 	refused nokey.csv 3 "mbr-add: nokey.csv:1: header: needs a member_no or a phone column"
 }
 
-@test "bad input: a record with more fields than the header is exit 3, database unchanged" {
+@test "bad input: a record with more or fewer fields than the header is exit 3, database unchanged" {
 	printf 'member_no,phone\nA1,13800000001,extra\n' >wide.csv
 	refused wide.csv 3 "mbr-add: wide.csv:2: row has 3 fields, header has 2"
+	# a name with a stray line break: two short records, neither loaded
+	printf 'member_no,name,phone\nA1,Ann\nLee,13800000001\n' >broken.csv
+	refused broken.csv 3 "mbr-add: broken.csv:2: row has 2 fields, header has 3"
 }
 
 @test "bad input: SQL in a field is stored as text; the tables survive" {
