@@ -58,6 +58,9 @@ static int list(struct mbr_db *db, const char *query)
 	struct list l = { NULL, 0 };
 	int rc;
 
+	/* no key, no members: say so before a header could go out */
+	if ((rc = mbr_db_key_ready(db)) < 0)
+		return cli_db_error(&cli, db, rc);
 	l.out = mbr_out_new(stdout, cli_format(&cli), cli.excel, mbr_member_view_cols, MBR_VIEW_COUNT);
 	rc = query ? mbr_member_find(db, query, print_member, &l) : mbr_member_each(db, print_member, &l);
 	if (mbr_out_end(l.out) < 0 && rc == 0)

@@ -366,6 +366,13 @@ static int key_matches(struct mbr_db *db)
 	return 0;
 }
 
+int mbr_db_key_ready(struct mbr_db *db)
+{
+	const struct mbr_key *key;
+
+	return mbr_db_key(db, &key);
+}
+
 int mbr_db_key(struct mbr_db *db, const struct mbr_key **key)
 {
 	if (!db->key) {

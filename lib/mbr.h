@@ -274,6 +274,9 @@ int mbr_db_init(const char *path, const struct mbr_init_opts *o, struct mbr_buf 
  * needed.  program names the calling program for the audit log.
  */
 int mbr_db_open(const char *path, unsigned flags, const char *program, struct mbr_db **out);
+/* Load the key now (and check it is this database's): 0 or < 0 with the
+ * message set, for a program that must fail before it writes output. */
+int mbr_db_key_ready(struct mbr_db *db);
 void mbr_db_close(struct mbr_db *db);
 const char *mbr_db_errmsg(struct mbr_db *db);
 /* Set the handle's error message; returns code (for `return mbr_db_fail(...)`). */

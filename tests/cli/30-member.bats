@@ -422,3 +422,14 @@ last_audit() { q 'SELECT MAX(id) FROM audit'; }
 		[[ "$stderr" == *"usage: mbr-member "* ]]
 	done
 }
+
+@test "find and export without the key: exit 4 and nothing on stdout, not even a header" {
+	mv "$MBR_DB.key" "$BATS_TEST_TMPDIR/away.key"
+	for cmd in "find M0001" export; do
+		run --separate-stderr mbr-member $cmd
+		[ "$status" -eq 4 ]
+		[ "$output" = "" ]
+		[[ "$stderr" == *"key file"* ]]
+	done
+	mv "$BATS_TEST_TMPDIR/away.key" "$MBR_DB.key"
+}
