@@ -831,6 +831,98 @@ int mbr_count_refund(struct mbr_db *db, const char *uid, const char **paid_by, i
 	return mbr_audit(db, "count.refund", uid, detail);
 }
 
+/*
+ * Uses of count cards for sku that sale (a sale, not a return) was paid
+ * with and that its returns have not given back yet.  MBR_EINVAL when one
+ * of those cards was refunded since: it cannot take a use back.
+ */
+int mbr_count_returnable(struct mbr_db *db, int64_t sale, const char *sku, int64_t *uses)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "SELECT c.uid, c.state, SUM(-l.uses) AS open FROM count_card_ledger l"
+					" JOIN count_cards c ON c.id = l.card WHERE c.sku = ?2 AND l.kind = 'use'"
+					" AND (l.sale = ?1 OR l.sale IN (SELECT id FROM sales WHERE original = ?1))"
+					" GROUP BY c.id HAVING open > 0");
+	int rc;
+
+	if (!st)
+		return MBR_EDB;
+	*uses = 0;
+	sqlite3_bind_int64(st, 1, sale);
+	sqlite3_bind_text(st, 2, sku, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (strcmp(text(st, 1), "active")) {
+			rc = mbr_db_fail(db, MBR_EINVAL, "count card %s, whose uses paid for %s, was refunded since",
+					 text(st, 0), sku);
+			sqlite3_reset(st);
+			return rc;
+		}
+		*uses += sqlite3_column_int64(st, 2);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "count cards");
+}
+
+/*
+ * Give n uses of sku back to the cards sale was paid with, the card used
+ * last first, each at most what it gave; the entries name the return.
+ * A card refunded since cannot take a use back: MBR_EINVAL.
+ */
+int mbr_count_give_back(struct mbr_db *db, int64_t sale, const char *sku, int64_t n, int64_t ret, const char *store,
+			int64_t at)
+{
+	while (n > 0) {
+		sqlite3_stmt *st = mbr_stmt(db,
+			"SELECT c.id, c.uid, c.state, SUM(-l.uses) AS open FROM count_card_ledger l"
+			" JOIN count_cards c ON c.id = l.card WHERE c.sku = ?2 AND l.kind = 'use'"
+			" AND (l.sale = ?1 OR l.sale IN (SELECT id FROM sales WHERE original = ?1))"
+			" GROUP BY c.id HAVING open > 0 ORDER BY MAX(l.id) DESC LIMIT 1");
+		int64_t id, open, give;
+		char uid[40];
+		int rc, refunded;
+
+		if (!st)
+			return MBR_EDB;
+		sqlite3_bind_int64(st, 1, sale);
+		sqlite3_bind_text(st, 2, sku, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW) {
+			sqlite3_reset(st);
+			return rc == SQLITE_DONE ? mbr_db_fail(db, MBR_EINVAL, "no count-card uses of %s to give back", sku)
+						 : mbr_db_sqlerr(db, "count cards");
+		}
+		id = sqlite3_column_int64(st, 0);
+		mbr_copy(uid, sizeof(uid), text(st, 1));
+		refunded = strcmp(text(st, 2), "active") != 0;
+		open = sqlite3_column_int64(st, 3);
+		sqlite3_reset(st);
+		if (refunded)
+			return mbr_db_fail(db, MBR_EINVAL, "count card %s, whose uses paid for %s, was refunded since", uid,
+					   sku);
+		give = n < open ? n : open;
+		st = mbr_stmt(db, "UPDATE count_cards SET uses_left = uses_left + ? WHERE id = ?");
+		if (!st)
+			return MBR_EDB;
+		sqlite3_bind_int64(st, 1, give);
+		sqlite3_bind_int64(st, 2, id);
+		if ((rc = mbr_stmt_done(db, st)) < 0)
+			return rc;
+		st = mbr_stmt(db, "INSERT INTO count_card_ledger(card, ts, kind, uses, sale, store, operator)"
+				  " VALUES (?, ?, 'use', ?, ?, ?, ?)");
+		if (!st)
+			return MBR_EDB;
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, at);
+		sqlite3_bind_int64(st, 3, give);
+		sqlite3_bind_int64(st, 4, ret);
+		sqlite3_bind_text(st, 5, store ? store : db->store, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 6, db->operator, -1, SQLITE_STATIC);
+		if ((rc = mbr_stmt_done(db, st)) < 0)
+			return rc;
+		n -= give;
+	}
+	return 0;
+}
+
 /* -------------------------------------------------------- undo of sales */
 
 static int prepaid_undo_blocked(struct mbr_db *db, int64_t batch)

@@ -808,6 +808,15 @@ int mbr_count_use(struct mbr_db *db, int64_t member, const char *sku, int64_t n,
 int mbr_count_refund(struct mbr_db *db, const char *uid, const char **method, int64_t *refund);
 int mbr_count_each(struct mbr_db *db, int64_t member, mbr_count_fn fn, void *ctx);
 /*
+ * Returns of a sale paid with count-card uses give the uses back:
+ * mbr_count_returnable says how many of sku are still to give back,
+ * mbr_count_give_back gives n of them back to the cards that paid (the
+ * entry names the return ret).
+ */
+int mbr_count_returnable(struct mbr_db *db, int64_t sale, const char *sku, int64_t *uses);
+int mbr_count_give_back(struct mbr_db *db, int64_t sale, const char *sku, int64_t n, int64_t ret, const char *store,
+			int64_t at);
+/*
  * Undo what the sales of a batch did to prepaid value, before they go:
  * each stored-value and gift-card entry of theirs is compensated by an
  * adjustment of the opposite amount, and count-card uses are given back.

@@ -578,6 +578,7 @@ static int settle_payments(struct mbr_sale_import *im, struct payment *pay, int 
 struct original {
 	int64_t id, member, total, points_earned, points_paid, returned, reversed, refunded, earn_lot;
 	int64_t sv_principal, sv_bonus;
+	int is_return;
 };
 
 static int find_original(struct mbr_sale_import *im, struct original *o)
@@ -587,7 +588,7 @@ static int find_original(struct mbr_sale_import *im, struct original *o)
 		" s.points_reversed, s.points_refunded,"
 		" COALESCE((SELECT l.id FROM points_ledger l"
 		"           WHERE l.member = s.member AND l.sale = s.id AND l.kind = 'earn' LIMIT 1), 0),"
-		" s.sv_principal, s.sv_bonus"
+		" s.sv_principal, s.sv_bonus, s.total < 0 OR s.original IS NOT NULL"
 		" FROM sales s WHERE s.store = ? AND s.receipt = ?");
 	int rc;
 
@@ -608,6 +609,7 @@ static int find_original(struct mbr_sale_import *im, struct original *o)
 		o->earn_lot = sqlite3_column_int64(st, 8);
 		o->sv_principal = sqlite3_column_int64(st, 9);
 		o->sv_bonus = sqlite3_column_int64(st, 10);
+		o->is_return = sqlite3_column_int(st, 11);
 	}
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
@@ -615,10 +617,11 @@ static int find_original(struct mbr_sale_import *im, struct original *o)
 	return rc == SQLITE_DONE ? MBR_ENOTFOUND : mbr_db_sqlerr(im->db, "sales");
 }
 
-/* floor(a * b / c) for non-negative a, b and positive c, exact. */
+/* floor(a * b / c) for non-negative a, b and c, exact; 0 when c is 0
+ * (a sale paid all with count-card uses has nothing to share out). */
 static int64_t muldiv(int64_t a, int64_t b, int64_t c)
 {
-	return (int64_t)((__int128)a * b / c);
+	return c > 0 ? (int64_t)((__int128)a * b / c) : 0;
 }
 
 /*
@@ -999,6 +1002,51 @@ static int pay_prepaid(struct mbr_sale_import *im, const struct payment *pay, in
 		if (l->card_uses > 0 &&
 		    (rc = mbr_count_use(db, member, im->text.buf + l->sku, l->card_uses, sale, im->store, ts)) < 0)
 			return rc;
+		if (l->card_uses < 0 && orig &&
+		    (rc = mbr_count_give_back(db, orig->id, im->text.buf + l->sku, -l->card_uses, sale, im->store, ts)) < 0)
+			return rc == MBR_EINVAL ? MBR_EDB : rc;	/* checked above: cannot fail now */
+	}
+	return 0;
+}
+
+/*
+ * A return of a sale that was paid (in part) with count-card uses: as
+ * many returned units of each SKU as the sale paid with uses, less what
+ * its earlier returns gave back, are given back as uses (card_uses < 0)
+ * instead of money; only the rest is paid back.
+ */
+static int return_count_uses(struct mbr_sale_import *im, const struct original *o, int64_t *total, int64_t *discount)
+{
+	size_t k, j;
+	int rc;
+
+	for (k = 0; k < im->nlines; k++) {
+		struct line *l = &im->lines[k];
+		const char *sku = im->text.buf + l->sku;
+		int64_t avail, n, back;
+
+		if (l->qty >= 0)
+			continue;
+		if ((rc = mbr_count_returnable(im->db, o->id, sku, &avail)) == MBR_EINVAL) {
+			receipt_bad(im, "%s:%ld: %s", im->file, im->first_line, mbr_db_errmsg(im->db));
+			return 1;
+		}
+		if (rc < 0)
+			return rc;
+		for (j = 0; j < k; j++)		/* earlier lines of the same SKU took some */
+			if (!strcmp(im->text.buf + im->lines[j].sku, sku))
+				avail += im->lines[j].card_uses;
+		if (avail <= 0)
+			continue;
+		n = -l->qty < avail ? -l->qty : avail;
+		back = n * l->unit_price;
+		if (back > -l->amount)
+			back = -l->amount;
+		l->card_uses = -n;
+		l->discount -= back;
+		l->amount += back;
+		*total += back;
+		*discount -= back;
 	}
 	return 0;
 }
@@ -1227,15 +1275,8 @@ static int write_receipt(struct mbr_sale_import *im)
 		}
 		if (rc < 0)
 			return rc;
-		if (!is_return || orig.total <= 0) {
+		if (!is_return || orig.is_return) {
 			receipt_bad(im, "%s:%ld: original: only a return may reference a sale", im->file, im->first_line);
-			return 1;
-		}
-		if (-total > orig.total - orig.returned) {
-			char a[MBR_MONEY_BUFSZ], b[MBR_MONEY_BUFSZ];
-			receipt_bad(im, "%s:%ld: original: return of %s exceeds the %s left of receipt '%s'",
-				    im->file, im->first_line, mbr_money_format(-total, exp, a),
-				    mbr_money_format(orig.total - orig.returned, exp, b), im->original);
 			return 1;
 		}
 		if (member && orig.member && member != orig.member) {
@@ -1253,6 +1294,16 @@ static int write_receipt(struct mbr_sale_import *im)
 			sm.active = !strcmp(m.status, "active");
 		}
 		have_orig = 1;
+		/* units the sale paid with count-card uses come back as uses */
+		if ((rc = return_count_uses(im, &orig, &total, &discount)) != 0)
+			return rc;
+		if (-total > orig.total - orig.returned) {
+			char a[MBR_MONEY_BUFSZ], b[MBR_MONEY_BUFSZ];
+			receipt_bad(im, "%s:%ld: original: return of %s exceeds the %s left of receipt '%s'",
+				    im->file, im->first_line, mbr_money_format(-total, exp, a),
+				    mbr_money_format(orig.total - orig.returned, exp, b), im->original);
+			return 1;
+		}
 	}
 	lines_total = total;
 	if (im->coupon[0]) {
@@ -1477,7 +1528,9 @@ static int write_receipt(struct mbr_sale_import *im)
 		if ((rc = mbr_stmt_done(db, st)) < 0)
 			return rc;
 	}
-	if ((rc = agg_update(im, day, member, total, discount, items, earned - reversed, is_return)) < 0)
+	/* as AGG_RETURN_SQL counts it */
+	if ((rc = agg_update(im, day, member, total, discount, items, earned - reversed,
+			     total < 0 || (total == 0 && items < 0))) < 0)
 		return rc;
 
 	im->st.receipts++;
@@ -1694,12 +1747,15 @@ void mbr_sale_import_free(struct mbr_sale_import *im)
 /* ------------------------------------------------------------ aggregates */
 
 /* The aggregates recomputed from sales and lines, as SELECTs. */
+/* a return: money back, or none when count-card uses came back instead
+ * (agg_return in C) */
+#define AGG_RETURN_SQL "(total < 0 OR (total = 0 AND items < 0))"
 #define AGG_STORE_DAY_SQL \
-	"SELECT store, day, SUM(total >= 0), SUM(total < 0), SUM(total), SUM(discount), SUM(items)," \
-	" SUM(member IS NOT NULL AND total >= 0), SUM(CASE WHEN member IS NOT NULL THEN total ELSE 0 END)," \
+	"SELECT store, day, SUM(NOT " AGG_RETURN_SQL "), SUM(" AGG_RETURN_SQL "), SUM(total), SUM(discount), SUM(items)," \
+	" SUM(member IS NOT NULL AND NOT " AGG_RETURN_SQL "), SUM(CASE WHEN member IS NOT NULL THEN total ELSE 0 END)," \
 	" SUM(points_earned) FROM sales GROUP BY store, day"
 #define AGG_MEMBER_DAY_SQL \
-	"SELECT member, day, SUM(total >= 0), SUM(total), SUM(points_earned) FROM sales" \
+	"SELECT member, day, SUM(NOT " AGG_RETURN_SQL "), SUM(total), SUM(points_earned) FROM sales" \
 	" WHERE member IS NOT NULL GROUP BY member, day"
 #define AGG_CATEGORY_DAY_SQL \
 	"SELECT COALESCE(p.category, '') AS category, s.store AS store, s.day AS day, COUNT(*), SUM(l.qty), SUM(l.amount)" \

@@ -714,3 +714,45 @@ expired count cards,1,20.00,0.00,20.00
 	[ "$(snapshot)" = "$snap" ]
 	sound
 }
+
+@test "a return of a sale paid with count-card uses gives the uses back, and money only for what money paid" {
+	card=$(mbr-card count-sell M0001 WASH 2 8.00)
+	cat >w.csv <<-'CSV'
+	store,receipt,ts,member,sku,qty,unit_price,original
+	S01,W1,2026-11-22 09:00,M0001,WASH,3,5.00,
+	S01,X1,2026-11-22 10:00,,WASH,-1,5.00,W1
+	S01,X2,2026-11-22 11:00,,WASH,-2,5.00,W1
+	CSV
+	run --separate-stderr mbr-sale import w.csv
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	# W1: two units paid with uses, one with 5.00; X1 gives one use back and no money;
+	# X2 gives the other use back and the 5.00
+	[ "$(q "SELECT receipt || ':' || total FROM sales ORDER BY id")" = "W1:500
+X1:0
+X2:-500" ]
+	[ "$(q "SELECT uses_left FROM count_cards")" = 2 ]
+	[ "$(q "SELECT uses FROM count_card_ledger WHERE kind = 'use' ORDER BY id")" = "-2
+1
+1" ]
+	# nothing more to return
+	printf 'store,receipt,ts,member,sku,qty,unit_price,original\nS01,X3,2026-11-22 12:00,,WASH,-1,5.00,W1\n' >x3.csv
+	run --separate-stderr mbr-sale import x3.csv
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"exceeds"* ]]
+	sound
+}
+
+@test "a return cannot give uses back to a count card refunded since" {
+	card=$(mbr-card count-sell M0001 WASH 3 9.00)
+	printf 'store,receipt,ts,member,sku,qty,unit_price\nS01,W1,2026-11-22 09:00,M0001,WASH,1,5.00\n' >w.csv
+	mbr-sale -q import w.csv
+	mbr-card -q count-refund "$card" >/dev/null
+	printf 'store,receipt,ts,member,sku,qty,unit_price,original\nS01,X1,2026-11-22 10:00,,WASH,-1,5.00,W1\n' >x.csv
+	run --separate-stderr mbr-sale import x.csv
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"count card $card, whose uses paid for WASH, was refunded since"* ]]
+	[ "$(q "SELECT COUNT(*) FROM sales")" = 1 ]
+	sound
+}

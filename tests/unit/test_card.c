@@ -1041,18 +1041,23 @@ static void test_count_card(void **state)
 	assert_int_equal(qi(db, "SELECT -SUM(uses) FROM count_card_ledger WHERE kind = 'use'"), 3);
 	assert_sound(db);
 
-	/* a return does not give uses back: a WASH paid with a use has no
-	 * money to return (the sale's 2.00 is all there is), and returning
-	 * the SOAP leaves the card as it is */
-	IMPORT_REJECTED(db, &e, "exceeds", { "S01", "X1", T2, "M001", "WASH", "-1", "5.00", NULL, NULL, "R1" });
+	/* a return gives a WASH paid with a use back as a use, not money;
+	 * returning the SOAP pays back its 2.00 and leaves the card alone;
+	 * a fourth WASH was never sold */
+	IMPORT_OK(db, &e, { "S01", "X1", T2, "M001", "WASH", "-1", "5.00", NULL, NULL, "R1" });
+	assert_int_equal(qi(db, "SELECT total FROM sales WHERE receipt = 'X1'"), 0);
+	assert_int_equal(qi(db, "SELECT uses_left FROM count_cards WHERE uid = '%s'", uid), 8);
 	IMPORT_OK(db, &e, { "S01", "X2", T2, "M001", "SOAP", "-1", "2.00", NULL, NULL, "R1" });
-	assert_int_equal(qi(db, "SELECT uses_left FROM count_cards WHERE uid = '%s'", uid), 7);
-	assert_int_equal(qi(db, "SELECT COUNT(*) FROM count_card_ledger"), 2);	/* sell, use */
+	assert_int_equal(qi(db, "SELECT total FROM sales WHERE receipt = 'X2'"), -200);
+	assert_int_equal(qi(db, "SELECT uses_left FROM count_cards WHERE uid = '%s'", uid), 8);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM count_card_ledger"), 3);	/* sell, use, give back */
+	IMPORT_REJECTED(db, &e, "exceeds", { "S01", "X3", T2, "M001", "WASH", "-3", "5.00", NULL, NULL, "R1" });
+	assert_sound(db);
 
 	assert_int_equal(count_refund(db, uid, &back), MBR_OK);
-	assert_int_equal(back, 1050);
+	assert_int_equal(back, 1200);
 	assert_int_equal(qi(db, "SELECT uses_left FROM count_cards WHERE uid = '%s'", uid), 0);
-	assert_int_equal(qi(db, "SELECT amount FROM count_card_ledger WHERE kind = 'refund'"), -1050);
+	assert_int_equal(qi(db, "SELECT amount FROM count_card_ledger WHERE kind = 'refund'"), -1200);
 	/* twice: refused */
 	assert_int_equal(count_refund(db, uid, &back), MBR_EINVAL);
 	assert_int_equal(qi(db, "SELECT COUNT(*) FROM count_card_ledger WHERE kind = 'refund'"), 1);
