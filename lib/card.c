@@ -1078,6 +1078,7 @@ int mbr_count_each(struct mbr_db *db, int64_t member, mbr_count_fn fn, void *ctx
 struct flow {
 	char from[32], at[32];
 	int64_t principal, bonus, points;
+	int64_t uses, use_value;	/* count cards: uses, and at the price paid per use */
 };
 
 struct flows {
@@ -1116,6 +1117,36 @@ static void sv_flow(const char *from, const char *at, int64_t day, int64_t princ
 	f = flow_get(fl, from, at);
 	f->principal += principal;
 	f->bonus += bonus;
+}
+
+/*
+ * Count cards sold at one store and used at another: the uses, net of
+ * uses given back by returns, and their value at the price paid per use,
+ * floor(price x uses / card's uses) per entry (toward zero for uses given
+ * back), as a card's refund would value them.
+ */
+static int count_flows(struct mbr_db *db, struct flows *fl)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "SELECT COALESCE(c.store, ''), COALESCE(l.store, ''), l.ts, -l.uses, c.price, c.uses"
+					" FROM count_card_ledger l JOIN count_cards c ON c.id = l.card"
+					" WHERE l.kind = 'use' AND COALESCE(l.store, '') != COALESCE(c.store, '')");
+	int rc;
+
+	if (!st)
+		return MBR_EDB;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t day = mbr_local_day(sqlite3_column_int64(st, 2)), n = sqlite3_column_int64(st, 3);
+		int64_t price = sqlite3_column_int64(st, 4), uses = sqlite3_column_int64(st, 5);
+		struct flow *f;
+
+		if (day < fl->from_day || day > fl->to_day || uses <= 0)
+			continue;
+		f = flow_get(fl, text(st, 0), text(st, 1));
+		f->uses += n;
+		f->use_value += (int64_t)((__int128)price * n / uses);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "count cards");
 }
 
 static int points_flows(struct mbr_db *db, struct flows *fl)
@@ -1182,13 +1213,14 @@ const struct mbr_col mbr_settlement_cols[MBR_SETTLEMENT_NCOLS] = {
 	{ "paid_in_at", NULL, 0 }, { "used_at", NULL, 0 },
 	{ "stored_value", NULL, MBR_COL_NUMBER }, { "principal", NULL, MBR_COL_NUMBER },
 	{ "bonus", NULL, MBR_COL_NUMBER }, { "points", NULL, MBR_COL_NUMBER },
+	{ "count_uses", NULL, MBR_COL_NUMBER }, { "count_value", NULL, MBR_COL_NUMBER },
 };
 
 int mbr_report_settlement(struct mbr_db *db, int64_t from_day, int64_t to_day, mbr_report_fn fn, void *ctx)
 {
 	struct flows fl;
 	sqlite3_stmt *st;
-	char b[4][MBR_MONEY_BUFSZ];
+	char b[6][MBR_MONEY_BUFSZ];
 	const char *v[MBR_SETTLEMENT_NCOLS];
 	size_t i;
 	int rc = 0;
@@ -1228,6 +1260,8 @@ int mbr_report_settlement(struct mbr_db *db, int64_t from_day, int64_t to_day, m
 	}
 	if (rc == 0)
 		rc = points_flows(db, &fl);
+	if (rc == 0)
+		rc = count_flows(db, &fl);
 	if (rc < 0) {
 		free(fl.f);
 		return rc;
@@ -1241,6 +1275,9 @@ int mbr_report_settlement(struct mbr_db *db, int64_t from_day, int64_t to_day, m
 		v[4] = mbr_money_format(fl.f[i].bonus, db->exp, b[2]);
 		snprintf(b[3], sizeof(b[3]), "%lld", (long long)fl.f[i].points);
 		v[5] = b[3];
+		snprintf(b[4], sizeof(b[4]), "%lld", (long long)fl.f[i].uses);
+		v[6] = b[4];
+		v[7] = mbr_money_format(fl.f[i].use_value, db->exp, b[5]);
 		rc = fn(v, ctx);
 	}
 	free(fl.f);

@@ -841,9 +841,10 @@ int mbr_report_sales(struct mbr_db *db, enum mbr_report_by by, int64_t from_day,
 extern const struct mbr_col mbr_report_birthday_cols[MBR_REPORT_BIRTHDAY_NCOLS];
 int mbr_report_birthdays(struct mbr_db *db, int64_t today, int days, mbr_report_fn fn, void *ctx);
 /* Between stores (paid_in_at, used_at, stored_value, principal, bonus,
- * points): stored value topped up at one store and spent at another,
- * points earned at one and redeemed at another, in [from_day, to_day]. */
-#define MBR_SETTLEMENT_NCOLS 6
+ * points, count_uses, count_value): stored value topped up at one store
+ * and spent at another, points earned at one and redeemed at another,
+ * count cards sold at one and used at another, in [from_day, to_day]. */
+#define MBR_SETTLEMENT_NCOLS 8
 extern const struct mbr_col mbr_settlement_cols[MBR_SETTLEMENT_NCOLS];
 int mbr_report_settlement(struct mbr_db *db, int64_t from_day, int64_t to_day, mbr_report_fn fn, void *ctx);
 /* What is owed now: stored value, gift cards, count cards, points. */

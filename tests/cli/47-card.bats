@@ -510,14 +510,14 @@ $card,WASH,10,7,15.00,,active,S01" ]
 	[ "$status" -eq 0 ]
 	[ "$stderr" = "" ]
 	# 1200.00 of 1500 + 130: principal 1104.29, bonus 95.71; FIFO: S01's lot gives 1000.00 + 95.71
-	[ "$output" = "paid_in_at,used_at,stored_value,principal,bonus,points
-S01,S02,1095.71,1000.00,95.71,50" ]
+	[ "$output" = "paid_in_at,used_at,stored_value,principal,bonus,points,count_uses,count_value
+S01,S02,1095.71,1000.00,95.71,50,0,0.00" ]
 	run --separate-stderr mbr-report settlement --format csv --from 2026-11-21 --to 2026-11-21
 	[ "$status" -eq 0 ]
-	[ "$output" = "paid_in_at,used_at,stored_value,principal,bonus,points
-S01,S02,0.00,0.00,0.00,50" ]
+	[ "$output" = "paid_in_at,used_at,stored_value,principal,bonus,points,count_uses,count_value
+S01,S02,0.00,0.00,0.00,50,0,0.00" ]
 	run --separate-stderr mbr-report settlement --format csv --from 2026-11-22
-	[ "$output" = "paid_in_at,used_at,stored_value,principal,bonus,points" ]
+	[ "$output" = "paid_in_at,used_at,stored_value,principal,bonus,points,count_uses,count_value" ]
 	run --separate-stderr mbr-report settlement --from nope
 	[ "$status" -eq 2 ]
 }
@@ -755,4 +755,24 @@ X2:-500" ]
 	[[ "$stderr" == *"count card $card, whose uses paid for WASH, was refunded since"* ]]
 	[ "$(q "SELECT COUNT(*) FROM sales")" = 1 ]
 	sound
+}
+
+@test "report settlement: count cards sold at one store and used at another, at the price paid per use" {
+	card=$(mbr-card count-sell M0001 WASH 3 10.00)	# sold at S01: 3.33 a use
+	cat >c.csv <<-'CSV'
+	store,receipt,ts,member,sku,qty,unit_price,original
+	S02,C1,2026-11-20 10:00,M0001,WASH,2,5.00,
+	S01,C2,2026-11-20 11:00,M0001,WASH,1,5.00,
+	S02,C3,2026-11-21 10:00,M0001,WASH,-1,5.00,C1
+	CSV
+	mbr-sale -q import c.csv
+	run --separate-stderr mbr-report settlement --format csv
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# two uses at S02 (6.66), one given back there (-3.33): one use, 3.33; the use at S01 is S01's own
+	[ "$output" = "paid_in_at,used_at,stored_value,principal,bonus,points,count_uses,count_value
+S01,S02,0.00,0.00,0.00,0,1,3.33" ]
+	run --separate-stderr mbr-report settlement --format csv --from 2026-11-20 --to 2026-11-20
+	[ "$output" = "paid_in_at,used_at,stored_value,principal,bonus,points,count_uses,count_value
+S01,S02,0.00,0.00,0.00,0,2,6.66" ]
 }
