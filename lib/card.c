@@ -1266,7 +1266,8 @@ int mbr_report_settlement(struct mbr_db *db, int64_t from_day, int64_t to_day, m
 		free(fl.f);
 		return rc;
 	}
-	qsort(fl.f, fl.n, sizeof(fl.f[0]), cmp_flow);
+	if (fl.n)	/* qsort of NULL, even of 0 items, is undefined */
+		qsort(fl.f, fl.n, sizeof(fl.f[0]), cmp_flow);
 	for (i = 0; i < fl.n && rc == 0; i++) {
 		v[0] = fl.f[i].from;
 		v[1] = fl.f[i].at;
