@@ -231,8 +231,9 @@ static int json_number(const char *s)
 	return *s == '\0';
 }
 
-/* One JSON object on one line, keyed by column name; NULL is null, and a
- * number column holding a valid JSON number is written bare. */
+/* One JSON object on one line, keyed by column name; NULL is null, and so
+ * is an empty number column; a number column holding a valid JSON number
+ * is written bare. */
 static void put_json_row(struct mbr_out *o, const char *const *vals)
 {
 	size_t i;
@@ -243,7 +244,7 @@ static void put_json_row(struct mbr_out *o, const char *const *vals)
 			putc(',', o->fp);
 		put_json_string(o->fp, o->cols[i].name);
 		putc(':', o->fp);
-		if (!vals[i])
+		if (!vals[i] || ((o->cols[i].flags & MBR_COL_NUMBER) && !vals[i][0]))
 			fputs("null", o->fp);
 		else if ((o->cols[i].flags & MBR_COL_NUMBER) && json_number(vals[i]))
 			fputs(vals[i], o->fp);

@@ -124,7 +124,7 @@ static void test_json(void **state)
 			    "{\"name\":\"会员 😀\",\"points\":\"007\",\"note\":null}\n"
 			    "{\"name\":\"bad \\ufffd byte\",\"points\":1e5,\"note\":\"\"}\n"
 			    "{\"name\":\"x\",\"points\":\"abc\",\"note\":\"\x7f\"}\n"
-			    "{\"name\":\"y\",\"points\":\"\",\"note\":\"z\"}\n"
+			    "{\"name\":\"y\",\"points\":null,\"note\":\"z\"}\n"
 			    "{\"name\":\"z\",\"points\":\"1.\",\"note\":\"0\"}\n");
 	free(s);
 }
