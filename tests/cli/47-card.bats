@@ -776,3 +776,15 @@ S01,S02,0.00,0.00,0.00,0,1,3.33" ]
 	[ "$output" = "paid_in_at,used_at,stored_value,principal,bonus,points,count_uses,count_value
 S01,S02,0.00,0.00,0.00,0,2,6.66" ]
 }
+
+@test "a gift card code with two characters swapped is said to be mistyped, an unknown one unknown" {
+	g=$(mbr-card gift-create 1 10 | sed -n 2p)
+	bad=$(printf '%s' "$g" | sed 's/^\(.\)\(.\)/\2\1/')
+	[ "$bad" != "$g" ] || skip "the code starts with a doubled character"
+	run --separate-stderr mbr-card balance "$bad"
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"mistyped: "*"fails its check character"* ]]
+	run --separate-stderr mbr-card balance NOPE
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-card: no member or gift card 'NOPE'" ]
+}
