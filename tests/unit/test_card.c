@@ -1157,19 +1157,19 @@ static void test_settlement(void **state)
 	assert_int_equal(qi(db, "SELECT sv_principal FROM sales WHERE receipt = 'R1'"), 110429);
 	assert_int_equal(qi(db, "SELECT sv_bonus FROM sales WHERE receipt = 'R1'"), 9571);
 	settlement(db, INT32_MIN, INT32_MAX, &b);
-	assert_string_equal(b.buf, "S01,S02,1095.71,1000.00,95.71,0\n");
+	assert_string_equal(b.buf, "S01,S02,1095.71,1000.00,95.71,0,0,0.00\n");
 
 	/* points: 100 earned at S01 by M002, 50 redeemed at S02 */
 	IMPORT_OK(db, &e, { "S01", "P1", T1, "M002", "A", "1", "100.00" });
 	IMPORT_OK(db, &e, { "S02", "P2", T3, "M002", "A", "1", "10.00", NULL, "points:0.50;cash" });
 	assert_int_equal(qi(db, "SELECT points_paid FROM sales WHERE receipt = 'P2'"), 50);
 	settlement(db, INT32_MIN, INT32_MAX, &b);
-	assert_string_equal(b.buf, "S01,S02,1095.71,1000.00,95.71,50\n");
+	assert_string_equal(b.buf, "S01,S02,1095.71,1000.00,95.71,50,0,0.00\n");
 	/* only draws dated within the range count */
 	settlement(db, d2, d2, &b);
-	assert_string_equal(b.buf, "S01,S02,1095.71,1000.00,95.71,0\n");
+	assert_string_equal(b.buf, "S01,S02,1095.71,1000.00,95.71,0,0,0.00\n");
 	settlement(db, d3, d3, &b);
-	assert_string_equal(b.buf, "S01,S02,0.00,0.00,0.00,50\n");
+	assert_string_equal(b.buf, "S01,S02,0.00,0.00,0.00,50,0,0.00\n");
 	settlement(db, d1, d1, &b);
 	assert_string_equal(b.buf, "");
 	assert_sound(db);
