@@ -38,6 +38,8 @@ int mbr_exit_status(int err)
 		return MBR_EXIT_DATA;
 	case MBR_EPERM:
 		return MBR_EXIT_PERM;
+	case MBR_EUSAGE:
+		return MBR_EXIT_USAGE;
 	case MBR_EDB:
 	case MBR_EIO:
 	case MBR_EKEY:

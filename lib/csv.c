@@ -705,7 +705,7 @@ static char *trim_inplace(char *s)
 /*
  * Parse opts->map ("native=foreign,...") into entries whose foreign names
  * point into *copy (the caller frees both).  A native name must be one of
- * the columns (name or alias); MBR_EINVAL otherwise.
+ * the columns (name or alias); MBR_EUSAGE otherwise.
  */
 static int parse_map(struct mbr_reader *r, const char *map, char **copy, struct map_entry **out,
 		     size_t *nout, struct mbr_buf *err)
@@ -722,8 +722,8 @@ static int parse_map(struct mbr_reader *r, const char *map, char **copy, struct 
 			*next++ = '\0';
 		if (!(eq = strchr(item, '='))) {
 			mbr_buf_reset(err);
-			mbr_buf_addf(err, "map: '%s' is not native=foreign", item);
-			return MBR_EINVAL;
+			mbr_buf_addf(err, "--map: '%s' is not native=foreign", item);
+			return MBR_EUSAGE;
 		}
 		*eq = '\0';
 		native = trim_inplace(item);
@@ -732,8 +732,8 @@ static int parse_map(struct mbr_reader *r, const char *map, char **copy, struct 
 				break;
 		if (i == r->ncols) {
 			mbr_buf_reset(err);
-			mbr_buf_addf(err, "map: unknown column '%s'", native);
-			return MBR_EINVAL;
+			mbr_buf_addf(err, "--map: unknown column '%s'", native);
+			return MBR_EUSAGE;
 		}
 		if (n == cap) {
 			cap = cap ? 2 * cap : 8;

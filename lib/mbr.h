@@ -39,6 +39,7 @@ enum mbr_error {
 	MBR_EKEY = -7,		/* key file missing, unreadable or wrong */
 	MBR_ENOMEM = -8,
 	MBR_EBUSY = -9,		/* database stayed locked past the timeout */
+	MBR_EUSAGE = -10,	/* a bad option value found late (--map) */
 };
 
 /*

@@ -719,3 +719,14 @@ refund:250" ]
 	printf 'sku,name\nA100,\n' | mbr-sale -q products -
 	[ "$(q "SELECT name FROM products WHERE sku = 'A100'")" = "" ]
 }
+
+@test "import --map: a map that is not native=foreign or names no sale column is a usage error (exit 2)" {
+	printf 'store,receipt,ts,sku,qty,unit_price\nS01,R1,2025-03-01 10:00,A100,1,1.00\n' >s.csv
+	run --separate-stderr mbr-sale import --map nonsense s.csv
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "mbr-sale: --map: 'nonsense' is not native=foreign" ]
+	run --separate-stderr mbr-sale import --map bogus=receipt s.csv
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "mbr-sale: --map: unknown column 'bogus'" ]
+	[ "$(q "SELECT COUNT(*) FROM sales")" = 0 ]
+}

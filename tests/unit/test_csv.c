@@ -266,9 +266,9 @@ static void test_header_map(void **state)
 	assert_string_equal(mbr_reader_colname(r, 0), "CARDNO");
 	done(r);
 	ro.map = "bogus=CardNo";
-	open_fails("CardNo\n1\n", 9, member_cols, NMEMBER, &ro, MBR_EINVAL, "map: unknown column 'bogus'");
+	open_fails("CardNo\n1\n", 9, member_cols, NMEMBER, &ro, MBR_EUSAGE, "--map: unknown column 'bogus'");
 	ro.map = "member_no";
-	open_fails("CardNo\n1\n", 9, member_cols, NMEMBER, &ro, MBR_EINVAL, "map: 'member_no' is not native=foreign");
+	open_fails("CardNo\n1\n", 9, member_cols, NMEMBER, &ro, MBR_EUSAGE, "--map: 'member_no' is not native=foreign");
 }
 
 static void test_open_errors(void **state)
