@@ -680,6 +680,32 @@ int mbr_count_available(struct mbr_db *db, int64_t member, const char *sku, int6
 }
 
 /* Use n uses of the member's cards for sku, those expiring first first. */
+/* Move a card's uses_left by delta with a 'use' entry naming sale (- used, + given back). */
+static int count_move(struct mbr_db *db, int64_t card, int64_t delta, int64_t sale, const char *store, int64_t at)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "UPDATE count_cards SET uses_left = uses_left + ? WHERE id = ?");
+	int rc;
+
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, delta);
+	sqlite3_bind_int64(st, 2, card);
+	if ((rc = mbr_stmt_done(db, st)) < 0)
+		return rc;
+	st = mbr_stmt(db, "INSERT INTO count_card_ledger(card, ts, kind, uses, sale, store, operator)"
+			  " VALUES (?, ?, 'use', ?, ?, ?, ?)");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, card);
+	sqlite3_bind_int64(st, 2, at);
+	sqlite3_bind_int64(st, 3, delta);
+	if (sale)
+		sqlite3_bind_int64(st, 4, sale);
+	sqlite3_bind_text(st, 5, store ? store : db->store, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, db->operator, -1, SQLITE_STATIC);
+	return mbr_stmt_done(db, st);
+}
+
 int mbr_count_use(struct mbr_db *db, int64_t member, const char *sku, int64_t n, int64_t sale, const char *store,
 		  int64_t at)
 {
@@ -705,25 +731,7 @@ int mbr_count_use(struct mbr_db *db, int64_t member, const char *sku, int64_t n,
 		left = sqlite3_column_int64(st, 1);
 		sqlite3_reset(st);
 		take = n < left ? n : left;
-		st = mbr_stmt(db, "UPDATE count_cards SET uses_left = uses_left - ? WHERE id = ?");
-		if (!st)
-			return MBR_EDB;
-		sqlite3_bind_int64(st, 1, take);
-		sqlite3_bind_int64(st, 2, id);
-		if ((rc = mbr_stmt_done(db, st)) < 0)
-			return rc;
-		st = mbr_stmt(db, "INSERT INTO count_card_ledger(card, ts, kind, uses, sale, store, operator)"
-				  " VALUES (?, ?, 'use', ?, ?, ?, ?)");
-		if (!st)
-			return MBR_EDB;
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, at);
-		sqlite3_bind_int64(st, 3, -take);
-		if (sale)
-			sqlite3_bind_int64(st, 4, sale);
-		sqlite3_bind_text(st, 5, store ? store : db->store, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 6, db->operator, -1, SQLITE_STATIC);
-		if ((rc = mbr_stmt_done(db, st)) < 0)
+		if ((rc = count_move(db, id, -take, sale, store, at)) < 0)
 			return rc;
 		n -= take;
 	}
@@ -899,24 +907,7 @@ int mbr_count_give_back(struct mbr_db *db, int64_t sale, const char *sku, int64_
 			return mbr_db_fail(db, MBR_EINVAL, "count card %s, whose uses paid for %s, was refunded since", uid,
 					   sku);
 		give = n < open ? n : open;
-		st = mbr_stmt(db, "UPDATE count_cards SET uses_left = uses_left + ? WHERE id = ?");
-		if (!st)
-			return MBR_EDB;
-		sqlite3_bind_int64(st, 1, give);
-		sqlite3_bind_int64(st, 2, id);
-		if ((rc = mbr_stmt_done(db, st)) < 0)
-			return rc;
-		st = mbr_stmt(db, "INSERT INTO count_card_ledger(card, ts, kind, uses, sale, store, operator)"
-				  " VALUES (?, ?, 'use', ?, ?, ?, ?)");
-		if (!st)
-			return MBR_EDB;
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, at);
-		sqlite3_bind_int64(st, 3, give);
-		sqlite3_bind_int64(st, 4, ret);
-		sqlite3_bind_text(st, 5, store ? store : db->store, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 6, db->operator, -1, SQLITE_STATIC);
-		if ((rc = mbr_stmt_done(db, st)) < 0)
+		if ((rc = count_move(db, id, give, ret, store, at)) < 0)
 			return rc;
 		n -= give;
 	}

@@ -631,62 +631,11 @@ refused() {
 
 # -------------------------------------------------------------- the form
 
-tm() { tmux -S "$SOCK" "$@"; }
+load tty
 
-# Start `mbr-add -i` in a detached window; stdout to form.out, status to
-# form.exit.  The wrapping shell traps SIGINT so it outlives a Ctrl-C.
 start_form() {
-	command -v tmux >/dev/null || skip "tmux is not installed (scripts/install-deps installs it)"
-	rm -f "$T/form.exit"
-	tm new-session -d -s form -x 160 -y 50 \
-		"trap : INT; env PATH='$PATH' LC_ALL=C.UTF-8 TERM=screen MBR_NOW=$MBR_NOW MBR_OPERATOR=$MBR_OPERATOR mbr-add -d '$MBR_DB' -i >'$T/form.out'; echo \$? >'$T/form.exit'; sleep 60"
+	tty_start form 160 "mbr-add -d '$MBR_DB' -i"
 	prompt "$NO"
-}
-
-screen() { tm capture-pane -p -t form -S -100 | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'; }
-
-last_line() { screen | sed 's/[[:space:]]*$//' | sed '/^$/d' | tail -n 1; }
-
-wait_for() {
-	local i
-	for i in $(seq 100); do
-		screen | grep -qF -- "$1" && return 0
-		sleep 0.05
-	done
-	echo "timed out waiting for '$1'; the screen:"
-	screen
-	return 1
-}
-
-# Wait until the cursor's line is exactly the prompt (nothing typed yet).
-prompt() {
-	local i
-	for i in $(seq 100); do
-		[ "$(last_line)" = "$1" ] && return 0
-		sleep 0.05
-	done
-	echo "timed out waiting for prompt '$1'; the screen:"
-	screen
-	return 1
-}
-
-type_line() {
-	tm send-keys -t form -l -- "$1"
-	tm send-keys -t form Enter
-}
-
-wait_exit() {
-	local i
-	for i in $(seq 100); do
-		if [ -s "$T/form.exit" ]; then
-			echo "status $(cat "$T/form.exit")"
-			return 0
-		fi
-		sleep 0.05
-	done
-	echo "still running"
-	screen >&2
-	return 1
 }
 
 NO="member number (会员卡号):"

@@ -50,75 +50,11 @@ snapshot() {
 	done
 }
 
-need_tmux() {
-	command -v tmux >/dev/null || skip "tmux is not installed (scripts/install-deps installs it)"
-}
+load tty
 
-# ------------------------------------------------------------ tmux helpers
-
-tm() { tmux -S "$SOCK" "$@"; }
-
-# Start the till in a detached 200x50 window; its stdout goes to till.out,
-# its exit status to till.exit.  The wrapping shell traps SIGINT (a trap,
-# not an ignore, so the till itself gets the default disposition and
-# readline its own handler) so that it outlives a Ctrl-C and can write the
-# status (130 then); the window then stays open for reading.
 start_till() {
-	need_tmux
-	rm -f "$T/till.exit"
-	tm new-session -d -s till -x 200 -y 50 \
-		"trap : INT; env PATH='$PATH' LC_ALL=C.UTF-8 TERM=screen MBR_NOW=$MBR_NOW MBR_OPERATOR=$MBR_OPERATOR mbr-sale -d '$MBR_DB' -i >'$T/till.out'; echo \$? >'$T/till.exit'; sleep 60"
+	tty_start till 200 "mbr-sale -d '$MBR_DB' -i"
 	prompt "member (card or phone; empty for none):"
-}
-
-screen() { tm capture-pane -p -t till -S -100 | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'; }
-
-# The last non-blank line of the screen (trailing blanks dropped).
-last_line() { screen | sed 's/[[:space:]]*$//' | sed '/^$/d' | tail -n 1; }
-
-# Wait (up to 5 s) until TEXT is on the screen.
-wait_for() {
-	local i
-	for i in $(seq 100); do
-		screen | grep -qF -- "$1" && return 0
-		sleep 0.05
-	done
-	echo "timed out waiting for '$1'; the screen:"
-	screen
-	return 1
-}
-
-# Wait until the cursor's line is exactly the prompt TEXT (nothing typed yet).
-prompt() {
-	local i
-	for i in $(seq 100); do
-		[ "$(last_line)" = "$1" ] && return 0
-		sleep 0.05
-	done
-	echo "timed out waiting for prompt '$1'; the screen:"
-	screen
-	return 1
-}
-
-# Type text literally and press Enter.
-type_line() {
-	tm send-keys -t till -l -- "$1"
-	tm send-keys -t till Enter
-}
-
-# Wait for the till to end; prints "status N" (130 after Ctrl-C).
-wait_exit() {
-	local i
-	for i in $(seq 100); do
-		if [ -s "$T/till.exit" ]; then
-			echo "status $(cat "$T/till.exit")"
-			return 0
-		fi
-		sleep 0.05
-	done
-	echo "still running"
-	screen >&2
-	return 1
 }
 
 # Wait until the screen shows one of two texts; prints the one seen first.
