@@ -42,7 +42,7 @@ bin/%: cmd/%.c lib/libmbr.a $(HDRS) lib/cli.h
 	@mkdir -p bin
 	$(CC) $(MBR_CFLAGS) $(CFLAGS) -o $@ $< lib/libmbr.a $(LDFLAGS) $(LDLIBS)
 
-tests/unit/bin/%: tests/unit/%.c lib/libmbr.a $(HDRS)
+tests/unit/bin/%: tests/unit/%.c tests/unit/harness.h lib/libmbr.a $(HDRS)
 	@mkdir -p tests/unit/bin
 	$(CC) $(MBR_CFLAGS) $(CFLAGS) -o $@ $< lib/libmbr.a $(LDFLAGS) $(LDLIBS) -lcmocka
 

@@ -26,6 +26,7 @@
 #include <sqlite3.h>
 
 #include "internal.h"
+#include "harness.h"
 #include "banned.h"
 
 /* input lines are written { store, receipt, ts, ... } leaving the rest out */
@@ -37,145 +38,21 @@
 #define RULES "effective 2025-01-01\nbase 1 per 1.00\nredeem 100 = 1.00\n" \
 	      "topup 500 bonus 30\ntopup 1000 bonus 100\n"
 
-static char dir[64];
-static char dbpath[128];
-
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/mbr-test-card.XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(dbpath, sizeof(dbpath), "%s/c.db", dir);
-	unsetenv("MBR_KEY");
-	unsetenv("MBR_BUSY_TIMEOUT");
-	setenv("MBR_OPERATOR", "tester", 1);
-	setenv("MBR_NOW", NOW, 1);
-	return mbr_time_set_zone("Asia/Shanghai") == 0 ? 0 : -1;
+	return harness_setup("card", NOW);
 }
 
-static int teardown(void **state)
+/* The database of harness.h with a second store, S02. */
+static struct mbr_db *new_db2(void)
 {
-	char cmd[128];
+	struct mbr_db *db = new_db();
 
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static int64_t local(const char *s)
-{
-	int64_t t;
-
-	if (mbr_time_parse(s, NULL, &t) != MBR_OK)
-		fail_msg("time '%s' not parsed", s);
-	return t;
-}
-
-static struct mbr_db *new_db(void)
-{
-	struct mbr_init_opts o = { .store = "S01", .time_zone = "Asia/Shanghai", .exponent = -1 };
-	struct mbr_buf err = MBR_BUF_INIT;
-	struct mbr_db *db = NULL;
-	int rc = mbr_db_init(dbpath, &o, &err);
-
-	if (rc != MBR_OK)
-		fail_msg("init '%s': %d %s", dbpath, rc, err.buf);
-	mbr_buf_release(&err);
-	rc = mbr_db_open(dbpath, MBR_OPEN_RW, "test", &db);
-	if (rc != MBR_OK)
-		fail_msg("open '%s': %d %s", dbpath, rc, db ? mbr_db_errmsg(db) : "(no handle)");
 	assert_int_equal(mbr_begin(db), MBR_OK);
 	assert_int_equal(mbr_store_add(db, "S02", "second shop"), MBR_OK);
 	assert_int_equal(mbr_commit(db), MBR_OK);
 	return db;
-}
-
-static void problem(const char *p, void *ctx)
-{
-	struct mbr_buf *b = ctx;
-
-	mbr_buf_adds(b, p);
-	mbr_buf_addc(b, '\n');
-}
-
-static void assert_sound(struct mbr_db *db)
-{
-	struct mbr_buf b = MBR_BUF_INIT;
-	int rc = mbr_db_check(db, problem, &b);
-
-	if (rc != MBR_OK || b.len)
-		fail_msg("db check %d: %s\n%s", rc, mbr_db_errmsg(db), b.buf);
-	mbr_buf_release(&b);
-}
-
-/* mbr_db_check must fail and name what (a substring of a problem line). */
-static void assert_unsound(struct mbr_db *db, const char *what)
-{
-	struct mbr_buf b = MBR_BUF_INIT;
-	int rc = mbr_db_check(db, problem, &b);
-
-	if (rc == MBR_OK || !b.len)
-		fail_msg("db check passed after tampering (%s)", what);
-	if (!strstr(b.buf, what))
-		fail_msg("db check problems do not mention '%s':\n%s", what, b.buf);
-	mbr_buf_release(&b);
-}
-
-/* One integer from SQL; NULL reads as -777, no row as -999. */
-static int64_t qi(struct mbr_db *db, const char *fmt, ...)
-{
-	char sql[512];
-	sqlite3_stmt *st;
-	int64_t v = -999;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(sql, sizeof(sql), fmt, ap);
-	va_end(ap);
-	if (sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL) != SQLITE_OK)
-		fail_msg("sql '%s': %s", sql, sqlite3_errmsg(db->sql));
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_type(st, 0) == SQLITE_NULL ? -777 : sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
-static void raw(struct mbr_db *db, const char *sql)
-{
-	char *msg = NULL;
-
-	if (sqlite3_exec(db->sql, sql, NULL, NULL, &msg) != SQLITE_OK)
-		fail_msg("raw '%s': %s", sql, msg ? msg : "?");
-}
-
-static int64_t add_member(struct mbr_db *db, const char *no, struct mbr_member *out)
-{
-	struct mbr_buf why = MBR_BUF_INIT;
-	struct mbr_member m;
-
-	mbr_member_clear(&m);
-	if (mbr_member_set_field(db, &m, MBR_F_MEMBER_NO, no, &why) != MBR_OK)
-		fail_msg("member_no %s: %s", no, why.buf);
-	assert_int_equal(mbr_begin(db), MBR_OK);
-	if (mbr_member_add(db, &m, 0) != MBR_OK)
-		fail_msg("add %s: %s", no, mbr_db_errmsg(db));
-	assert_int_equal(mbr_commit(db), MBR_OK);
-	assert_int_equal(mbr_member_get(db, no, &m), MBR_OK);
-	if (out)
-		*out = m;
-	mbr_buf_release(&why);
-	return m.id;
-}
-
-static void load_rules(struct mbr_db *db, const char *text)
-{
-	int64_t v;
-
-	assert_int_equal(mbr_begin(db), MBR_OK);
-	if (mbr_rules_load(db, text, &v) != MBR_OK)
-		fail_msg("rules: %s", mbr_db_errmsg(db));
-	assert_int_equal(mbr_commit(db), MBR_OK);
 }
 
 static struct mbr_sv sv_of(struct mbr_db *db, const struct mbr_sv_account *a)
@@ -361,7 +238,7 @@ static void test_topup_bonus_tiers(void **state)
 	static const struct { int64_t amount, bonus; } cases[] = {
 		{ 49999, 0 }, { 50000, 3000 }, { 99999, 3000 }, { 100000, 10000 }, { 500000, 10000 }, { 1, 0 },
 	};
-	struct mbr_db *db = new_db();
+	struct mbr_db *db = new_db2();
 	struct mbr_sv_account a = { 0, NULL };
 	int64_t want_p = 0, want_b = 0;
 	size_t i;
@@ -405,7 +282,7 @@ static void test_topup_bonus_tiers(void **state)
  * reached wins even when its bonus is smaller. */
 static void test_topup_bonus_dates(void **state)
 {
-	struct mbr_db *db = new_db();
+	struct mbr_db *db = new_db2();
 	struct mbr_sv_account a = { 0, NULL };
 	struct mbr_rules r;
 	struct mbr_buf err = MBR_BUF_INIT;
@@ -494,7 +371,7 @@ static void test_topup_bonus_dates(void **state)
 /* Pro rata at the edges: P=1000.00, B=100.00. */
 static void test_spend_pro_rata_edges(void **state)
 {
-	struct mbr_db *db = new_db();
+	struct mbr_db *db = new_db2();
 	struct mbr_sv_account a = { 0, NULL }, b = { 0, NULL };
 	struct mbr_sv used;
 	int64_t rows;
@@ -544,7 +421,7 @@ static void test_spend_pro_rata_edges(void **state)
 static void test_spend_many_small(void **state)
 {
 	static const int64_t accounts[][2] = { { 100000, 10000 }, { 99999, 7777 }, { 123, 45678 }, { 50000, 0 } };
-	struct mbr_db *db = new_db();
+	struct mbr_db *db = new_db2();
 	uint32_t seed = 20250701;
 	size_t k;
 
@@ -618,7 +495,7 @@ static int64_t topup_id(struct mbr_db *db, int64_t member, int nth)
  */
 static void test_payout_one_topup(void **state)
 {
-	struct mbr_db *db = new_db();
+	struct mbr_db *db = new_db2();
 	struct mbr_sv_account a = { 0, NULL };
 	struct mbr_sv used, paid;
 	int64_t t1, t2, rows;
@@ -670,7 +547,7 @@ static void test_payout_one_topup(void **state)
  * forfeited; paying out by points or stored value is refused. */
 static void test_payout_all(void **state)
 {
-	struct mbr_db *db = new_db();
+	struct mbr_db *db = new_db2();
 	struct mbr_sv_account a = { 0, NULL };
 	struct mbr_sv used, paid;
 
@@ -706,7 +583,7 @@ static void test_payout_all(void **state)
 
 static void test_frozen_account(void **state)
 {
-	struct mbr_db *db = new_db();
+	struct mbr_db *db = new_db2();
 	struct mbr_sv_account a = { 0, NULL };
 	struct mbr_sv used, added;
 	int64_t rows;
@@ -749,7 +626,7 @@ static void test_frozen_account(void **state)
 
 static void test_adjust(void **state)
 {
-	struct mbr_db *db = new_db();
+	struct mbr_db *db = new_db2();
 	struct mbr_sv_account a = { 0, NULL };
 	int64_t rows;
 
@@ -806,7 +683,7 @@ static void gift_create(struct mbr_db *db, long n, int64_t amount, int64_t expir
 
 static void test_gift_cards(void **state)
 {
-	struct mbr_db *db = new_db();
+	struct mbr_db *db = new_db2();
 	struct codes c, old;
 	struct mbr_gift g;
 	struct mbr_sv used;
@@ -959,7 +836,7 @@ static void test_gift_cards(void **state)
  */
 static void test_gift_card_code_as_typed(void **state)
 {
-	struct mbr_db *db = new_db();
+	struct mbr_db *db = new_db2();
 	struct codes c;
 	struct mbr_gift g;
 	struct errors e = errs_init();
@@ -1019,7 +896,7 @@ static int count_refund(struct mbr_db *db, const char *uid, int64_t *back)
  * discount 3 x price); the refund of the 7 left is 7 x 15.00 / 10 = 10.50. */
 static void test_count_card(void **state)
 {
-	struct mbr_db *db = new_db();
+	struct mbr_db *db = new_db2();
 	struct mbr_member m;
 	struct errors e = errs_init();
 	char uid[40];
@@ -1073,7 +950,7 @@ static void test_count_card(void **state)
  * floor(2 * 1000 / 3) = 666, never 667. */
 static void test_count_card_rounding(void **state)
 {
-	struct mbr_db *db = new_db();
+	struct mbr_db *db = new_db2();
 	struct mbr_member m;
 	char uid[40], uid2[40];
 	int64_t back = -1;
@@ -1138,7 +1015,7 @@ static void settlement(struct mbr_db *db, int64_t from, int64_t to, struct mbr_b
  */
 static void test_settlement(void **state)
 {
-	struct mbr_db *db = new_db();
+	struct mbr_db *db = new_db2();
 	struct mbr_sv_account a = { 0, NULL };
 	struct errors e = errs_init();
 	struct mbr_buf b = MBR_BUF_INIT;
@@ -1188,7 +1065,7 @@ static void test_settlement(void **state)
  */
 static void test_return_credit_full(void **state)
 {
-	struct mbr_db *db = new_db();
+	struct mbr_db *db = new_db2();
 	struct mbr_sv_account a = { 0, NULL };
 	struct errors e = errs_init();
 
@@ -1231,7 +1108,7 @@ static void test_return_credit_full(void **state)
  */
 static void test_return_credit_in_parts(void **state)
 {
-	struct mbr_db *db = new_db();
+	struct mbr_db *db = new_db2();
 	struct mbr_sv_account a = { 0, NULL };
 	struct errors e = errs_init();
 
@@ -1263,7 +1140,7 @@ static void test_return_credit_in_parts(void **state)
 /* mbr_db_check proves the caches equal the ledgers, and sees tampering. */
 static void test_check_sees_tampering(void **state)
 {
-	struct mbr_db *db = new_db();
+	struct mbr_db *db = new_db2();
 	struct mbr_sv_account a = { 0, NULL };
 	struct mbr_member m;
 	char uid[40];

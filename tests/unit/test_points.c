@@ -26,119 +26,18 @@
 #include <sqlite3.h>
 
 #include "internal.h"
+#include "harness.h"
 #include "banned.h"
 
 #define NOW "2025-03-10T02:00:00Z"	/* 10:00 in Shanghai */
 
-static char dir[64];
-static char dbpath[128];
-
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/mbr-test-points.XXXXXX");
-	if (!mkdtemp(dir))
+	if (harness_setup("points", NOW) < 0)
 		return -1;
-	snprintf(dbpath, sizeof(dbpath), "%s/p.db", dir);
-	unsetenv("MBR_KEY");
-	setenv("MBR_BUSY_TIMEOUT", "20", 1);
-	setenv("MBR_OPERATOR", "tester", 1);
-	setenv("MBR_NOW", NOW, 1);
-	return mbr_time_set_zone("Asia/Shanghai") == 0 ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-/* UTC seconds of a local (Asia/Shanghai) time text. */
-static int64_t local(const char *s)
-{
-	int64_t t;
-
-	if (mbr_time_parse(s, NULL, &t) != MBR_OK)
-		fail_msg("time '%s' not parsed", s);
-	return t;
-}
-
-static struct mbr_db *open_db(void)
-{
-	struct mbr_db *db = NULL;
-	int rc = mbr_db_open(dbpath, MBR_OPEN_RW, "test", &db);
-
-	if (rc != MBR_OK)
-		fail_msg("open '%s': %d %s", dbpath, rc, db ? mbr_db_errmsg(db) : "(no handle)");
-	return db;
-}
-
-static struct mbr_db *new_db(void)
-{
-	struct mbr_init_opts o = { .store = "S01", .time_zone = "Asia/Shanghai", .exponent = -1 };
-	struct mbr_buf err = MBR_BUF_INIT;
-	int rc = mbr_db_init(dbpath, &o, &err);
-
-	if (rc != MBR_OK)
-		fail_msg("init '%s': %d %s", dbpath, rc, err.buf);
-	mbr_buf_release(&err);
-	return open_db();
-}
-
-static void problem(const char *p, void *ctx)
-{
-	struct mbr_buf *b = ctx;
-
-	mbr_buf_adds(b, p);
-	mbr_buf_addc(b, '\n');
-}
-
-/* mbr_db_check must find the database sound. */
-static void assert_sound(struct mbr_db *db)
-{
-	struct mbr_buf b = MBR_BUF_INIT;
-	int rc = mbr_db_check(db, problem, &b);
-
-	if (rc != MBR_OK || b.len)
-		fail_msg("db check %d: %s\n%s", rc, mbr_db_errmsg(db), b.buf);
-	mbr_buf_release(&b);
-}
-
-/* One integer from SQL; NULL reads as -777. */
-static int64_t qi(struct mbr_db *db, const char *fmt, ...)
-{
-	char sql[512];
-	sqlite3_stmt *st;
-	int64_t v = -999;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(sql, sizeof(sql), fmt, ap);
-	va_end(ap);
-	if (sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL) != SQLITE_OK)
-		fail_msg("sql '%s': %s", sql, sqlite3_errmsg(db->sql));
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_type(st, 0) == SQLITE_NULL ? -777 : sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
-static void add_member(struct mbr_db *db, const char *no, struct mbr_member *m)
-{
-	struct mbr_buf why = MBR_BUF_INIT;
-
-	mbr_member_clear(m);
-	if (mbr_member_set_field(db, m, MBR_F_MEMBER_NO, no, &why) != MBR_OK)
-		fail_msg("member_no %s: %s", no, why.buf);
-	assert_int_equal(mbr_begin(db), MBR_OK);
-	if (mbr_member_add(db, m, 0) != MBR_OK)
-		fail_msg("add %s: %s", no, mbr_db_errmsg(db));
-	assert_int_equal(mbr_commit(db), MBR_OK);
-	assert_int_equal(mbr_member_get(db, no, m), MBR_OK);
-	mbr_buf_release(&why);
+	setenv("MBR_BUSY_TIMEOUT", "20", 1);	/* the concurrency test waits on locks */
+	return 0;
 }
 
 static void reload(struct mbr_db *db, struct mbr_member *m)

@@ -25,6 +25,7 @@
 #include <sqlite3.h>
 
 #include "internal.h"
+#include "harness.h"
 #include "banned.h"
 
 /* input lines are written { receipt, ts, member, ... } leaving the rest out */
@@ -32,119 +33,10 @@
 
 #define NOW "2025-07-01T02:00:00Z"	/* 10:00 in Shanghai */
 
-static char dir[64];
-static char dbpath[128];
-
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/mbr-test-sale.XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(dbpath, sizeof(dbpath), "%s/s.db", dir);
-	unsetenv("MBR_KEY");
-	unsetenv("MBR_BUSY_TIMEOUT");
-	setenv("MBR_OPERATOR", "tester", 1);
-	setenv("MBR_NOW", NOW, 1);
-	return mbr_time_set_zone("Asia/Shanghai") == 0 ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static int64_t local(const char *s)
-{
-	int64_t t;
-
-	if (mbr_time_parse(s, NULL, &t) != MBR_OK)
-		fail_msg("time '%s' not parsed", s);
-	return t;
-}
-
-static struct mbr_db *new_db(void)
-{
-	struct mbr_init_opts o = { .store = "S01", .time_zone = "Asia/Shanghai", .exponent = -1 };
-	struct mbr_buf err = MBR_BUF_INIT;
-	struct mbr_db *db = NULL;
-	int rc = mbr_db_init(dbpath, &o, &err);
-
-	if (rc != MBR_OK)
-		fail_msg("init '%s': %d %s", dbpath, rc, err.buf);
-	mbr_buf_release(&err);
-	rc = mbr_db_open(dbpath, MBR_OPEN_RW, "test", &db);
-	if (rc != MBR_OK)
-		fail_msg("open '%s': %d %s", dbpath, rc, db ? mbr_db_errmsg(db) : "(no handle)");
-	return db;
-}
-
-static void problem(const char *p, void *ctx)
-{
-	struct mbr_buf *b = ctx;
-
-	mbr_buf_adds(b, p);
-	mbr_buf_addc(b, '\n');
-}
-
-static void assert_sound(struct mbr_db *db)
-{
-	struct mbr_buf b = MBR_BUF_INIT;
-	int rc = mbr_db_check(db, problem, &b);
-
-	if (rc != MBR_OK || b.len)
-		fail_msg("db check %d: %s\n%s", rc, mbr_db_errmsg(db), b.buf);
-	mbr_buf_release(&b);
-}
-
-/* One integer from SQL; NULL reads as -777, no row as -999. */
-static int64_t qi(struct mbr_db *db, const char *fmt, ...)
-{
-	char sql[512];
-	sqlite3_stmt *st;
-	int64_t v = -999;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(sql, sizeof(sql), fmt, ap);
-	va_end(ap);
-	if (sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL) != SQLITE_OK)
-		fail_msg("sql '%s': %s", sql, sqlite3_errmsg(db->sql));
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_type(st, 0) == SQLITE_NULL ? -777 : sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
-static void raw(struct mbr_db *db, const char *sql)
-{
-	char *msg = NULL;
-
-	if (sqlite3_exec(db->sql, sql, NULL, NULL, &msg) != SQLITE_OK)
-		fail_msg("raw '%s': %s", sql, msg ? msg : "?");
-}
-
-static int64_t add_member(struct mbr_db *db, const char *no, struct mbr_member *out)
-{
-	struct mbr_buf why = MBR_BUF_INIT;
-	struct mbr_member m;
-
-	mbr_member_clear(&m);
-	if (mbr_member_set_field(db, &m, MBR_F_MEMBER_NO, no, &why) != MBR_OK)
-		fail_msg("member_no %s: %s", no, why.buf);
-	assert_int_equal(mbr_begin(db), MBR_OK);
-	if (mbr_member_add(db, &m, 0) != MBR_OK)
-		fail_msg("add %s: %s", no, mbr_db_errmsg(db));
-	assert_int_equal(mbr_commit(db), MBR_OK);
-	assert_int_equal(mbr_member_get(db, no, &m), MBR_OK);
-	if (out)
-		*out = m;
-	mbr_buf_release(&why);
-	return m.id;
+	return harness_setup("sale", NOW);
 }
 
 static int64_t balance(struct mbr_db *db, int64_t member)
@@ -153,16 +45,6 @@ static int64_t balance(struct mbr_db *db, int64_t member)
 
 	assert_int_equal(mbr_points_balance(db, member, 0, &b), MBR_OK);
 	return b;
-}
-
-static void load_rules(struct mbr_db *db, const char *text)
-{
-	int64_t v;
-
-	assert_int_equal(mbr_begin(db), MBR_OK);
-	if (mbr_rules_load(db, text, &v) != MBR_OK)
-		fail_msg("rules: %s", mbr_db_errmsg(db));
-	assert_int_equal(mbr_commit(db), MBR_OK);
 }
 
 /* ------------------------------------------------------------- imports */
