@@ -160,4 +160,27 @@ static HARNESS_UNUSED void load_rules(struct mbr_db *db, const char *text)
 	assert_int_equal(mbr_commit(db), MBR_OK);
 }
 
+/* The messages of rejected records an import reports (its error callback). */
+struct errors {
+	int n;
+	struct mbr_buf all;	/* each message on its own line */
+};
+
+static HARNESS_UNUSED int on_error(const char *msg, void *ctx)
+{
+	struct errors *e = ctx;
+
+	e->n++;
+	mbr_buf_adds(&e->all, msg);
+	mbr_buf_addc(&e->all, '\n');
+	return 0;
+}
+
+static HARNESS_UNUSED struct errors errs_init(void)
+{
+	struct errors e = { 0, MBR_BUF_INIT };
+
+	return e;
+}
+
 #endif

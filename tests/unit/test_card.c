@@ -144,21 +144,6 @@ struct ln {
 	const char *store, *receipt, *ts, *member, *sku, *qty, *price, *discount, *payment, *original;
 };
 
-struct errors {
-	int n;
-	struct mbr_buf all;	/* each message on its own line */
-};
-
-static int on_error(const char *msg, void *ctx)
-{
-	struct errors *e = ctx;
-
-	e->n++;
-	mbr_buf_adds(&e->all, msg);
-	mbr_buf_addc(&e->all, '\n');
-	return 0;
-}
-
 /* Import lines as one batch in one transaction (committed); rejected
  * receipts' messages land in err.  Returns the import's status. */
 static int import(struct mbr_db *db, const struct ln *lines, size_t n, struct errors *err)
@@ -217,13 +202,6 @@ static int import(struct mbr_db *db, const struct ln *lines, size_t n, struct er
 		if ((err)->n != 1 || !strstr((err)->all.buf, want)) \
 			fail_msg("want one rejection with '%s', got %d: %s", want, (err)->n, (err)->all.buf); \
 	} while (0)
-
-static struct errors errs_init(void)
-{
-	struct errors e = { 0, MBR_BUF_INIT };
-
-	return e;
-}
 
 #define T1 "2025-06-10 10:00"
 #define T2 "2025-06-11 10:00"

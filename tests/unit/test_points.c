@@ -549,7 +549,7 @@ static void evaluate(struct mbr_db *db, const char *date, struct change_log *log
 	assert_int_equal(mbr_commit(db), MBR_OK);
 }
 
-static int on_error(const char *msg, void *ctx)
+static int must_not_reject(const char *msg, void *ctx)
 {
 	fail_msg("sale rejected: %s", msg);
 	return 0;
@@ -559,7 +559,7 @@ static int on_error(const char *msg, void *ctx)
 static void sale(struct mbr_db *db, const char *receipt, const char *ts, const char *member, const char *price)
 {
 	const char *v[MBR_S_COUNT] = { 0 };
-	struct mbr_sale_opts o = { .error = on_error };
+	struct mbr_sale_opts o = { .error = must_not_reject };
 	struct mbr_sale_import *im = NULL;
 	struct mbr_sale_stats st;
 

@@ -54,21 +54,6 @@ struct ln {
 	const char *receipt, *ts, *member, *sku, *qty, *price, *payment, *original, *name, *category;
 };
 
-struct errors {
-	int n;
-	struct mbr_buf all;	/* each message on its own line */
-};
-
-static int on_error(const char *msg, void *ctx)
-{
-	struct errors *e = ctx;
-
-	e->n++;
-	mbr_buf_adds(&e->all, msg);
-	mbr_buf_addc(&e->all, '\n');
-	return 0;
-}
-
 /*
  * Import lines as one batch in one transaction (committed).  Messages of
  * rejected receipts land in err (reset first); returns the import's
@@ -126,13 +111,6 @@ static int import(struct mbr_db *db, const struct ln *lines, size_t n, struct mb
 		if ((err)->n) \
 			fail_msg("rejected: %s", (err)->all.buf); \
 	} while (0)
-
-static struct errors errs_init(void)
-{
-	struct errors e = { 0, MBR_BUF_INIT };
-
-	return e;
-}
 
 #define T1 "2025-06-10 10:00"
 #define T2 "2025-06-11 10:00"
