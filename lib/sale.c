@@ -52,7 +52,7 @@ const struct mbr_col mbr_sale_cols[MBR_S_COUNT] = {
 #define MAX_PAYMENTS 8
 #define MAX_COUPONS 4
 #define SKU_MAX 64
-#define AGG_SLOTS 4096		/* power of two */
+#define AGG_SLOTS 16384		/* power of two; 3 MiB of accumulators, flushed in key order */
 
 /* an aggregate accumulator, see agg_get */
 enum { AGG_STORE_DAY, AGG_MEMBER_DAY, AGG_CATEGORY_DAY };
@@ -123,6 +123,7 @@ struct mbr_sale_import {
 
 	/* aggregates summed in memory, see agg_get */
 	struct agg *agg;
+	struct agg **agg_order;	/* the used slots, sorted at a flush */
 	size_t nagg;
 
 	/* member cache: the last key looked up */
@@ -334,7 +335,8 @@ int mbr_sale_import_begin(struct mbr_db *db, const struct mbr_sale_opts *o, cons
 			return mbr_db_fail(db, MBR_EINVAL, "unknown store '%s' (add it with mbr-db store-add)", im->o.store);
 	}
 	im->agg = calloc(AGG_SLOTS, sizeof(*im->agg));
-	if (!im->agg)
+	im->agg_order = calloc(AGG_SLOTS, sizeof(*im->agg_order));
+	if (!im->agg || !im->agg_order)
 		abort();
 	if ((rc = mbr_rules_set_load(db, &im->rules)) < 0 || (rc = load_products(im)) < 0)
 		return rc;
@@ -715,18 +717,39 @@ static uint64_t agg_hash(int kind, int64_t member, int64_t day, const char *stor
 	return h ^ (h >> 31);
 }
 
+/* Key order of the aggregate tables, so that a flush writes each b-tree
+ * in order instead of at random (member x day is most of the keys). */
+static int agg_cmp(const void *x, const void *y)
+{
+	const struct agg *a = *(const struct agg *const *)x, *b = *(const struct agg *const *)y;
+	int c;
+
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	if (a->kind == AGG_CATEGORY_DAY && (c = strcmp(a->category, b->category)) != 0)
+		return c;
+	if (a->kind != AGG_MEMBER_DAY && (c = strcmp(a->store, b->store)) != 0)
+		return c;
+	if (a->day != b->day)
+		return a->day < b->day ? -1 : 1;
+	return a->member < b->member ? -1 : a->member > b->member;
+}
+
 static int agg_flush(struct mbr_sale_import *im)
 {
 	struct mbr_db *db = im->db;
-	size_t i;
+	size_t i, n = 0;
 	int rc;
 
-	for (i = 0; i < AGG_SLOTS; i++) {
-		struct agg *a = &im->agg[i];
+	for (i = 0; i < AGG_SLOTS; i++)
+		if (im->agg[i].used)
+			im->agg_order[n++] = &im->agg[i];
+	if (n)
+		qsort(im->agg_order, n, sizeof(im->agg_order[0]), agg_cmp);
+	for (i = 0; i < n; i++) {
+		struct agg *a = im->agg_order[i];
 		sqlite3_stmt *st;
 
-		if (!a->used)
-			continue;
 		if (a->kind == AGG_STORE_DAY) {
 			st = mbr_stmt(db, "INSERT INTO agg_store_day(store, day, receipts, returns, amount, discount, items,"
 					  " member_receipts, member_amount, points_earned) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -1734,6 +1757,7 @@ void mbr_sale_import_free(struct mbr_sale_import *im)
 	}
 	free(im->prod);
 	free(im->agg);
+	free(im->agg_order);
 	free(im->lines);
 	free(im->rawrow);
 	free(im->rawn);
