@@ -10,17 +10,11 @@
 
 bats_require_minimum_version 1.5.0
 
-setup() {
-	T=$BATS_TEST_TMPDIR
-	EX=$MBR_TOP/examples
-	export MBR_NOW=2026-11-22T10:00:00Z MBR_OPERATOR=admin1 MBR_DB="$T/shop.db"
-	unset MBR_KEY MBR_QUIET NO_COLOR
-	cd "$T"
-	mbr-db -q -d "$MBR_DB" init --store S01
-	mbr-db -q store-add S02
-}
+load common
 
-q() { sqlite3 "$MBR_DB" "$@"; }
+setup() {
+	shop_setup
+}
 
 # every member with its personal data in clear, and its points
 members() { mbr-member --reveal export --format csv "$@"; }

@@ -13,14 +13,10 @@
 
 bats_require_minimum_version 1.5.0
 
+load common
+
 setup() {
-	T=$BATS_TEST_TMPDIR
-	EX=$MBR_TOP/examples
-	export MBR_NOW=2026-11-22T10:00:00Z MBR_OPERATOR=admin1 MBR_DB="$T/shop.db"
-	unset MBR_KEY MBR_QUIET NO_COLOR
-	cd "$T"
-	mbr-db -q -d "$MBR_DB" init --store S01
-	mbr-db -q store-add S02
+	shop_setup
 	mbr-add -q "$EX/members.csv"
 	mbr-db -q grant li cashier
 	mbr-db -q grant wang manager
@@ -32,8 +28,6 @@ teardown() {
 		tmux -S "$SOCK" kill-server 2>/dev/null || true
 	fi
 }
-
-q() { sqlite3 "$MBR_DB" "$@"; }
 
 dump() { sqlite3 "$MBR_DB" .dump; }
 

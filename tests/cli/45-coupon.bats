@@ -16,14 +16,10 @@ bats_require_minimum_version 1.5.0
 
 ALPHABET=23456789ABCDEFGHJKLMNPQRSTUVWXYZ
 
+load common
+
 setup() {
-	T=$BATS_TEST_TMPDIR
-	EX=$MBR_TOP/examples
-	export MBR_NOW=2026-11-22T10:00:00Z MBR_OPERATOR=admin1 MBR_DB="$T/shop.db"
-	unset MBR_KEY MBR_QUIET NO_COLOR
-	cd "$T"
-	mbr-db -q -d "$T/shop.db" init --store S01
-	mbr-db -q store-add S02
+	shop_setup
 	mbr-add -q "$EX/members.csv"
 }
 
@@ -31,8 +27,6 @@ load_catalogue() {
 	mbr-sale -q products "$EX/products.csv"
 	mbr-points -q rules load "$EX/rules.txt"
 }
-
-q() { sqlite3 "$MBR_DB" "$@"; }
 
 # the points balance of a member, as a bare number
 bal() {

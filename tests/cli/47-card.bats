@@ -11,14 +11,10 @@
 
 bats_require_minimum_version 1.5.0
 
+load common
+
 setup() {
-	T=$BATS_TEST_TMPDIR
-	EX=$MBR_TOP/examples
-	export MBR_NOW=2026-11-22T10:00:00Z MBR_OPERATOR=admin1 MBR_DB="$T/shop.db"
-	unset MBR_KEY MBR_QUIET NO_COLOR
-	cd "$T"
-	mbr-db -q -d "$MBR_DB" init --store S01
-	mbr-db -q store-add S02
+	shop_setup
 	mbr-add -q "$EX/members.csv"
 	mbr-sale -q products "$EX/products.csv"
 	cat >rules.txt <<-'EOF'
@@ -30,8 +26,6 @@ setup() {
 	EOF
 	mbr-points -q rules load rules.txt
 }
-
-q() { sqlite3 "$MBR_DB" "$@"; }
 
 # balance as "principal,bonus,total"
 bal() {

@@ -6,14 +6,10 @@
 
 bats_require_minimum_version 1.5.0
 
+load common
+
 setup() {
-	T=$BATS_TEST_TMPDIR
-	EX=$MBR_TOP/examples
-	export MBR_NOW=2026-11-22T10:00:00Z MBR_OPERATOR=admin1 MBR_DB="$T/shop.db"
-	unset MBR_KEY MBR_QUIET NO_COLOR
-	cd "$T"
-	mbr-db -q -d "$MBR_DB" init --store S01
-	mbr-db -q store-add S02
+	shop_setup
 }
 
 load_examples() {
@@ -28,8 +24,6 @@ load_sales() {
 	mbr-sale -q import "$EX/sales-2025-03-01.csv"
 	mbr-sale -q import "$EX/sales-2025-03-02.csv"
 }
-
-q() { sqlite3 "$MBR_DB" "$@"; }
 
 bal() {
 	mbr-points balance --format csv "$1" | sed -n '2s/,.*//p'

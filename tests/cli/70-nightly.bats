@@ -5,15 +5,11 @@
 
 bats_require_minimum_version 1.5.0
 
+load common
+
 setup() {
-	T=$BATS_TEST_TMPDIR
-	EX=$MBR_TOP/examples
-	export MBR_NOW=2026-11-22T10:00:00Z MBR_OPERATOR=admin1 MBR_DB="$T/shop.db"
-	unset MBR_KEY MBR_QUIET NO_COLOR
 	export PATH="$MBR_TOP/bin:$PATH"
-	cd "$T"
-	mbr-db -q -d "$MBR_DB" init --store S01
-	mbr-db -q store-add S02
+	shop_setup
 	mbr-add -q "$EX/members.csv"
 	mbr-sale -q products "$EX/products.csv"
 	mbr-points -q rules load "$EX/rules.txt"
