@@ -28,6 +28,24 @@ step mbr-member export --format table
 mbr-member export --format table
 step mbr-member show M0002 --format table
 mbr-member show M0002 --format table
+step mbr-sale products examples/products.csv
+mbr-sale products examples/products.csv
+step mbr-points rules load examples/rules.txt
+mbr-points rules load examples/rules.txt
+step mbr-card topup M0001 1000 --payment wechat
+mbr-card topup M0001 1000 --payment wechat >/dev/null
+# the nightly batch on the two example days; the files it writes (tiers,
+# birthday coupons) go to a scratch directory
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for day in 2025-03-01 2025-03-02; do
+	step examples/nightly.sh examples/sales-$day.csv $day
+	(cd "$work" && sh "$top/examples/nightly.sh" "$top/examples/sales-$day.csv" $day)
+done
+step mbr-points history M0004 --format table
+mbr-points history M0004 --format table
+step mbr-report sales --by day --format table
+mbr-report sales --by day --format table
 step mbr-db check
 mbr-db check
 echo

@@ -104,6 +104,10 @@ $uid,,SILVER,up" ]
 	[ "$status" -eq 0 ]
 	[[ "$output" == *'$ mbr-db check'* ]]
 	[[ "$output" == *"demo database: "* ]]
+	# the nightly batch ran on both example days, and left no files behind
+	[[ "$output" == *"sales of 2025-03-01"*"sales of 2025-03-02"*"liability"* ]]
+	[ -z "$(find . -maxdepth 1 -name 'tiers-*' -o -maxdepth 1 -name 'birthday-coupons-*')" ]
+	[ -z "$(find -L examples -name '*.rejects')" ]
 	[ -f demo.db ]
 	[ -f demo.db.key ]
 	# the demo can be run again
