@@ -117,6 +117,7 @@ struct mbr_sale_import {
 	size_t nprod, aprod;
 
 	int rules_birthday;		/* some rules version has a birthday multiplier */
+	int count_cards;		/* some count card has uses left (none can be sold meanwhile) */
 
 	/* the last store found to exist */
 	char store_ok[32];
@@ -345,6 +346,17 @@ int mbr_sale_import_begin(struct mbr_db *db, const struct mbr_sale_opts *o, cons
 		for (i = 0; i < im->rules.n; i++)
 			if (im->rules.v[i].birthday_bp)
 				im->rules_birthday = 1;
+	}
+	{
+		/* the import holds the write lock: no card is sold while it runs */
+		sqlite3_stmt *st = mbr_stmt(db, "SELECT EXISTS (SELECT 1 FROM count_cards WHERE state = 'active'"
+						" AND uses_left > 0)");
+
+		if (!st)
+			return MBR_EDB;
+		if (sqlite3_step(st) == SQLITE_ROW)
+			im->count_cards = sqlite3_column_int(st, 0);
+		sqlite3_reset(st);
 	}
 	if (!im->o.no_batch && (rc = mbr_batch_start(db, "sales", source, &im->batch)) < 0)
 		return rc;
@@ -1286,7 +1298,8 @@ static int write_receipt(struct mbr_sale_import *im)
 		member = sm.id;
 		/* count cards: lines of a SKU the member holds uses of are paid
 		 * with uses, not money */
-		if (sm.active && !is_return && (rc = apply_count_cards(im, member, ts, &total, &discount)) != 0)
+		if (sm.active && !is_return && im->count_cards &&
+		    (rc = apply_count_cards(im, member, ts, &total, &discount)) != 0)
 			return rc;
 	}
 	if (im->original[0]) {

@@ -121,12 +121,32 @@ static long offset_at(time_t t)
  * at 24:00, such as America/Santiago) means the first instant of that
  * date, the end of the gap.
  */
+/*
+ * The offset of the last local hour converted, when the whole hour has
+ * one offset: an import's timestamps come hour by hour, and mktime and
+ * localtime per line were a twentieth of its time.  zone_gen changes
+ * with the zone.
+ */
+static unsigned zone_gen;
+static struct {
+	int valid;
+	unsigned gen;
+	int year, mon, day, hour;
+	int64_t off;		/* local - UTC, seconds */
+} hour_cache;
+
 static int local_to_utc(const struct civil *c, int day_start, int64_t *utc)
 {
 	struct tm tm;
 	time_t t, asutc;
 	int64_t best = 0;
 	int found = 0;
+
+	if (hour_cache.valid && hour_cache.gen == zone_gen && hour_cache.hour == c->hour &&
+	    hour_cache.day == c->day && hour_cache.mon == c->mon && hour_cache.year == c->year) {
+		*utc = civil_utc(c) - hour_cache.off;
+		return MBR_OK;
+	}
 
 	civil_to_tm(c, &tm);
 	tm.tm_wday = -1;
@@ -149,6 +169,20 @@ static int local_to_utc(const struct civil *c, int day_start, int64_t *utc)
 	if (!found)
 		return MBR_EINVAL;	/* skipped by a DST change */
 	*utc = best;
+	{
+		/* remember the hour if its first and last second share the offset */
+		int64_t off = civil_utc(c) - best, start = best - (c->min * 60 + c->sec);
+
+		if (offset_at((time_t)start) == off && offset_at((time_t)(start + 3599)) == off) {
+			hour_cache.valid = 1;
+			hour_cache.gen = zone_gen;
+			hour_cache.year = c->year;
+			hour_cache.mon = c->mon;
+			hour_cache.day = c->day;
+			hour_cache.hour = c->hour;
+			hour_cache.off = off;
+		}
+	}
 	return MBR_OK;
 }
 
@@ -267,6 +301,7 @@ int mbr_time_set_zone(const char *tz)
 	if (setenv("TZ", tz, 1) < 0)
 		return MBR_ENOMEM;
 	tzset();
+	zone_gen++;
 	return MBR_OK;
 }
 

@@ -200,6 +200,11 @@ static void test_dst_new_york(void **state)
 	zone("America/New_York");
 	parses("2021-01-15 12:00", NULL, utc(2021, 1, 15, 17, 0, 0));	/* EST */
 	parses("2021-07-15 12:00", NULL, utc(2021, 7, 15, 16, 0, 0));	/* EDT */
+	/* the same hour again in another zone: nothing of the last zone is kept */
+	zone("Asia/Shanghai");
+	parses("2021-07-15 12:30", NULL, utc(2021, 7, 15, 4, 30, 0));
+	zone("America/New_York");
+	parses("2021-07-15 12:30", NULL, utc(2021, 7, 15, 16, 30, 0));
 
 	/* spring forward, 2021-03-14: 02:00-02:59 local does not exist */
 	parses("2021-03-14 01:59:59", NULL, utc(2021, 3, 14, 6, 59, 59));
