@@ -22,6 +22,8 @@ static const char usage[] =
 enum { OPT_UPDATE = CLI_OPT_NEXT, OPT_FIELD };
 
 /* --member-no ... --note set member fields; their val is OPT_FIELD + field. */
+static const char shortopts[] = "d:hinq";
+
 static const struct option options[] = {
 	{ "birthday", required_argument, NULL, OPT_FIELD + MBR_F_BIRTHDAY },
 	{ "dry-run", no_argument, NULL, CLI_OPT_DRY_RUN },
@@ -390,7 +392,7 @@ int main(int argc, char *argv[])
 	int opt, interactive = 0, have_fields = 0;
 
 	cli_init(&cli, "mbr-add", usage);
-	while ((opt = getopt_long(argc, argv, "d:hinq", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, shortopts, options, NULL)) != -1) {
 		if (cli_common_option(&cli, opt, optarg))
 			continue;
 		if (opt >= OPT_FIELD && opt < OPT_FIELD + MBR_F_COUNT) {
@@ -404,6 +406,7 @@ int main(int argc, char *argv[])
 		default: cli_usage_error(&cli, NULL);
 		}
 	}
+	cli_check_options(&cli, argc, argv, optind, shortopts, options);
 	if (cli.rejects && !cli.skip_bad)
 		cli_usage_error(&cli, "--rejects needs --skip-bad");
 	if (interactive) {

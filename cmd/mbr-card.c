@@ -25,6 +25,8 @@ static const char usage[] =
 
 enum { OPT_PAYMENT = CLI_OPT_NEXT, OPT_STORE, OPT_TOPUP, OPT_REASON, OPT_EXPIRES };
 
+static const char shortopts[] = "d:hnq";
+
 static const struct option options[] = {
 	{ "dry-run", no_argument, NULL, CLI_OPT_DRY_RUN },
 	{ "excel", no_argument, NULL, CLI_OPT_EXCEL },
@@ -213,7 +215,7 @@ int main(int argc, char *argv[])
 
 	cli_init(&cli, "mbr-card", usage);
 	cli_hide_negatives(argc, argv);
-	while ((opt = getopt_long(argc, argv, "d:hnq", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, shortopts, options, NULL)) != -1) {
 		if (cli_common_option(&cli, opt, optarg))
 			continue;
 		switch (opt) {
@@ -225,6 +227,7 @@ int main(int argc, char *argv[])
 		default: cli_usage_error(&cli, NULL);
 		}
 	}
+	cli_check_options(&cli, argc, argv, optind, shortopts, options);
 	if (optind >= argc)
 		cli_usage_error(&cli, "missing command");
 	cmd = argv[optind];

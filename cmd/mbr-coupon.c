@@ -38,6 +38,8 @@ enum {
 	OPT_AS_OF, OPT_SKIP_HELD,
 };
 
+static const char shortopts[] = "d:hnq";
+
 static const struct option options[] = {
 	{ "amount", required_argument, NULL, OPT_AMOUNT },
 	{ "as-of", required_argument, NULL, OPT_AS_OF },
@@ -500,7 +502,7 @@ int main(int argc, char *argv[])
 	int opt, nargs, rc, status = MBR_EXIT_OK;
 
 	cli_init(&cli, "mbr-coupon", usage);
-	while ((opt = getopt_long(argc, argv, "d:hnq", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, shortopts, options, NULL)) != -1) {
 		if (cli_common_option(&cli, opt, optarg))
 			continue;
 		switch (opt) {
@@ -525,6 +527,7 @@ int main(int argc, char *argv[])
 		default: cli_usage_error(&cli, NULL);
 		}
 	}
+	cli_check_options(&cli, argc, argv, optind, shortopts, options);
 	if (cli.rejects && !cli.skip_bad)
 		cli_usage_error(&cli, "--rejects needs --skip-bad");
 	if (optind >= argc)

@@ -21,13 +21,15 @@ static const char usage[] =
 	"       mbr-db [-q] [-d file] [--operator name] migrate\n"
 	"       mbr-db [-q] [-d file] [--operator name] grant operator cashier|manager|admin\n"
 	"       mbr-db [-q] [-d file] [--operator name] revoke operator\n"
-	"       mbr-db [-d file] [--format fmt] [--excel] operators\n"
-	"       mbr-db [-d file] [--format fmt] [--excel] stores\n"
+	"       mbr-db [-d file] [--operator name] [--format fmt] [--excel] operators\n"
+	"       mbr-db [-d file] [--operator name] [--format fmt] [--excel] stores\n"
 	"       mbr-db [-q] [-d file] [--operator name] store-add code [name]\n"
 	"       mbr-db [-d file] [--operator name] config [key [value]]\n"
-	"       mbr-db [-d file] [--format fmt] [--excel] audit\n";
+	"       mbr-db [-d file] [--operator name] [--format fmt] [--excel] audit\n";
 
 enum { OPT_STORE = CLI_OPT_NEXT, OPT_ROLE, OPT_CURRENCY, OPT_EXPONENT, OPT_TZ };
+
+static const char shortopts[] = "d:hq";
 
 static const struct option options[] = {
 	{ "currency", required_argument, NULL, OPT_CURRENCY },
@@ -297,7 +299,7 @@ int main(int argc, char *argv[])
 	char **args;
 
 	cli_init(&cli, "mbr-db", usage);
-	while ((opt = getopt_long(argc, argv, "d:hq", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, shortopts, options, NULL)) != -1) {
 		if (cli_common_option(&cli, opt, optarg))
 			continue;
 		switch (opt) {
@@ -309,6 +311,7 @@ int main(int argc, char *argv[])
 		default: cli_usage_error(&cli, NULL);
 		}
 	}
+	cli_check_options(&cli, argc, argv, optind, shortopts, options);
 	if (optind >= argc)
 		cli_usage_error(&cli, "missing command");
 	cmd = argv[optind];

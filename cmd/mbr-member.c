@@ -12,14 +12,16 @@
 #include "banned.h"
 
 static const char usage[] =
-	"usage: mbr-member [-d file] [--operator name] [--format fmt] [--excel] [--reveal] find query\n"
-	"       mbr-member [-d file] [--operator name] [--format fmt] [--excel] [--reveal] show member\n"
-	"       mbr-member [-d file] [--operator name] [--format fmt] [--excel] [--reveal] export\n"
+	"usage: mbr-member [-q] [-d file] [--operator name] [--format fmt] [--excel] [--reveal] find query\n"
+	"       mbr-member [-q] [-d file] [--operator name] [--format fmt] [--excel] [--reveal] show member\n"
+	"       mbr-member [-q] [-d file] [--operator name] [--format fmt] [--excel] [--reveal] export\n"
 	"       mbr-member [-nq] [-d file] [--operator name] set member field=value ...\n"
 	"       mbr-member [-nq] [-d file] [--operator name] freeze | unfreeze member\n"
 	"       mbr-member [-nq] [-d file] [--operator name] [--yes] erase member\n";
 
 enum { OPT_REVEAL = CLI_OPT_NEXT, OPT_YES };
+
+static const char shortopts[] = "d:hnq";
 
 static const struct option options[] = {
 	{ "dry-run", no_argument, NULL, CLI_OPT_DRY_RUN },
@@ -225,7 +227,7 @@ int main(int argc, char *argv[])
 	char **args;
 
 	cli_init(&cli, "mbr-member", usage);
-	while ((opt = getopt_long(argc, argv, "d:hnq", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, shortopts, options, NULL)) != -1) {
 		if (cli_common_option(&cli, opt, optarg))
 			continue;
 		switch (opt) {
@@ -234,6 +236,7 @@ int main(int argc, char *argv[])
 		default: cli_usage_error(&cli, NULL);
 		}
 	}
+	cli_check_options(&cli, argc, argv, optind, shortopts, options);
 	if (optind >= argc)
 		cli_usage_error(&cli, "missing command");
 	cmd = argv[optind];

@@ -21,6 +21,8 @@ static const char usage[] =
 
 enum { OPT_AS_OF = CLI_OPT_NEXT, OPT_REASON };
 
+static const char shortopts[] = "d:hnq";
+
 static const struct option options[] = {
 	{ "as-of", required_argument, NULL, OPT_AS_OF },
 	{ "dry-run", no_argument, NULL, CLI_OPT_DRY_RUN },
@@ -340,7 +342,7 @@ int main(int argc, char *argv[])
 
 	cli_init(&cli, "mbr-points", usage);
 	cli_hide_negatives(argc, argv);
-	while ((opt = getopt_long(argc, argv, "d:hnq", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, shortopts, options, NULL)) != -1) {
 		if (cli_common_option(&cli, opt, optarg))
 			continue;
 		switch (opt) {
@@ -349,6 +351,7 @@ int main(int argc, char *argv[])
 		default: cli_usage_error(&cli, NULL);
 		}
 	}
+	cli_check_options(&cli, argc, argv, optind, shortopts, options);
 	if (optind >= argc)
 		cli_usage_error(&cli, "missing command");
 	cmd = argv[optind];

@@ -23,6 +23,8 @@ static const char usage[] =
 
 enum { OPT_BY = CLI_OPT_NEXT, OPT_FROM, OPT_TO, OPT_DAYS };
 
+static const char shortopts[] = "d:hq";
+
 static const struct option options[] = {
 	{ "by", required_argument, NULL, OPT_BY },
 	{ "days", required_argument, NULL, OPT_DAYS },
@@ -67,7 +69,7 @@ int main(int argc, char *argv[])
 	int opt, rc, i;
 
 	cli_init(&cli, "mbr-report", usage);
-	while ((opt = getopt_long(argc, argv, "d:hq", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, shortopts, options, NULL)) != -1) {
 		if (cli_common_option(&cli, opt, optarg))
 			continue;
 		switch (opt) {
@@ -91,6 +93,7 @@ int main(int argc, char *argv[])
 		default: cli_usage_error(&cli, NULL);
 		}
 	}
+	cli_check_options(&cli, argc, argv, optind, shortopts, options);
 	if (optind >= argc)
 		cli_usage_error(&cli, "missing report name");
 	report = argv[optind];

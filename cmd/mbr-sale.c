@@ -25,6 +25,8 @@ static const char usage[] =
 
 enum { OPT_MAP = CLI_OPT_NEXT, OPT_TIME_FORMAT, OPT_STORE, OPT_TS, OPT_MEMBER, OPT_PAYMENT, OPT_ORIGINAL, OPT_COUPON };
 
+static const char shortopts[] = "d:hinq";
+
 static const struct option options[] = {
 	{ "coupon", required_argument, NULL, OPT_COUPON },
 	{ "dry-run", no_argument, NULL, CLI_OPT_DRY_RUN },
@@ -791,7 +793,7 @@ int main(int argc, char *argv[])
 	char **args;
 
 	cli_init(&cli, "mbr-sale", usage);
-	while ((opt = getopt_long(argc, argv, "d:hinq", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, shortopts, options, NULL)) != -1) {
 		if (cli_common_option(&cli, opt, optarg))
 			continue;
 		switch (opt) {
@@ -807,6 +809,7 @@ int main(int argc, char *argv[])
 		default: cli_usage_error(&cli, NULL);
 		}
 	}
+	cli_check_options(&cli, argc, argv, optind, shortopts, options);
 	if (cli.rejects && !cli.skip_bad)
 		cli_usage_error(&cli, "--rejects needs --skip-bad");
 	if (interactive) {

@@ -48,6 +48,274 @@ void cli_warn(struct mbr_cli *c, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* ------------------------------------------------ options per command */
+
+/*
+ * The usage text (the man page's SYNOPSIS) says which options each form
+ * of a program takes; getopt only knows which the program takes at all.
+ * cli_check_options holds the command line to the usage: an option none
+ * of the matching forms shows is a usage error, so that
+ * "mbr-points history M --as-of D" is refused instead of printing the
+ * whole history as if it were as of D.
+ *
+ * A form is one "usage:" entry (with its continuation lines).  Its
+ * options are the -x and --name words, in brackets or not; its command
+ * is the first plain word outside brackets ("earn | redeem | adjust" are
+ * three), and its second plain word tells "rules load" from "rules show".
+ */
+
+#define FORM_MAX 32
+#define FORM_WORDS 8
+#define FORM_OPTS 40
+#define WORD_SZ 32
+
+struct form {
+	char cmd[FORM_WORDS][WORD_SZ];	/* alternatives of the first word */
+	int ncmd;
+	char sub[WORD_SZ];		/* the second word, or "" */
+	char opt[FORM_OPTS][WORD_SZ];	/* "-n", "--reason", ... */
+	int nopt;
+};
+
+/* getopt's own long names for short options (cli_common_option) */
+static const struct {
+	const char *name;
+	char shortopt;
+} long_short[] = { { "dry-run", 'n' }, { "quiet", 'q' } };
+
+static const struct option *long_find(const struct option *lo, const char *name, size_t n)
+{
+	const struct option *hit = NULL;
+	int hits = 0;
+
+	for (; lo && lo->name; lo++) {
+		if (strlen(lo->name) == n && !strncmp(lo->name, name, n))
+			return lo;
+		if (!strncmp(lo->name, name, n)) {	/* getopt takes a unique prefix */
+			hit = lo;
+			hits++;
+		}
+	}
+	return hits == 1 ? hit : NULL;
+}
+
+/* The name an option has in the usage text: "-q" for --quiet, "--as-of". */
+static void opt_name(const struct option *o, char out[WORD_SZ])
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(long_short) / sizeof(long_short[0]); i++) {
+		if (!strcmp(o->name, long_short[i].name)) {
+			snprintf(out, WORD_SZ, "-%c", long_short[i].shortopt);
+			return;
+		}
+	}
+	snprintf(out, WORD_SZ, "--%s", o->name);
+}
+
+static void form_add_opt(struct form *f, const char *name, size_t n)
+{
+	if (f->nopt < FORM_OPTS && n < WORD_SZ) {
+		memcpy(f->opt[f->nopt], name, n);
+		f->opt[f->nopt][n] = '\0';
+		f->nopt++;
+	}
+}
+
+/* Read one usage word (brackets stripped) into form f. */
+static void form_word(struct form *f, const char *w, size_t n, int in_opt_group, int *skip_arg, int *alt,
+		      const struct option *lo)
+{
+	size_t i;
+
+	if (*skip_arg) {	/* the argument of a mandatory --name arg */
+		*skip_arg = 0;
+		return;
+	}
+	if (n > 1 && w[0] == '-') {
+		if (w[1] == '-') {
+			const struct option *o = long_find(lo, w + 2, n - 2);
+			form_add_opt(f, w, n);
+			if (!in_opt_group && o && o->has_arg == required_argument)
+				*skip_arg = 1;
+		} else {
+			for (i = 1; i < n; i++) {
+				char s[2] = { '-', w[i] };
+				form_add_opt(f, s, 2);
+			}
+		}
+		return;
+	}
+	if (in_opt_group || n >= WORD_SZ)
+		return;	/* an option's argument, or not a command */
+	if (n == 1 && w[0] == '|') {
+		*alt = 1;
+		return;
+	}
+	if ((f->ncmd == 0 || *alt) && f->ncmd < FORM_WORDS && !f->sub[0]) {
+		memcpy(f->cmd[f->ncmd], w, n);
+		f->cmd[f->ncmd][n] = '\0';
+		f->ncmd++;
+	} else if (f->ncmd && !f->sub[0]) {
+		memcpy(f->sub, w, n);
+		f->sub[n] = '\0';
+	}
+	*alt = 0;
+}
+
+/* Split the usage text into forms; returns how many. */
+static int parse_forms(const struct mbr_cli *c, const struct option *lo, struct form *forms)
+{
+	const char *p = c->usage;
+	size_t plen = strlen(c->prog);
+	int nf = 0, depth = 0, skip_arg = 0, alt = 0, plain;
+	unsigned opt_groups = 0;	/* bit d: the group at depth d+1 holds options */
+
+	while (*p) {
+		const char *e = p + strcspn(p, " \n"), *w = p;
+		size_t n;
+		int opens = 0, closes = 0, lead;
+
+		if (e == p) {
+			p++;
+			continue;
+		}
+		/* "usage:" and the program's name start a new form */
+		if ((size_t)(e - p) == 6 && !strncmp(p, "usage:", 6)) {
+			p = e;
+			continue;
+		}
+		if ((size_t)(e - p) == plen && !strncmp(p, c->prog, plen)) {
+			if (nf == FORM_MAX)
+				break;
+			memset(&forms[nf++], 0, sizeof(forms[0]));
+			depth = skip_arg = alt = 0;
+			opt_groups = 0;
+			p = e;
+			continue;
+		}
+		if (!nf) {
+			p = e;
+			continue;
+		}
+		for (w = p; w < e; w++) {
+			opens += *w == '[';
+			closes += *w == ']';
+		}
+		for (lead = 0; p + lead < e && p[lead] == '['; lead++)
+			;
+		w = p + lead;
+		n = (size_t)(e - w);
+		while (n && w[n - 1] == ']')
+			n--;
+		if (n && memchr(w, '[', n))	/* "price[:discount]": up to the bracket */
+			n = (size_t)((const char *)memchr(w, '[', n) - w);
+		if (lead && depth + lead <= 31 && depth >= 0) {
+			int d;
+			for (d = depth; d < depth + lead; d++) {
+				if (n && w[0] == '-')
+					opt_groups |= 1u << d;
+				else
+					opt_groups &= ~(1u << d);
+			}
+		}
+		plain = depth + lead == 0;
+		if (plain || (depth + lead <= 32 && (opt_groups >> (depth + lead - 1) & 1u)) || (n && w[0] == '-'))
+			form_word(&forms[nf - 1], w, n, !plain, &skip_arg, &alt, lo);
+		depth += opens - closes;
+		if (depth < 0)
+			depth = 0;
+		p = e;
+	}
+	return nf;
+}
+
+/* Is word one of the n words of w (a form's commands or options)? */
+static int has_word(const char (*w)[WORD_SZ], int n, const char *word)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(w[i], word))
+			return 1;
+	return 0;
+}
+
+void cli_check_options(struct mbr_cli *c, int argc, char *const argv[], int first_operand, const char *shortopts,
+		       const struct option *longopts)
+{
+	static struct form forms[FORM_MAX];
+	int nf = parse_forms(c, longopts, forms), i, j, any_cmd = 0, any_sub = 0;
+	unsigned use = 0;
+	const char *cmd = first_operand < argc ? cli_operand(argv[first_operand]) : NULL;
+	const char *sub = first_operand + 1 < argc ? cli_operand(argv[first_operand + 1]) : NULL;
+
+	for (i = 0; i < nf; i++)
+		any_cmd |= forms[i].ncmd > 0;
+	/* the forms this command line is */
+	for (i = 0; i < nf; i++) {
+		if (!any_cmd || (cmd ? has_word(forms[i].cmd, forms[i].ncmd, cmd) : forms[i].ncmd == 0)) {
+			use |= 1u << i;
+			any_sub |= sub && !strcmp(forms[i].sub, sub);
+		}
+	}
+	if (any_sub)	/* "rules show": only the forms naming show */
+		for (i = 0; i < nf; i++)
+			if (strcmp(forms[i].sub, sub))
+				use &= ~(1u << i);
+	if (!use)
+		return;	/* not a command: the program says so */
+	for (i = 1; i < first_operand && i < argc; i++) {
+		const char *a = argv[i];
+		char name[WORD_SZ];
+		int ok = 0;
+
+		if (a[0] != '-' || !a[1])
+			continue;
+		if (!strcmp(a, "--"))
+			break;
+		if (a[1] == '-') {
+			size_t n = strcspn(a + 2, "=");
+			const struct option *o = long_find(longopts, a + 2, n);
+
+			if (!o)
+				continue;	/* getopt refused it already */
+			opt_name(o, name);
+			if (!a[2 + n] && o->has_arg == required_argument)
+				i++;	/* its argument */
+		} else {
+			const char *s = strchr(shortopts, a[1]);
+
+			snprintf(name, sizeof(name), "-%c", a[1]);
+			if (s && s[1] == ':') {
+				if (!a[2])
+					i++;
+			} else if (a[2]) {
+				/* a cluster: check each letter */
+				for (j = 2; a[j]; j++) {
+					char one[3] = { '-', a[j], '\0' };
+					int k, good = 0;
+
+					for (k = 0; k < nf; k++)
+						good |= (use >> k & 1u) && has_word(forms[k].opt, forms[k].nopt, one);
+					if (!good)
+						cli_usage_error(c, "%s does not go with %s", one, cmd ? cmd : "this form");
+					s = strchr(shortopts, a[j]);
+					if (s && s[1] == ':') {
+						if (!a[j + 1])
+							i++;
+						break;
+					}
+				}
+			}
+		}
+		for (j = 0; j < nf; j++)
+			ok |= (use >> j & 1u) && has_word(forms[j].opt, forms[j].nopt, name);
+		if (!ok)
+			cli_usage_error(c, "%s does not go with %s", name, cmd ? cmd : "this form");
+	}
+}
+
 #define NEG_MARK '\x1f'
 
 void cli_hide_negatives(int argc, char **argv)

@@ -6,6 +6,8 @@
 #ifndef MBR_CLI_H
 #define MBR_CLI_H
 
+#include <getopt.h>
+
 #include "mbr.h"
 
 /* Options every program takes, with their long-option values. */
@@ -54,6 +56,14 @@ int cli_common_option(struct mbr_cli *c, int opt, const char *arg);
  */
 void cli_hide_negatives(int argc, char **argv);
 const char *cli_operand(const char *arg);
+/*
+ * After getopt: refuse (usage error, exit 2) an option that the usage
+ * text does not show for the command in argv[first_operand] (the forms
+ * without a command when there is none; every form when no form has
+ * one).  shortopts and longopts are what getopt_long was given.
+ */
+void cli_check_options(struct mbr_cli *c, int argc, char *const argv[], int first_operand, const char *shortopts,
+		       const struct option *longopts);
 /* One usage line to stderr ("usage: ..." first line), exit 2. */
 void cli_usage_error(struct mbr_cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 /* "prog: message" on stderr. */

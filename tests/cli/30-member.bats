@@ -405,7 +405,7 @@ last_audit() { q 'SELECT MAX(id) FROM audit'; }
 	run --separate-stderr mbr-member --help
 	[ "$status" -eq 0 ]
 	[ "$stderr" = "" ]
-	[[ "${lines[0]}" == "usage: mbr-member [-d file] [--operator name] [--format fmt] [--excel] [--reveal] find query" ]]
+	[[ "${lines[0]}" == "usage: mbr-member [-q] [-d file] [--operator name] [--format fmt] [--excel] [--reveal] find query" ]]
 	run --separate-stderr mbr-member --version
 	[ "$output" = "mbr-member 0.1.0" ]
 	for args in "" "frob M0001" "find" "find a b" "show" "export x" "freeze" "--format xml export"; do
