@@ -241,6 +241,18 @@ static int has_word(const char (*w)[WORD_SZ], int n, const char *word)
 	return 0;
 }
 
+/* Exit with a usage error unless one of the forms in use shows option name. */
+static void option_fits(struct mbr_cli *c, const struct form *forms, int nf, unsigned use, const char *name,
+			const char *cmd)
+{
+	int i;
+
+	for (i = 0; i < nf; i++)
+		if ((use >> i & 1u) && has_word(forms[i].opt, forms[i].nopt, name))
+			return;
+	cli_usage_error(c, "%s does not go with %s", name, cmd ? cmd : "this form");
+}
+
 void cli_check_options(struct mbr_cli *c, int argc, char *const argv[], int first_operand, const char *shortopts,
 		       const struct option *longopts)
 {
@@ -265,10 +277,10 @@ void cli_check_options(struct mbr_cli *c, int argc, char *const argv[], int firs
 				use &= ~(1u << i);
 	if (!use)
 		return;	/* not a command: the program says so */
+	/* getopt has put the options (and their values) before first_operand */
 	for (i = 1; i < first_operand && i < argc; i++) {
 		const char *a = argv[i];
 		char name[WORD_SZ];
-		int ok = 0;
 
 		if (a[0] != '-' || !a[1])
 			continue;
@@ -281,38 +293,22 @@ void cli_check_options(struct mbr_cli *c, int argc, char *const argv[], int firs
 			if (!o)
 				continue;	/* getopt refused it already */
 			opt_name(o, name);
+			option_fits(c, forms, nf, use, name, cmd);
 			if (!a[2 + n] && o->has_arg == required_argument)
-				i++;	/* its argument */
-		} else {
-			const char *s = strchr(shortopts, a[1]);
+				i++;	/* its value */
+			continue;
+		}
+		for (j = 1; a[j]; j++) {	/* "-nq", "-dfile", "-d file" */
+			const char *s = strchr(shortopts, a[j]);
 
-			snprintf(name, sizeof(name), "-%c", a[1]);
+			snprintf(name, sizeof(name), "-%c", a[j]);
+			option_fits(c, forms, nf, use, name, cmd);
 			if (s && s[1] == ':') {
-				if (!a[2])
-					i++;
-			} else if (a[2]) {
-				/* a cluster: check each letter */
-				for (j = 2; a[j]; j++) {
-					char one[3] = { '-', a[j], '\0' };
-					int k, good = 0;
-
-					for (k = 0; k < nf; k++)
-						good |= (use >> k & 1u) && has_word(forms[k].opt, forms[k].nopt, one);
-					if (!good)
-						cli_usage_error(c, "%s does not go with %s", one, cmd ? cmd : "this form");
-					s = strchr(shortopts, a[j]);
-					if (s && s[1] == ':') {
-						if (!a[j + 1])
-							i++;
-						break;
-					}
-				}
+				if (!a[j + 1])
+					i++;	/* its value */
+				break;
 			}
 		}
-		for (j = 0; j < nf; j++)
-			ok |= (use >> j & 1u) && has_word(forms[j].opt, forms[j].nopt, name);
-		if (!ok)
-			cli_usage_error(c, "%s does not go with %s", name, cmd ? cmd : "this form");
 	}
 }
 
