@@ -76,6 +76,7 @@ struct payment {
 	char gift[MBR_CODE_SZ];		/* gift_card=CODE */
 	int64_t amount;
 	int has_amount;
+	int share;			/* a return's share of its sale's prepaid payment */
 };
 
 /* A catalogue entry cached for the run: SKUs are few, lines are many. */
@@ -591,7 +592,6 @@ static int settle_payments(struct mbr_sale_import *im, struct payment *pay, int 
 
 struct original {
 	int64_t id, member, total, points_earned, points_paid, returned, reversed, refunded, earn_lot;
-	int64_t sv_principal, sv_bonus;
 	int is_return;
 };
 
@@ -602,7 +602,7 @@ static int find_original(struct mbr_sale_import *im, struct original *o)
 		" s.points_reversed, s.points_refunded,"
 		" COALESCE((SELECT l.id FROM points_ledger l"
 		"           WHERE l.member = s.member AND l.sale = s.id AND l.kind = 'earn' LIMIT 1), 0),"
-		" s.sv_principal, s.sv_bonus, s.total < 0 OR s.original IS NOT NULL"
+		" s.total < 0 OR s.original IS NOT NULL"
 		" FROM sales s WHERE s.store = ? AND s.receipt = ?");
 	int rc;
 
@@ -621,9 +621,7 @@ static int find_original(struct mbr_sale_import *im, struct original *o)
 		o->reversed = sqlite3_column_int64(st, 6);
 		o->refunded = sqlite3_column_int64(st, 7);
 		o->earn_lot = sqlite3_column_int64(st, 8);
-		o->sv_principal = sqlite3_column_int64(st, 9);
-		o->sv_bonus = sqlite3_column_int64(st, 10);
-		o->is_return = sqlite3_column_int(st, 11);
+		o->is_return = sqlite3_column_int(st, 9);
 	}
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
@@ -639,58 +637,97 @@ static int64_t muldiv(int64_t a, int64_t b, int64_t c)
 }
 
 /*
- * A return that names its sale pays back, as points, the share of the
- * sale's points payment it returns (cumulatively over all its returns,
- * as the points themselves are given back), and the payment column
- * covers only the rest: the member never gets money and points for the
- * same value.  Appends that points part to pay.  0, 1 (rejected) or < 0.
+ * A return that names its sale gives back the share it returns of each
+ * prepaid payment of the sale - points, stored value, gift card - to the
+ * account that paid, by itself (cumulatively over all its returns, as
+ * the points earned are taken back), and its payment column covers only
+ * the rest: value paid from an account never comes back as money or
+ * into another account (a gift card's value never as stored value, a
+ * bonus never as cash).  The return's payment may name such a method
+ * only without an amount or with exactly its share; points may not be
+ * named when the sale paid none.  Appends the shares to pay (share set);
+ * with nothing else named, the rest is cash.  0, 1 (rejected) or < 0.
  */
-static int return_points_part(struct mbr_sale_import *im, const struct original *o, struct payment *pay, int *npay,
-			      int64_t total)
+static int return_prepaid_parts(struct mbr_sale_import *im, const struct original *o, struct payment *pay,
+				int *npay, int64_t total)
 {
-	sqlite3_stmt *st;
-	int64_t paid, before, part;
-	int i, rc;
+	static const char *const methods[] = { "points", "stored_value", "gift_card" };
+	int exp = mbr_db_exponent(im->db), shares = 0, others = 0, m, i, rc;
+	int64_t cum = o->returned - total;	/* returned of the sale after this return */
 
-	if (!o->points_paid)
-		return 0;
-	for (i = 0; i < *npay; i++) {
-		if (!strcmp(pay[i].method, "points")) {
-			receipt_bad(im, "%s:%ld: payment: a return of receipt '%s' gives its points back by itself;"
-				    " leave points out of its payment", im->file, im->first_line, im->original);
+	for (m = 0; m < 3; m++) {
+		sqlite3_stmt *st = mbr_stmt(im->db,
+			"SELECT COALESCE((SELECT amount FROM payments WHERE sale = ?1 AND method = ?2), 0),"
+			" COALESCE((SELECT -SUM(p.amount) FROM payments p JOIN sales s ON s.id = p.sale"
+			"           WHERE s.original = ?1 AND p.method = ?2), 0),"
+			" CASE WHEN ?2 = 'gift_card' THEN"
+			"  COALESCE((SELECT gift FROM sv_ledger WHERE sale = ?1 AND gift IS NOT NULL LIMIT 1), '') END");
+		int64_t paid, before, part;
+		char card[MBR_CODE_SZ];
+		struct payment *y = NULL;
+
+		if (!st)
+			return MBR_EDB;
+		sqlite3_bind_int64(st, 1, o->id);
+		sqlite3_bind_text(st, 2, methods[m], -1, SQLITE_STATIC);
+		if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+			sqlite3_reset(st);
+			return mbr_db_sqlerr(im->db, "payments");
+		}
+		paid = sqlite3_column_int64(st, 0);
+		before = sqlite3_column_int64(st, 1);
+		mbr_copy(card, sizeof(card), sqlite3_column_type(st, 2) == SQLITE_NULL ? "" : (const char *)sqlite3_column_text(st, 2));
+		sqlite3_reset(st);
+		for (i = 0; i < *npay; i++)
+			if (!strcmp(pay[i].method, methods[m]))
+				y = &pay[i];
+		if (paid <= 0) {
+			if (y && m == 0) {
+				receipt_bad(im, "%s:%ld: payment: receipt '%s' was not paid with points; a return of it"
+					    " cannot pay points back", im->file, im->first_line, im->original);
+				return 1;
+			}
+			continue;
+		}
+		part = muldiv(paid, cum, o->total) - before;
+		if (part < 0)
+			part = 0;
+		if (y && ((y->has_amount && y->amount != -part) || (m == 2 && strcmp(y->gift, card)))) {
+			char a[MBR_MONEY_BUFSZ];
+
+			receipt_bad(im, "%s:%ld: payment: this return of receipt '%s' gives back %s %s by itself;"
+				    " leave %s out of its payment", im->file, im->first_line, im->original,
+				    mbr_money_format(part, exp, a), m == 0 ? "as points" : m == 1 ? "to stored value" :
+				    "to its gift card", methods[m]);
 			return 1;
 		}
+		if (!y) {
+			if (!part)
+				continue;
+			if (*npay + 2 > MAX_PAYMENTS) {
+				receipt_bad(im, "%s:%ld: payment: more than %d methods", im->file, im->first_line,
+					    MAX_PAYMENTS - 1);
+				return 1;
+			}
+			y = &pay[(*npay)++];
+			memset(y, 0, sizeof(*y));
+			mbr_copy(y->method, sizeof(y->method), methods[m]);
+			mbr_copy(y->gift, sizeof(y->gift), card);
+		}
+		y->amount = -part;
+		y->has_amount = 1;
+		y->share = 1;
+		shares++;
 	}
-	st = mbr_stmt(im->db, "SELECT COALESCE((SELECT SUM(amount) FROM payments WHERE sale = ?1 AND method = 'points'), 0),"
-			      " COALESCE((SELECT -SUM(p.amount) FROM payments p JOIN sales s ON s.id = p.sale"
-			      "           WHERE s.original = ?1 AND p.method = 'points'), 0)");
-	if (!st)
-		return MBR_EDB;
-	sqlite3_bind_int64(st, 1, o->id);
-	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return mbr_db_sqlerr(im->db, "payments");
+	for (i = 0; i < *npay; i++) {
+		others += !pay[i].share;
+		total -= pay[i].share ? pay[i].amount : 0;
 	}
-	paid = sqlite3_column_int64(st, 0);
-	before = sqlite3_column_int64(st, 1);
-	sqlite3_reset(st);
-	part = muldiv(paid, o->returned - total, o->total) - before;
-	if (part <= 0)
-		return 0;
-	if (*npay + 2 > MAX_PAYMENTS) {
-		receipt_bad(im, "%s:%ld: payment: more than %d methods", im->file, im->first_line, MAX_PAYMENTS - 1);
-		return 1;
+	if (shares && !others && total) {	/* the rest in cash, as a receipt without payments */
+		memset(&pay[*npay], 0, sizeof(pay[0]));
+		mbr_copy(pay[*npay].method, sizeof(pay[0].method), "cash");
+		(*npay)++;
 	}
-	if (*npay == 0) {	/* the rest in cash, as a receipt without payments */
-		memset(&pay[0], 0, sizeof(pay[0]));
-		mbr_copy(pay[0].method, sizeof(pay[0].method), "cash");
-		*npay = 1;
-	}
-	memset(&pay[*npay], 0, sizeof(pay[0]));
-	mbr_copy(pay[*npay].method, sizeof(pay[0].method), "points");
-	pay[*npay].amount = -part;
-	pay[*npay].has_amount = 1;
-	(*npay)++;
 	return 0;
 }
 
@@ -936,36 +973,47 @@ static int check_prepaid(struct mbr_sale_import *im, const struct payment *pay, 
 }
 
 /*
- * Split a return's credit of back into principal and bonus in the
- * proportion its original sale was paid with, cumulatively: after this
- * credit, the principal credited back for the sale over all its returns
- * is floor(credited so far x principal paid / prepaid paid), so returns
- * in parts add up to exactly what one whole return gives.  this_p and
- * this_b are what this receipt credited already (negative).
+ * Split a return's credit of back to account a into principal and bonus
+ * in the proportion the referenced sale drew them from that account,
+ * cumulatively: after this credit, the principal credited back to it
+ * over all the sale's returns is floor(credited so far x principal
+ * drawn / drawn), so returns in parts add up to exactly what one whole
+ * return gives, and a bonus never comes back as principal.
  */
-static int return_credit_split(struct mbr_sale_import *im, const struct original *o, int64_t back, int64_t this_p,
-			       int64_t this_b, struct mbr_sv *used)
+static int return_credit_split(struct mbr_sale_import *im, const struct original *o, const struct mbr_sv_account *a,
+			       int64_t back, struct mbr_sv *used)
 {
-	sqlite3_stmt *st = mbr_stmt(im->db, "SELECT -COALESCE(SUM(sv_principal), 0), -COALESCE(SUM(sv_bonus), 0)"
-					    " FROM sales WHERE original = ?");
-	int64_t done_p, done_b, paid = o->sv_principal + o->sv_bonus, after, want_p;
+	sqlite3_stmt *st = mbr_stmt(im->db,
+		"SELECT -COALESCE(SUM(principal), 0), -COALESCE(SUM(bonus), 0) FROM sv_ledger"
+		" WHERE sale = ?1 AND kind = 'spend' AND (member = ?2 OR gift = ?3)"
+		" UNION ALL SELECT COALESCE(SUM(l.principal), 0), COALESCE(SUM(l.bonus), 0)"
+		" FROM sv_ledger l JOIN sales s ON s.id = l.sale"
+		" WHERE s.original = ?1 AND l.kind = 'credit' AND (l.member = ?2 OR l.gift = ?3)");
+	int64_t drawn_p, drawn_b, done_p, done_b, after, want_p;
 	int rc;
 
 	if (!st)
 		return MBR_EDB;
 	sqlite3_bind_int64(st, 1, o->id);
-	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return mbr_db_sqlerr(im->db, "returns");
+	if (a->member)
+		sqlite3_bind_int64(st, 2, a->member);
+	if (a->gift)
+		sqlite3_bind_text(st, 3, a->gift, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		drawn_p = sqlite3_column_int64(st, 0);
+		drawn_b = sqlite3_column_int64(st, 1);
+		rc = sqlite3_step(st);
+		done_p = sqlite3_column_int64(st, 0);
+		done_b = sqlite3_column_int64(st, 1);
 	}
-	done_p = sqlite3_column_int64(st, 0) - this_p;
-	done_b = sqlite3_column_int64(st, 1) - this_b;
 	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return mbr_db_sqlerr(im->db, "returns");
 	after = done_p + done_b + back;
-	if (after >= paid)			/* beyond what was paid: principal */
-		want_p = o->sv_principal + (after - paid);
+	if (drawn_p + drawn_b <= 0 || after >= drawn_p + drawn_b)
+		want_p = drawn_p + (after - drawn_p - drawn_b);	/* all that was drawn, and beyond as principal */
 	else
-		want_p = (int64_t)((__int128)after * o->sv_principal / paid);
+		want_p = (int64_t)((__int128)after * drawn_p / (drawn_p + drawn_b));
 	used->principal = want_p - done_p;
 	if (used->principal < 0)
 		used->principal = 0;
@@ -977,9 +1025,9 @@ static int return_credit_split(struct mbr_sale_import *im, const struct original
 
 /*
  * Pay (or, for returns, pay back) the receipt's stored-value and
- * gift-card parts, and use its count-card uses.  A return is credited in
- * the proportion of principal and bonus its referenced sale was paid
- * with; without a referenced sale, as principal.
+ * gift-card parts, and use its count-card uses.  A return's share of
+ * its sale's prepaid payment goes back in the proportion of principal
+ * and bonus the sale drew; any other credit, as principal.
  */
 static int pay_prepaid(struct mbr_sale_import *im, const struct payment *pay, int npay, int64_t member,
 		       const struct original *orig, int64_t sale, int64_t ts)
@@ -1009,10 +1057,9 @@ static int pay_prepaid(struct mbr_sale_import *im, const struct payment *pay, in
 		} else if (pay[i].amount < 0) {
 			int64_t back = -pay[i].amount;
 
-			used.principal = back;
+			used.principal = back;	/* a credit of its own (no sale named): principal */
 			used.bonus = 0;
-			if (orig && orig->sv_principal + orig->sv_bonus > 0 &&
-			    (rc = return_credit_split(im, orig, back, sv_p, sv_b, &used)) < 0)
+			if (orig && pay[i].share && (rc = return_credit_split(im, orig, &acct, back, &used)) < 0)
 				return rc;
 			if ((rc = mbr_sv_credit(db, &acct, &used, sale, im->store, ts, ref)) < 0)
 				return rc;
@@ -1349,7 +1396,7 @@ static int write_receipt(struct mbr_sale_import *im)
 		discount += coupon_discount;
 	}
 	bad_pay = parse_payments(im, im->payment, pay, &npay) < 0;
-	if (!bad_pay && have_orig && (rc = return_points_part(im, &orig, pay, &npay, total)) != 0)
+	if (!bad_pay && have_orig && (rc = return_prepaid_parts(im, &orig, pay, &npay, total)) != 0)
 		return rc;
 	if (bad_pay || settle_payments(im, pay, &npay, total) < 0) {
 		/* receipt_bad has the reason without location: add it */

@@ -373,7 +373,12 @@ static const char migration1[] =
 	"CREATE TRIGGER count_card_ledger_no_delete BEFORE DELETE ON count_card_ledger"
 	"  BEGIN SELECT RAISE(ABORT, 'the count-card ledger is append-only'); END;";
 
+/* 2: a return finds what its sale drew from stored value and gift cards */
+static const char migration2[] =
+	"CREATE INDEX IF NOT EXISTS sv_ledger_sale ON sv_ledger(sale) WHERE sale IS NOT NULL;";
+
 const char *const mbr_migrations[] = {
 	migration1,
+	migration2,
 };
 const int mbr_nmigrations = sizeof(mbr_migrations) / sizeof(mbr_migrations[0]);

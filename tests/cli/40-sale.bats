@@ -485,11 +485,21 @@ earn|20" ]
 	[ "$(q "SELECT group_concat(method || ':' || amount, ';') FROM (SELECT p.method, p.amount FROM payments p
 		JOIN sales s ON s.id = p.sale WHERE s.receipt IN ('R10', 'R11') ORDER BY s.receipt, p.method)")" = \
 		"cash:-1030;points:-250;cash:-1030;points:-250" ]
-	# points in such a return's payment column are refused: the rule gives them back
+	# the rule gives the points back: a payment column may name them only
+	# with their share, or without an amount
 	mbr-sale -q add --ts '2025-03-05 10:00:00' --member M0001 --payment 'points:5.00;cash' R12 A100:2:12.80 >/dev/null
-	run --separate-stderr mbr-sale add --ts '2025-03-05 11:00:00' --original R12 --payment 'points:-5.00;cash' R13 A100:-2:12.80
+	run --separate-stderr mbr-sale add --ts '2025-03-05 11:00:00' --original R12 --payment 'points:-4.00;cash' R13 A100:-2:12.80
 	[ "$status" -eq 3 ]
-	[[ "$stderr" == *"gives its points back by itself"* ]]
+	[[ "$stderr" == *"this return of receipt 'R12' gives back 5.00 as points by itself; leave points out of its payment"* ]]
+	run --separate-stderr mbr-sale add --ts '2025-03-05 11:00:00' --original R12 --payment 'points:-5.00;card' R13 A100:-2:12.80
+	[ "$status" -eq 0 ]
+	[ "$(q "SELECT group_concat(method || ':' || amount, ';') FROM (SELECT p.method, p.amount FROM payments p
+		JOIN sales s ON s.id = p.sale WHERE s.receipt = 'R13' ORDER BY p.method)")" = "card:-2060;points:-500" ]
+	# a return of a sale paid without points cannot pay points back (they would never arrive)
+	mbr-sale -q add --ts '2025-03-06 10:00:00' --member M0001 R14 D400:1:39.90 >/dev/null
+	run --separate-stderr mbr-sale add --ts '2025-03-06 11:00:00' --original R14 --payment 'points:-39.90' R15 D400:-1:39.90
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"receipt 'R14' was not paid with points; a return of it cannot pay points back"* ]]
 	mbr-db -q check
 }
 

@@ -418,6 +418,41 @@ V2|2727|273" ]
 	sound
 }
 
+@test "returns naming their sale give prepaid value back to the accounts that paid, never as cash or to another account" {
+	mbr-card -q topup M0001 1000		# 1000.00 principal + 100.00 bonus
+	mbr-sale -q add --member M0001 --payment stored_value R1 D400:10:11.00 >/dev/null
+	[ "$(bal M0001)" = "900.00,90.00,990.00" ]
+	# no payment named: the stored-value share goes back to stored value, bonus as bonus
+	mbr-sale -q add --original R1 R2 D400:-10:11.00 >/dev/null
+	[ "$(bal M0001)" = "1000.00,100.00,1100.00" ]
+	[ "$(q "SELECT group_concat(method || ':' || amount) FROM payments WHERE sale = (SELECT id FROM sales WHERE receipt = 'R2')")" = "stored_value:-11000" ]
+	# so a payout pays what was paid in, and the bonus stays forfeit
+	[ "$(mbr-card payout M0001)" = "1000.00,100.00" ]
+	# a gift card's value goes back to the gift card, not into cash ...
+	g=$(mbr-card gift-create 1 50.00 | sed -n 2p)
+	mbr-sale -q add --payment "gift_card=$g" R3 D400:1:50.00 >/dev/null
+	mbr-sale -q add --original R3 R4 D400:-1:50.00 >/dev/null
+	[ "$(bal "$g")" = "50.00,0.00,50.00" ]
+	[ "$(q "SELECT group_concat(method || ':' || amount) FROM payments WHERE sale = (SELECT id FROM sales WHERE receipt = 'R4')")" = "gift_card:-5000" ]
+	# ... nor into a member's stored value: stored_value named covers only the rest (none)
+	mbr-sale -q add --member M0002 --payment "gift_card=$g" R5 D400:1:50.00 >/dev/null
+	mbr-sale -q add --original R5 --payment stored_value R6 D400:-1:50.00 >/dev/null
+	[ "$(bal "$g")" = "50.00,0.00,50.00" ]
+	[ "$(bal M0002)" = "0.00,0.00,0.00" ]
+	# half paid with stored value, half in cash: half of the return each way
+	mbr-card -q topup M0003 100
+	mbr-sale -q add --member M0003 --payment 'stored_value:20.00;cash' R7 D400:1:40.00 >/dev/null
+	mbr-sale -q add --original R7 R8 D400:-1:40.00 >/dev/null
+	[ "$(bal M0003)" = "100.00,0.00,100.00" ]
+	[ "$(q "SELECT group_concat(method || ':' || amount) FROM (SELECT method, amount FROM payments WHERE sale = (SELECT id FROM sales WHERE receipt = 'R8') ORDER BY method)")" = "cash:-2000,stored_value:-2000" ]
+	# a wrong share or another gift card is refused, naming the share
+	mbr-sale -q add --member M0003 --payment stored_value R9 D400:1:40.00 >/dev/null
+	run --separate-stderr mbr-sale add --original R9 --payment 'stored_value:-10.00;cash' R10 D400:-1:40.00
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"this return of receipt 'R9' gives back 40.00 to stored value by itself; leave stored_value out of its payment"* ]]
+	sound
+}
+
 # ------------------------------------------------------------- count cards
 
 @test "count cards: sell, use through a sale import, list, refund the unused at the price per use rounded down" {
