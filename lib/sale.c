@@ -101,7 +101,7 @@ struct mbr_sale_import {
 	struct mbr_buf text;		/* sku/name/category strings of the lines */
 	struct line *lines;
 	size_t nlines, alines;
-	size_t nbadlines;		/* lines the reader could not take */
+	size_t nin;			/* lines read into it, good or bad */
 	struct mbr_buf bad;		/* first error of the receipt, "" if none */
 	/* raw rows of the receipt, for reject files */
 	struct mbr_buf raw;		/* fields, each NUL-terminated */
@@ -127,6 +127,11 @@ struct mbr_sale_import {
 	struct agg *agg;
 	struct agg **agg_order;	/* the used slots, sorted at a flush */
 	size_t nagg;
+
+	/* receipts rejected in this run, "store\x1freceipt" at offsets into
+	 * rejected.buf, in a hash set of rejected_slots slots (0 = empty) */
+	struct mbr_buf rejected;
+	size_t *rejected_slot, rejected_slots, nrejected;
 
 	/* member cache: the last key looked up */
 	char last_member_key[64];
@@ -402,7 +407,7 @@ static void receipt_reset(struct mbr_sale_import *im)
 {
 	im->open = 0;
 	im->nlines = 0;
-	im->nbadlines = 0;
+	im->nin = 0;
 	im->nraw = 0;
 	mbr_buf_reset(&im->text);
 	mbr_buf_reset(&im->raw);
@@ -411,6 +416,61 @@ static void receipt_reset(struct mbr_sale_import *im)
 }
 
 /* Hand every row of a rejected receipt to the reject callback. */
+/* The set slot of the open receipt's key (in key, NUL-terminated). */
+static size_t *rejected_find(struct mbr_sale_import *im, const char *key)
+{
+	size_t mask = im->rejected_slots - 1, i = (size_t)hash_str(key) & mask;
+
+	while (im->rejected_slot[i] && strcmp(im->rejected.buf + im->rejected_slot[i], key))
+		i = (i + 1) & mask;
+	return &im->rejected_slot[i];
+}
+
+static void rejected_key(const struct mbr_sale_import *im, char *key, size_t n)
+{
+	snprintf(key, n, "%s\x1f%s", im->store, im->receipt);
+}
+
+/* Was the open receipt rejected earlier in this run? */
+static int rejected_has(struct mbr_sale_import *im)
+{
+	char key[128];
+
+	if (!im->nrejected)
+		return 0;
+	rejected_key(im, key, sizeof(key));
+	return *rejected_find(im, key) != 0;
+}
+
+/* Remember the open receipt as rejected: memory grows with rejections only. */
+static void rejected_add(struct mbr_sale_import *im)
+{
+	char key[128];
+	size_t *slot, i;
+
+	if ((im->nrejected + 1) * 2 > im->rejected_slots) {
+		size_t *old = im->rejected_slot, n = im->rejected_slots;
+
+		im->rejected_slots = n ? 2 * n : 64;
+		im->rejected_slot = calloc(im->rejected_slots, sizeof(*im->rejected_slot));
+		if (!im->rejected_slot)
+			abort();
+		for (i = 0; i < n; i++)
+			if (old[i])
+				*rejected_find(im, im->rejected.buf + old[i]) = old[i];
+		free(old);
+	}
+	if (!im->rejected.len)
+		mbr_buf_add(&im->rejected, "", 1);	/* offset 0 means empty */
+	rejected_key(im, key, sizeof(key));
+	slot = rejected_find(im, key);
+	if (!*slot) {
+		*slot = im->rejected.len;
+		mbr_buf_add(&im->rejected, key, strlen(key) + 1);
+		im->nrejected++;
+	}
+}
+
 static int reject_receipt(struct mbr_sale_import *im)
 {
 	const char *fields[256];
@@ -418,7 +478,8 @@ static int reject_receipt(struct mbr_sale_import *im)
 	int rc = 0;
 
 	im->st.rejected_receipts++;
-	im->st.rejected_lines += (long)(im->nraw ? im->nraw : im->nlines + im->nbadlines);
+	im->st.rejected_lines += (long)im->nin;
+	rejected_add(im);
 	if (im->o.error)
 		rc = im->o.error(im->bad.buf, im->o.ctx);
 	for (r = 0; r < im->nraw && rc == 0 && im->o.reject; r++) {
@@ -1279,6 +1340,44 @@ static int apply_coupons(struct mbr_sale_import *im, const struct mbr_sale_membe
  * skipped as a duplicate, 1 when rejected (im->bad says why), < 0 on a
  * database error.
  */
+/*
+ * A receipt either sells or returns: a SKU may have lines of both signs
+ * (a line voided on the receipt), but SKUs bought on balance and SKUs
+ * given back on balance on one receipt are an exchange, which is a
+ * return and a sale: scored as one, the returned goods' points would
+ * net against the new goods (and below the minimum spend, never come
+ * back).  Returns 1 (rejected, said) or 0.
+ */
+static int mixed_receipt(struct mbr_sale_import *im)
+{
+	size_t k, j;
+	int plus = 0, minus = 0;
+
+	for (k = 0; k < im->nlines; k++) {
+		plus |= im->lines[k].qty > 0;
+		minus |= im->lines[k].qty < 0;
+	}
+	if (!plus || !minus)
+		return 0;
+	plus = minus = 0;
+	for (k = 0; k < im->nlines; k++) {
+		const char *sku = im->text.buf + im->lines[k].sku;
+		int64_t net = 0;
+
+		for (j = 0; j < im->nlines; j++)
+			if (!strcmp(im->text.buf + im->lines[j].sku, sku))
+				net += im->lines[j].qty;
+		plus |= net > 0;
+		minus |= net < 0;
+	}
+	if (plus && minus) {
+		receipt_bad(im, "%s:%ld: qty: the receipt sells some goods and returns others; record an exchange"
+			    " as a return and a sale", im->file, im->first_line);
+		return 1;
+	}
+	return 0;
+}
+
 static int write_receipt(struct mbr_sale_import *im)
 {
 	struct mbr_db *db = im->db;
@@ -1300,6 +1399,10 @@ static int write_receipt(struct mbr_sale_import *im)
 
 	memset(&sm, 0, sizeof(sm));
 	memset(&orig, 0, sizeof(orig));
+	if (!im->bad.len && rejected_has(im))
+		receipt_bad(im, "%s:%ld: receipt: '%s' appears again after other receipts, and its first lines were"
+			    " rejected; a receipt's lines must be together (fix the file, import it again)",
+			    im->file, im->first_line, im->receipt);
 	if (im->bad.len)
 		return 1;
 	rc = existing_receipt(im, &prev_batch);
@@ -1330,6 +1433,8 @@ static int write_receipt(struct mbr_sale_import *im)
 		l->amount = amt;
 		items += l->qty;
 	}
+	if (mixed_receipt(im))
+		return 1;
 	is_return = total < 0;
 	day = mbr_local_day(ts);
 	r = mbr_rules_at(&im->rules, day);
@@ -1426,12 +1531,16 @@ static int write_receipt(struct mbr_sale_import *im)
 				paid_points = (int64_t)(((__int128)pay[i].amount * r->redeem_points + r->redeem_value - 1) / r->redeem_value);
 			else if (!have_orig)
 				refund_points = (int64_t)(((__int128)-pay[i].amount * r->redeem_points + r->redeem_value - 1) / r->redeem_value);
-			if (!r->earn_on_points)
+			if (!r->earn_on_points && !is_return)
 				eligible -= pay[i].amount;
 		} else if ((!strcmp(pay[i].method, "stored_value") || !strcmp(pay[i].method, "gift_card")) &&
-			   !r->earn_on_stored_value) {
+			   !r->earn_on_stored_value && !is_return) {
 			eligible -= pay[i].amount;
 		}
+		/* how a return is paid back does not lessen what it takes
+		 * back: a return naming no sale reverses what its goods earn
+		 * when bought (else refunding in points or stored value
+		 * would keep the points a cash purchase earned) */
 	}
 	if (member && !is_return && paid_points) {
 		int64_t bal;
@@ -1707,9 +1816,9 @@ static int sale_line(struct mbr_sale_import *im, const char *const *v, const cha
 		}
 	}
 	keep_raw(im, raw, nraw);
+	im->nin++;
 	if (why) {
 		receipt_bad(im, "%s", why);
-		im->nbadlines++;
 		return 0;
 	}
 	if (!im->member[0] && v[MBR_S_MEMBER] && trim_copy(im->member, sizeof(im->member), v[MBR_S_MEMBER]) < 0)
@@ -1763,6 +1872,21 @@ static int sale_line(struct mbr_sale_import *im, const char *const *v, const cha
 		}
 		if (l->qty < 0)
 			l->discount = -l->discount;
+	}
+	/* a line sells or returns goods: no money moves without them */
+	if (l->qty == 0) {
+		receipt_bad(im, "%s:%ld: qty: 0 sells or returns nothing", file, lineno);
+		return 0;
+	}
+	{
+		/* the discount follows the line's sign; unit prices are >= 0 */
+		__int128 gross = (__int128)(l->qty < 0 ? -l->qty : l->qty) * l->unit_price;
+
+		if ((l->discount < 0 ? -(__int128)l->discount : l->discount) > gross) {
+			receipt_bad(im, "%s:%ld: discount: '%s' is more than the line's qty x unit_price", file, lineno,
+				    v[MBR_S_DISCOUNT]);
+			return 0;
+		}
 	}
 	l->sku = keep_text(im, sku);
 	im->nlines++;
@@ -1821,6 +1945,8 @@ void mbr_sale_import_free(struct mbr_sale_import *im)
 	free(im->lines);
 	free(im->rawrow);
 	free(im->rawn);
+	free(im->rejected_slot);
+	mbr_buf_release(&im->rejected);
 	mbr_buf_release(&im->text);
 	mbr_buf_release(&im->bad);
 	mbr_buf_release(&im->raw);

@@ -518,12 +518,67 @@ earn|20" ]
 @test "returns: one that names no sale gives back points paid as points:-X, at the price points pay" {
 	load_examples
 	mbr-points -q earn M0001 600 >/dev/null
-	# 100 points pay 1.00 (examples/rules.txt): 2.50 back is 250 points; the 10.30 rest reverses 10
+	# 100 points pay 1.00 (examples/rules.txt): 2.50 back is 250 points; the
+	# whole 12.80 reverses 12, however it is paid back
 	run --separate-stderr mbr-sale add --ts '2025-03-04 10:00:00' --member M0001 --payment 'points:-2.50;cash' R10 A100:-1:12.80
 	echo "$stderr"
 	[ "$status" -eq 0 ]
-	[ "$(q "SELECT kind || ':' || points FROM points_ledger WHERE sale IS NOT NULL ORDER BY id")" = "reversal:-10
+	[ "$(q "SELECT kind || ':' || points FROM points_ledger WHERE sale IS NOT NULL ORDER BY id")" = "reversal:-12
 refund:250" ]
+	# a cash sale refunded all in points or stored value still takes its points back
+	mbr-sale -q add --ts '2025-03-11 10:00:00' --member M0002 C1 D400:1:100.00 >/dev/null
+	b=$(bal M0002)
+	mbr-sale -q add --ts '2025-03-12 10:00:00' --member M0002 --payment 'points:-100.00' C1R D400:-1:100.00 >/dev/null
+	[ "$(bal M0002)" = $((b - 100 + 10000)) ]
+	mbr-db -q check
+}
+
+@test "receipts: an exchange (some goods bought, others given back) is refused; a voided line is not" {
+	load_examples
+	mbr-sale -q add --ts '2025-03-04 10:00:00' --member M0001 R1 B200:10:15.60 >/dev/null
+	b=$(bal M0001)
+	run --separate-stderr mbr-sale add --ts '2025-03-05 10:00:00' --member M0001 X1 B200:-10:15.60 D400:1:157.00
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"add:1: qty: the receipt sells some goods and returns others; record an exchange as a return and a sale"* ]]
+	[ "$(bal M0001)" = "$b" ]
+	# a line voided on the same receipt nets out
+	run --separate-stderr mbr-sale add --ts '2025-03-05 10:00:00' --member M0001 X2 D400:2:39.90 D400:-1:39.90
+	[ "$status" -eq 0 ]
+	[ "$output" = "S01,X2,39.90,39" ]
+	# no money without goods: quantity 0, a discount above the line
+	run --separate-stderr mbr-sale add --member M0001 Q0 D400:0:1.00:5.00
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"add:1: qty: 0 sells or returns nothing"* ]]
+	run --separate-stderr mbr-sale add --member M0001 Q1 D400:1:1.00:2.00
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"add:1: discount: '2.00' is more than the line's qty x unit_price"* ]]
+	run --separate-stderr mbr-sale add --member M0001 Q2 D400:2:1.00:2.00
+	[ "$status" -eq 0 ]
+	mbr-db -q check
+}
+
+@test "import --skip-bad: a receipt whose first run was rejected is rejected again when it comes back later" {
+	load_examples
+	cat >d.csv <<-'EOF'
+	store,receipt,ts,member,sku,qty,unit_price
+	S01,R1,2025-03-04 10:00,M0001,A100,1,12.80
+	S01,R1,2025-03-04 10:00,M0001,A100,x,12.80
+	S01,R2,2025-03-04 10:05,M0002,A100,1,12.80
+	S01,R1,2025-03-04 10:00,M0001,D400,5,39.90
+	EOF
+	run --separate-stderr mbr-sale import --skip-bad --rejects rej.csv d.csv
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"d.csv:5: receipt: 'R1' appears again after other receipts, and its first lines were rejected"* ]]
+	[[ "$stderr" == *"2 receipts (3 lines) rejected"* ]]
+	[ "$(q "SELECT group_concat(receipt) FROM sales")" = R2 ]
+	# all of R1 is in the rejects file: fixed, it imports whole
+	[ "$(grep -c '^S01,R1,' rej.csv)" = 3 ]
+	sed -i 's/,x,/,1,/' rej.csv
+	mbr-sale -q import rej.csv
+	[ "$(q "SELECT total FROM sales WHERE receipt = 'R1'")" = 22510 ]
+	# without --rejects the count of rejected lines is the same
+	run --separate-stderr mbr-sale import --skip-bad d.csv
+	[[ "$stderr" == *"2 receipts (3 lines) rejected"* ]]
 	mbr-db -q check
 }
 
