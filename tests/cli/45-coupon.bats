@@ -714,13 +714,43 @@ mistype() {
 	[ "$status" -eq 3 ]
 	[[ "$stderr" == *"coupon: $s does not stack with other coupons"* ]]
 	[ "$(q "SELECT COUNT(*) FROM coupons WHERE state = 'redeemed'")" = 0 ]
-	# 52.70 - 1.00 - 10% of the 日化 line 39.90 (3.99) = 47.71
+	# K1's 1.00 is shared over the lines pro rata: 0.75 off the 日化 line
+	# 39.90, 0.25 off 12.80; K2 takes 10% of the 39.15 left of the 日化
+	# line (3.91): 52.70 - 1.00 - 3.91 = 47.79
 	run --separate-stderr mbr-sale add --member M0005 --coupon "$a;$b" --ts '2026-11-23 09:00:00' R6 \
 		D400:1:39.90 A100:1:12.80
 	echo "$output $stderr"
 	[ "$status" -eq 0 ]
-	[ "$output" = "S01,R6,47.71,47" ]
+	[ "$output" = "S01,R6,47.79,47" ]
 	[ "$(q "SELECT COUNT(*) FROM coupons WHERE state = 'redeemed'")" = 2 ]
+}
+
+@test "sale: a second coupon of some categories works on what earlier coupons left of its lines" {
+	load_catalogue
+	mbr-coupon create A --type amount --value 10.00 --categories 乳品 --stack all
+	mbr-coupon create B --type percent --value 50 --categories 乳品 --stack all
+	mbr-coupon create K --type amount --value 1.00 --stack all
+	a=$(give A M0001) b=$(give B M0001)
+	export MBR_NOW=2026-11-23T10:00:00Z
+	# A takes 10.00 off the 12.80 乳品 line; B 50% of the 2.80 left of it
+	run --separate-stderr mbr-sale add --member M0001 --coupon "$a;$b" --ts '2026-11-23 09:00:00' R1 \
+		A100:1:12.80 D400:1:39.90
+	echo "$output $stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "S01,R1,41.30,41" ]
+	[ "$(q "SELECT campaign, discount FROM coupons ORDER BY campaign")" = "A|1000
+B|140" ]
+	[ "$(q "SELECT total, coupon_discount FROM sales")" = "4130|1140" ]
+	# K's 1.00 over both lines pro rata, exactly: 12.80 x 100 / 52.70 is
+	# 0.24 off the 乳品 line (rounded down), 0.76 off the other (the rest);
+	# B: 50% of 12.56 = 6.28; 52.70 - 1.00 - 6.28 = 45.42
+	k=$(give K M0002) b=$(give B M0002)
+	run --separate-stderr mbr-sale add --member M0002 --coupon "$k;$b" --ts '2026-11-23 09:10:00' R2 \
+		A100:1:12.80 D400:1:39.90
+	echo "$output $stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "S01,R2,45.42,45" ]
+	[ "$(q "SELECT discount FROM coupons WHERE code = '$b'")" = 628 ]
 }
 
 @test "summary: sales count a receipt once even with two coupons of the campaign on it" {
