@@ -753,6 +753,77 @@ B|140" ]
 	[ "$(q "SELECT discount FROM coupons WHERE code = '$b'")" = 628 ]
 }
 
+@test "no discount: a coupon that takes nothing off is refused, not used up; a gift is not" {
+	load_catalogue
+	mbr-coupon create D --type amount --value 5 --categories 乳品
+	mbr-coupon create A --type amount --value 20.00 --categories 乳品 --stack all
+	mbr-coupon create B --type amount --value 5.00 --categories 乳品 --stack all
+	mbr-coupon create G --type gift --value C301
+	d=$(give D M0002) a=$(give A M0001) b=$(give B M0001) g=$(give G M0001)
+	export MBR_NOW=2026-11-23T10:00:00Z
+	before=$(snapshot)
+	# no line of its categories on the receipt
+	run --separate-stderr mbr-sale add --member M0002 --coupon "$d" --ts '2026-11-23 09:00:00' R3 D400:1:39.90
+	echo "$output $stderr"
+	[ "$status" -eq 3 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == *"coupon: no discount: coupon $d takes nothing off this receipt (nothing left of the lines of its categories)"* ]]
+	# nothing left of them once the first coupon took the 12.80 乳品 line
+	run --separate-stderr mbr-sale add --member M0001 --coupon "$a;$b" --ts '2026-11-23 09:00:00' R4 \
+		A100:1:12.80 D400:1:39.90
+	echo "$output $stderr"
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"coupon: no discount: coupon $b takes nothing off this receipt"* ]]
+	[ "$(snapshot)" = "$before" ]
+	# redeem and check on an amount of 0.00: refused (exit 1), still issued
+	refused "no discount" --amount 0 redeem "$b"
+	[[ "$stderr" == *"coupon $b takes nothing off this receipt"* ]]
+	mbr-coupon create N --type amount --value 5
+	n=$(give N M0001)
+	refused "no discount" --amount 0 redeem "$n"
+	[[ "$stderr" == *"coupon $n takes nothing off an amount of 0.00"* ]]
+	refused "no discount" --amount 0 check "$n"
+	[ "$(q "SELECT COUNT(*) FROM coupons WHERE state = 'issued'")" = 5 ]
+	# a gift gives an item: 0.00 off is what it is
+	run --separate-stderr mbr-coupon --amount 0 redeem "$g"
+	[ "$status" -eq 0 ]
+	[ "$output" = "0.00" ]
+}
+
+@test "create, edit: --stores and --categories items are trimmed; empty items and unknown stores refused" {
+	load_catalogue
+	run --separate-stderr mbr-coupon create S --type amount --value 5 --stores 'S01, S02' --categories ' 乳品 , 日化'
+	[ "$status" -eq 0 ]
+	[ "$(q "SELECT stores, categories FROM campaigns WHERE code = 'S'")" = "S01,S02|乳品,日化" ]
+	s=$(give S M0001)
+	export MBR_NOW=2026-11-23T10:00:00Z
+	run --separate-stderr mbr-sale add --store S02 --member M0001 --coupon "$s" --ts '2026-11-23 09:00:00' R4 D400:1:39.90
+	echo "$output $stderr"
+	[ "$status" -eq 0 ]
+	[ "$(q "SELECT discount, store FROM coupons WHERE code = '$s'")" = "500|S02" ]
+	before=$(snapshot)
+	for l in 'S01,S09' 'S01,,S02' 'S01,' ' ' 's01'; do
+		run --separate-stderr mbr-coupon create X --type amount --value 5 --stores "$l"
+		echo "--stores '$l': $status $stderr"
+		[ "$status" -eq 3 ]
+	done
+	run --separate-stderr mbr-coupon create X --type amount --value 5 --stores 'S01, S09'
+	[ "$stderr" = "mbr-coupon: stores: no store 'S09'" ]
+	run --separate-stderr mbr-coupon create X --type amount --value 5 --stores 'S01,,S02'
+	[ "$stderr" = "mbr-coupon: stores 'S01,,S02' has an empty item" ]
+	run --separate-stderr mbr-coupon edit S --stores S03
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-coupon: stores: no store 'S03'" ]
+	run --separate-stderr mbr-coupon edit S --categories '乳品,,日化'
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-coupon: categories '乳品,,日化' has an empty item" ]
+	[ "$(snapshot)" = "$before" ]
+	# an empty list is every store, as before
+	run --separate-stderr mbr-coupon edit S --stores ''
+	[ "$status" -eq 0 ]
+	[ "$(q "SELECT stores FROM campaigns WHERE code = 'S'")" = "" ]
+}
+
 @test "summary: sales count a receipt once even with two coupons of the campaign on it" {
 	load_catalogue
 	mbr-coupon create K1 --type amount --value 1 --stack all
