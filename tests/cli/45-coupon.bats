@@ -585,6 +585,21 @@ mistype() {
 	[ "$status" -eq 2 ]
 }
 
+@test "expire --as-of reads the date in the store's time zone, not the machine's" {
+	mbr-coupon create W --type amount --value 10 --to 2026-11-22
+	c=$(give W M0001)
+	# 2026-11-22 ends at 16:00Z in Asia/Shanghai; in Kiritimati (+14) at 10:00Z
+	MBR_NOW=2026-11-23T10:00:00Z TZ=Pacific/Kiritimati run --separate-stderr mbr-coupon expire --as-of 2026-11-22
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "mbr-coupon: 1 coupon expired" ]
+	[ "$(q "SELECT state FROM coupons WHERE code = '$c'")" = expired ]
+	# and --to of create, --from of edit, are the store's days too
+	TZ=Pacific/Kiritimati mbr-coupon create V --type amount --value 10 --to 2026-11-30
+	TZ=Pacific/Kiritimati mbr-coupon edit V --from 2026-11-25
+	[ "$(q "SELECT valid_from, valid_to FROM campaigns WHERE code = 'V'")" = \
+		"$(date -d '2026-11-24T16:00:00Z' +%s)|$(date -d '2026-11-30T16:00:00Z' +%s)" ]
+}
+
 @test "summary equals mbr-report coupons; table, csv and json" {
 	mbr-coupon create A --type amount --value 10
 	c=$(give A M0001)
