@@ -1193,8 +1193,14 @@ static int apply_coupons(struct mbr_sale_import *im, const struct mbr_sale_membe
 	}
 	left = total;
 	*discount = 0;
-	if (total <= 0) {
+	if (total < 0) {
 		receipt_bad(im, "%s:%ld: coupon: a return cannot use a coupon", im->file, im->first_line);
+		return 1;
+	}
+	if (total == 0) {
+		/* say so, not "a return": all its lines may be paid with count-card uses */
+		receipt_bad(im, "%s:%ld: coupon: the receipt has nothing left to take a discount off",
+			    im->file, im->first_line);
 		return 1;
 	}
 	while (*p) {

@@ -768,6 +768,21 @@ B|140" ]
 	[ "$(q "SELECT discount FROM coupons WHERE code = '$b'")" = 628 ]
 }
 
+@test "sale: a coupon on a receipt whose total is 0.00 is refused as such, not as a return" {
+	load_catalogue
+	mbr-coupon create A --type amount --value 1.00
+	c=$(give A M0001)
+	mbr-card -q --payment card count-sell M0001 C300 5 8.00
+	export MBR_NOW=2026-11-23T10:00:00Z
+	run --separate-stderr mbr-sale add --member M0001 --coupon "$c" --ts '2026-11-23 09:00:00' R1 C300:2:2.00
+	echo "$output $stderr"
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"coupon: the receipt has nothing left to take a discount off"* ]]
+	[[ "$stderr" != *"return"* ]]
+	[ "$(q "SELECT state FROM coupons WHERE code = '$c'")" = issued ]
+	[ "$(q "SELECT COUNT(*) FROM sales")" = 0 ]
+}
+
 @test "no discount: a coupon that takes nothing off is refused, not used up; a gift is not" {
 	load_catalogue
 	mbr-coupon create D --type amount --value 5 --categories 乳品
