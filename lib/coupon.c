@@ -685,7 +685,10 @@ int mbr_coupon_void(struct mbr_db *db, const char *codetext)
 
 	if (mbr_coupon_code_normalize(codetext, code) < 0)
 		return mbr_db_fail(db, MBR_ENOTFOUND, "unknown: '%s' is not a coupon code", codetext);
-	st = mbr_stmt(db, "UPDATE coupons SET state = 'voided', ended_at = ? WHERE code = ? AND state IN ('new', 'issued')");
+	/* past its campaign's last day a coupon is expired, whether or not
+	 * expire has run: check says so below */
+	st = mbr_stmt(db, "UPDATE coupons SET state = 'voided', ended_at = ?1 WHERE code = ?2 AND state IN ('new', 'issued')"
+			  " AND campaign NOT IN (SELECT code FROM campaigns WHERE valid_to IS NOT NULL AND valid_to <= ?1)");
 	if (!st)
 		return MBR_EDB;
 	sqlite3_bind_int64(st, 1, mbr_now());

@@ -600,6 +600,28 @@ mistype() {
 		"$(date -d '2026-11-24T16:00:00Z' +%s)|$(date -d '2026-11-30T16:00:00Z' +%s)" ]
 }
 
+@test "void: a coupon past its campaign's last day is refused as expired before expire runs" {
+	mbr-coupon create W --type amount --value 10 --to 2026-11-25
+	c=$(give W M0001)
+	n=$(mbr-coupon generate W 1 | sed 1d)
+	export MBR_NOW=2026-11-26T10:00:00Z
+	for k in "$c" "$n"; do
+		run --separate-stderr mbr-coupon void "$k"
+		echo "$k: $status $stderr"
+		[ "$status" -eq 3 ]
+		[ "$stderr" = "mbr-coupon: expired: coupon $k is past its validity" ]
+	done
+	[ "$(q "SELECT state FROM coupons ORDER BY state")" = "issued
+new" ]
+	mbr-coupon -q expire
+	[ "$(summary_row W | cut -d, -f3-6)" = "1,0,2,0" ]
+	# on its last day it may still be voided
+	mbr-coupon create X --type amount --value 10 --to 2026-11-26
+	x=$(give X M0001)
+	run --separate-stderr mbr-coupon void "$x"
+	[ "$status" -eq 0 ]
+}
+
 @test "summary equals mbr-report coupons; table, csv and json" {
 	mbr-coupon create A --type amount --value 10
 	c=$(give A M0001)
