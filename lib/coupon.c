@@ -572,7 +572,7 @@ int mbr_coupon_check(struct mbr_db *db, const char *codetext, const struct mbr_c
 	struct mbr_coupon k;
 	sqlite3_stmt *st;
 	char code[MBR_CODE_SZ];
-	int64_t now = u->now ? u->now : mbr_now();
+	int64_t now = u->now ? u->now : mbr_now(), discount;
 	int rc;
 
 	memset(&k, 0, sizeof(k));
@@ -624,8 +624,9 @@ int mbr_coupon_check(struct mbr_db *db, const char *codetext, const struct mbr_c
 		return mbr_db_fail(db, MBR_EINVAL, "below minimum: coupon %s needs a spend of %s", code,
 				   mbr_money_format(c.min_spend, db->exp, a));
 	}
+	discount = u->has_amount ? mbr_campaign_discount(&c, u->amount) : 0;
 	/* a coupon is not used up for nothing; a gift gives an item, not money */
-	if (u->has_amount && strcmp(c.type, "gift") && mbr_campaign_discount(&c, u->amount) == 0) {
+	if (u->has_amount && strcmp(c.type, "gift") && discount == 0) {
 		char a[MBR_MONEY_BUFSZ];
 		if (c.categories[0])
 			return mbr_db_fail(db, MBR_EINVAL, "no discount: coupon %s takes nothing off this receipt"
@@ -634,7 +635,7 @@ int mbr_coupon_check(struct mbr_db *db, const char *codetext, const struct mbr_c
 				   mbr_money_format(u->amount, db->exp, a));
 	}
 	if (out) {
-		out->discount = u->has_amount ? mbr_campaign_discount(&c, u->amount) : 0;
+		out->discount = discount;
 		mbr_copy(out->gift_sku, sizeof(out->gift_sku), c.gift_sku);
 		mbr_copy(out->stack, sizeof(out->stack), c.stack);
 		mbr_copy(out->categories, sizeof(out->categories), c.categories);
