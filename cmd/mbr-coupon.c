@@ -107,7 +107,10 @@ static int64_t count(const char *opt, const char *s)
 	return v;
 }
 
-/* Start of a local date (from), or of the day after it (to: inclusive date). */
+/*
+ * Start of a local date (from), or of the day after it (to: inclusive
+ * date), in the store's time zone: call it once the database is open.
+ */
 static int64_t date_bound(const char *opt, const char *s, int end_of_day)
 {
 	char d[11], next[MBR_TIME_BUFSZ];
@@ -687,10 +690,11 @@ int main(int argc, char *argv[])
 		done(db);
 	} else if (!strcmp(cmd, "expire")) {
 		long n;
-		int64_t t = as_of ? date_bound("--as-of", as_of, 1) : mbr_now();
+		int64_t t;
 
 		ARGS(0, 0);
-		db = cli_open(&cli, MBR_OPEN_RW);
+		db = cli_open(&cli, MBR_OPEN_RW);	/* sets the store's time zone, which the date is in */
+		t = as_of ? date_bound("--as-of", as_of, 1) : mbr_now();
 		cli_require(&cli, db, MBR_ROLE_MANAGER, "expiring coupons");
 		begin(db);
 		if ((rc = mbr_coupon_expire(db, t, &n)) < 0)

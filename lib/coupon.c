@@ -16,7 +16,8 @@
  * Discounts (stated in mbr-coupon(1)): amount: min(value, amount);
  * percent: amount * percent rounded down to the minor unit, at most cap;
  * threshold: value once the amount reaches min_spend; gift: no money off,
- * the gift SKU is named.  Every type needs the amount to reach min_spend.
+ * the gift SKU is named.  Every type needs the amount to reach min_spend,
+ * and every type but gift must take something off it.
  * A coupon used on a sale stays used when goods are returned (forfeited).
  */
 #include <ctype.h>
@@ -175,6 +176,59 @@ static int campaign_check(struct mbr_db *db, const struct mbr_campaign *c)
 	return 0;
 }
 
+/*
+ * A comma list of stores or categories as given: blanks around each item
+ * are trimmed ('S01, S02' is S01 and S02), an empty item is refused, and
+ * so is a store that is not known.  "" stays "" (all).  0 or MBR_EINVAL.
+ */
+static int clean_list(struct mbr_db *db, const char *what, char list[256], int stores)
+{
+	char out[256];			/* never longer than list: only blanks go */
+	const char *p = list;
+	size_t k = 0;
+	int rc;
+
+	if (!*list)
+		return 0;
+	for (;;) {
+		size_t l = strcspn(p, ","), start;
+		const char *b = p, *e = p + l;
+
+		while (b < e && isspace((unsigned char)*b))
+			b++;
+		while (e > b && isspace((unsigned char)e[-1]))
+			e--;
+		if (e == b)
+			return mbr_db_fail(db, MBR_EINVAL, "%s '%s' has an empty item", what, list);
+		if (k)
+			out[k++] = ',';
+		start = k;
+		memcpy(out + k, b, (size_t)(e - b));
+		k += (size_t)(e - b);
+		out[k] = '\0';
+		if (stores && (rc = mbr_store_exists(db, out + start)) <= 0)
+			return rc < 0 ? rc : mbr_db_fail(db, MBR_EINVAL, "%s: no store '%s'", what, out + start);
+		if (!p[l])
+			break;
+		p += l + 1;
+	}
+	mbr_copy(list, 256, out);
+	return 0;
+}
+
+/* Check a campaign and clean its lists into *out, which is what is stored. */
+static int campaign_prepare(struct mbr_db *db, const struct mbr_campaign *c, struct mbr_campaign *out)
+{
+	int rc;
+
+	_Static_assert(sizeof(out->stores) == 256 && sizeof(out->categories) == 256, "clean_list's size");
+	*out = *c;
+	if ((rc = campaign_check(db, out)) < 0 || (rc = clean_list(db, "stores", out->stores, 1)) < 0 ||
+	    (rc = clean_list(db, "categories", out->categories, 0)) < 0)
+		return rc;
+	return 0;
+}
+
 static void bind_campaign(sqlite3_stmt *st, const struct mbr_campaign *c)
 {
 	sqlite3_bind_text(st, 1, c->code, -1, SQLITE_STATIC);
@@ -194,12 +248,13 @@ static void bind_campaign(sqlite3_stmt *st, const struct mbr_campaign *c)
 	sqlite3_bind_text(st, 14, c->stack, -1, SQLITE_STATIC);
 }
 
-int mbr_campaign_create(struct mbr_db *db, const struct mbr_campaign *c)
+int mbr_campaign_create(struct mbr_db *db, const struct mbr_campaign *given)
 {
+	struct mbr_campaign cc, *c = &cc;
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = campaign_check(db, c)) < 0)
+	if ((rc = campaign_prepare(db, given, c)) < 0)
 		return rc;
 	st = mbr_stmt(db, "INSERT INTO campaigns(" CAMPAIGN_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
 			  " ?10, ?11, ?12, ?13, ?14, ?15, NULL)");
@@ -212,12 +267,13 @@ int mbr_campaign_create(struct mbr_db *db, const struct mbr_campaign *c)
 	return mbr_audit(db, "campaign.create", c->code, c->type);
 }
 
-int mbr_campaign_update(struct mbr_db *db, const struct mbr_campaign *c)
+int mbr_campaign_update(struct mbr_db *db, const struct mbr_campaign *given)
 {
+	struct mbr_campaign cc, *c = &cc;
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = campaign_check(db, c)) < 0)
+	if ((rc = campaign_prepare(db, given, c)) < 0)
 		return rc;
 	st = mbr_stmt(db, "UPDATE campaigns SET type = ?2, value = ?3, gift_sku = ?4, cap = ?5, min_spend = ?6,"
 			  " valid_from = ?7, valid_to = ?8, total_limit = ?9, per_member = ?10, points_cost = ?11,"
@@ -516,7 +572,7 @@ int mbr_coupon_check(struct mbr_db *db, const char *codetext, const struct mbr_c
 	struct mbr_coupon k;
 	sqlite3_stmt *st;
 	char code[MBR_CODE_SZ];
-	int64_t now = u->now ? u->now : mbr_now();
+	int64_t now = u->now ? u->now : mbr_now(), discount;
 	int rc;
 
 	memset(&k, 0, sizeof(k));
@@ -568,8 +624,18 @@ int mbr_coupon_check(struct mbr_db *db, const char *codetext, const struct mbr_c
 		return mbr_db_fail(db, MBR_EINVAL, "below minimum: coupon %s needs a spend of %s", code,
 				   mbr_money_format(c.min_spend, db->exp, a));
 	}
+	discount = u->has_amount ? mbr_campaign_discount(&c, u->amount) : 0;
+	/* a coupon is not used up for nothing; a gift gives an item, not money */
+	if (u->has_amount && strcmp(c.type, "gift") && discount == 0) {
+		char a[MBR_MONEY_BUFSZ];
+		if (c.categories[0])
+			return mbr_db_fail(db, MBR_EINVAL, "no discount: coupon %s takes nothing off this receipt"
+					   " (nothing left of the lines of its categories)", code);
+		return mbr_db_fail(db, MBR_EINVAL, "no discount: coupon %s takes nothing off an amount of %s", code,
+				   mbr_money_format(u->amount, db->exp, a));
+	}
 	if (out) {
-		out->discount = u->has_amount ? mbr_campaign_discount(&c, u->amount) : 0;
+		out->discount = discount;
 		mbr_copy(out->gift_sku, sizeof(out->gift_sku), c.gift_sku);
 		mbr_copy(out->stack, sizeof(out->stack), c.stack);
 		mbr_copy(out->categories, sizeof(out->categories), c.categories);
@@ -620,7 +686,10 @@ int mbr_coupon_void(struct mbr_db *db, const char *codetext)
 
 	if (mbr_coupon_code_normalize(codetext, code) < 0)
 		return mbr_db_fail(db, MBR_ENOTFOUND, "unknown: '%s' is not a coupon code", codetext);
-	st = mbr_stmt(db, "UPDATE coupons SET state = 'voided', ended_at = ? WHERE code = ? AND state IN ('new', 'issued')");
+	/* past its campaign's last day a coupon is expired, whether or not
+	 * expire has run: check says so below */
+	st = mbr_stmt(db, "UPDATE coupons SET state = 'voided', ended_at = ?1 WHERE code = ?2 AND state IN ('new', 'issued')"
+			  " AND campaign NOT IN (SELECT code FROM campaigns WHERE valid_to IS NOT NULL AND valid_to <= ?1)");
 	if (!st)
 		return MBR_EDB;
 	sqlite3_bind_int64(st, 1, mbr_now());

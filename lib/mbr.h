@@ -721,7 +721,7 @@ int mbr_coupon_buy(struct mbr_db *db, const char *campaign, const struct mbr_mem
 /*
  * May the code be used now?  0, or an error whose message starts with the
  * reason: unknown, mistyped, expired, not started, used, voided, closed,
- * not issued, other member, wrong store, below minimum.
+ * not issued, other member, wrong store, below minimum, no discount.
  */
 int mbr_coupon_check(struct mbr_db *db, const char *code, const struct mbr_coupon_use *u, struct mbr_coupon *out);
 /* Check and mark used, at most once even under concurrency. */

@@ -68,6 +68,7 @@ struct line {
 	size_t sku, name, category;	/* offsets into text */
 	int64_t qty, unit_price, discount, amount;
 	int64_t card_uses;		/* paid with count-card uses instead of money */
+	int64_t coupon_left;		/* amount less what the receipt's coupons so far took off it */
 	long lineno;
 };
 
@@ -1227,10 +1228,62 @@ static int apply_count_cards(struct mbr_sale_import *im, int64_t member, int64_t
 	return 0;
 }
 
+/* Is line k in the comma list of categories ("": every line)? */
+static int line_in_categories(struct mbr_sale_import *im, size_t k, const char *cats)
+{
+	const struct product *pr = prod_slot(im, im->text.buf + im->lines[k].sku);
+	const char *cat = pr->sku ? pr->category : "";
+	size_t n = strlen(cat);
+
+	if (!*cats)
+		return 1;
+	while (*cats) {
+		size_t m = strcspn(cats, ",");
+		if (m == n && !strncmp(cats, cat, m))
+			return 1;
+		cats += m + (cats[m] != '\0');
+	}
+	return 0;
+}
+
+/*
+ * Take a coupon's discount d off what is left of the lines of its
+ * categories, pro rata to those amounts (a line with nothing left takes
+ * nothing), exactly in minor units: a line takes floor(d * cum / pool)
+ * less the same for the lines before it, cum being the amounts left up to
+ * and including it.  The shares sum to d, none is more than its line has
+ * left, and the rounding remainder falls on the later lines, the last
+ * taking what completes d.  d is at most pool (see apply_coupons).
+ */
+static void coupon_take_off(struct mbr_sale_import *im, const char *cats, int64_t d)
+{
+	__int128 pool = 0, cum = 0;
+	int64_t before = 0, upto;
+	size_t k;
+
+	for (k = 0; k < im->nlines; k++)
+		if (im->lines[k].coupon_left > 0 && line_in_categories(im, k, cats))
+			pool += im->lines[k].coupon_left;
+	if (pool == 0)
+		return;
+	for (k = 0; k < im->nlines; k++) {
+		struct line *l = &im->lines[k];
+
+		if (l->coupon_left <= 0 || !line_in_categories(im, k, cats))
+			continue;
+		cum += l->coupon_left;
+		upto = (int64_t)(d * cum / pool);
+		l->coupon_left -= upto - before;
+		before = upto;
+	}
+}
+
 /*
  * Check the receipt's coupons (codes separated by ';') against its member,
- * store, time and amount; each takes its discount off what is left of the
- * amount it applies to (lines of its categories, or the whole receipt).
+ * store, time and amount; each, in the order given, takes its discount off
+ * what earlier coupons left of the amount it applies to (the lines of its
+ * categories, or the whole receipt), and that discount is then shared out
+ * over those lines (coupon_take_off) for the coupons after it.
  * Several coupons on one receipt must all allow stacking ("all").
  * Returns 0, 1 (rejected, im->bad says why) or < 0.
  */
@@ -1242,12 +1295,20 @@ static int apply_coupons(struct mbr_sale_import *im, const struct mbr_sale_membe
 	size_t k;
 	int n = 0, i, rc, stack_all[MAX_COUPONS];
 
-	for (k = 0; k < im->nlines; k++)
+	for (k = 0; k < im->nlines; k++) {
+		im->lines[k].coupon_left = im->lines[k].amount;
 		total += im->lines[k].amount;
+	}
 	left = total;
 	*discount = 0;
-	if (total <= 0) {
+	if (total < 0) {
 		receipt_bad(im, "%s:%ld: coupon: a return cannot use a coupon", im->file, im->first_line);
+		return 1;
+	}
+	if (total == 0) {
+		/* say so, not "a return": all its lines may be paid with count-card uses */
+		receipt_bad(im, "%s:%ld: coupon: the receipt has nothing left to take a discount off",
+			    im->file, im->first_line);
 		return 1;
 	}
 	while (*p) {
@@ -1284,21 +1345,11 @@ static int apply_coupons(struct mbr_sale_import *im, const struct mbr_sale_membe
 			receipt_bad(im, "%s:%ld: coupon: %s", im->file, im->first_line, mbr_db_errmsg(im->db));
 			return 1;
 		}
-		/* the amount it applies to: its categories' lines, or everything */
-		for (k = 0; k < im->nlines; k++) {
-			const struct product *pr = prod_slot(im, im->text.buf + im->lines[k].sku);
-			const char *cat = pr->sku ? pr->category : "";
-			const char *q = c.categories;
-			int in = !*q;
-
-			while (*q && !in) {
-				size_t m = strcspn(q, ",");
-				in = m == strlen(cat) && !strncmp(q, cat, m);
-				q += m + (q[m] != '\0');
-			}
-			if (in)
-				amount += im->lines[k].amount;
-		}
+		/* the amount it applies to: what is left of its categories'
+		 * lines, or of everything */
+		for (k = 0; k < im->nlines; k++)
+			if (line_in_categories(im, k, c.categories))
+				amount += im->lines[k].coupon_left;
 		if (amount > left)
 			amount = left;
 		u.has_amount = 1;
@@ -1319,6 +1370,7 @@ static int apply_coupons(struct mbr_sale_import *im, const struct mbr_sale_membe
 		amounts[n] = amount;
 		stack_all[n] = !strcmp(c.stack, "all");
 		n++;
+		coupon_take_off(im, c.categories, c.discount);
 		left -= c.discount;
 		*discount += c.discount;
 	}

@@ -585,6 +585,43 @@ mistype() {
 	[ "$status" -eq 2 ]
 }
 
+@test "expire --as-of reads the date in the store's time zone, not the machine's" {
+	mbr-coupon create W --type amount --value 10 --to 2026-11-22
+	c=$(give W M0001)
+	# 2026-11-22 ends at 16:00Z in Asia/Shanghai; in Kiritimati (+14) at 10:00Z
+	MBR_NOW=2026-11-23T10:00:00Z TZ=Pacific/Kiritimati run --separate-stderr mbr-coupon expire --as-of 2026-11-22
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "mbr-coupon: 1 coupon expired" ]
+	[ "$(q "SELECT state FROM coupons WHERE code = '$c'")" = expired ]
+	# and --to of create, --from of edit, are the store's days too
+	TZ=Pacific/Kiritimati mbr-coupon create V --type amount --value 10 --to 2026-11-30
+	TZ=Pacific/Kiritimati mbr-coupon edit V --from 2026-11-25
+	[ "$(q "SELECT valid_from, valid_to FROM campaigns WHERE code = 'V'")" = \
+		"$(date -d '2026-11-24T16:00:00Z' +%s)|$(date -d '2026-11-30T16:00:00Z' +%s)" ]
+}
+
+@test "void: a coupon past its campaign's last day is refused as expired before expire runs" {
+	mbr-coupon create W --type amount --value 10 --to 2026-11-25
+	c=$(give W M0001)
+	n=$(mbr-coupon generate W 1 | sed 1d)
+	export MBR_NOW=2026-11-26T10:00:00Z
+	for k in "$c" "$n"; do
+		run --separate-stderr mbr-coupon void "$k"
+		echo "$k: $status $stderr"
+		[ "$status" -eq 3 ]
+		[ "$stderr" = "mbr-coupon: expired: coupon $k is past its validity" ]
+	done
+	[ "$(q "SELECT state FROM coupons ORDER BY state")" = "issued
+new" ]
+	mbr-coupon -q expire
+	[ "$(summary_row W | cut -d, -f3-6)" = "1,0,2,0" ]
+	# on its last day it may still be voided
+	mbr-coupon create X --type amount --value 10 --to 2026-11-26
+	x=$(give X M0001)
+	run --separate-stderr mbr-coupon void "$x"
+	[ "$status" -eq 0 ]
+}
+
 @test "summary equals mbr-report coupons; table, csv and json" {
 	mbr-coupon create A --type amount --value 10
 	c=$(give A M0001)
@@ -714,13 +751,129 @@ mistype() {
 	[ "$status" -eq 3 ]
 	[[ "$stderr" == *"coupon: $s does not stack with other coupons"* ]]
 	[ "$(q "SELECT COUNT(*) FROM coupons WHERE state = 'redeemed'")" = 0 ]
-	# 52.70 - 1.00 - 10% of the 日化 line 39.90 (3.99) = 47.71
+	# K1's 1.00 is shared over the lines pro rata: 0.75 off the 日化 line
+	# 39.90, 0.25 off 12.80; K2 takes 10% of the 39.15 left of the 日化
+	# line (3.91): 52.70 - 1.00 - 3.91 = 47.79
 	run --separate-stderr mbr-sale add --member M0005 --coupon "$a;$b" --ts '2026-11-23 09:00:00' R6 \
 		D400:1:39.90 A100:1:12.80
 	echo "$output $stderr"
 	[ "$status" -eq 0 ]
-	[ "$output" = "S01,R6,47.71,47" ]
+	[ "$output" = "S01,R6,47.79,47" ]
 	[ "$(q "SELECT COUNT(*) FROM coupons WHERE state = 'redeemed'")" = 2 ]
+}
+
+@test "sale: a second coupon of some categories works on what earlier coupons left of its lines" {
+	load_catalogue
+	mbr-coupon create A --type amount --value 10.00 --categories 乳品 --stack all
+	mbr-coupon create B --type percent --value 50 --categories 乳品 --stack all
+	mbr-coupon create K --type amount --value 1.00 --stack all
+	a=$(give A M0001) b=$(give B M0001)
+	export MBR_NOW=2026-11-23T10:00:00Z
+	# A takes 10.00 off the 12.80 乳品 line; B 50% of the 2.80 left of it
+	run --separate-stderr mbr-sale add --member M0001 --coupon "$a;$b" --ts '2026-11-23 09:00:00' R1 \
+		A100:1:12.80 D400:1:39.90
+	echo "$output $stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "S01,R1,41.30,41" ]
+	[ "$(q "SELECT campaign, discount FROM coupons ORDER BY campaign")" = "A|1000
+B|140" ]
+	[ "$(q "SELECT total, coupon_discount FROM sales")" = "4130|1140" ]
+	# K's 1.00 over both lines pro rata, exactly: 12.80 x 100 / 52.70 is
+	# 0.24 off the 乳品 line (rounded down), 0.76 off the other (the rest);
+	# B: 50% of 12.56 = 6.28; 52.70 - 1.00 - 6.28 = 45.42
+	k=$(give K M0002) b=$(give B M0002)
+	run --separate-stderr mbr-sale add --member M0002 --coupon "$k;$b" --ts '2026-11-23 09:10:00' R2 \
+		A100:1:12.80 D400:1:39.90
+	echo "$output $stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "S01,R2,45.42,45" ]
+	[ "$(q "SELECT discount FROM coupons WHERE code = '$b'")" = 628 ]
+}
+
+@test "sale: a coupon on a receipt whose total is 0.00 is refused as such, not as a return" {
+	load_catalogue
+	mbr-coupon create A --type amount --value 1.00
+	c=$(give A M0001)
+	mbr-card -q --payment card count-sell M0001 C300 5 8.00
+	export MBR_NOW=2026-11-23T10:00:00Z
+	run --separate-stderr mbr-sale add --member M0001 --coupon "$c" --ts '2026-11-23 09:00:00' R1 C300:2:2.00
+	echo "$output $stderr"
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"coupon: the receipt has nothing left to take a discount off"* ]]
+	[[ "$stderr" != *"return"* ]]
+	[ "$(q "SELECT state FROM coupons WHERE code = '$c'")" = issued ]
+	[ "$(q "SELECT COUNT(*) FROM sales")" = 0 ]
+}
+
+@test "no discount: a coupon that takes nothing off is refused, not used up; a gift is not" {
+	load_catalogue
+	mbr-coupon create D --type amount --value 5 --categories 乳品
+	mbr-coupon create A --type amount --value 20.00 --categories 乳品 --stack all
+	mbr-coupon create B --type amount --value 5.00 --categories 乳品 --stack all
+	mbr-coupon create G --type gift --value C301
+	d=$(give D M0002) a=$(give A M0001) b=$(give B M0001) g=$(give G M0001)
+	export MBR_NOW=2026-11-23T10:00:00Z
+	before=$(snapshot)
+	# no line of its categories on the receipt
+	run --separate-stderr mbr-sale add --member M0002 --coupon "$d" --ts '2026-11-23 09:00:00' R3 D400:1:39.90
+	echo "$output $stderr"
+	[ "$status" -eq 3 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == *"coupon: no discount: coupon $d takes nothing off this receipt (nothing left of the lines of its categories)"* ]]
+	# nothing left of them once the first coupon took the 12.80 乳品 line
+	run --separate-stderr mbr-sale add --member M0001 --coupon "$a;$b" --ts '2026-11-23 09:00:00' R4 \
+		A100:1:12.80 D400:1:39.90
+	echo "$output $stderr"
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"coupon: no discount: coupon $b takes nothing off this receipt"* ]]
+	[ "$(snapshot)" = "$before" ]
+	# redeem and check on an amount of 0.00: refused (exit 1), still issued
+	refused "no discount" --amount 0 redeem "$b"
+	[[ "$stderr" == *"coupon $b takes nothing off this receipt"* ]]
+	mbr-coupon create N --type amount --value 5
+	n=$(give N M0001)
+	refused "no discount" --amount 0 redeem "$n"
+	[[ "$stderr" == *"coupon $n takes nothing off an amount of 0.00"* ]]
+	refused "no discount" --amount 0 check "$n"
+	[ "$(q "SELECT COUNT(*) FROM coupons WHERE state = 'issued'")" = 5 ]
+	# a gift gives an item: 0.00 off is what it is
+	run --separate-stderr mbr-coupon --amount 0 redeem "$g"
+	[ "$status" -eq 0 ]
+	[ "$output" = "0.00" ]
+}
+
+@test "create, edit: --stores and --categories items are trimmed; empty items and unknown stores refused" {
+	load_catalogue
+	run --separate-stderr mbr-coupon create S --type amount --value 5 --stores 'S01, S02' --categories ' 乳品 , 日化'
+	[ "$status" -eq 0 ]
+	[ "$(q "SELECT stores, categories FROM campaigns WHERE code = 'S'")" = "S01,S02|乳品,日化" ]
+	s=$(give S M0001)
+	export MBR_NOW=2026-11-23T10:00:00Z
+	run --separate-stderr mbr-sale add --store S02 --member M0001 --coupon "$s" --ts '2026-11-23 09:00:00' R4 D400:1:39.90
+	echo "$output $stderr"
+	[ "$status" -eq 0 ]
+	[ "$(q "SELECT discount, store FROM coupons WHERE code = '$s'")" = "500|S02" ]
+	before=$(snapshot)
+	for l in 'S01,S09' 'S01,,S02' 'S01,' ' ' 's01'; do
+		run --separate-stderr mbr-coupon create X --type amount --value 5 --stores "$l"
+		echo "--stores '$l': $status $stderr"
+		[ "$status" -eq 3 ]
+	done
+	run --separate-stderr mbr-coupon create X --type amount --value 5 --stores 'S01, S09'
+	[ "$stderr" = "mbr-coupon: stores: no store 'S09'" ]
+	run --separate-stderr mbr-coupon create X --type amount --value 5 --stores 'S01,,S02'
+	[ "$stderr" = "mbr-coupon: stores 'S01,,S02' has an empty item" ]
+	run --separate-stderr mbr-coupon edit S --stores S03
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-coupon: stores: no store 'S03'" ]
+	run --separate-stderr mbr-coupon edit S --categories '乳品,,日化'
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-coupon: categories '乳品,,日化' has an empty item" ]
+	[ "$(snapshot)" = "$before" ]
+	# an empty list is every store, as before
+	run --separate-stderr mbr-coupon edit S --stores ''
+	[ "$status" -eq 0 ]
+	[ "$(q "SELECT stores FROM campaigns WHERE code = 'S'")" = "" ]
 }
 
 @test "summary: sales count a receipt once even with two coupons of the campaign on it" {
