@@ -520,7 +520,8 @@ refund:250" ]
 @test "returns: a balance may go negative, and new points pay the debt first" {
 	load_examples
 	mbr-sale -q import "$EX/sales-2025-03-01.csv"
-	mbr-points -q redeem M0004 179 >/dev/null
+	# redeemed the next morning, before the points lapse
+	MBR_NOW=2025-03-02T01:00:00Z mbr-points -q redeem M0004 179 >/dev/null
 	run --separate-stderr mbr-sale -q add --ts '2025-03-02 12:30:00' --original R1004 R1006 D400:-1:39.90
 	[ "$status" -eq 0 ]
 	[ "$(bal M0004)" = -59 ]
