@@ -725,3 +725,27 @@ refund:250" ]
 	[ "$stderr" = "mbr-sale: --map: unknown column 'bogus'" ]
 	[ "$(q "SELECT COUNT(*) FROM sales")" = 0 ]
 }
+
+@test "add: a qty above 1000000000 units is out of range; one that is no number is not a whole number" {
+	load_examples
+	run --separate-stderr mbr-sale add --member M0001 H7 D400:2147483648:1.00
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == *"add:1: qty: '2147483648' is out of range (at most 1000000000 units a line)"* ]]
+	run --separate-stderr mbr-sale add --member M0001 H7 D400:-1000000001:1.00
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"qty: '-1000000001' is out of range (at most 1000000000 units a line)"* ]]
+	run --separate-stderr mbr-sale add --member M0001 H7 D400:2.5:1.00
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"add:1: qty: '2.5' is not a whole number"* ]]
+	run --separate-stderr mbr-sale add --member M0001 H7 D400:x:1.00
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"qty: 'x' is not a whole number"* ]]
+	[ "$(q 'SELECT COUNT(*) FROM sales')" = 0 ]
+	# the limit itself is a quantity
+	run --separate-stderr mbr-sale -q add H8 D400:1000000000:0.01
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "S01,H8,10000000.00,0" ]
+}
