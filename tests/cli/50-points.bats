@@ -359,3 +359,22 @@ adjust|-80|data fix|m1" ]
 	[ "$stderr" = "mbr-points: 0 lots expired, 0 points" ]
 	mbr-db -q check
 }
+
+@test "rules load: an amount of 0 in redeem or base says it must be above 0" {
+	printf 'effective 2025-01-01\nredeem 100 = 0.00\n' >r0.txt
+	run --separate-stderr mbr-points rules load r0.txt
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "mbr-points: r0.txt: line 2: redeem: the amount '0.00' must be above 0" ]
+	printf 'effective 2025-01-01\nbase 1 per 0.00\n' >b0.txt
+	run --separate-stderr mbr-points rules load b0.txt
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-points: b0.txt: line 2: base: the amount '0.00' must be above 0" ]
+	# a malformed line still shows the form
+	printf 'effective 2025-01-01\nredeem 100 1.00\n' >r1.txt
+	run --separate-stderr mbr-points rules load r1.txt
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"line 2: redeem needs: redeem POINTS = AMOUNT"* ]]
+	[ "$(q 'SELECT COUNT(*) FROM rules_versions')" = 0 ]
+}
