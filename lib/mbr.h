@@ -557,6 +557,11 @@ struct mbr_post {
 int mbr_points_post(struct mbr_db *db, const struct mbr_post *p, int64_t *ledger);
 /* Balance now (cached), or of the ledger before a UTC time. */
 int mbr_points_balance(struct mbr_db *db, int64_t member, int64_t before, int64_t *balance);
+/* What a member can spend at time ts (0 = now): its lots lapsed by then are
+ * expired first, as mbr_points_expire does (entries written), then the
+ * balance.  mbr_points_post does the same before every spend (a redeem or
+ * transfer out) and refuses one the balance does not cover (MBR_EINVAL). */
+int mbr_points_spendable(struct mbr_db *db, int64_t member, int64_t ts, int64_t *balance);
 /* Operator earn, redeem (never below zero) or adjust (signed), audited. */
 int mbr_points_change(struct mbr_db *db, const struct mbr_member *m, const char *kind, int64_t points,
 		      const char *reason);

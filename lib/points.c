@@ -79,6 +79,102 @@ static int consume_lots(struct mbr_db *db, int64_t member, int64_t need, int64_t
 	return 0;
 }
 
+/*
+ * Expire what is left of the lots of member (0: of every member) that
+ * lapsed at or before as_of: one 'expire' entry a lot, dated when it
+ * lapsed, and one audit entry if any.  Adds to *entries and *points.
+ */
+static int expire_lapsed(struct mbr_db *db, int64_t member, int64_t as_of, long *entries, int64_t *points)
+{
+	sqlite3_stmt *st;
+	struct mbr_post p;
+	long n = 0;
+	int64_t pts = 0;
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	p.kind = "expire";
+	p.source = "expiry";
+	p.reason = "lot lapsed";
+	for (;;) {
+		/* one lot at a time: posting changes the set being read */
+		if (member)
+			st = mbr_stmt(db, "SELECT id, member, remaining, expires_at FROM points_lots"
+					  " WHERE member = ?2 AND remaining > 0 AND expires_at IS NOT NULL AND expires_at <= ?1"
+					  " ORDER BY expires_at, id LIMIT 1");
+		else
+			st = mbr_stmt(db, "SELECT id, member, remaining, expires_at FROM points_lots"
+					  " WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= ?"
+					  " ORDER BY expires_at, id LIMIT 1");
+		if (!st)
+			return MBR_EDB;
+		sqlite3_bind_int64(st, 1, as_of);
+		if (member)
+			sqlite3_bind_int64(st, 2, member);
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW) {
+			sqlite3_reset(st);
+			if (rc != SQLITE_DONE)
+				return mbr_db_sqlerr(db, "expiry");
+			break;
+		}
+		p.lot = sqlite3_column_int64(st, 0);
+		p.member = sqlite3_column_int64(st, 1);
+		p.points = -sqlite3_column_int64(st, 2);
+		p.ts = sqlite3_column_int64(st, 3);	/* dated when the lot lapsed */
+		sqlite3_reset(st);
+		if ((rc = mbr_points_post(db, &p, NULL)) < 0)
+			return rc;
+		n++;
+		pts -= p.points;
+	}
+	*entries += n;
+	*points += pts;
+	if (n) {
+		char detail[96];
+		snprintf(detail, sizeof(detail), "%ld lots, %lld points", n, (long long)pts);
+		return mbr_audit(db, "points.expire", "", detail);
+	}
+	return 0;
+}
+
+int mbr_points_spendable(struct mbr_db *db, int64_t member, int64_t ts, int64_t *balance)
+{
+	long n = 0;
+	int64_t pts = 0;
+	int rc;
+
+	if ((rc = expire_lapsed(db, member, ts ? ts : mbr_now(), &n, &pts)) < 0)
+		return rc;
+	return mbr_points_balance(db, member, 0, balance);
+}
+
+/* A spend (a redeem or a transfer out) takes only points the member has at
+ * its time: lots lapsed by then are expired first.  Every spend passes this
+ * check; callers that check earlier, for a message of their own, must use
+ * mbr_points_spendable too. */
+static int check_spend(struct mbr_db *db, const struct mbr_post *p)
+{
+	sqlite3_stmt *st;
+	int64_t bal;
+	int rc;
+
+	if ((rc = mbr_points_spendable(db, p->member, p->ts, &bal)) < 0)
+		return rc;
+	if (bal >= -p->points)
+		return 0;
+	st = mbr_stmt(db, "SELECT uid FROM members WHERE id = ?");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, p->member);
+	rc = sqlite3_step(st);
+	rc = mbr_db_fail(db, MBR_EINVAL, "member %s has %lld points, cannot %s %lld",
+			 rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : "?",
+			 (long long)bal, p->kind, (long long)-p->points);
+	sqlite3_reset(st);
+	return rc;
+}
+
 int mbr_points_post(struct mbr_db *db, const struct mbr_post *p, int64_t *ledger_out)
 {
 	sqlite3_stmt *st;
@@ -87,6 +183,9 @@ int mbr_points_post(struct mbr_db *db, const struct mbr_post *p, int64_t *ledger
 
 	if (p->points == 0)
 		return 0;
+	if (p->points < 0 && (!strcmp(p->kind, "redeem") || !strcmp(p->kind, "transfer")) &&
+	    (rc = check_spend(db, p)) < 0)
+		return rc;
 	st = mbr_stmt(db, "INSERT INTO points_ledger(member, ts, kind, points, reason, source, sale, ref, store,"
 			  " operator, batch) VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
 	if (!st)
@@ -186,7 +285,6 @@ int mbr_points_change(struct mbr_db *db, const struct mbr_member *m, const char 
 {
 	struct mbr_rules_set rs;
 	struct mbr_post p;
-	int64_t bal;
 	int rc;
 
 	if (points <= 0 && strcmp(kind, "adjust"))
@@ -202,12 +300,7 @@ int mbr_points_change(struct mbr_db *db, const struct mbr_member *m, const char 
 	p.source = "operator";
 	p.ts = mbr_now();
 	if (!strcmp(kind, "redeem")) {
-		if ((rc = mbr_points_balance(db, m->id, 0, &bal)) < 0)
-			return rc;
-		if (bal < points)
-			return mbr_db_fail(db, MBR_EINVAL, "member %s has %lld points, cannot redeem %lld",
-					   m->uid, (long long)bal, (long long)points);
-		p.points = -points;
+		p.points = -points;	/* mbr_points_post refuses more than the member has */
 	} else {
 		p.points = points;
 		if (points > 0) {
@@ -231,7 +324,7 @@ int mbr_points_transfer(struct mbr_db *db, const struct mbr_member *from, const 
 {
 	sqlite3_stmt *st;
 	struct mbr_post p;
-	int64_t bal, expires = 0;
+	int64_t bal, expires = 0, ts = mbr_now();
 	char detail[128];
 	int rc;
 
@@ -241,7 +334,8 @@ int mbr_points_transfer(struct mbr_db *db, const struct mbr_member *from, const 
 		return mbr_db_fail(db, MBR_EINVAL, "cannot transfer points to the same member");
 	if ((rc = usable(db, from)) < 0 || (rc = usable(db, to)) < 0)
 		return rc;
-	if ((rc = mbr_points_balance(db, from->id, 0, &bal)) < 0)
+	/* lapsed lots are expired first: they neither count nor date the receiver's lot */
+	if ((rc = mbr_points_spendable(db, from->id, ts, &bal)) < 0)
 		return rc;
 	if (bal < points)
 		return mbr_db_fail(db, MBR_EINVAL, "member %s has %lld points, cannot transfer %lld",
@@ -263,7 +357,7 @@ int mbr_points_transfer(struct mbr_db *db, const struct mbr_member *from, const 
 	p.kind = "transfer";
 	p.source = "transfer";
 	p.reason = reason;
-	p.ts = mbr_now();
+	p.ts = ts;
 	p.member = from->id;
 	p.points = -points;
 	p.ref = to->uid;
@@ -281,47 +375,9 @@ int mbr_points_transfer(struct mbr_db *db, const struct mbr_member *from, const 
 
 int mbr_points_expire(struct mbr_db *db, int64_t as_of, long *entries, int64_t *points)
 {
-	sqlite3_stmt *st;
-	struct mbr_post p;
-	int rc;
-
 	*entries = 0;
 	*points = 0;
-	memset(&p, 0, sizeof(p));
-	p.kind = "expire";
-	p.source = "expiry";
-	p.reason = "lot lapsed";
-	for (;;) {
-		/* one lot at a time: posting changes the set being read */
-		st = mbr_stmt(db, "SELECT id, member, remaining, expires_at FROM points_lots"
-				  " WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= ?"
-				  " ORDER BY expires_at, id LIMIT 1");
-		if (!st)
-			return MBR_EDB;
-		sqlite3_bind_int64(st, 1, as_of);
-		rc = sqlite3_step(st);
-		if (rc != SQLITE_ROW) {
-			sqlite3_reset(st);
-			if (rc != SQLITE_DONE)
-				return mbr_db_sqlerr(db, "expiry");
-			break;
-		}
-		p.lot = sqlite3_column_int64(st, 0);
-		p.member = sqlite3_column_int64(st, 1);
-		p.points = -sqlite3_column_int64(st, 2);
-		p.ts = sqlite3_column_int64(st, 3);	/* dated when the lot lapsed */
-		sqlite3_reset(st);
-		if ((rc = mbr_points_post(db, &p, NULL)) < 0)
-			return rc;
-		(*entries)++;
-		*points -= p.points;
-	}
-	if (*entries) {
-		char detail[96];
-		snprintf(detail, sizeof(detail), "%ld lots, %lld points", *entries, (long long)*points);
-		return mbr_audit(db, "points.expire", "", detail);
-	}
-	return 0;
+	return expire_lapsed(db, 0, as_of, entries, points);
 }
 
 int mbr_points_history(struct mbr_db *db, int64_t member, mbr_ledger_fn fn, void *ctx)

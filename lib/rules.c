@@ -335,8 +335,11 @@ int mbr_rules_parse(const char *text, int exp, struct mbr_rules *r, struct mbr_b
 			have_effective = 1;
 		} else if (!strcmp(w[0], "base")) {
 			if (nw != 4 || strcmp(w[2], "per") || parse_count(w[1], 0, 1000000, &r->base_points) < 0 ||
-			    mbr_money_parse(w[3], exp, &r->base_per) < 0 || r->base_per <= 0) {
+			    mbr_money_parse(w[3], exp, &r->base_per) < 0) {
 				mbr_buf_addf(err, "line %d: base needs: base POINTS per AMOUNT (e.g. base 1 per 1.00)", lineno);
+				rc = MBR_EINVAL;
+			} else if (r->base_per <= 0) {
+				mbr_buf_addf(err, "line %d: base: the amount '%s' must be above 0", lineno, w[3]);
 				rc = MBR_EINVAL;
 			}
 		} else if (!strcmp(w[0], "min_spend")) {
@@ -357,8 +360,11 @@ int mbr_rules_parse(const char *text, int exp, struct mbr_rules *r, struct mbr_b
 			}
 		} else if (!strcmp(w[0], "redeem")) {
 			if (nw != 4 || strcmp(w[2], "=") || parse_count(w[1], 1, 1000000000, &r->redeem_points) < 0 ||
-			    mbr_money_parse(w[3], exp, &r->redeem_value) < 0 || r->redeem_value <= 0) {
+			    mbr_money_parse(w[3], exp, &r->redeem_value) < 0) {
 				mbr_buf_addf(err, "line %d: redeem needs: redeem POINTS = AMOUNT (e.g. redeem 100 = 1.00)", lineno);
+				rc = MBR_EINVAL;
+			} else if (r->redeem_value <= 0) {
+				mbr_buf_addf(err, "line %d: redeem: the amount '%s' must be above 0", lineno, w[3]);
 				rc = MBR_EINVAL;
 			}
 		} else if (!strcmp(w[0], "earn_on")) {

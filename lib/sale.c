@@ -282,6 +282,10 @@ static int trim_copy(char *dst, size_t n, const char *s)
 	return 0;
 }
 
+#define QTY_MAX 1000000000LL	/* units a line, either way */
+
+/* A line's quantity: 0, MBR_EINVAL if s is not a whole number, or 1 if it
+ * is one of more than QTY_MAX units either way. */
 static int parse_qty(const char *s, int64_t *q)
 {
 	char *end;
@@ -299,8 +303,10 @@ static int parse_qty(const char *s, int64_t *q)
 		while (*end == '0')
 			end++;
 	}
-	if (*end || v > 1000000000LL || v < -1000000000LL)
+	if (*end)
 		return MBR_EINVAL;
+	if (v > QTY_MAX || v < -QTY_MAX)
+		return 1;
 	*q = v;
 	return 0;
 }
@@ -1899,8 +1905,14 @@ static int sale_line(struct mbr_sale_import *im, const char *const *v, const cha
 		receipt_bad(im, "%s:%ld: sku: missing or longer than %d bytes", file, lineno, SKU_MAX - 1);
 		return 0;
 	}
-	if (parse_qty(val(v, MBR_S_QTY), &l->qty) < 0) {
+	rc = parse_qty(val(v, MBR_S_QTY), &l->qty);
+	if (rc < 0) {
 		receipt_bad(im, "%s:%ld: qty: '%s' is not a whole number", file, lineno, val(v, MBR_S_QTY));
+		return 0;
+	}
+	if (rc > 0) {
+		receipt_bad(im, "%s:%ld: qty: '%s' is out of range (at most %lld units a line)", file, lineno,
+			    val(v, MBR_S_QTY), QTY_MAX);
 		return 0;
 	}
 	if (mbr_money_parse(val(v, MBR_S_UNIT_PRICE), exp, &l->unit_price) < 0) {

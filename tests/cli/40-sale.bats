@@ -585,7 +585,8 @@ refund:250" ]
 @test "returns: a balance may go negative, and new points pay the debt first" {
 	load_examples
 	mbr-sale -q import "$EX/sales-2025-03-01.csv"
-	mbr-points -q redeem M0004 179 >/dev/null
+	# redeemed the next morning, before the points lapse
+	MBR_NOW=2025-03-02T01:00:00Z mbr-points -q redeem M0004 179 >/dev/null
 	run --separate-stderr mbr-sale -q add --ts '2025-03-02 12:30:00' --original R1004 R1006 D400:-1:39.90
 	[ "$status" -eq 0 ]
 	[ "$(bal M0004)" = -59 ]
@@ -788,4 +789,28 @@ refund:250" ]
 	[ "$status" -eq 2 ]
 	[ "$stderr" = "mbr-sale: --map: unknown column 'bogus'" ]
 	[ "$(q "SELECT COUNT(*) FROM sales")" = 0 ]
+}
+
+@test "add: a qty above 1000000000 units is out of range; one that is no number is not a whole number" {
+	load_examples
+	run --separate-stderr mbr-sale add --member M0001 H7 D400:2147483648:1.00
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == *"add:1: qty: '2147483648' is out of range (at most 1000000000 units a line)"* ]]
+	run --separate-stderr mbr-sale add --member M0001 H7 D400:-1000000001:1.00
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"qty: '-1000000001' is out of range (at most 1000000000 units a line)"* ]]
+	run --separate-stderr mbr-sale add --member M0001 H7 D400:2.5:1.00
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"add:1: qty: '2.5' is not a whole number"* ]]
+	run --separate-stderr mbr-sale add --member M0001 H7 D400:x:1.00
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"qty: 'x' is not a whole number"* ]]
+	[ "$(q 'SELECT COUNT(*) FROM sales')" = 0 ]
+	# the limit itself is a quantity
+	run --separate-stderr mbr-sale -q add H8 D400:1000000000:0.01
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "S01,H8,10000000.00,0" ]
 }

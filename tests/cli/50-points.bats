@@ -180,6 +180,8 @@ adjust|-80|data fix|m1" ]
 
 @test "transfer: moves points between members; more than the balance is refused" {
 	load_sales
+	# before the points of 2025-03 lapse
+	export MBR_NOW=2025-03-10T02:00:00Z
 	run --separate-stderr mbr-points --reason gift transfer M0001 M0002 30
 	echo "$stderr"
 	[ "$status" -eq 0 ]
@@ -307,4 +309,72 @@ adjust|-80|data fix|m1" ]
 	run --separate-stderr mbr-sale -q add --ts '2025-03-11 10:00:00' --member M0001 T3 D400:1:39.90
 	[ "$status" -eq 0 ]
 	[ "$output" = "S01,T3,39.90,47" ]
+}
+
+@test "spending: lots lapsed by the time of a spend are expired first, as expire would" {
+	load_examples
+	# a Tuesday: 119.70 earns 119 points, lapsing 2026-03-04 00:00
+	mbr-sale -q add --ts '2025-03-04 10:00' --member M0004 R1 D400:3:39.90 >/dev/null
+	mbr-points -q expire --as-of 2026-03-01
+	n=$(q 'SELECT COUNT(*) FROM points_ledger')
+	# a sale of 2026-03-10 paying with them is refused, nothing written
+	run --separate-stderr mbr-sale add --ts '2026-03-10 10:00' --member M0004 --payment 'points:1.19;cash' R2 D400:1:39.90
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == *"member $(uid M0004) has 0 points, cannot redeem 119"* ]]
+	# so are a redeem and a transfer on that day
+	export MBR_NOW=2026-03-10T02:00:00Z
+	run --separate-stderr mbr-points redeem M0004 119
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == *"has 0 points, cannot redeem 119"* ]]
+	run --separate-stderr mbr-points transfer M0004 M0001 1
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"has 0 points, cannot transfer 1"* ]]
+	[ "$(q 'SELECT COUNT(*) FROM points_ledger')" = "$n" ]
+	# with newer points (a Wednesday, 79.80: 79) the spend goes through,
+	# after the lapsed lot's expire entry, dated when it lapsed
+	mbr-sale -q add --ts '2025-06-04 10:00' --member M0004 R3 D400:2:39.90 >/dev/null
+	run --separate-stderr mbr-sale -q add --ts '2026-03-10 10:00' --member M0004 --payment 'points:0.50;cash' R2 D400:1:39.90
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "S01,R2,39.90,39" ]
+	run --separate-stderr mbr-points redeem M0004 60
+	[ "$status" -eq 0 ]
+	[ "$output" = 8 ]
+	mbr-points history --format csv M0004 | cut -d, -f1-6 >history.csv
+	cat history.csv
+	[ "$(cat history.csv)" = "time,kind,points,balance,source,ref
+2025-03-04 10:00:00,earn,+119,119,sale,S01/R1
+2025-06-04 10:00:00,earn,+79,198,sale,S01/R3
+2026-03-04 00:00:00,expire,-119,79,expiry,
+2026-03-10 10:00:00,redeem,-50,29,sale,S01/R2
+2026-03-10 10:00:00,earn,+39,68,sale,S01/R2
+2026-03-10 10:00:00,redeem,-60,8,operator," ]
+	# the nightly expiry finds nothing more
+	run --separate-stderr mbr-points expire --as-of 2026-03-10
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "mbr-points: 0 lots expired, 0 points" ]
+	mbr-db -q check
+}
+
+@test "rules load: an amount of 0 in redeem or base says it must be above 0" {
+	printf 'effective 2025-01-01\nredeem 100 = 0.00\n' >r0.txt
+	run --separate-stderr mbr-points rules load r0.txt
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "mbr-points: r0.txt: line 2: redeem: the amount '0.00' must be above 0" ]
+	printf 'effective 2025-01-01\nbase 1 per 0.00\n' >b0.txt
+	run --separate-stderr mbr-points rules load b0.txt
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-points: b0.txt: line 2: base: the amount '0.00' must be above 0" ]
+	# a malformed line still shows the form
+	printf 'effective 2025-01-01\nredeem 100 1.00\n' >r1.txt
+	run --separate-stderr mbr-points rules load r1.txt
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"line 2: redeem needs: redeem POINTS = AMOUNT"* ]]
+	[ "$(q 'SELECT COUNT(*) FROM rules_versions')" = 0 ]
 }

@@ -277,6 +277,94 @@ static void test_fifo_and_expiry(void **state)
 	mbr_db_close(db);
 }
 
+/* A spend at time T (redeem, transfer out, a sale or coupon paying with
+ * points) first expires the member's lots lapsed by T, with the entries
+ * expiry writes, and is checked against what is left. */
+static void test_spend_expires_lapsed(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct mbr_member m, other;
+	struct mbr_post p;
+	int64_t a, b, c, bal = -1, pts = -1;
+	long entries = -1;
+	char want[160];
+
+	(void)state;
+	add_member(db, "M001", &m);
+	add_member(db, "M002", &other);
+	a = post(db, m.id, "earn", 100, local("2024-01-05 10:00"), local("2025-03-01 00:00"));	/* lapsed by now */
+	b = post(db, m.id, "earn", 50, local("2025-01-05 10:00"), local("2026-01-05 00:00"));
+	post(db, other.id, "earn", 10, local("2024-01-05 10:00"), local("2025-03-01 00:00"));
+	assert_int_equal(balance(db, m.id), 150);
+
+	/* before the lapse nothing expires */
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	assert_int_equal(mbr_points_spendable(db, m.id, local("2025-02-28 23:59:59"), &bal), MBR_OK);
+	assert_int_equal(bal, 150);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM points_ledger WHERE kind = 'expire'"), 0);
+	/* from the lapse on, A is expired */
+	assert_int_equal(mbr_points_spendable(db, m.id, local("2025-03-01 00:00"), &bal), MBR_OK);
+	assert_int_equal(bal, 50);
+	assert_int_equal(mbr_rollback(db), MBR_OK);
+
+	/* the operator's redeem now: only B's 50 count; a refusal writes nothing */
+	assert_int_equal(change(db, &m, "redeem", 51), MBR_EINVAL);
+	snprintf(want, sizeof(want), "member %s has 50 points, cannot redeem 51", m.uid);
+	assert_string_equal(mbr_db_errmsg(db), want);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM points_ledger WHERE kind = 'expire'"), 0);
+	assert_int_equal(change(db, &m, "redeem", 20), MBR_OK);
+	assert_int_equal(balance(db, m.id), 30);
+	assert_int_equal(lot_remaining(db, a), 0);
+	assert_int_equal(lot_remaining(db, b), 30);
+	/* A's remainder as an expire entry dated when it lapsed; the other
+	 * member's lapsed lot is not this spend's business */
+	assert_int_equal(qi(db, "SELECT points FROM points_ledger WHERE kind = 'expire' AND member = %lld", (long long)m.id),
+			 -100);
+	assert_int_equal(qi(db, "SELECT ts FROM points_ledger WHERE kind = 'expire'"), local("2025-03-01 00:00"));
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM points_ledger WHERE kind = 'expire' AND member = %lld",
+			    (long long)other.id), 0);
+	assert_sound(db);
+
+	/* a transfer: the lapsed lot C neither counts nor dates the receiver's lot */
+	c = post(db, m.id, "earn", 40, local("2024-03-01 10:00"), local("2025-03-05 00:00"));
+	assert_int_equal(transfer(db, &m, &other, 31), MBR_EINVAL);
+	assert_int_equal(transfer(db, &m, &other, 10), MBR_OK);
+	assert_int_equal(lot_remaining(db, c), 0);
+	assert_int_equal(lot_remaining(db, b), 20);
+	assert_int_equal(qi(db, "SELECT expires_at FROM points_lots WHERE id = (SELECT MAX(id) FROM points_lots)"),
+			 local("2026-01-05 00:00"));
+	assert_sound(db);
+
+	/* a spend posted at its own time, as a sale or a coupon does */
+	memset(&p, 0, sizeof(p));
+	p.member = other.id;
+	p.kind = "redeem";
+	p.source = "sale";
+	p.points = -15;
+	p.ts = local("2025-03-05 10:00");
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	assert_int_equal(mbr_points_post(db, &p, NULL), MBR_EINVAL);
+	snprintf(want, sizeof(want), "member %s has 10 points, cannot redeem 15", other.uid);
+	assert_string_equal(mbr_db_errmsg(db), want);
+	assert_int_equal(mbr_rollback(db), MBR_OK);
+	/* dated before its lot lapsed, the same spend finds the points there */
+	p.ts = local("2025-02-01 10:00");
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	assert_int_equal(mbr_points_post(db, &p, NULL), MBR_OK);
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	assert_int_equal(balance(db, other.id), 5);
+	assert_sound(db);
+
+	/* the nightly expiry then finds nothing more to take */
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	assert_int_equal(mbr_points_expire(db, local("2025-03-10 00:00"), &entries, &pts), MBR_OK);
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	assert_int_equal(entries, 0);
+	assert_int_equal(pts, 0);
+	assert_sound(db);
+	mbr_db_close(db);
+}
+
 /* A reversal larger than the balance leaves a debt; the next earns pay it
  * before a lot opens. */
 static void test_negative_balance(void **state)
@@ -662,6 +750,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_earn_redeem_adjust, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fifo_and_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spend_expires_lapsed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_negative_balance, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transfer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_frozen, setup, teardown),
