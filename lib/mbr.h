@@ -348,9 +348,21 @@ int mbr_audit_verify(struct mbr_db *db, int64_t *entries);
 typedef void (*mbr_problem_fn)(const char *problem, void *ctx);
 int mbr_db_check(struct mbr_db *db, mbr_problem_fn fn, void *ctx);
 
-/* Online backup to a gzip file, and restore from one (replaces the database). */
+/*
+ * Online backup to a gzip file, and restore from one (replaces the
+ * database).  A backup never replaces a file: MBR_EEXIST if gzpath
+ * exists, MBR_EINVAL if it names the database, its -wal, -shm or
+ * -journal file or its key file (even when they do not exist yet).
+ */
 int mbr_db_backup(struct mbr_db *db, const char *gzpath);
 int mbr_db_restore(const char *dbpath, const char *gzpath, struct mbr_buf *err);
+
+/*
+ * Do paths a and b name the same file: the same inode when both exist,
+ * else the same path once their directories are resolved?  For refusing
+ * to write over an input or a database's own files.
+ */
+int mbr_same_file(const char *a, const char *b);
 
 /* Batches: every import is one; its id is printed in the summary. */
 int mbr_batch_start(struct mbr_db *db, const char *kind, const char *source, int64_t *batch);

@@ -297,6 +297,33 @@ load_members() {
 	[ -z "$(ls | grep -E 'tmp|part')" ]
 }
 
+@test "backup: refuses the database's own files and any existing file (exit 3), and leaves them untouched" {
+	load_members
+	want=$(members)
+	key=$(cat shop.db.key)
+	echo keep > old.gz
+	for target in shop.db shop.db.key ./shop.db "$T/shop.db-wal" shop.db-shm shop.db-journal; do
+		run --separate-stderr mbr-db backup "$target"
+		echo "$target: $stderr"
+		[ "$status" -eq 3 ]
+		[ "$stderr" = "mbr-db: backup '$target' is one of the database's own files" ]
+	done
+	ln shop.db.key hard-link-to-key
+	run --separate-stderr mbr-db backup hard-link-to-key
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-db: backup 'hard-link-to-key' is one of the database's own files" ]
+	run --separate-stderr mbr-db backup old.gz
+	[ "$status" -eq 3 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "mbr-db: backup 'old.gz' exists; remove it first" ]
+	[ "$(cat old.gz)" = keep ]
+	[ "$(cat shop.db.key)" = "$key" ]
+	[ ! -e shop.db-journal ]
+	[ "$(members)" = "$want" ]
+	[ -z "$(ls | grep -E 'tmp|part')" ]
+	mbr-db -q check
+}
+
 @test "restore: into a new path creates the database from the backup (0600), with the key copied there" {
 	load_members
 	want=$(members)
