@@ -207,6 +207,8 @@ int mbr_reader_has(struct mbr_reader *r, size_t i);
 const char *const *mbr_reader_header(struct mbr_reader *r, size_t *n);
 /* Header name (as in the file) of reader column i, or the column's own name. */
 const char *mbr_reader_colname(struct mbr_reader *r, size_t i);
+/* Is path the reader's input (the same file, standard input's too, or the same path)? */
+int mbr_reader_is(struct mbr_reader *r, const char *path);
 void mbr_reader_close(struct mbr_reader *r);
 
 #define MBR_FIELD_MAX (64 * 1024)
@@ -239,6 +241,9 @@ struct mbr_out *mbr_out_new(FILE *fp, enum mbr_format fmt, int excel,
 			    const struct mbr_col *cols, size_t ncols);
 /* Write one record; vals[i] NULL is an empty field (JSON null). */
 int mbr_out_row(struct mbr_out *o, const char *const *vals);
+/* CSV/TSV: write one record of n fields, more than the columns if need be
+ * (a reject file keeps a record's extra fields); other formats: mbr_out_row. */
+int mbr_out_fields(struct mbr_out *o, const char *const *vals, size_t n);
 /* Flush (tables are printed here) and free.  MBR_EIO on write error. */
 int mbr_out_end(struct mbr_out *o);
 /* Display width of UTF-8 text in terminal cells. */

@@ -336,6 +336,58 @@ refused() {
 	mbr-db -q check
 }
 
+@test "--rejects naming the input (same path, another name, a link, or standard input) is a usage error; the input is untouched" {
+	printf 'member_no,phone\nK1,13911110001\nBAD,12\n' >in.csv
+	cp in.csv want.csv
+	ln -s in.csv link.csv
+	for args in "--rejects in.csv in.csv" "--rejects ./in.csv in.csv" "--rejects $T/in.csv in.csv" \
+		    "--rejects link.csv in.csv" "--rejects in.csv -"; do
+		run --separate-stderr mbr-add --skip-bad $args <in.csv
+		echo "$args: $stderr"
+		[ "$status" -eq 2 ]
+		[ "$output" = "" ]
+		[ "${stderr_lines[0]}" = "mbr-add: --rejects $(echo "$args" | cut -d' ' -f2) is the input file" ]
+		[ "${stderr_lines[1]%% *}" = "usage:" ]
+		cmp in.csv want.csv
+	done
+	[ "$(q 'SELECT COUNT(*) FROM members')" = 0 ]
+	# another file is fine, and so is reading standard input from a pipe
+	run --separate-stderr mbr-add -q --skip-bad --rejects rej.csv - <in.csv
+	[ "$status" -eq 1 ]
+	[ "$(sed 1d rej.csv)" = "BAD,12,phone: '12' is not a phone number (5-15 digits)" ]
+}
+
+@test "--rejects: the file is created 0600 whatever the umask, and an old one becomes 0600" {
+	printf 'member_no,name,phone\nA1,"Smith, John",12\n' >r.csv
+	(umask 022 && mbr-add -q --skip-bad --rejects new.csv r.csv) || [ $? -eq 1 ]
+	[ "$(stat -c %a new.csv)" = 600 ]
+	[ "$(sed 1d new.csv)" = "A1,\"Smith, John\",12,phone: '12' is not a phone number (5-15 digits)" ]
+	echo old >old.csv
+	chmod 644 old.csv
+	(umask 022 && mbr-add -q --skip-bad --rejects old.csv r.csv) || [ $? -eq 1 ]
+	[ "$(stat -c %a old.csv)" = 600 ]
+}
+
+@test "--rejects: a record with more fields than the header keeps them all, before its reason; fixed, it imports whole" {
+	printf 'member_no,name,phone,email\nA1,Smith, John,13800000001,john@example.com\nA2,Short,13800000002\n' >extra.csv
+	run --separate-stderr mbr-add -q --skip-bad --rejects rej.csv extra.csv
+	[ "$status" -eq 1 ]
+	cat rej.csv
+	[ "$(cat rej.csv)" = "$(printf '%s\n' \
+		'member_no,name,phone,email,reject_reason' \
+		'A1,Smith, John,13800000001,john@example.com,"row has 5 fields, header has 4"' \
+		'A2,Short,13800000002,,"row has 3 fields, header has 4"')" ]
+	# fed back unfixed: the old reason (the last field) is replaced, nothing else lost
+	run --separate-stderr mbr-add -q --skip-bad --rejects rej2.csv rej.csv
+	[ "$status" -eq 1 ]
+	[ "$(sed -n 2p rej2.csv)" = 'A1,Smith, John,13800000001,john@example.com,"row has 6 fields, header has 5"' ]
+	# quote the name and it lines up with the header again
+	sed -n -e 1p -e '2s/Smith, John/"Smith, John"/p' rej.csv >fixed.csv
+	run --separate-stderr mbr-add -q fixed.csv
+	[ "$status" -eq 0 ]
+	[ "$(mbr-member --reveal show --format json A1 | jq -r '[.name, .phone, .email] | join("|")')" = "Smith, John|13800000001|john@example.com" ]
+}
+
 @test "--skip-bad -q prints no rejected records; --rejects alone is a usage error" {
 	printf 'phone\n12\n13911110001\n' >m.csv
 	run --separate-stderr mbr-add -q --skip-bad m.csv
