@@ -233,7 +233,10 @@ struct mbr_out;
 int mbr_format_parse(const char *s, enum mbr_format *f);
 /*
  * Start writing records with the given columns to fp.  excel adds a UTF-8
- * BOM and CRLF line ends (CSV/TSV).  CSV/TSV start with a header row.
+ * BOM and CRLF line ends (CSV/TSV), and writes a field that a spreadsheet
+ * would take for a formula (it starts with = + - @, a tab or CR and is
+ * neither in a number column nor a number like -12.50) after a single
+ * quote, so that it shows as text.  CSV/TSV start with a header row.
  * A table is buffered until mbr_out_end so that column widths fit (East
  * Asian wide characters count two cells).
  */

@@ -15,6 +15,7 @@
 struct mbr_out {
 	FILE *fp;
 	enum mbr_format fmt;
+	int excel;			/* CSV/TSV for a spreadsheet: BOM, CRLF, no formulas */
 	const char *eol;		/* "\n", or "\r\n" for excel */
 	const struct mbr_col *cols;
 	size_t ncols;
@@ -155,6 +156,19 @@ static void put_delimited(FILE *fp, const char *prefix, const char *s, int delim
 	putc('"', fp);
 }
 
+static int json_number(const char *s);
+
+/*
+ * Would a spreadsheet take s for a formula?  It starts with = + - @, a
+ * tab or CR, and is not a number (-12.50 stays a number).  With --excel
+ * such a field is written with a leading single quote, so that Excel
+ * shows it as text (OWASP's advice against CSV injection).
+ */
+static int formula_like(const char *s)
+{
+	return s[0] && strchr("=+-@\t\r", s[0]) && !json_number(s);
+}
+
 /*
  * n fields as one CSV/TSV record with the writer's line end; NULL is an
  * empty field.  Fields past ncols (a reject file's extra ones) have no
@@ -170,7 +184,8 @@ static void put_delimited_row(struct mbr_out *o, const char *const *vals, size_t
 
 		if (i)
 			putc(delim, o->fp);
-		put_delimited(o->fp, "", v, delim);
+		put_delimited(o->fp, o->excel && !(i < o->ncols && (o->cols[i].flags & MBR_COL_NUMBER)) &&
+				     formula_like(v) ? "'" : "", v, delim);
 	}
 	fputs(o->eol, o->fp);
 }
@@ -378,6 +393,7 @@ struct mbr_out *mbr_out_new(FILE *fp, enum mbr_format fmt, int excel,
 	mbr_buf_init(&o->cells);
 	if (fmt == MBR_FMT_CSV || fmt == MBR_FMT_TSV) {
 		if (excel) {
+			o->excel = 1;
 			fputs("\xEF\xBB\xBF", fp);
 			o->eol = "\r\n";
 		}
