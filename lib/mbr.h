@@ -433,8 +433,15 @@ int mbr_member_set_field(struct mbr_db *db, struct mbr_member *m,
  */
 int mbr_member_add(struct mbr_db *db, struct mbr_member *m, int64_t batch);
 /*
+ * Changing an existing member (mbr_member_upsert when it updates,
+ * mbr_member_update) needs manager: 0, or MBR_EPERM with the reason.
+ * Adding a member does not.
+ */
+int mbr_member_may_change(struct mbr_db *db);
+/*
  * Update the member matching m's member_no (else phone) with m's non-empty
  * fields; adds the member when none matches.  *updated tells which.
+ * Updating needs mbr_member_may_change (MBR_EPERM).
  */
 int mbr_member_upsert(struct mbr_db *db, struct mbr_member *m, int64_t batch, int *updated);
 /*
@@ -457,7 +464,8 @@ int mbr_member_get_brief(struct mbr_db *db, const char *key, struct mbr_member *
 typedef int (*mbr_member_fn)(const struct mbr_member *m, void *ctx);
 int mbr_member_find(struct mbr_db *db, const char *query, mbr_member_fn fn, void *ctx);
 int mbr_member_each(struct mbr_db *db, mbr_member_fn fn, void *ctx);
-/* Save m's fields over the stored member m->id (audited as "member.set"). */
+/* Save m's fields over the stored member m->id (audited as "member.set");
+ * needs mbr_member_may_change (MBR_EPERM). */
 int mbr_member_update(struct mbr_db *db, struct mbr_member *m, const char *what);
 int mbr_member_set_status(struct mbr_db *db, int64_t id, const char *status);
 /* Remove personal data for good; keeps uid and anonymous history. */

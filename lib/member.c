@@ -739,6 +739,11 @@ static int store_member(struct mbr_db *db, const struct mbr_member *m, int64_t b
 	return store_pii(db, m->id, ct, n + MBR_SEAL_OVERHEAD);
 }
 
+int mbr_member_may_change(struct mbr_db *db)
+{
+	return mbr_require(db, MBR_ROLE_MANAGER, "changing a member");
+}
+
 int mbr_member_upsert(struct mbr_db *db, struct mbr_member *m, int64_t batch, int *updated)
 {
 	struct mbr_member old;
@@ -752,6 +757,8 @@ int mbr_member_upsert(struct mbr_db *db, struct mbr_member *m, int64_t batch, in
 	if (rc == MBR_ENOTFOUND)
 		return mbr_member_add(db, m, batch);
 	if (rc < 0)
+		return rc;
+	if ((rc = mbr_member_may_change(db)) < 0)
 		return rc;
 	if (!strcmp(old.status, "erased"))
 		return mbr_db_fail(db, MBR_EINVAL, "member %s was erased", old.uid);
@@ -776,6 +783,8 @@ int mbr_member_update(struct mbr_db *db, struct mbr_member *m, const char *what)
 {
 	int rc;
 
+	if ((rc = mbr_member_may_change(db)) < 0)
+		return rc;
 	if (!strcmp(m->status, "erased"))
 		return mbr_db_fail(db, MBR_EINVAL, "member %s was erased", m->uid);
 	if ((rc = store_member(db, m, 0)) < 0)

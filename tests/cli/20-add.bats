@@ -205,6 +205,33 @@ refused() {
 	[ "$(q 'SELECT COUNT(*) FROM members')" = 2 ]
 }
 
+@test "--update: a cashier may add a new member but changing an existing one needs manager (options and -i), as for mbr-member set" {
+	mbr-add -q "$EX/members.csv"
+	mbr-db -q grant li cashier
+	mbr-db -q grant wang manager
+	before=$(dump)
+	run --separate-stderr mbr-add --operator li --update --member-no M0002 --name 'Hacked Name' --email evil@x.com
+	[ "$status" -eq 5 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "mbr-add: operator 'li' is cashier; changing a member needs manager" ]
+	run --separate-stderr mbr-member --operator li set M0002 name=x
+	[ "$status" -eq 5 ]
+	[ "$stderr" = "mbr-member: operator 'li' is cashier; changing a member needs manager" ]
+	# the form, piped: answers for every field, then y
+	printf 'M0001\nPiped Over\n\n\n\n\n\n\n\ny\n' | MBR_OPERATOR=li mbr-add --update -i >out 2>err || status=$?
+	[ "${status:-0}" -eq 5 ]
+	grep -qF "mbr-add: operator 'li' is cashier; changing a member needs manager" err
+	[ "$(dump)" = "$before" ]
+	# a new member is still fine for a cashier, with --update too
+	run --separate-stderr mbr-add -q --operator li --update --member-no NEW1 --name 'New One'
+	[ "$status" -eq 0 ]
+	[ "$(q 'SELECT COUNT(*) FROM members')" = 6 ]
+	# and a manager may change one
+	run --separate-stderr mbr-add -q --operator wang --update --member-no M0002 --name 'Wang Fang'
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+}
+
 @test "one member: a bad value, no key field, an unknown store or a taken phone is exit 3, nothing written" {
 	mbr-add -q "$EX/members.csv"
 	before=$(dump)
@@ -482,7 +509,7 @@ refused() {
 	echo "$stderr"
 	[ "$status" -eq 1 ]
 	[ "${stderr_lines[0]}" = "mbr-add: big2.csv:3: note: field longer than 65536 bytes" ]
-	[ "$(q 'SELECT COUNT(*) FROM members')" = 7 ]
+	[ "$(q 'SELECT COUNT(*) FROM members')" = 6 ]
 	[ "$(sed -n 2p rej.csv | cut -c1-12)" = "13800000003," ]
 }
 
@@ -532,7 +559,7 @@ refused() {
 	run --separate-stderr mbr-add --member-no "1; DROP TABLE members"
 	[ "$status" -eq 3 ]
 	[ "$(q "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('members', 'member_pii', 'audit')")" = 3 ]
-	[ "$(q 'SELECT COUNT(*) FROM members')" = 7 ]
+	[ "$(q 'SELECT COUNT(*) FROM members')" = 6 ]
 	mbr-db -q check
 }
 
