@@ -380,6 +380,14 @@ int mbr_batch_finish(struct mbr_db *db, int64_t batch, long added, long updated,
 void mbr_mask_phone(const char *phone, char *out, size_t outsz);
 void mbr_mask_email(const char *email, char *out, size_t outsz);
 void mbr_mask_name(const char *name, char *out, size_t outsz);
+/*
+ * Does text s (n bytes) have the shape of such a mask: what mbr_mask_phone,
+ * _email or _name makes of a value long enough to hide something?  For
+ * refusing a masked export fed back as data.
+ */
+int mbr_masked_phone(const char *s, size_t n);
+int mbr_masked_email(const char *s, size_t n);
+int mbr_masked_name(const char *s, size_t n);
 
 /* -------------------------------------------------------------- members */
 

@@ -232,6 +232,47 @@ refused() {
 	[ "$status" -eq 0 ]
 }
 
+@test "a masked export fed back is refused (exit 3), field by field, and nothing is overwritten" {
+	printf 'member_no,name,email,phone,birthday\nV1,Ann Lee,ann.lee@example.org,,\nV2,Bob Ray,bob@example.com,13812345678,1990-03-14\n' >v.csv
+	mbr-add -q v.csv
+	before=$(dump)
+	mbr-member export --format csv >masked.csv
+	run --separate-stderr mbr-add --update --ignore-unknown masked.csv
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "${stderr_lines[0]}" = "mbr-add: masked.csv:2: name: 'A******' looks masked: export with --reveal to re-import" ]
+	[ "${stderr_lines[1]}" = "mbr-add: masked.csv:3: name: 'B******' looks masked: export with --reveal to re-import" ]
+	[ "$(dump)" = "$before" ]
+	# each masked field, on its own, from every way in
+	while IFS='|' read -r field value; do
+		echo "== $field $value"
+		printf 'member_no,%s\nV1,%s\n' "$field" "$value" >one.csv
+		run --separate-stderr mbr-add --update one.csv
+		[ "$status" -eq 3 ]
+		[ "${stderr_lines[0]}" = "mbr-add: one.csv:2: $field: '$value' looks masked: export with --reveal to re-import" ]
+		run --separate-stderr mbr-add --update --member-no V1 --$field "$value"
+		[ "$status" -eq 3 ]
+		[ "$stderr" = "mbr-add: --$field: '$value' looks masked: export with --reveal to re-import" ]
+		run --separate-stderr mbr-member set V1 "$field=$value"
+		[ "$status" -eq 3 ]
+		[ "$stderr" = "mbr-member: $field: '$value' looks masked: export with --reveal to re-import" ]
+	done <<-'EOF'
+	name|A******
+	name|张**
+	email|a***@example.org
+	email|***@example.org
+	phone|138****5678
+	phone|***45
+	birthday|****-03-14
+	EOF
+	[ "$(dump)" = "$before" ]
+	# a revealed export goes back in unchanged
+	mbr-member --reveal export --format csv >clear.csv
+	run --separate-stderr mbr-add -q --update --ignore-unknown clear.csv
+	[ "$status" -eq 0 ]
+	[ "$(mbr-member --reveal show --format json V1 | jq -r '[.name, .email] | join("|")')" = "Ann Lee|ann.lee@example.org" ]
+}
+
 @test "one member: a bad value, no key field, an unknown store or a taken phone is exit 3, nothing written" {
 	mbr-add -q "$EX/members.csv"
 	before=$(dump)
