@@ -550,7 +550,7 @@ refused() {
 	echo "$stderr"
 	[ "$status" -eq 1 ]
 	[ "${stderr_lines[0]}" = "mbr-add: big2.csv:3: note: field longer than 65536 bytes" ]
-	[ "$(q 'SELECT COUNT(*) FROM members')" = 6 ]
+	[ "$(q 'SELECT COUNT(*) FROM members')" = 7 ]
 	[ "$(sed -n 2p rej.csv | cut -c1-12)" = "13800000003," ]
 }
 
@@ -600,7 +600,7 @@ refused() {
 	run --separate-stderr mbr-add --member-no "1; DROP TABLE members"
 	[ "$status" -eq 3 ]
 	[ "$(q "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('members', 'member_pii', 'audit')")" = 3 ]
-	[ "$(q 'SELECT COUNT(*) FROM members')" = 6 ]
+	[ "$(q 'SELECT COUNT(*) FROM members')" = 7 ]
 	mbr-db -q check
 }
 
