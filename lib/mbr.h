@@ -331,7 +331,8 @@ enum mbr_role mbr_operator_role(struct mbr_db *db);
 int mbr_require(struct mbr_db *db, enum mbr_role need, const char *action);
 int mbr_role_parse(const char *s, enum mbr_role *r);
 const char *mbr_role_name(enum mbr_role r);
-int mbr_grant(struct mbr_db *db, const char *operator, enum mbr_role r);	/* NONE revokes */
+/* NONE revokes; MBR_EINVAL when it would take the admin role from the last admin. */
+int mbr_grant(struct mbr_db *db, const char *operator, enum mbr_role r);
 typedef int (*mbr_operator_fn)(const char *name, enum mbr_role r, void *ctx);
 int mbr_operators_each(struct mbr_db *db, mbr_operator_fn fn, void *ctx);
 

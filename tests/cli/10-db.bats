@@ -462,6 +462,31 @@ load_members() {
 	mbr-db -q check
 }
 
+@test "grant/revoke: the last admin cannot lose the admin role (exit 3); with a second admin it can" {
+	before=$(dump)
+	run --separate-stderr mbr-db grant admin1 cashier
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "mbr-db: refusing to take the admin role from 'admin1', the last admin" ]
+	run --separate-stderr mbr-db grant admin1 manager
+	[ "$status" -eq 3 ]
+	[ "$(dump)" = "$before" ]
+	# another admin cannot take it either while admin1 is the only one
+	mbr-db -q grant boss manager
+	run --separate-stderr mbr-db --operator boss revoke admin1
+	[ "$status" -eq 5 ]
+	# with a second admin, the first may step down
+	mbr-db -q grant root admin
+	mbr-db -q grant admin1 manager
+	[ "$(mbr-db --operator root operators --format csv)" = "$(printf 'operator,role\nadmin1,manager\nboss,manager\nroot,admin')" ]
+	run --separate-stderr mbr-db --operator root revoke root
+	[ "$status" -eq 3 ]
+	run --separate-stderr mbr-db --operator root grant root cashier
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-db: refusing to take the admin role from 'root', the last admin" ]
+}
+
 @test "grant: a role that is not cashier, manager or admin is refused; revoking your own role is bad data (exit 3)" {
 	before=$(dump)
 	run --separate-stderr mbr-db grant li boss
