@@ -946,7 +946,7 @@ int mbr_reader_open(struct mbr_reader **out, const char *path,
 			mbr_buf_reset(err);
 			mbr_buf_addf(err, "unknown encoding '%s'", enc);
 			mbr_reader_close(r);
-			return MBR_EINVAL;
+			return MBR_EUSAGE;	/* a bad option value */
 		}
 		if (!(r->encoding = strdup(enc)) || !(r->raw = malloc(RAW_SZ))) {
 			mbr_reader_close(r);

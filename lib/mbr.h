@@ -182,9 +182,9 @@ struct mbr_reader;
  * A column named "reject_reason" is always ignored, so reject files can be
  * fixed and fed back (except with cols NULL, where every column is taken;
  * opts->map is not used then either).  opts->encoding names an iconv(3)
- * encoding to convert from (an unknown one is MBR_EINVAL).  On error *out
- * is NULL and err holds "file:line: header: reason"; an unreadable file is
- * MBR_EIO with "path: strerror".
+ * encoding to convert from (an unknown one is MBR_EUSAGE: a bad option
+ * value).  On error *out is NULL and err holds "file:line: header:
+ * reason"; an unreadable file is MBR_EIO with "path: strerror".
  */
 int mbr_reader_open(struct mbr_reader **out, const char *path,
 		    const struct mbr_col *cols, size_t ncols,

@@ -157,7 +157,7 @@ refused() {
 		'L1002,赵敏,13622223333,,1987-08-08,F,' \
 		'L1003,孙丽,13733334444,,,F,VIP客户')" ]
 	run --separate-stderr mbr-add --encoding NO-SUCH "$EX/members.csv"
-	[ "$status" -eq 3 ]
+	[ "$status" -eq 2 ]
 	[ "$stderr" = "mbr-add: unknown encoding 'NO-SUCH'" ]
 }
 

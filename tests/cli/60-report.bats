@@ -174,3 +174,12 @@ S02,1,0,24.30,0.00,3,1,24.30,24.30,58" ]
 	[ "$(printf '%s\n' "${lines[@]}" | grep -E '^B[0-9]+,' | cut -d, -f1,3,4)" = "$(printf '%s\n' \
 		B9,09-13,255 B10,06-01,151 B12,10-20,292 B1,01-05,4)" ]
 }
+
+@test "an option a report does not use is a usage error (exit 2), as mbr-report(1) says" {
+	run --separate-stderr mbr-report sales --days 5
+	[ "$status" -eq 2 ]
+	[ "$output" = "" ]
+	[ "${stderr_lines[0]}" = "mbr-report: --days does not go with sales" ]
+	grep -q 'An option that a report does not use is a usage error' "$MBR_TOP/man/mbr-report.1"
+	! grep -q 'does not use are ignored' "$MBR_TOP/man/mbr-report.1"
+}
