@@ -67,7 +67,7 @@ struct mbr_reader {
 	char *file;			/* the path as given, for messages */
 	char *encoding;			/* the iconv name, for messages */
 	gzFile gz;
-	dev_t dev;			/* the input's file, for mbr_reader_is */
+	dev_t dev;			/* the input's regular file, for mbr_reader_is */
 	ino_t ino;
 	iconv_t cd;			/* (iconv_t)-1: the input is UTF-8 */
 	int fatal;			/* sticky error code (read error, no memory) */
@@ -887,8 +887,10 @@ static int open_input(struct mbr_reader *r, const char *path, struct mbr_buf *er
 			close(fd);
 			return fail(r, MBR_EIO, err, "%s: %s", path, strerror(EISDIR));
 		}
-		r->dev = st.st_dev;
-		r->ino = st.st_ino;
+		if (S_ISREG(st.st_mode)) {	/* what writing to it could destroy */
+			r->dev = st.st_dev;
+			r->ino = st.st_ino;
+		}
 	}
 	if (!(r->gz = gzdopen(fd, "rb"))) {
 		close(fd);

@@ -207,7 +207,8 @@ int mbr_reader_has(struct mbr_reader *r, size_t i);
 const char *const *mbr_reader_header(struct mbr_reader *r, size_t *n);
 /* Header name (as in the file) of reader column i, or the column's own name. */
 const char *mbr_reader_colname(struct mbr_reader *r, size_t i);
-/* Is path the reader's input (the same file, standard input's too, or the same path)? */
+/* Is path the reader's input: the same regular file (standard input's
+ * too) or the same path?  Writing to it would destroy the input. */
 int mbr_reader_is(struct mbr_reader *r, const char *path);
 void mbr_reader_close(struct mbr_reader *r);
 
