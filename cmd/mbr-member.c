@@ -151,7 +151,8 @@ static int change(struct mbr_db *db, const char *cmd, struct mbr_member *m, int 
 	if (!strcmp(cmd, "set")) {
 		if (argc == 0)
 			cli_usage_error(&cli, "set needs field=value arguments");
-		cli_require(&cli, db, MBR_ROLE_MANAGER, "changing a member");
+		if ((rc = mbr_member_may_change(db)) < 0)
+			return cli_db_error(&cli, db, rc);
 		apply(db, m, argc, argv, &what);
 	} else if (!strcmp(cmd, "erase")) {
 		cli_require(&cli, db, MBR_ROLE_ADMIN, "erasing a member");

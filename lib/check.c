@@ -114,6 +114,67 @@ int mbr_db_check(struct mbr_db *db, mbr_problem_fn fn, void *ctx)
 
 /* ------------------------------------------------------------- backup */
 
+/* path with its directory resolved (realpath), into out; -1 if it cannot be. */
+static int resolved(const char *path, struct mbr_buf *out)
+{
+	const char *slash = strrchr(path, '/');
+	struct mbr_buf dir = MBR_BUF_INIT;
+	char *real;
+
+	if (slash)
+		mbr_buf_add(&dir, path, slash == path ? 1 : (size_t)(slash - path));
+	else
+		mbr_buf_adds(&dir, ".");
+	real = realpath(dir.buf, NULL);
+	mbr_buf_release(&dir);
+	if (!real)
+		return -1;
+	mbr_buf_reset(out);
+	mbr_buf_addf(out, "%s/%s", real, slash ? slash + 1 : path);
+	free(real);
+	return 0;
+}
+
+int mbr_same_file(const char *a, const char *b)
+{
+	struct mbr_buf ra = MBR_BUF_INIT, rb = MBR_BUF_INIT;
+	struct stat sa, sb;
+	int same;
+
+	if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+		return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	same = resolved(a, &ra) == 0 && resolved(b, &rb) == 0 && !strcmp(ra.buf, rb.buf);
+	mbr_buf_release(&ra);
+	mbr_buf_release(&rb);
+	return same;
+}
+
+/*
+ * A backup must not land on the database's own files (the database, its
+ * -wal, -shm and -journal, its key: overwriting the key loses every
+ * member's personal data for good), nor on any existing file.
+ */
+static int backup_target_ok(struct mbr_db *db, const char *gzpath)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm", "-journal" };
+	struct mbr_buf b = MBR_BUF_INIT;
+	struct stat st;
+	size_t i;
+	int same = mbr_same_file(gzpath, db->key_path);
+
+	for (i = 0; !same && i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		mbr_buf_reset(&b);
+		mbr_buf_addf(&b, "%s%s", db->path, suffix[i]);
+		same = mbr_same_file(gzpath, b.buf);
+	}
+	mbr_buf_release(&b);
+	if (same)
+		return mbr_db_fail(db, MBR_EINVAL, "backup '%s' is one of the database's own files", gzpath);
+	if (lstat(gzpath, &st) == 0)
+		return mbr_db_fail(db, MBR_EEXIST, "backup '%s' exists; remove it first", gzpath);
+	return 0;
+}
+
 /* A private temporary file next to path; returns its name in tmp. */
 static int temp_beside(const char *path, struct mbr_buf *tmp)
 {
@@ -171,6 +232,8 @@ int mbr_db_backup(struct mbr_db *db, const char *gzpath)
 	int fd = -1, rc = 0, ofd;
 	ssize_t n;
 
+	if ((rc = backup_target_ok(db, gzpath)) < 0)
+		return rc;
 	if (temp_beside(gzpath, &tmp) < 0) {
 		int e = errno;
 		mbr_buf_release(&tmp);
@@ -212,7 +275,14 @@ int mbr_db_backup(struct mbr_db *db, const char *gzpath)
 		goto out;
 	}
 	gz = NULL;
-	if (rename(out.buf, gzpath) < 0) {
+	/* link, not rename: a file that appeared meanwhile is not replaced
+	 * (rename only where the file system has no hard links) */
+	if (link(out.buf, gzpath) == 0) {
+		unlink(out.buf);
+	} else if (errno == EEXIST) {
+		rc = mbr_db_fail(db, MBR_EEXIST, "backup '%s' exists; remove it first", gzpath);
+		goto out;
+	} else if ((errno != EPERM && errno != ENOTSUP) || rename(out.buf, gzpath) < 0) {
 		rc = mbr_db_fail(db, MBR_EIO, "backup '%s': %s", gzpath, strerror(errno));
 		goto out;
 	}

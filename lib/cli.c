@@ -5,10 +5,12 @@
  * used only by cmd/.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <strings.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -562,42 +564,50 @@ struct cli_rejects {
 	const char *path;
 	struct mbr_out *out;
 	struct mbr_col *cols;
-	const char **vals;
-	size_t *keep;		/* input columns written, by index */
-	size_t n;		/* how many */
+	const char **vals;	/* one row's fields, room for cap */
+	size_t cap;
+	size_t nh;		/* input header columns */
+	size_t reason_at;	/* the input's own reject_reason column, or SIZE_MAX */
 };
 
 struct cli_rejects *cli_rejects_open(struct mbr_cli *c, struct mbr_reader *rd)
 {
 	const char *const *hdr;
 	struct cli_rejects *r;
-	size_t i, nh;
+	size_t i, n = 0;
+	int fd;
 
 	if (!c->skip_bad || !c->rejects)
 		return NULL;
+	/* opening it for writing would truncate the input being read */
+	if (mbr_reader_is(rd, c->rejects))
+		cli_usage_error(c, "--rejects %s is the input file", c->rejects);
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		abort();
-	hdr = mbr_reader_header(rd, &nh);
+	hdr = mbr_reader_header(rd, &r->nh);
 	r->path = c->rejects;
-	if (!(r->fp = fopen(c->rejects, "w"))) {
+	/* rejected records hold personal data in clear: owner only */
+	fd = open(c->rejects, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || fchmod(fd, 0600) < 0 || !(r->fp = fdopen(fd, "w"))) {
 		cli_warn(c, "%s: %s", c->rejects, strerror(errno));
-		exit(errno == EACCES ? MBR_EXIT_PERM : MBR_EXIT_DB);
+		exit(errno == EACCES || errno == EPERM ? MBR_EXIT_PERM : MBR_EXIT_DB);
 	}
-	r->cols = calloc(nh + 1, sizeof(*r->cols));
-	r->vals = calloc(nh + 1, sizeof(*r->vals));
-	r->keep = calloc(nh + 1, sizeof(*r->keep));
-	if (!r->cols || !r->vals || !r->keep)
+	r->cap = r->nh + 1;
+	r->cols = calloc(r->nh + 1, sizeof(*r->cols));
+	r->vals = calloc(r->cap, sizeof(*r->vals));
+	if (!r->cols || !r->vals)
 		abort();
 	/* a rejects file fed back has its old reason column: replace it */
-	for (i = 0; i < nh; i++) {
+	r->reason_at = SIZE_MAX;
+	for (i = 0; i < r->nh; i++) {
 		if (!strcasecmp(hdr[i], "reject_reason"))
-			continue;
-		r->keep[r->n] = i;
-		r->cols[r->n++].name = hdr[i];
+			r->reason_at = i;
+		else
+			r->cols[n++].name = hdr[i];
 	}
-	r->cols[r->n].name = "reject_reason";
-	r->out = mbr_out_new(r->fp, MBR_FMT_CSV, 0, r->cols, r->n + 1);
+	r->cols[n].name = "reject_reason";
+	r->out = mbr_out_new(r->fp, MBR_FMT_CSV, 0, r->cols, n + 1);
 	return r;
 }
 
@@ -614,16 +624,33 @@ const char *cli_reason(const char *msg)
 	return msg;
 }
 
+/*
+ * A record is written with all its fields in file order (but the old
+ * reject_reason), then the reason: a record shorter than the header is
+ * padded with empty fields, and one longer keeps its extra fields, so
+ * that once its quoting is fixed it lines up with the header again.  In
+ * a fed-back record with extra fields the old reason is the last one.
+ */
 int cli_rejects_row(struct cli_rejects *r, const char *const *raw, size_t nraw, const char *reason)
 {
-	size_t i;
+	size_t i, k = 0, count, skip;
 
 	if (!r)
 		return 0;
-	for (i = 0; i < r->n; i++)
-		r->vals[i] = r->keep[i] < nraw && raw ? raw[r->keep[i]] : "";
-	r->vals[r->n] = cli_reason(reason);
-	return mbr_out_row(r->out, r->vals);
+	if (!raw)
+		nraw = 0;
+	count = nraw > r->nh ? nraw : r->nh;
+	skip = nraw > r->nh && r->reason_at + 1 == r->nh ? nraw - 1 : r->reason_at;
+	if (count + 1 > r->cap) {
+		r->cap = 2 * (count + 1);
+		if (!(r->vals = realloc(r->vals, r->cap * sizeof(*r->vals))))
+			abort();
+	}
+	for (i = 0; i < count; i++)
+		if (i != skip)
+			r->vals[k++] = i < nraw ? raw[i] : "";
+	r->vals[k++] = cli_reason(reason);
+	return mbr_out_fields(r->out, r->vals, k);
 }
 
 int cli_rejects_close(struct mbr_cli *c, struct cli_rejects *r, int status)
@@ -640,7 +667,6 @@ int cli_rejects_close(struct mbr_cli *c, struct cli_rejects *r, int status)
 	}
 	free(r->cols);
 	free(r->vals);
-	free(r->keep);
 	free(r);
 	return status;
 }

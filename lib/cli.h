@@ -104,10 +104,11 @@ int cli_words_add(const char *code, const char *name, void *words);
 void cli_words_free(struct cli_words *ws);
 
 /*
- * Reject files (--skip-bad --rejects FILE): the input's header plus a
- * reject_reason column, one row per rejected input row, fields as read.
- * cli_rejects_open returns NULL (nothing to write) without --rejects and
- * exits on an open error.
+ * Reject files (--skip-bad --rejects FILE, created 0600): the input's
+ * header plus a reject_reason column, one row per rejected input row,
+ * all its fields as read, then the reason.  cli_rejects_open returns NULL
+ * (nothing to write) without --rejects, exits with a usage error when
+ * FILE is the input (before opening it), and exits on an open error.
  */
 struct cli_rejects;
 struct cli_rejects *cli_rejects_open(struct mbr_cli *c, struct mbr_reader *rd);

@@ -473,3 +473,62 @@ void mbr_mask_name(const char *name, char *out, size_t outsz)
 		out[0] = '\0';
 	mask_chars(name, strlen(name), out, outsz, &o);
 }
+
+/* ------------------------------------------------------- masks read back */
+
+/*
+ * The shapes of the masks above, to refuse a masked export fed back as
+ * data (s is n bytes, trimmed).  Each is exactly what its mask makes of
+ * a value long enough to hide something.
+ */
+
+/* "*" or "**"; "***45" (1-5 stars, 2 digits); "138****5678" or "+86****5678". */
+int mbr_masked_phone(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && s[i] == '*'; i++)
+		;
+	if (i == n)
+		return n >= 1 && n <= 2;
+	if (i >= 1 && i <= 5 && n == i + 2)
+		return s[i] >= '0' && s[i] <= '9' && s[i + 1] >= '0' && s[i + 1] <= '9';
+	if (n < 8 || !(s[0] == '+' || (s[0] >= '0' && s[0] <= '9')))
+		return 0;
+	for (i = 1; i < n; i++) {
+		int star = i >= 3 && i < n - 4;
+
+		if (star ? s[i] != '*' : !(s[i] >= '0' && s[i] <= '9'))
+			return 0;
+	}
+	return 1;	/* n >= 8: at least one star */
+}
+
+/* "z***@example.com" or "***@example.com". */
+int mbr_masked_email(const char *s, size_t n)
+{
+	size_t local = n, first;
+
+	while (local > 0 && s[local - 1] != '@')
+		local--;
+	if (local == 0)
+		return 0;	/* no '@' */
+	local--;		/* the local part's length */
+	if (local == 3)
+		return !memcmp(s, "***", 3);
+	first = utf8_len(s);
+	return local == first + 3 && !memcmp(s + first, "***", 3);
+}
+
+/* "A******", "张**": one character, then one or more stars. */
+int mbr_masked_name(const char *s, size_t n)
+{
+	size_t i = utf8_len(s);
+
+	if (i >= n)
+		return 0;
+	for (; i < n; i++)
+		if (s[i] != '*')
+			return 0;
+	return 1;
+}

@@ -67,6 +67,8 @@ struct mbr_reader {
 	char *file;			/* the path as given, for messages */
 	char *encoding;			/* the iconv name, for messages */
 	gzFile gz;
+	dev_t dev;			/* the input's regular file, for mbr_reader_is */
+	ino_t ino;
 	iconv_t cd;			/* (iconv_t)-1: the input is UTF-8 */
 	int fatal;			/* sticky error code (read error, no memory) */
 	struct mbr_buf fatal_msg;
@@ -880,9 +882,15 @@ static int open_input(struct mbr_reader *r, const char *path, struct mbr_buf *er
 	fd = strcmp(path, "-") == 0 ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return fail(r, MBR_EIO, err, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		close(fd);
-		return fail(r, MBR_EIO, err, "%s: %s", path, strerror(EISDIR));
+	if (fstat(fd, &st) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			close(fd);
+			return fail(r, MBR_EIO, err, "%s: %s", path, strerror(EISDIR));
+		}
+		if (S_ISREG(st.st_mode)) {	/* what writing to it could destroy */
+			r->dev = st.st_dev;
+			r->ino = st.st_ino;
+		}
 	}
 	if (!(r->gz = gzdopen(fd, "rb"))) {
 		close(fd);
@@ -890,6 +898,14 @@ static int open_input(struct mbr_reader *r, const char *path, struct mbr_buf *er
 	}
 	gzbuffer(r->gz, 128 * 1024);
 	return 0;
+}
+
+int mbr_reader_is(struct mbr_reader *r, const char *path)
+{
+	struct stat st;
+
+	return (r->ino && stat(path, &st) == 0 && st.st_dev == r->dev && st.st_ino == r->ino) ||
+	       (strcmp(r->file, "-") && mbr_same_file(path, r->file));
 }
 
 /*
@@ -932,7 +948,7 @@ int mbr_reader_open(struct mbr_reader **out, const char *path,
 			mbr_buf_reset(err);
 			mbr_buf_addf(err, "unknown encoding '%s'", enc);
 			mbr_reader_close(r);
-			return MBR_EINVAL;
+			return MBR_EUSAGE;	/* a bad option value */
 		}
 		if (!(r->encoding = strdup(enc)) || !(r->raw = malloc(RAW_SZ))) {
 			mbr_reader_close(r);

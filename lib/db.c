@@ -933,12 +933,27 @@ int mbr_require(struct mbr_db *db, enum mbr_role need, const char *action)
 int mbr_grant(struct mbr_db *db, const char *name, enum mbr_role r)
 {
 	sqlite3_stmt *st;
-	int rc;
+	int rc, last;
 
 	if (!name || !*name || strlen(name) > 63)
 		return mbr_db_fail(db, MBR_EINVAL, "operator name must be 1-63 bytes");
 	if (r < MBR_ROLE_NONE || r > MBR_ROLE_ADMIN)
 		return mbr_db_fail(db, MBR_EINVAL, "no such role");
+	if (r < MBR_ROLE_ADMIN) {
+		/* nobody could grant, restore or migrate any more */
+		st = mbr_stmt(db, "SELECT EXISTS (SELECT 1 FROM operators WHERE name = ?1 AND role = 'admin')"
+				  " AND NOT EXISTS (SELECT 1 FROM operators WHERE name != ?1 AND role = 'admin')");
+		if (!st)
+			return MBR_EDB;
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		last = rc == SQLITE_ROW && sqlite3_column_int(st, 0);
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW)
+			return mbr_db_sqlerr(db, "operators");
+		if (last)
+			return mbr_db_fail(db, MBR_EINVAL, "refusing to take the admin role from '%s', the last admin", name);
+	}
 	if (r == MBR_ROLE_NONE) {
 		st = mbr_stmt(db, "DELETE FROM operators WHERE name = ?");
 		if (!st)

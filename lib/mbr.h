@@ -182,9 +182,9 @@ struct mbr_reader;
  * A column named "reject_reason" is always ignored, so reject files can be
  * fixed and fed back (except with cols NULL, where every column is taken;
  * opts->map is not used then either).  opts->encoding names an iconv(3)
- * encoding to convert from (an unknown one is MBR_EINVAL).  On error *out
- * is NULL and err holds "file:line: header: reason"; an unreadable file is
- * MBR_EIO with "path: strerror".
+ * encoding to convert from (an unknown one is MBR_EUSAGE: a bad option
+ * value).  On error *out is NULL and err holds "file:line: header:
+ * reason"; an unreadable file is MBR_EIO with "path: strerror".
  */
 int mbr_reader_open(struct mbr_reader **out, const char *path,
 		    const struct mbr_col *cols, size_t ncols,
@@ -207,6 +207,9 @@ int mbr_reader_has(struct mbr_reader *r, size_t i);
 const char *const *mbr_reader_header(struct mbr_reader *r, size_t *n);
 /* Header name (as in the file) of reader column i, or the column's own name. */
 const char *mbr_reader_colname(struct mbr_reader *r, size_t i);
+/* Is path the reader's input: the same regular file (standard input's
+ * too) or the same path?  Writing to it would destroy the input. */
+int mbr_reader_is(struct mbr_reader *r, const char *path);
 void mbr_reader_close(struct mbr_reader *r);
 
 #define MBR_FIELD_MAX (64 * 1024)
@@ -231,7 +234,10 @@ struct mbr_out;
 int mbr_format_parse(const char *s, enum mbr_format *f);
 /*
  * Start writing records with the given columns to fp.  excel adds a UTF-8
- * BOM and CRLF line ends (CSV/TSV).  CSV/TSV start with a header row.
+ * BOM and CRLF line ends (CSV/TSV), and writes a field that a spreadsheet
+ * would take for a formula (it starts with = + - @, a tab or CR and is
+ * neither in a number column nor a number like -12.50) after a single
+ * quote, so that it shows as text.  CSV/TSV start with a header row.
  * A table is buffered until mbr_out_end so that column widths fit (East
  * Asian wide characters count two cells).
  */
@@ -239,6 +245,9 @@ struct mbr_out *mbr_out_new(FILE *fp, enum mbr_format fmt, int excel,
 			    const struct mbr_col *cols, size_t ncols);
 /* Write one record; vals[i] NULL is an empty field (JSON null). */
 int mbr_out_row(struct mbr_out *o, const char *const *vals);
+/* CSV/TSV: write one record of n fields, more than the columns if need be
+ * (a reject file keeps a record's extra fields); other formats: mbr_out_row. */
+int mbr_out_fields(struct mbr_out *o, const char *const *vals, size_t n);
 /* Flush (tables are printed here) and free.  MBR_EIO on write error. */
 int mbr_out_end(struct mbr_out *o);
 /* Display width of UTF-8 text in terminal cells. */
@@ -323,7 +332,8 @@ enum mbr_role mbr_operator_role(struct mbr_db *db);
 int mbr_require(struct mbr_db *db, enum mbr_role need, const char *action);
 int mbr_role_parse(const char *s, enum mbr_role *r);
 const char *mbr_role_name(enum mbr_role r);
-int mbr_grant(struct mbr_db *db, const char *operator, enum mbr_role r);	/* NONE revokes */
+/* NONE revokes; MBR_EINVAL when it would take the admin role from the last admin. */
+int mbr_grant(struct mbr_db *db, const char *operator, enum mbr_role r);
 typedef int (*mbr_operator_fn)(const char *name, enum mbr_role r, void *ctx);
 int mbr_operators_each(struct mbr_db *db, mbr_operator_fn fn, void *ctx);
 
@@ -348,9 +358,21 @@ int mbr_audit_verify(struct mbr_db *db, int64_t *entries);
 typedef void (*mbr_problem_fn)(const char *problem, void *ctx);
 int mbr_db_check(struct mbr_db *db, mbr_problem_fn fn, void *ctx);
 
-/* Online backup to a gzip file, and restore from one (replaces the database). */
+/*
+ * Online backup to a gzip file, and restore from one (replaces the
+ * database).  A backup never replaces a file: MBR_EEXIST if gzpath
+ * exists, MBR_EINVAL if it names the database, its -wal, -shm or
+ * -journal file or its key file (even when they do not exist yet).
+ */
 int mbr_db_backup(struct mbr_db *db, const char *gzpath);
 int mbr_db_restore(const char *dbpath, const char *gzpath, struct mbr_buf *err);
+
+/*
+ * Do paths a and b name the same file: the same inode when both exist,
+ * else the same path once their directories are resolved?  For refusing
+ * to write over an input or a database's own files.
+ */
+int mbr_same_file(const char *a, const char *b);
 
 /* Batches: every import is one; its id is printed in the summary. */
 int mbr_batch_start(struct mbr_db *db, const char *kind, const char *source, int64_t *batch);
@@ -360,6 +382,14 @@ int mbr_batch_finish(struct mbr_db *db, int64_t batch, long added, long updated,
 void mbr_mask_phone(const char *phone, char *out, size_t outsz);
 void mbr_mask_email(const char *email, char *out, size_t outsz);
 void mbr_mask_name(const char *name, char *out, size_t outsz);
+/*
+ * Does text s (n bytes) have the shape of such a mask: what mbr_mask_phone,
+ * _email or _name makes of a value long enough to hide something?  For
+ * refusing a masked export fed back as data.
+ */
+int mbr_masked_phone(const char *s, size_t n);
+int mbr_masked_email(const char *s, size_t n);
+int mbr_masked_name(const char *s, size_t n);
 
 /* -------------------------------------------------------------- members */
 
@@ -413,8 +443,15 @@ int mbr_member_set_field(struct mbr_db *db, struct mbr_member *m,
  */
 int mbr_member_add(struct mbr_db *db, struct mbr_member *m, int64_t batch);
 /*
+ * Changing an existing member (mbr_member_upsert when it updates,
+ * mbr_member_update) needs manager: 0, or MBR_EPERM with the reason.
+ * Adding a member does not.
+ */
+int mbr_member_may_change(struct mbr_db *db);
+/*
  * Update the member matching m's member_no (else phone) with m's non-empty
  * fields; adds the member when none matches.  *updated tells which.
+ * Updating needs mbr_member_may_change (MBR_EPERM).
  */
 int mbr_member_upsert(struct mbr_db *db, struct mbr_member *m, int64_t batch, int *updated);
 /*
@@ -437,7 +474,8 @@ int mbr_member_get_brief(struct mbr_db *db, const char *key, struct mbr_member *
 typedef int (*mbr_member_fn)(const struct mbr_member *m, void *ctx);
 int mbr_member_find(struct mbr_db *db, const char *query, mbr_member_fn fn, void *ctx);
 int mbr_member_each(struct mbr_db *db, mbr_member_fn fn, void *ctx);
-/* Save m's fields over the stored member m->id (audited as "member.set"). */
+/* Save m's fields over the stored member m->id (audited as "member.set");
+ * needs mbr_member_may_change (MBR_EPERM). */
 int mbr_member_update(struct mbr_db *db, struct mbr_member *m, const char *what);
 int mbr_member_set_status(struct mbr_db *db, int64_t id, const char *status);
 /* Remove personal data for good; keeps uid and anonymous history. */

@@ -232,6 +232,29 @@ static int norm_member_no(const char *s, size_t n, char *out, size_t outsz, stru
 	return 0;
 }
 
+/*
+ * Is s (n bytes, trimmed) one of mbr's own masks for field f?  A masked
+ * export fed back (say to change tiers) must not overwrite the real data
+ * with asterisks.  A birthday is masked as "****-MM-DD" (mbr_member_view).
+ */
+static int looks_masked(enum mbr_member_field f, const char *s, size_t n)
+{
+	switch (f) {
+	case MBR_F_NAME:
+		return mbr_masked_name(s, n);
+	case MBR_F_PHONE:
+		return mbr_masked_phone(s, n);
+	case MBR_F_EMAIL:
+		return mbr_masked_email(s, n);
+	case MBR_F_BIRTHDAY:
+		return n == 10 && !memcmp(s, "****-", 5) && isdigit((unsigned char)s[5]) &&
+		       isdigit((unsigned char)s[6]) && s[7] == '-' && isdigit((unsigned char)s[8]) &&
+		       isdigit((unsigned char)s[9]);
+	default:
+		return 0;
+	}
+}
+
 int mbr_member_set_field(struct mbr_db *db, struct mbr_member *m, enum mbr_member_field f,
 			 const char *value, struct mbr_buf *why)
 {
@@ -250,6 +273,10 @@ int mbr_member_set_field(struct mbr_db *db, struct mbr_member *m, enum mbr_membe
 	if (n == 0) {
 		dst[0] = '\0';
 		return 0;
+	}
+	if (looks_masked(f, s, n)) {
+		mbr_buf_addf(why, "'%.*s' looks masked: export with --reveal to re-import", (int)(n > 60 ? 60 : n), s);
+		return MBR_EINVAL;
 	}
 	switch (f) {
 	case MBR_F_MEMBER_NO:
@@ -739,6 +766,11 @@ static int store_member(struct mbr_db *db, const struct mbr_member *m, int64_t b
 	return store_pii(db, m->id, ct, n + MBR_SEAL_OVERHEAD);
 }
 
+int mbr_member_may_change(struct mbr_db *db)
+{
+	return mbr_require(db, MBR_ROLE_MANAGER, "changing a member");
+}
+
 int mbr_member_upsert(struct mbr_db *db, struct mbr_member *m, int64_t batch, int *updated)
 {
 	struct mbr_member old;
@@ -752,6 +784,8 @@ int mbr_member_upsert(struct mbr_db *db, struct mbr_member *m, int64_t batch, in
 	if (rc == MBR_ENOTFOUND)
 		return mbr_member_add(db, m, batch);
 	if (rc < 0)
+		return rc;
+	if ((rc = mbr_member_may_change(db)) < 0)
 		return rc;
 	if (!strcmp(old.status, "erased"))
 		return mbr_db_fail(db, MBR_EINVAL, "member %s was erased", old.uid);
@@ -776,6 +810,8 @@ int mbr_member_update(struct mbr_db *db, struct mbr_member *m, const char *what)
 {
 	int rc;
 
+	if ((rc = mbr_member_may_change(db)) < 0)
+		return rc;
 	if (!strcmp(m->status, "erased"))
 		return mbr_db_fail(db, MBR_EINVAL, "member %s was erased", m->uid);
 	if ((rc = store_member(db, m, 0)) < 0)

@@ -15,6 +15,7 @@
 struct mbr_out {
 	FILE *fp;
 	enum mbr_format fmt;
+	int excel;			/* CSV/TSV for a spreadsheet: BOM, CRLF, no formulas */
 	const char *eol;		/* "\n", or "\r\n" for excel */
 	const struct mbr_col *cols;
 	size_t ncols;
@@ -132,18 +133,20 @@ size_t mbr_text_width(const char *s)
 
 /* ---------------------------------------------------------- CSV and TSV */
 
-/* One CSV/TSV field: quoted (quotes doubled) when it holds the delimiter,
- * a quote, CR or LF; otherwise written as is. */
-static void put_delimited(FILE *fp, const char *s, int delim)
+/* One CSV/TSV field, after prefix (plain text): quoted (quotes doubled)
+ * when it holds the delimiter, a quote, CR or LF; otherwise written as is. */
+static void put_delimited(FILE *fp, const char *prefix, const char *s, int delim)
 {
 	const char *q;
 	char special[] = { (char)delim, '"', '\r', '\n', '\0' };
 
 	if (!s[strcspn(s, special)]) {
+		fputs(prefix, fp);
 		fputs(s, fp);
 		return;
 	}
 	putc('"', fp);
+	fputs(prefix, fp);
 	while ((q = strchr(s, '"'))) {
 		fwrite(s, 1, (size_t)(q - s) + 1, fp);
 		putc('"', fp);
@@ -153,16 +156,36 @@ static void put_delimited(FILE *fp, const char *s, int delim)
 	putc('"', fp);
 }
 
-/* One CSV/TSV record with the writer's line end; NULL is an empty field. */
-static void put_delimited_row(struct mbr_out *o, const char *const *vals)
+static int json_number(const char *s);
+
+/*
+ * Would a spreadsheet take s for a formula?  It starts with = + - @, a
+ * tab or CR, and is not a number (-12.50 stays a number).  With --excel
+ * such a field is written with a leading single quote, so that Excel
+ * shows it as text (OWASP's advice against CSV injection).
+ */
+static int formula_like(const char *s)
+{
+	return s[0] && strchr("=+-@\t\r", s[0]) && !json_number(s);
+}
+
+/*
+ * n fields as one CSV/TSV record with the writer's line end; NULL is an
+ * empty field.  Fields past ncols (a reject file's extra ones) have no
+ * column flags.
+ */
+static void put_delimited_row(struct mbr_out *o, const char *const *vals, size_t n)
 {
 	int delim = o->fmt == MBR_FMT_TSV ? '\t' : ',';
 	size_t i;
 
-	for (i = 0; i < o->ncols; i++) {
+	for (i = 0; i < n; i++) {
+		const char *v = vals[i] ? vals[i] : "";
+
 		if (i)
 			putc(delim, o->fp);
-		put_delimited(o->fp, vals[i] ? vals[i] : "", delim);
+		put_delimited(o->fp, o->excel && !(i < o->ncols && (o->cols[i].flags & MBR_COL_NUMBER)) &&
+				     formula_like(v) ? "'" : "", v, delim);
 	}
 	fputs(o->eol, o->fp);
 }
@@ -370,13 +393,14 @@ struct mbr_out *mbr_out_new(FILE *fp, enum mbr_format fmt, int excel,
 	mbr_buf_init(&o->cells);
 	if (fmt == MBR_FMT_CSV || fmt == MBR_FMT_TSV) {
 		if (excel) {
+			o->excel = 1;
 			fputs("\xEF\xBB\xBF", fp);
 			o->eol = "\r\n";
 		}
 		for (i = 0; i < ncols; i++) {
 			if (i)
 				putc(fmt == MBR_FMT_TSV ? '\t' : ',', fp);
-			put_delimited(fp, cols[i].name, fmt == MBR_FMT_TSV ? '\t' : ',');
+			put_delimited(fp, "", cols[i].name, fmt == MBR_FMT_TSV ? '\t' : ',');
 		}
 		fputs(o->eol, fp);
 	}
@@ -389,7 +413,7 @@ int mbr_out_row(struct mbr_out *o, const char *const *vals)
 	switch (o->fmt) {
 	case MBR_FMT_CSV:
 	case MBR_FMT_TSV:
-		put_delimited_row(o, vals);
+		put_delimited_row(o, vals, o->ncols);
 		break;
 	case MBR_FMT_JSON:
 		put_json_row(o, vals);
@@ -399,6 +423,15 @@ int mbr_out_row(struct mbr_out *o, const char *const *vals)
 		keep_table_row(o, vals);
 		break;
 	}
+	return ferror(o->fp) ? MBR_EIO : 0;
+}
+
+/* Write one CSV/TSV record of n fields, n > ncols allowed (see mbr.h). */
+int mbr_out_fields(struct mbr_out *o, const char *const *vals, size_t n)
+{
+	if (o->fmt != MBR_FMT_CSV && o->fmt != MBR_FMT_TSV)
+		return mbr_out_row(o, vals);
+	put_delimited_row(o, vals, n);
 	return ferror(o->fp) ? MBR_EIO : 0;
 }
 

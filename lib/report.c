@@ -84,7 +84,7 @@ const struct mbr_col mbr_report_birthday_cols[MBR_REPORT_BIRTHDAY_NCOLS] = {
 };
 
 struct bday {
-	signed char offset[13][32];	/* [month][day] -> days from today + 1, 0 = not in range */
+	int offset[13][32];		/* [month][day] -> days from today + 1, 0 = not in range */
 	mbr_report_fn fn;
 	void *ctx;
 };
@@ -139,10 +139,10 @@ int mbr_report_birthdays(struct mbr_db *db, int64_t today, int days, mbr_report_
 			mon = tm.tm_mon + 1;
 			day = tm.tm_mday;
 		}
-		b.offset[mon][day] = (signed char)(k + 1);
+		b.offset[mon][day] = k + 1;
 		/* Feb 29 birthdays are kept on Feb 28 in other years */
 		if (mon == 2 && day == 28 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-			b.offset[2][29] = (signed char)(k + 1);
+			b.offset[2][29] = k + 1;
 	}
 	return mbr_member_each(db, bday_cb, &b);
 }

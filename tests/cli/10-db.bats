@@ -297,6 +297,33 @@ load_members() {
 	[ -z "$(ls | grep -E 'tmp|part')" ]
 }
 
+@test "backup: refuses the database's own files and any existing file (exit 3), and leaves them untouched" {
+	load_members
+	want=$(members)
+	key=$(cat shop.db.key)
+	echo keep > old.gz
+	for target in shop.db shop.db.key ./shop.db "$T/shop.db-wal" shop.db-shm shop.db-journal; do
+		run --separate-stderr mbr-db backup "$target"
+		echo "$target: $stderr"
+		[ "$status" -eq 3 ]
+		[ "$stderr" = "mbr-db: backup '$target' is one of the database's own files" ]
+	done
+	ln shop.db.key hard-link-to-key
+	run --separate-stderr mbr-db backup hard-link-to-key
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-db: backup 'hard-link-to-key' is one of the database's own files" ]
+	run --separate-stderr mbr-db backup old.gz
+	[ "$status" -eq 3 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "mbr-db: backup 'old.gz' exists; remove it first" ]
+	[ "$(cat old.gz)" = keep ]
+	[ "$(cat shop.db.key)" = "$key" ]
+	[ ! -e shop.db-journal ]
+	[ "$(members)" = "$want" ]
+	[ -z "$(ls | grep -E 'tmp|part')" ]
+	mbr-db -q check
+}
+
 @test "restore: into a new path creates the database from the backup (0600), with the key copied there" {
 	load_members
 	want=$(members)
@@ -433,6 +460,31 @@ load_members() {
 	[ "$output" = "" ]
 	[ "$stderr" = "mbr-member: operator 'li' has no role in this database; find needs cashier (an admin can run: mbr-db grant li cashier)" ]
 	mbr-db -q check
+}
+
+@test "grant/revoke: the last admin cannot lose the admin role (exit 3); with a second admin it can" {
+	before=$(dump)
+	run --separate-stderr mbr-db grant admin1 cashier
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "mbr-db: refusing to take the admin role from 'admin1', the last admin" ]
+	run --separate-stderr mbr-db grant admin1 manager
+	[ "$status" -eq 3 ]
+	[ "$(dump)" = "$before" ]
+	# another admin cannot take it either while admin1 is the only one
+	mbr-db -q grant boss manager
+	run --separate-stderr mbr-db --operator boss revoke admin1
+	[ "$status" -eq 5 ]
+	# with a second admin, the first may step down
+	mbr-db -q grant root admin
+	mbr-db -q grant admin1 manager
+	[ "$(mbr-db --operator root operators --format csv)" = "$(printf 'operator,role\nadmin1,manager\nboss,manager\nroot,admin')" ]
+	run --separate-stderr mbr-db --operator root revoke root
+	[ "$status" -eq 3 ]
+	run --separate-stderr mbr-db --operator root grant root cashier
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-db: refusing to take the admin role from 'root', the last admin" ]
 }
 
 @test "grant: a role that is not cashier, manager or admin is refused; revoking your own role is bad data (exit 3)" {

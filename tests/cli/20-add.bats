@@ -157,7 +157,7 @@ refused() {
 		'L1002,赵敏,13622223333,,1987-08-08,F,' \
 		'L1003,孙丽,13733334444,,,F,VIP客户')" ]
 	run --separate-stderr mbr-add --encoding NO-SUCH "$EX/members.csv"
-	[ "$status" -eq 3 ]
+	[ "$status" -eq 2 ]
 	[ "$stderr" = "mbr-add: unknown encoding 'NO-SUCH'" ]
 }
 
@@ -203,6 +203,74 @@ refused() {
 	[ "$status" -eq 5 ]
 	[ "$stderr" = "mbr-add: operator 'li' is cashier; importing members needs manager" ]
 	[ "$(q 'SELECT COUNT(*) FROM members')" = 2 ]
+}
+
+@test "--update: a cashier may add a new member but changing an existing one needs manager (options and -i), as for mbr-member set" {
+	mbr-add -q "$EX/members.csv"
+	mbr-db -q grant li cashier
+	mbr-db -q grant wang manager
+	before=$(dump)
+	run --separate-stderr mbr-add --operator li --update --member-no M0002 --name 'Hacked Name' --email evil@x.com
+	[ "$status" -eq 5 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "mbr-add: operator 'li' is cashier; changing a member needs manager" ]
+	run --separate-stderr mbr-member --operator li set M0002 name=x
+	[ "$status" -eq 5 ]
+	[ "$stderr" = "mbr-member: operator 'li' is cashier; changing a member needs manager" ]
+	# the form, piped: answers for every field, then y
+	printf 'M0001\nPiped Over\n\n\n\n\n\n\n\ny\n' | MBR_OPERATOR=li mbr-add --update -i >out 2>err || status=$?
+	[ "${status:-0}" -eq 5 ]
+	grep -qF "mbr-add: operator 'li' is cashier; changing a member needs manager" err
+	[ "$(dump)" = "$before" ]
+	# a new member is still fine for a cashier, with --update too
+	run --separate-stderr mbr-add -q --operator li --update --member-no NEW1 --name 'New One'
+	[ "$status" -eq 0 ]
+	[ "$(q 'SELECT COUNT(*) FROM members')" = 6 ]
+	# and a manager may change one
+	run --separate-stderr mbr-add -q --operator wang --update --member-no M0002 --name 'Wang Fang'
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+}
+
+@test "a masked export fed back is refused (exit 3), field by field, and nothing is overwritten" {
+	printf 'member_no,name,email,phone,birthday\nV1,Ann Lee,ann.lee@example.org,,\nV2,Bob Ray,bob@example.com,13812345678,1990-03-14\n' >v.csv
+	mbr-add -q v.csv
+	before=$(dump)
+	mbr-member export --format csv >masked.csv
+	run --separate-stderr mbr-add --update --ignore-unknown masked.csv
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "${stderr_lines[0]}" = "mbr-add: masked.csv:2: name: 'A******' looks masked: export with --reveal to re-import" ]
+	[ "${stderr_lines[1]}" = "mbr-add: masked.csv:3: name: 'B******' looks masked: export with --reveal to re-import" ]
+	[ "$(dump)" = "$before" ]
+	# each masked field, on its own, from every way in
+	while IFS='|' read -r field value; do
+		echo "== $field $value"
+		printf 'member_no,%s\nV1,%s\n' "$field" "$value" >one.csv
+		run --separate-stderr mbr-add --update one.csv
+		[ "$status" -eq 3 ]
+		[ "${stderr_lines[0]}" = "mbr-add: one.csv:2: $field: '$value' looks masked: export with --reveal to re-import" ]
+		run --separate-stderr mbr-add --update --member-no V1 --$field "$value"
+		[ "$status" -eq 3 ]
+		[ "$stderr" = "mbr-add: --$field: '$value' looks masked: export with --reveal to re-import" ]
+		run --separate-stderr mbr-member set V1 "$field=$value"
+		[ "$status" -eq 3 ]
+		[ "$stderr" = "mbr-member: $field: '$value' looks masked: export with --reveal to re-import" ]
+	done <<-'EOF'
+	name|A******
+	name|张**
+	email|a***@example.org
+	email|***@example.org
+	phone|138****5678
+	phone|***45
+	birthday|****-03-14
+	EOF
+	[ "$(dump)" = "$before" ]
+	# a revealed export goes back in unchanged
+	mbr-member --reveal export --format csv >clear.csv
+	run --separate-stderr mbr-add -q --update --ignore-unknown clear.csv
+	[ "$status" -eq 0 ]
+	[ "$(mbr-member --reveal show --format json V1 | jq -r '[.name, .email] | join("|")')" = "Ann Lee|ann.lee@example.org" ]
 }
 
 @test "one member: a bad value, no key field, an unknown store or a taken phone is exit 3, nothing written" {
@@ -334,6 +402,58 @@ refused() {
 	[ "$(q 'SELECT COUNT(*) FROM members')" = 4 ]
 	[ "$(mbr-member --reveal show --format json B2 | jq -r '[.name, .phone, .birthday] | join("|")')" = "Bad, Date|13911110004|1980-12-01" ]
 	mbr-db -q check
+}
+
+@test "--rejects naming the input (same path, another name, a link, or standard input) is a usage error; the input is untouched" {
+	printf 'member_no,phone\nK1,13911110001\nBAD,12\n' >in.csv
+	cp in.csv want.csv
+	ln -s in.csv link.csv
+	for args in "--rejects in.csv in.csv" "--rejects ./in.csv in.csv" "--rejects $T/in.csv in.csv" \
+		    "--rejects link.csv in.csv" "--rejects in.csv -"; do
+		run --separate-stderr mbr-add --skip-bad $args <in.csv
+		echo "$args: $stderr"
+		[ "$status" -eq 2 ]
+		[ "$output" = "" ]
+		[ "${stderr_lines[0]}" = "mbr-add: --rejects $(echo "$args" | cut -d' ' -f2) is the input file" ]
+		[ "${stderr_lines[1]%% *}" = "usage:" ]
+		cmp in.csv want.csv
+	done
+	[ "$(q 'SELECT COUNT(*) FROM members')" = 0 ]
+	# another file is fine, and so is reading standard input from a pipe
+	run --separate-stderr mbr-add -q --skip-bad --rejects rej.csv - <in.csv
+	[ "$status" -eq 1 ]
+	[ "$(sed 1d rej.csv)" = "BAD,12,phone: '12' is not a phone number (5-15 digits)" ]
+}
+
+@test "--rejects: the file is created 0600 whatever the umask, and an old one becomes 0600" {
+	printf 'member_no,name,phone\nA1,"Smith, John",12\n' >r.csv
+	(umask 022 && mbr-add -q --skip-bad --rejects new.csv r.csv) || [ $? -eq 1 ]
+	[ "$(stat -c %a new.csv)" = 600 ]
+	[ "$(sed 1d new.csv)" = "A1,\"Smith, John\",12,phone: '12' is not a phone number (5-15 digits)" ]
+	echo old >old.csv
+	chmod 644 old.csv
+	(umask 022 && mbr-add -q --skip-bad --rejects old.csv r.csv) || [ $? -eq 1 ]
+	[ "$(stat -c %a old.csv)" = 600 ]
+}
+
+@test "--rejects: a record with more fields than the header keeps them all, before its reason; fixed, it imports whole" {
+	printf 'member_no,name,phone,email\nA1,Smith, John,13800000001,john@example.com\nA2,Short,13800000002\n' >extra.csv
+	run --separate-stderr mbr-add -q --skip-bad --rejects rej.csv extra.csv
+	[ "$status" -eq 1 ]
+	cat rej.csv
+	[ "$(cat rej.csv)" = "$(printf '%s\n' \
+		'member_no,name,phone,email,reject_reason' \
+		'A1,Smith, John,13800000001,john@example.com,"row has 5 fields, header has 4"' \
+		'A2,Short,13800000002,,"row has 3 fields, header has 4"')" ]
+	# fed back unfixed: the old reason (the last field) is replaced, nothing else lost
+	run --separate-stderr mbr-add -q --skip-bad --rejects rej2.csv rej.csv
+	[ "$status" -eq 1 ]
+	[ "$(sed -n 2p rej2.csv)" = 'A1,Smith, John,13800000001,john@example.com,"row has 6 fields, header has 5"' ]
+	# quote the name and it lines up with the header again
+	sed -n -e 1p -e '2s/Smith, John/"Smith, John"/p' rej.csv >fixed.csv
+	run --separate-stderr mbr-add -q fixed.csv
+	[ "$status" -eq 0 ]
+	[ "$(mbr-member --reveal show --format json A1 | jq -r '[.name, .phone, .email] | join("|")')" = "Smith, John|13800000001|john@example.com" ]
 }
 
 @test "--skip-bad -q prints no rejected records; --rejects alone is a usage error" {

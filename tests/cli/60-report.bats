@@ -162,3 +162,24 @@ S02,1,0,24.30,0.00,3,1,24.30,24.30,58" ]
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"member/day aggregate differs from the sales"* ]]
 }
+
+@test "birthdays --days 300: offsets past 127 are right, and no member in range is left out" {
+	for b in B6:1985-11-23 B9:1990-09-13 B10:1990-06-01 B12:1991-10-20 B1:1990-01-05; do
+		mbr-add -q --member-no "${b%%:*}" --birthday "${b#*:}" >/dev/null
+	done
+	run --separate-stderr mbr-report birthdays --from 2025-01-01 --days 300 --format csv
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "member_no,uid,birthday,in_days,tier,store" ]
+	[ "$(printf '%s\n' "${lines[@]}" | grep -E '^B[0-9]+,' | cut -d, -f1,3,4)" = "$(printf '%s\n' \
+		B9,09-13,255 B10,06-01,151 B12,10-20,292 B1,01-05,4)" ]
+}
+
+@test "an option a report does not use is a usage error (exit 2), as mbr-report(1) says" {
+	run --separate-stderr mbr-report sales --days 5
+	[ "$status" -eq 2 ]
+	[ "$output" = "" ]
+	[ "${stderr_lines[0]}" = "mbr-report: --days does not go with sales" ]
+	grep -q 'An option that a report does not use is a usage error' "$MBR_TOP/man/mbr-report.1"
+	! grep -q 'does not use are ignored' "$MBR_TOP/man/mbr-report.1"
+}

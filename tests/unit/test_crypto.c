@@ -425,6 +425,40 @@ static void test_mask_name(void **state)
 	assert_string_equal(out, "张*");
 }
 
+/* What a mask makes of a value that has something to hide reads back as
+ * masked; real values do not. */
+static void test_masked_shapes(void **state)
+{
+	static const char *const phones[] = { "13812345678", "+441234567890", "12345678", "1234567", "12345", "12" };
+	static const char *const emails[] = { "zhang@example.com", "z@example.com", "@example.com", "张三@例子.cn" };
+	static const char *const names[] = { "张三丰", "Ann Lee", "Zoë", "😀ab", "*x" };
+	static const char *const plain_phones[] = { "13812345678", "+8613812345678", "138-1234-5678", "1*2" };
+	static const char *const plain_emails[] = { "ann.lee@example.org", "a**@x.org", "ab***@x.org", "a***" };
+	static const char *const plain_names[] = { "A", "张", "A*b", "Ann Lee" };
+	char out[64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(phones) / sizeof(phones[0]); i++) {
+		mbr_mask_phone(phones[i], out, sizeof(out));
+		assert_true(mbr_masked_phone(out, strlen(out)));
+	}
+	for (i = 0; i < sizeof(emails) / sizeof(emails[0]); i++) {
+		mbr_mask_email(emails[i], out, sizeof(out));
+		assert_true(mbr_masked_email(out, strlen(out)));
+	}
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		mbr_mask_name(names[i], out, sizeof(out));
+		assert_true(mbr_masked_name(out, strlen(out)));
+	}
+	for (i = 0; i < sizeof(plain_phones) / sizeof(plain_phones[0]); i++)
+		assert_false(mbr_masked_phone(plain_phones[i], strlen(plain_phones[i])));
+	for (i = 0; i < sizeof(plain_emails) / sizeof(plain_emails[0]); i++)
+		assert_false(mbr_masked_email(plain_emails[i], strlen(plain_emails[i])));
+	for (i = 0; i < sizeof(plain_names) / sizeof(plain_names[0]); i++)
+		assert_false(mbr_masked_name(plain_names[i], strlen(plain_names[i])));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -439,6 +473,7 @@ int main(void)
 		cmocka_unit_test(test_mask_phone),
 		cmocka_unit_test(test_mask_email),
 		cmocka_unit_test(test_mask_name),
+		cmocka_unit_test(test_masked_shapes),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

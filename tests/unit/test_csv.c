@@ -283,7 +283,7 @@ static void test_open_errors(void **state)
 	assert_string_equal(err.buf, "/nonexistent/x.csv: No such file or directory");
 	assert_int_equal(mbr_reader_open(&r, "/tmp", member_cols, NMEMBER, NULL, &err), MBR_EIO);
 	assert_string_equal(err.buf, "/tmp: Is a directory");
-	open_fails("member_no\n", 10, member_cols, NMEMBER, &ro, MBR_EINVAL, "unknown encoding 'NO-SUCH-ENCODING'");
+	open_fails("member_no\n", 10, member_cols, NMEMBER, &ro, MBR_EUSAGE, "unknown encoding 'NO-SUCH-ENCODING'");
 	mbr_reader_close(NULL);
 	mbr_buf_release(&err);
 }

@@ -106,6 +106,30 @@ static void test_excel(void **state)
 	free(s);
 }
 
+/* --excel: what a spreadsheet would run as a formula is written as text;
+ * numbers (a number column, or a value like -12.50) are left alone. */
+static void test_excel_formulas(void **state)
+{
+	const char *const rows[][3] = {
+		{ "=1+1", "-5", "+cmd|calc" },
+		{ "@SUM(1)", "=1", "-12.50" },
+		{ "-", "", "\tx" },
+		{ "=a,\"b\"", "7", "a=b" },
+	};
+	char *s = render(MBR_FMT_CSV, 1, rows, 4);
+
+	(void)state;
+	assert_string_equal(s, "\xEF\xBB\xBFname,points,note\r\n"
+			       "'=1+1,-5,'+cmd|calc\r\n"
+			       "'@SUM(1),=1,-12.50\r\n"
+			       "'-,,'\tx\r\n"
+			       "\"'=a,\"\"b\"\"\",7,a=b\r\n");
+	free(s);
+	s = render(MBR_FMT_CSV, 0, rows, 1);	/* plain CSV is byte-exact */
+	assert_string_equal(s, "name,points,note\n=1+1,-5,+cmd|calc\n");
+	free(s);
+}
+
 static void test_json(void **state)
 {
 	const char *const rows[][3] = {
@@ -200,6 +224,7 @@ int main(void)
 		cmocka_unit_test(test_csv_quoting),
 		cmocka_unit_test(test_tsv),
 		cmocka_unit_test(test_excel),
+		cmocka_unit_test(test_excel_formulas),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_auto_is_csv_off_a_terminal),
