@@ -509,7 +509,7 @@ int mbr_coupon_buy(struct mbr_db *db, const char *campaign, const struct mbr_mem
 		return rc;
 	if (c.points_cost < 0)
 		return mbr_db_fail(db, MBR_EINVAL, "campaign '%s' cannot be bought with points", campaign);
-	if ((rc = mbr_points_balance(db, m->id, 0, &bal)) < 0)
+	if ((rc = mbr_points_spendable(db, m->id, 0, &bal)) < 0)
 		return rc;
 	if (bal < c.points_cost)
 		return mbr_db_fail(db, MBR_EINVAL, "member %s has %lld points; a '%s' coupon costs %lld",

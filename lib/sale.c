@@ -1608,7 +1608,7 @@ static int write_receipt(struct mbr_sale_import *im)
 				    im->file, im->first_line, sm.uid);
 			return 1;
 		}
-		if ((rc = mbr_points_balance(db, member, 0, &bal)) < 0)
+		if ((rc = mbr_points_spendable(db, member, ts, &bal)) < 0)
 			return rc;
 		if (bal < paid_points) {
 			receipt_bad(im, "%s:%ld: payment: member %s has %lld points, the receipt pays with %lld",
