@@ -322,7 +322,7 @@ adjust|-80|data fix|m1" ]
 	echo "$stderr"
 	[ "$status" -eq 3 ]
 	[ "$output" = "" ]
-	[[ "$stderr" == *"member $(uid M0004) has 0 points, cannot redeem 119"* ]]
+	[[ "$stderr" == *"add:1: payment: member $(uid M0004) has 0 points, the receipt pays with 119"* ]]
 	# so are a redeem and a transfer on that day
 	export MBR_NOW=2026-03-10T02:00:00Z
 	run --separate-stderr mbr-points redeem M0004 119
