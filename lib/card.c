@@ -337,6 +337,8 @@ int mbr_sv_freeze(struct mbr_db *db, const struct mbr_sv_account *a, int frozen)
  * and bonus from the oldest lots (payouts and forfeits from the top-up
  * they name).  on_draw, if given, hears every draw: (lot store, drawing
  * entry's store, day, principal, bonus, kind of the drawing entry).
+ * The entries of undone sales and the entries that cancel them are passed
+ * over: together they change nothing, and the undone draw never happened.
  */
 struct sv_lot {
 	int64_t id;		/* the ledger entry that made it */
@@ -380,9 +382,9 @@ static int sv_replay(struct mbr_db *db, const struct mbr_sv_account *a, struct s
 {
 	sqlite3_stmt *st = a->gift
 		? mbr_stmt(db, "SELECT id, kind, principal, bonus, COALESCE(topup, 0), COALESCE(store, ''), ts"
-			       " FROM sv_ledger WHERE gift = ? ORDER BY id")
+			       " FROM sv_ledger WHERE gift = ? AND NOT " MBR_UNDONE_SALE_SQL("sale") " ORDER BY id")
 		: mbr_stmt(db, "SELECT id, kind, principal, bonus, COALESCE(topup, 0), COALESCE(store, ''), ts"
-			       " FROM sv_ledger WHERE member = ? ORDER BY id");
+			       " FROM sv_ledger WHERE member = ? AND NOT " MBR_UNDONE_SALE_SQL("sale") " ORDER BY id");
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -918,14 +920,15 @@ int mbr_count_give_back(struct mbr_db *db, int64_t sale, const char *sku, int64_
 
 static int prepaid_undo_blocked(struct mbr_db *db, int64_t batch)
 {
-	/* later entries of an account the batch's sales touched, not theirs */
+	/* later entries of an account the batch's sales touched, not theirs
+	 * nor those of batches undone since */
 	sqlite3_stmt *st = mbr_stmt(db,
 		"WITH b AS (SELECT id FROM sales WHERE batch = ?1),"
 		" e AS (SELECT member, gift, MIN(id) AS first FROM sv_ledger WHERE sale IN b GROUP BY member, gift)"
 		" SELECT COALESCE(m.uid, 'gift card ' || l.gift), l.kind, l.id FROM sv_ledger l JOIN e"
 		"   ON l.member IS e.member AND l.gift IS e.gift AND l.id > e.first"
 		" LEFT JOIN members m ON m.id = l.member"
-		" WHERE l.sale IS NULL OR l.sale NOT IN b LIMIT 1");
+		" WHERE (l.sale IS NULL OR l.sale NOT IN b) AND NOT " MBR_UNDONE_SALE_SQL("l.sale") " LIMIT 1");
 	int rc;
 
 	if (!st)
@@ -966,7 +969,7 @@ int mbr_prepaid_undo_batch(struct mbr_db *db, int64_t batch)
 		return rc;
 	snprintf(ref, sizeof(ref), "undo of batch %lld", (long long)batch);
 	for (;;) {	/* one at a time, newest first: the loop writes the table it reads */
-		sqlite3_stmt *st = mbr_stmt(db, "SELECT id, member, gift, principal, bonus, store FROM sv_ledger"
+		sqlite3_stmt *st = mbr_stmt(db, "SELECT id, member, gift, principal, bonus, store, sale FROM sv_ledger"
 						" WHERE sale IN (SELECT id FROM sales WHERE batch = ?) AND id < ?"
 						" ORDER BY id DESC LIMIT 1");
 		struct mbr_sv_account a = { 0, NULL };
@@ -995,6 +998,7 @@ int mbr_prepaid_undo_batch(struct mbr_db *db, int64_t batch)
 		e.bonus = -sqlite3_column_int64(st, 4);
 		mbr_copy(store, sizeof(store), text(st, 5));
 		e.store = store;
+		e.sale = sqlite3_column_int64(st, 6);	/* so replays pass over both */
 		e.ref = ref;
 		e.reason = "undo of a sales batch";
 		sqlite3_reset(st);
@@ -1143,7 +1147,7 @@ static int count_flows(struct mbr_db *db, struct flows *fl)
 static int points_flows(struct mbr_db *db, struct flows *fl)
 {
 	sqlite3_stmt *st = mbr_stmt(db, "SELECT member, kind, points, COALESCE(store, ''), ts FROM points_ledger"
-					" ORDER BY member, id");
+					" WHERE NOT " MBR_UNDONE_SALE_SQL("sale") " ORDER BY member, id");
 	struct pq {
 		char store[32];
 		int64_t left;
