@@ -103,12 +103,17 @@ int mbr_sv_balance(struct mbr_db *db, const struct mbr_sv_account *a, struct mbr
 	return mbr_db_sqlerr(db, "stored value");
 }
 
-/* May the account be spent from?  Frozen or void accounts may not. */
+/* May the account be spent from?  Frozen or void accounts may not, nor
+ * the stored value of a member who is not active: the message says which
+ * (mbr-card unfreeze unfreezes the stored value, mbr-member unfreeze the
+ * member). */
 int mbr_sv_usable(struct mbr_db *db, const struct mbr_sv_account *a)
 {
 	sqlite3_stmt *st = a->gift
-		? mbr_stmt(db, "SELECT state = 'active' AND (expires_at IS NULL OR expires_at > ?2) FROM gift_cards WHERE code = ?1")
-		: mbr_stmt(db, "SELECT status = 'active' AND sv_frozen = 0 FROM members WHERE id = ?1");
+		? mbr_stmt(db, "SELECT state = 'active' AND (expires_at IS NULL OR expires_at > ?2), 'active' FROM gift_cards"
+			       " WHERE code = ?1")
+		: mbr_stmt(db, "SELECT sv_frozen = 0, status FROM members WHERE id = ?1");
+	char status[16] = "", who[64];
 	int rc, ok = 0;
 
 	if (!st)
@@ -120,20 +125,24 @@ int mbr_sv_usable(struct mbr_db *db, const struct mbr_sv_account *a)
 		sqlite3_bind_int64(st, 1, a->member);
 	}
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	if (rc == SQLITE_ROW) {
 		ok = sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE) {
-		char who[64];
-		return mbr_db_fail(db, MBR_ENOTFOUND, "no %s", account_name(db, a, who, sizeof(who)));
+		mbr_copy(status, sizeof(status), text(st, 1));
 	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return mbr_db_fail(db, MBR_ENOTFOUND, "no %s", account_name(db, a, who, sizeof(who)));
 	if (rc != SQLITE_ROW)
 		return mbr_db_sqlerr(db, "stored value");
-	if (!ok) {
-		char who[64];
-		return mbr_db_fail(db, MBR_EINVAL, "the stored value of %s is frozen%s", account_name(db, a, who, sizeof(who)),
-				   a->gift ? ", void or expired" : "");
-	}
+	if (!strcmp(status, "frozen"))
+		return mbr_db_fail(db, MBR_EINVAL, "%s is frozen; unfreeze the member with mbr-member unfreeze",
+				   account_name(db, a, who, sizeof(who)));
+	if (strcmp(status, "active"))
+		return mbr_db_fail(db, MBR_EINVAL, "%s is %s", account_name(db, a, who, sizeof(who)), status);
+	if (!ok)
+		return mbr_db_fail(db, MBR_EINVAL, a->gift ? "the stored value of %s is frozen, void or expired"
+				   : "the stored value of %s is frozen; unfreeze it with mbr-card unfreeze",
+				   account_name(db, a, who, sizeof(who)));
 	return 0;
 }
 
