@@ -791,7 +791,8 @@ int mbr_count_refund(struct mbr_db *db, const char *uid, const char **paid_by, i
 	char detail[96], am[MBR_MONEY_BUFSZ];
 	int rc;
 
-	if (!method || !mbr_payment_method_valid(method) || !strcmp(method, "points") || !strcmp(method, "stored_value"))
+	/* stored_value: only what count_refund_to_sv would do anyway */
+	if (!method || !mbr_payment_method_valid(method) || !strcmp(method, "points"))
 		return mbr_db_fail(db, MBR_EINVAL, "a refund is paid with cash, card, wechat, alipay or other");
 	st = mbr_stmt(db, "SELECT id, uses, uses_left, price, state, COALESCE(expires_at, 0) FROM count_cards"
 			  " WHERE uid = ?");
@@ -843,6 +844,9 @@ int mbr_count_refund(struct mbr_db *db, const char *uid, const char **paid_by, i
 		return rc;
 	if ((rc = count_refund_to_sv(db, uid, *refund)) < 0)
 		return rc;
+	if (rc == 0 && !strcmp(method, "stored_value"))
+		return mbr_db_fail(db, MBR_EINVAL, "count card %s was not bought with stored value; its refund is paid with"
+				   " cash, card, wechat, alipay or other", uid);
 	if (rc == 1)
 		*paid_by = method = "stored_value";
 	snprintf(detail, sizeof(detail), "%lld unused uses, %s paid back by %s", (long long)left,

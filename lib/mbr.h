@@ -811,7 +811,8 @@ int mbr_count_use(struct mbr_db *db, int64_t member, const char *sku, int64_t n,
 /*
  * Pay back the unused uses at the price per use (rounded down), by
  * *method; a card bought with stored value is paid back to stored value
- * instead, and *method says "stored_value".  An expired card's uses lapsed.
+ * instead, and *method says "stored_value" (which *method may say
+ * already, for such a card only).  An expired card's uses lapsed.
  */
 int mbr_count_refund(struct mbr_db *db, const char *uid, const char **method, int64_t *refund);
 int mbr_count_each(struct mbr_db *db, int64_t member, mbr_count_fn fn, void *ctx);

@@ -694,6 +694,25 @@ expired count cards,1,20.00,0.00,20.00
 	sound
 }
 
+@test "count-refund --payment stored_value: taken for a card bought with stored value, refused (exit 3) for one bought with cash" {
+	mbr-card -q topup M0001 1000		# 1000 + 100
+	card=$(mbr-card --payment stored_value count-sell M0001 WASH 10 110.00)
+	run --separate-stderr mbr-card --payment stored_value count-refund "$card"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "110.00" ]
+	[ "$stderr" = "mbr-card: $card: 110.00 paid back by stored_value" ]
+	[ "$(bal M0001)" = "1000.00,100.00,1100.00" ]
+	cash=$(mbr-card count-sell M0001 WASH 5 50.00)
+	snap=$(snapshot)
+	run --separate-stderr mbr-card --payment stored_value count-refund "$cash"
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-card: count card $cash was not bought with stored value; its refund is paid with cash, card, wechat, alipay or other" ]
+	[ "$(snapshot)" = "$snap" ]
+	sound
+}
+
 @test "undo of a sales batch gives back the stored value, gift-card value, count-card uses and coupons its sales used" {
 	mbr-card -q topup M0001 1000		# 1000 + 100
 	g=$(mbr-card gift-create 1 50 | sed -n 2p)
