@@ -381,10 +381,10 @@ static const char migration2[] =
  * 3: what each lot gave to a negative entry of a batch, so that undoing the
  * batch puts the points back in the lots they came from, with their
  * expiry (points.c).  Entries made outside batches, which are never
- * undone, record nothing.
+ * undone, record nothing.  IF NOT EXISTS: run again, it changes nothing.
  */
 static const char migration3[] =
-	"CREATE TABLE points_lot_uses("
+	"CREATE TABLE IF NOT EXISTS points_lot_uses("
 	"  entry INTEGER NOT NULL REFERENCES points_ledger(id),"
 	"  lot INTEGER NOT NULL REFERENCES points_lots(id),"
 	"  points INTEGER NOT NULL,"
