@@ -103,12 +103,17 @@ int mbr_sv_balance(struct mbr_db *db, const struct mbr_sv_account *a, struct mbr
 	return mbr_db_sqlerr(db, "stored value");
 }
 
-/* May the account be spent from?  Frozen or void accounts may not. */
+/* May the account be spent from?  Frozen or void accounts may not, nor
+ * the stored value of a member who is not active: the message says which
+ * (mbr-card unfreeze unfreezes the stored value, mbr-member unfreeze the
+ * member). */
 int mbr_sv_usable(struct mbr_db *db, const struct mbr_sv_account *a)
 {
 	sqlite3_stmt *st = a->gift
-		? mbr_stmt(db, "SELECT state = 'active' AND (expires_at IS NULL OR expires_at > ?2) FROM gift_cards WHERE code = ?1")
-		: mbr_stmt(db, "SELECT status = 'active' AND sv_frozen = 0 FROM members WHERE id = ?1");
+		? mbr_stmt(db, "SELECT state = 'active' AND (expires_at IS NULL OR expires_at > ?2), 'active' FROM gift_cards"
+			       " WHERE code = ?1")
+		: mbr_stmt(db, "SELECT sv_frozen = 0, status FROM members WHERE id = ?1");
+	char status[16] = "", who[64];
 	int rc, ok = 0;
 
 	if (!st)
@@ -120,20 +125,24 @@ int mbr_sv_usable(struct mbr_db *db, const struct mbr_sv_account *a)
 		sqlite3_bind_int64(st, 1, a->member);
 	}
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	if (rc == SQLITE_ROW) {
 		ok = sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE) {
-		char who[64];
-		return mbr_db_fail(db, MBR_ENOTFOUND, "no %s", account_name(db, a, who, sizeof(who)));
+		mbr_copy(status, sizeof(status), text(st, 1));
 	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return mbr_db_fail(db, MBR_ENOTFOUND, "no %s", account_name(db, a, who, sizeof(who)));
 	if (rc != SQLITE_ROW)
 		return mbr_db_sqlerr(db, "stored value");
-	if (!ok) {
-		char who[64];
-		return mbr_db_fail(db, MBR_EINVAL, "the stored value of %s is frozen%s", account_name(db, a, who, sizeof(who)),
-				   a->gift ? ", void or expired" : "");
-	}
+	if (!strcmp(status, "frozen"))
+		return mbr_db_fail(db, MBR_EINVAL, "%s is frozen; unfreeze the member with mbr-member unfreeze",
+				   account_name(db, a, who, sizeof(who)));
+	if (strcmp(status, "active"))
+		return mbr_db_fail(db, MBR_EINVAL, "%s is %s", account_name(db, a, who, sizeof(who)), status);
+	if (!ok)
+		return mbr_db_fail(db, MBR_EINVAL, a->gift ? "the stored value of %s is frozen, void or expired"
+				   : "the stored value of %s is frozen; unfreeze it with mbr-card unfreeze",
+				   account_name(db, a, who, sizeof(who)));
 	return 0;
 }
 
@@ -337,6 +346,8 @@ int mbr_sv_freeze(struct mbr_db *db, const struct mbr_sv_account *a, int frozen)
  * and bonus from the oldest lots (payouts and forfeits from the top-up
  * they name).  on_draw, if given, hears every draw: (lot store, drawing
  * entry's store, day, principal, bonus, kind of the drawing entry).
+ * The entries of undone sales and the entries that cancel them are passed
+ * over: together they change nothing, and the undone draw never happened.
  */
 struct sv_lot {
 	int64_t id;		/* the ledger entry that made it */
@@ -380,9 +391,9 @@ static int sv_replay(struct mbr_db *db, const struct mbr_sv_account *a, struct s
 {
 	sqlite3_stmt *st = a->gift
 		? mbr_stmt(db, "SELECT id, kind, principal, bonus, COALESCE(topup, 0), COALESCE(store, ''), ts"
-			       " FROM sv_ledger WHERE gift = ? ORDER BY id")
+			       " FROM sv_ledger WHERE gift = ? AND NOT " MBR_UNDONE_SALE_SQL("sale") " ORDER BY id")
 		: mbr_stmt(db, "SELECT id, kind, principal, bonus, COALESCE(topup, 0), COALESCE(store, ''), ts"
-			       " FROM sv_ledger WHERE member = ? ORDER BY id");
+			       " FROM sv_ledger WHERE member = ? AND NOT " MBR_UNDONE_SALE_SQL("sale") " ORDER BY id");
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -780,7 +791,8 @@ int mbr_count_refund(struct mbr_db *db, const char *uid, const char **paid_by, i
 	char detail[96], am[MBR_MONEY_BUFSZ];
 	int rc;
 
-	if (!method || !mbr_payment_method_valid(method) || !strcmp(method, "points") || !strcmp(method, "stored_value"))
+	/* stored_value: only what count_refund_to_sv would do anyway */
+	if (!method || !mbr_payment_method_valid(method) || !strcmp(method, "points"))
 		return mbr_db_fail(db, MBR_EINVAL, "a refund is paid with cash, card, wechat, alipay or other");
 	st = mbr_stmt(db, "SELECT id, uses, uses_left, price, state, COALESCE(expires_at, 0) FROM count_cards"
 			  " WHERE uid = ?");
@@ -832,6 +844,9 @@ int mbr_count_refund(struct mbr_db *db, const char *uid, const char **paid_by, i
 		return rc;
 	if ((rc = count_refund_to_sv(db, uid, *refund)) < 0)
 		return rc;
+	if (rc == 0 && !strcmp(method, "stored_value"))
+		return mbr_db_fail(db, MBR_EINVAL, "count card %s was not bought with stored value; its refund is paid with"
+				   " cash, card, wechat, alipay or other", uid);
 	if (rc == 1)
 		*paid_by = method = "stored_value";
 	snprintf(detail, sizeof(detail), "%lld unused uses, %s paid back by %s", (long long)left,
@@ -918,14 +933,15 @@ int mbr_count_give_back(struct mbr_db *db, int64_t sale, const char *sku, int64_
 
 static int prepaid_undo_blocked(struct mbr_db *db, int64_t batch)
 {
-	/* later entries of an account the batch's sales touched, not theirs */
+	/* later entries of an account the batch's sales touched, not theirs
+	 * nor those of batches undone since */
 	sqlite3_stmt *st = mbr_stmt(db,
 		"WITH b AS (SELECT id FROM sales WHERE batch = ?1),"
 		" e AS (SELECT member, gift, MIN(id) AS first FROM sv_ledger WHERE sale IN b GROUP BY member, gift)"
 		" SELECT COALESCE(m.uid, 'gift card ' || l.gift), l.kind, l.id FROM sv_ledger l JOIN e"
 		"   ON l.member IS e.member AND l.gift IS e.gift AND l.id > e.first"
 		" LEFT JOIN members m ON m.id = l.member"
-		" WHERE l.sale IS NULL OR l.sale NOT IN b LIMIT 1");
+		" WHERE (l.sale IS NULL OR l.sale NOT IN b) AND NOT " MBR_UNDONE_SALE_SQL("l.sale") " LIMIT 1");
 	int rc;
 
 	if (!st)
@@ -966,7 +982,7 @@ int mbr_prepaid_undo_batch(struct mbr_db *db, int64_t batch)
 		return rc;
 	snprintf(ref, sizeof(ref), "undo of batch %lld", (long long)batch);
 	for (;;) {	/* one at a time, newest first: the loop writes the table it reads */
-		sqlite3_stmt *st = mbr_stmt(db, "SELECT id, member, gift, principal, bonus, store FROM sv_ledger"
+		sqlite3_stmt *st = mbr_stmt(db, "SELECT id, member, gift, principal, bonus, store, sale FROM sv_ledger"
 						" WHERE sale IN (SELECT id FROM sales WHERE batch = ?) AND id < ?"
 						" ORDER BY id DESC LIMIT 1");
 		struct mbr_sv_account a = { 0, NULL };
@@ -995,6 +1011,7 @@ int mbr_prepaid_undo_batch(struct mbr_db *db, int64_t batch)
 		e.bonus = -sqlite3_column_int64(st, 4);
 		mbr_copy(store, sizeof(store), text(st, 5));
 		e.store = store;
+		e.sale = sqlite3_column_int64(st, 6);	/* so replays pass over both */
 		e.ref = ref;
 		e.reason = "undo of a sales batch";
 		sqlite3_reset(st);
@@ -1143,7 +1160,7 @@ static int count_flows(struct mbr_db *db, struct flows *fl)
 static int points_flows(struct mbr_db *db, struct flows *fl)
 {
 	sqlite3_stmt *st = mbr_stmt(db, "SELECT member, kind, points, COALESCE(store, ''), ts FROM points_ledger"
-					" ORDER BY member, id");
+					" WHERE NOT " MBR_UNDONE_SALE_SQL("sale") " ORDER BY member, id");
 	struct pq {
 		char store[32];
 		int64_t left;

@@ -57,6 +57,14 @@ int mbr_db_exec(struct mbr_db *db, const char *sql);
 int mbr_db_key(struct mbr_db *db, const struct mbr_key **key);
 /* Next chain-unique key "STORE-N" into out (40 bytes); within a transaction. */
 int mbr_db_next_uid(struct mbr_db *db, const char *kind, char *out);
+/*
+ * SQL: does a ledger entry whose sale column is col belong to an undone
+ * sales batch?  Only undo deletes sales, and a sale's id is never reused;
+ * undo's compensating entries name the same sales, so an undone entry and
+ * the entry that cancels it both match.  Neither is activity: the checks
+ * before an undo and the settlement replays pass over them.
+ */
+#define MBR_UNDONE_SALE_SQL(col) "(" col " IS NOT NULL AND " col " NOT IN (SELECT id FROM sales))"
 
 /* Schema: migrations[i] upgrades user_version i to i+1. */
 extern const char *const mbr_migrations[];

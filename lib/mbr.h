@@ -607,6 +607,13 @@ int mbr_points_transfer(struct mbr_db *db, const struct mbr_member *from, const 
 			int64_t points, const char *reason);
 /* Expire every lot lapsed at or before as_of (UTC); idempotent. */
 int mbr_points_expire(struct mbr_db *db, int64_t as_of, long *entries, int64_t *points);
+/*
+ * Part of mbr_sale_undo: cancel the points entries of a sales batch, each
+ * with an adjust entry, leaving each member's balance and lots exactly as
+ * before the batch; MBR_EINVAL, writing nothing, when a member of the
+ * batch has points activity since (entries of undone batches aside).
+ */
+int mbr_points_undo_batch(struct mbr_db *db, int64_t batch);
 
 struct mbr_ledger_entry {
 	const char *uid, *kind, *reason, *source, *ref, *store, *operator;
@@ -847,7 +854,8 @@ int mbr_count_use(struct mbr_db *db, int64_t member, const char *sku, int64_t n,
 /*
  * Pay back the unused uses at the price per use (rounded down), by
  * *method; a card bought with stored value is paid back to stored value
- * instead, and *method says "stored_value".  An expired card's uses lapsed.
+ * instead, and *method says "stored_value" (which *method may say
+ * already, for such a card only).  An expired card's uses lapsed.
  */
 int mbr_count_refund(struct mbr_db *db, const char *uid, const char **method, int64_t *refund);
 int mbr_count_each(struct mbr_db *db, int64_t member, mbr_count_fn fn, void *ctx);

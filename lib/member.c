@@ -846,6 +846,46 @@ int mbr_member_set_status(struct mbr_db *db, int64_t id, const char *status)
 	return mbr_audit(db, action, m.uid, "");
 }
 
+/*
+ * An erased member can no longer be paid anything back, so erasure waits
+ * until the member's stored value is paid out and the count cards with
+ * uses left (and not expired: their uses lapsed) are refunded.
+ */
+static int prepaid_left(struct mbr_db *db, const struct mbr_member *m)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "SELECT sv_principal + sv_bonus FROM members WHERE id = ?");
+	char am[MBR_MONEY_BUFSZ];
+	int64_t sv = 0;
+	int rc;
+
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, m->id);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		sv = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return mbr_db_sqlerr(db, "stored value");
+	if (sv)
+		return mbr_db_fail(db, MBR_EINVAL, "member %s has %s of stored value left; pay it out first (mbr-card payout)",
+				   m->uid, mbr_money_format(sv, db->exp, am));
+	st = mbr_stmt(db, "SELECT uid, uses_left FROM count_cards WHERE member = ? AND state = 'active' AND uses_left > 0"
+			  " AND (expires_at IS NULL OR expires_at > ?) ORDER BY id LIMIT 1");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, m->id);
+	sqlite3_bind_int64(st, 2, mbr_now());
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = mbr_db_fail(db, MBR_EINVAL, "member %s has %lld uses left on count card %s; refund it first"
+				 " (mbr-card count-refund)", m->uid, (long long)sqlite3_column_int64(st, 1),
+				 (const char *)sqlite3_column_text(st, 0));
+		sqlite3_reset(st);
+		return rc;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "count cards");
+}
+
 int mbr_member_erase(struct mbr_db *db, int64_t id)
 {
 	struct mbr_member m;
@@ -856,6 +896,8 @@ int mbr_member_erase(struct mbr_db *db, int64_t id)
 		return rc;
 	if (!strcmp(m.status, "erased"))
 		return mbr_db_fail(db, MBR_EINVAL, "member %s was already erased", m.uid);
+	if ((rc = prepaid_left(db, &m)) < 0)
+		return rc;
 	/* secure_delete overwrites the freed content in the database pages. */
 	if ((rc = mbr_db_exec(db, "PRAGMA secure_delete = ON")) < 0)
 		return rc;

@@ -23,16 +23,35 @@
 #include "internal.h"
 #include "banned.h"
 
-/* Consume up to need points from the member's open lots; first from lot
- * `prefer` when it is open.  Returns 0. */
-static int consume_lots(struct mbr_db *db, int64_t member, int64_t need, int64_t prefer)
+/* Take n points from lot; when entry is not 0, record what it took, so
+ * that undoing the entry can put them back (points_lot_uses). */
+static int take_from_lot(struct mbr_db *db, int64_t lot, int64_t n, int64_t entry)
 {
-	sqlite3_stmt *sel, *upd;
+	sqlite3_stmt *st = mbr_stmt(db, "UPDATE points_lots SET remaining = remaining - ? WHERE id = ?");
 	int rc;
 
-	upd = mbr_stmt(db, "UPDATE points_lots SET remaining = remaining - ? WHERE id = ?");
-	if (!upd)
+	if (!st)
 		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, n);
+	sqlite3_bind_int64(st, 2, lot);
+	if ((rc = mbr_stmt_done(db, st)) < 0 || !entry)
+		return rc;
+	st = mbr_stmt(db, "INSERT INTO points_lot_uses(entry, lot, points) VALUES (?, ?, ?)");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, entry);
+	sqlite3_bind_int64(st, 2, lot);
+	sqlite3_bind_int64(st, 3, n);
+	return mbr_stmt_done(db, st);
+}
+
+/* Consume up to need points from the member's open lots; first from lot
+ * `prefer` when it is open.  entry: as take_from_lot.  Returns 0. */
+static int consume_lots(struct mbr_db *db, int64_t member, int64_t need, int64_t prefer, int64_t entry)
+{
+	sqlite3_stmt *sel;
+	int rc;
+
 	if (prefer) {
 		sqlite3_stmt *one = mbr_stmt(db, "SELECT remaining FROM points_lots WHERE id = ? AND member = ? AND remaining > 0");
 		if (!one)
@@ -43,10 +62,7 @@ static int consume_lots(struct mbr_db *db, int64_t member, int64_t need, int64_t
 			int64_t r = sqlite3_column_int64(one, 0), take = r < need ? r : need;
 
 			sqlite3_reset(one);
-			upd = mbr_stmt(db, "UPDATE points_lots SET remaining = remaining - ? WHERE id = ?");
-			sqlite3_bind_int64(upd, 1, take);
-			sqlite3_bind_int64(upd, 2, prefer);
-			if ((rc = mbr_stmt_done(db, upd)) < 0)
+			if ((rc = take_from_lot(db, prefer, take, entry)) < 0)
 				return rc;
 			need -= take;
 		}
@@ -69,10 +85,7 @@ static int consume_lots(struct mbr_db *db, int64_t member, int64_t need, int64_t
 		r = sqlite3_column_int64(sel, 1);
 		sqlite3_reset(sel);
 		take = r < need ? r : need;
-		upd = mbr_stmt(db, "UPDATE points_lots SET remaining = remaining - ? WHERE id = ?");
-		sqlite3_bind_int64(upd, 1, take);
-		sqlite3_bind_int64(upd, 2, id);
-		if ((rc = mbr_stmt_done(db, upd)) < 0)
+		if ((rc = take_from_lot(db, id, take, entry)) < 0)
 			return rc;
 		need -= take;
 	}
@@ -175,17 +188,13 @@ static int check_spend(struct mbr_db *db, const struct mbr_post *p)
 	return rc;
 }
 
-int mbr_points_post(struct mbr_db *db, const struct mbr_post *p, int64_t *ledger_out)
+/* Append the entry and move the member's cached balance with it; the
+ * lots are the caller's.  *before: the balance before it. */
+static int post_entry(struct mbr_db *db, const struct mbr_post *p, int64_t *ledger, int64_t *before)
 {
 	sqlite3_stmt *st;
-	int64_t ledger, after, before;
 	int rc;
 
-	if (p->points == 0)
-		return 0;
-	if (p->points < 0 && (!strcmp(p->kind, "redeem") || !strcmp(p->kind, "transfer")) &&
-	    (rc = check_spend(db, p)) < 0)
-		return rc;
 	st = mbr_stmt(db, "INSERT INTO points_ledger(member, ts, kind, points, reason, source, sale, ref, store,"
 			  " operator, batch) VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
 	if (!st)
@@ -205,9 +214,7 @@ int mbr_points_post(struct mbr_db *db, const struct mbr_post *p, int64_t *ledger
 		sqlite3_bind_int64(st, 12, p->batch);
 	if ((rc = mbr_stmt_done(db, st)) < 0)
 		return rc;
-	ledger = sqlite3_last_insert_rowid(db->sql);
-	if (ledger_out)
-		*ledger_out = ledger;
+	*ledger = sqlite3_last_insert_rowid(db->sql);
 
 	st = mbr_stmt(db, "UPDATE members SET points = points + ? WHERE id = ? RETURNING points");
 	if (!st)
@@ -220,10 +227,27 @@ int mbr_points_post(struct mbr_db *db, const struct mbr_post *p, int64_t *ledger
 		return rc == SQLITE_DONE ? mbr_db_fail(db, MBR_ENOTFOUND, "no member #%lld", (long long)p->member)
 					 : mbr_db_sqlerr(db, "points balance");
 	}
-	after = sqlite3_column_int64(st, 0);
+	*before = sqlite3_column_int64(st, 0) - p->points;
 	sqlite3_step(st);
 	sqlite3_reset(st);
-	before = after - p->points;
+	return 0;
+}
+
+int mbr_points_post(struct mbr_db *db, const struct mbr_post *p, int64_t *ledger_out)
+{
+	sqlite3_stmt *st;
+	int64_t ledger, before;
+	int rc;
+
+	if (p->points == 0)
+		return 0;
+	if (p->points < 0 && (!strcmp(p->kind, "redeem") || !strcmp(p->kind, "transfer")) &&
+	    (rc = check_spend(db, p)) < 0)
+		return rc;
+	if ((rc = post_entry(db, p, &ledger, &before)) < 0)
+		return rc;
+	if (ledger_out)
+		*ledger_out = ledger;
 
 	if (p->points > 0) {
 		/* a debt (negative balance) is paid first */
@@ -242,10 +266,11 @@ int mbr_points_post(struct mbr_db *db, const struct mbr_post *p, int64_t *ledger
 		sqlite3_bind_int64(st, 5, open);
 		return mbr_stmt_done(db, st);
 	}
-	/* only what the member had can come out of lots */
+	/* only what the member had can come out of lots; a batch's entry
+	 * records what it took, for mbr_points_undo_batch */
 	if (before <= 0)
 		return 0;
-	return consume_lots(db, p->member, before < -p->points ? before : -p->points, p->lot);
+	return consume_lots(db, p->member, before < -p->points ? before : -p->points, p->lot, p->batch ? ledger : 0);
 }
 
 int mbr_points_balance(struct mbr_db *db, int64_t member, int64_t before, int64_t *balance)
@@ -378,6 +403,104 @@ int mbr_points_expire(struct mbr_db *db, int64_t as_of, long *entries, int64_t *
 	*entries = 0;
 	*points = 0;
 	return expire_lapsed(db, 0, as_of, entries, points);
+}
+
+/* A member of the batch with points entries since, not the batch's own
+ * nor those of batches undone since: MBR_EINVAL saying which. */
+static int points_undo_blocked(struct mbr_db *db, int64_t batch)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "SELECT m.uid, l.kind, l.id FROM points_ledger l JOIN members m ON m.id = l.member"
+					" WHERE l.member IN (SELECT member FROM points_ledger WHERE batch = ?1)"
+					" AND l.id > (SELECT MIN(id) FROM points_ledger WHERE batch = ?1)"
+					" AND COALESCE(l.batch, 0) != ?1 AND NOT " MBR_UNDONE_SALE_SQL("l.sale") " LIMIT 1");
+	int rc;
+
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, batch);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = mbr_db_fail(db, MBR_EINVAL, "batch %lld cannot be undone: member %s has points activity since (%s, ledger entry %s)",
+				 (long long)batch, sqlite3_column_text(st, 0), sqlite3_column_text(st, 1),
+				 sqlite3_column_text(st, 2));
+		sqlite3_reset(st);
+		return rc;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "undo");
+}
+
+/*
+ * Put the lots back as they were before entry, now cancelled (nothing but
+ * undone entries touched them since).  Points it took go back to the lots
+ * it took them from (points_lot_uses), with their expiry.  Points it added
+ * leave its own lot; only if the lots would then hold more than the
+ * balance do others give up the rest, soonest-expiring first.
+ */
+static int lots_before(struct mbr_db *db, int64_t member, int64_t entry, int64_t points, int64_t balance)
+{
+	sqlite3_stmt *st;
+	int64_t total, own, need;
+	int rc;
+
+	if (points < 0) {
+		st = mbr_stmt(db, "UPDATE points_lots SET remaining = remaining + u.points FROM points_lot_uses u"
+				  " WHERE u.entry = ? AND points_lots.id = u.lot");
+		if (!st)
+			return MBR_EDB;
+		sqlite3_bind_int64(st, 1, entry);
+		return mbr_stmt_done(db, st);
+	}
+	st = mbr_stmt(db, "SELECT COALESCE(SUM(remaining), 0), COALESCE(SUM(CASE WHEN id = ?2 THEN remaining END), 0)"
+			  " FROM points_lots WHERE member = ?1 AND remaining > 0");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, member);
+	sqlite3_bind_int64(st, 2, entry);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return mbr_db_sqlerr(db, "points lots");
+	}
+	total = sqlite3_column_int64(st, 0);
+	own = sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
+	need = total - (balance > 0 ? balance : 0);
+	return consume_lots(db, member, need > own ? need : own, entry, 0);
+}
+
+int mbr_points_undo_batch(struct mbr_db *db, int64_t batch)
+{
+	int64_t last = INT64_MAX;
+	int rc;
+
+	if ((rc = points_undo_blocked(db, batch)) < 0)
+		return rc;
+	for (;;) {	/* newest first, one at a time: the loop writes the ledger it reads */
+		sqlite3_stmt *st = mbr_stmt(db, "SELECT id, member, points, sale FROM points_ledger"
+						" WHERE batch = ? AND id < ? ORDER BY id DESC LIMIT 1");
+		struct mbr_post p;
+		int64_t ledger, before;
+
+		if (!st)
+			return MBR_EDB;
+		sqlite3_bind_int64(st, 1, batch);
+		sqlite3_bind_int64(st, 2, last);
+		if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+			sqlite3_reset(st);
+			return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "undo");
+		}
+		memset(&p, 0, sizeof(p));
+		last = sqlite3_column_int64(st, 0);
+		p.member = sqlite3_column_int64(st, 1);
+		p.points = -sqlite3_column_int64(st, 2);
+		p.sale = sqlite3_column_int64(st, 3);
+		p.kind = "adjust";
+		p.source = "undo";
+		p.reason = "undo of a sales batch";
+		sqlite3_reset(st);
+		if ((rc = post_entry(db, &p, &ledger, &before)) < 0 ||
+		    (rc = lots_before(db, p.member, last, -p.points, before + p.points)) < 0)
+			return rc;
+	}
 }
 
 int mbr_points_history(struct mbr_db *db, int64_t member, mbr_ledger_fn fn, void *ctx)

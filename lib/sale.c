@@ -2102,8 +2102,6 @@ int mbr_agg_verify(struct mbr_db *db, mbr_problem_fn fn, void *ctx, int *problem
 int mbr_sale_undo(struct mbr_db *db, int64_t batch, long *receipts)
 {
 	sqlite3_stmt *st;
-	struct mbr_rules_set rs;
-	int64_t first;
 	char target[32];
 	int rc;
 
@@ -2130,7 +2128,7 @@ int mbr_sale_undo(struct mbr_db *db, int64_t batch, long *receipts)
 	}
 	sqlite3_reset(st);
 
-	/* What blocks: returns recorded later against this batch's sales ... */
+	/* What blocks: returns recorded later against this batch's sales */
 	st = mbr_stmt(db, "SELECT r.store, r.receipt, s.receipt FROM sales r JOIN sales s ON r.original = s.id"
 			  " WHERE s.batch = ?1 AND COALESCE(r.batch, 0) != ?1 LIMIT 1");
 	if (!st)
@@ -2143,69 +2141,10 @@ int mbr_sale_undo(struct mbr_db *db, int64_t batch, long *receipts)
 		return rc;
 	}
 	sqlite3_reset(st);
-	/* ... and points activity of its members after it. */
-	st = mbr_stmt(db, "SELECT m.uid, l.kind, l.id FROM points_ledger l JOIN members m ON m.id = l.member"
-			  " WHERE l.member IN (SELECT member FROM points_ledger WHERE batch = ?1)"
-			  " AND l.id > (SELECT MIN(id) FROM points_ledger WHERE batch = ?1)"
-			  " AND COALESCE(l.batch, 0) != ?1 LIMIT 1");
-	if (!st)
-		return MBR_EDB;
-	sqlite3_bind_int64(st, 1, batch);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		rc = mbr_db_fail(db, MBR_EINVAL, "batch %lld cannot be undone: member %s has points activity since (%s, ledger entry %s)",
-				 (long long)batch, sqlite3_column_text(st, 0), sqlite3_column_text(st, 1),
-				 sqlite3_column_text(st, 2));
-		sqlite3_reset(st);
-		return rc;
-	}
-	sqlite3_reset(st);
-
-	/* Prepaid value and coupons its sales used come back first. */
-	if ((rc = mbr_prepaid_undo_batch(db, batch)) < 0 || (rc = mbr_coupon_undo_batch(db, batch)) < 0)
-		return rc;
-	/* Compensate the batch's ledger entries, newest first (append-only). */
-	if ((rc = mbr_rules_set_load(db, &rs)) < 0)
-		return rc;
-	first = 0;
-	for (;;) {
-		struct mbr_post p;
-		int64_t lot;
-
-		st = mbr_stmt(db, "SELECT l.id, l.member, l.points, l.ts, l.store, l.sale, l.id"
-				  " FROM points_ledger l WHERE l.batch = ? AND (? = 0 OR l.id < ?) ORDER BY l.id DESC LIMIT 1");
-		if (!st) {
-			rc = MBR_EDB;
-			break;
-		}
-		sqlite3_bind_int64(st, 1, batch);
-		sqlite3_bind_int64(st, 2, first);
-		sqlite3_bind_int64(st, 3, first);
-		rc = sqlite3_step(st);
-		if (rc != SQLITE_ROW) {
-			sqlite3_reset(st);
-			rc = rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "undo");
-			break;
-		}
-		memset(&p, 0, sizeof(p));
-		first = sqlite3_column_int64(st, 0);
-		p.member = sqlite3_column_int64(st, 1);
-		p.points = -sqlite3_column_int64(st, 2);
-		p.kind = "adjust";
-		p.source = "undo";
-		p.reason = "undo of a sales batch";
-		p.store = NULL;
-		p.sale = sqlite3_column_int64(st, 5);
-		lot = sqlite3_column_int64(st, 6);
-		p.lot = lot;
-		if (p.points > 0)
-			p.expires_at = mbr_rules_expiry(mbr_rules_at(&rs, mbr_local_day(sqlite3_column_int64(st, 3))),
-							sqlite3_column_int64(st, 3));
-		sqlite3_reset(st);
-		if ((rc = mbr_points_post(db, &p, NULL)) < 0)
-			break;
-	}
-	mbr_rules_set_free(&rs);
-	if (rc < 0)
+	/* Points, then prepaid value and coupons its sales used, come back;
+	 * each first checks that nothing was built on the batch since. */
+	if ((rc = mbr_points_undo_batch(db, batch)) < 0 || (rc = mbr_prepaid_undo_batch(db, batch)) < 0 ||
+	    (rc = mbr_coupon_undo_batch(db, batch)) < 0)
 		return rc;
 	/* Returns in this batch against older sales give those sales back. */
 	st = mbr_stmt(db, "UPDATE sales SET returned = returned - r.t, points_reversed = points_reversed - r.rev,"

@@ -377,8 +377,23 @@ static const char migration1[] =
 static const char migration2[] =
 	"CREATE INDEX IF NOT EXISTS sv_ledger_sale ON sv_ledger(sale) WHERE sale IS NOT NULL;";
 
+/*
+ * 3: what each lot gave to a negative entry of a batch, so that undoing the
+ * batch puts the points back in the lots they came from, with their
+ * expiry (points.c).  Entries made outside batches, which are never
+ * undone, record nothing.  IF NOT EXISTS: run again, it changes nothing.
+ */
+static const char migration3[] =
+	"CREATE TABLE IF NOT EXISTS points_lot_uses("
+	"  entry INTEGER NOT NULL REFERENCES points_ledger(id),"
+	"  lot INTEGER NOT NULL REFERENCES points_lots(id),"
+	"  points INTEGER NOT NULL,"
+	"  PRIMARY KEY (entry, lot)"
+	") WITHOUT ROWID;";
+
 const char *const mbr_migrations[] = {
 	migration1,
 	migration2,
+	migration3,
 };
 const int mbr_nmigrations = sizeof(mbr_migrations) / sizeof(mbr_migrations[0]);

@@ -378,6 +378,54 @@ last_audit() { q 'SELECT MAX(id) FROM audit'; }
 	[ "$(q "SELECT status FROM members WHERE uid = 'S01-5'")" = erased ]
 }
 
+@test "erase: refused (exit 3) while the member holds stored value or count-card uses; paid out and refunded, it goes" {
+	mbr-card -q topup M0004 100
+	card=$(mbr-card --payment cash count-sell M0004 WASH 5 50.00)
+	before=$(dump)
+	run --separate-stderr mbr-member --yes erase M0004
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "mbr-member: member S01-5 has 100.00 of stored value left; pay it out first (mbr-card payout)" ]
+	[ "$(dump)" = "$before" ]
+	mbr-card -q payout M0004 >/dev/null
+	run --separate-stderr mbr-member --yes erase M0004
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-member: member S01-5 has 5 uses left on count card $card; refund it first (mbr-card count-refund)" ]
+	mbr-card -q count-refund "$card" >/dev/null
+	run --separate-stderr mbr-member --yes erase M0004
+	[ "$status" -eq 0 ]
+	[ "$(q "SELECT status FROM members WHERE uid = 'S01-5'")" = erased ]
+	mbr-db -q check
+}
+
+@test "payout: a frozen member is unfrozen with mbr-member, an erased one is said to be erased (exit 3)" {
+	mbr-card -q topup M0004 50
+	mbr-member -q freeze M0004
+	mbr-card -q unfreeze M0004	# the stored value was not frozen: this changes nothing
+	run --separate-stderr mbr-card payout M0004
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-card: member S01-5 is frozen; unfreeze the member with mbr-member unfreeze" ]
+	mbr-member -q unfreeze M0004
+	mbr-card -q freeze M0004
+	run --separate-stderr mbr-card payout M0004
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-card: the stored value of member S01-5 is frozen; unfreeze it with mbr-card unfreeze" ]
+	mbr-card -q unfreeze M0004
+	mbr-sale -q add --member M0004 --payment stored_value R1 X1:1:10.00
+	mbr-card -q payout M0004 >/dev/null
+	mbr-member -q --yes erase M0004
+	# a return credits the erased member's stored value, which cannot be paid out
+	mbr-sale -q add --original R1 --payment stored_value R2 X1:-1:10.00
+	[ "$(q "SELECT sv_principal FROM members WHERE uid = 'S01-5'")" = 1000 ]
+	run --separate-stderr mbr-card payout S01-5
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-card: member S01-5 is erased" ]
+}
+
 @test "erase: needs admin (exit 5); a manager changes nothing" {
 	before=$(dump)
 	run --separate-stderr mbr-member --operator wang --yes erase M0004

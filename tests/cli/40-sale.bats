@@ -447,6 +447,68 @@ earn|20" ]
 	mbr-db -q check
 }
 
+@test "undo: points a sale paid with go back to the lots they came from, with their expiry; expire leaves them" {
+	load_examples
+	mbr-points -q --reason seed adjust M0001 1000 >/dev/null	# lapses 2027-11-22 (12 months)
+	open=$(q "SELECT datetime(expires_at, 'unixepoch'), remaining FROM points_lots WHERE remaining > 0")
+	[ "$open" = "2027-11-21 16:00:00|1000" ]
+	mbr-sale -q add --ts '2025-03-04 10:00' --member M0001 --payment 'points:5.00;cash' R1 A100:2:12.80
+	batch=$(q "SELECT batch FROM sales WHERE receipt = 'R1'")
+	[ "$(bal M0001)" = 520 ]
+	run --separate-stderr mbr-sale undo "$batch"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$(bal M0001)" = 1000 ]
+	[ "$(q "SELECT datetime(expires_at, 'unixepoch'), remaining FROM points_lots WHERE remaining > 0")" = "$open" ]
+	run --separate-stderr mbr-points expire
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "mbr-points: 0 lots expired, 0 points" ]
+	[ "$(bal M0001)" = 1000 ]
+	mbr-db -q check
+}
+
+@test "undo: the later batch first, then the earlier: a return's batch, then its sale's (points and lots as before)" {
+	load_examples
+	mbr-points -q --reason seed adjust M0001 1000 >/dev/null
+	mbr-sale -q add --ts '2026-11-01 10:00' --member M0001 --payment 'points:2.00;cash' R1 A100:10:12.80
+	sale=$(q "SELECT batch FROM sales WHERE receipt = 'R1'")
+	before=$(q "SELECT id, datetime(expires_at, 'unixepoch'), remaining FROM points_lots WHERE remaining > 0")
+	balance=$(bal M0001)
+	mbr-sale -q add --ts '2026-11-20 10:00' --original R1 R2 A100:-4:12.80
+	ret=$(q "SELECT batch FROM sales WHERE receipt = 'R2'")
+	[ "$(bal M0001)" != "$balance" ]
+	run --separate-stderr mbr-sale undo "$ret"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	# the reversed points are back in the sale's lot, which lapses as it did
+	[ "$(bal M0001)" = "$balance" ]
+	[ "$(q "SELECT id, datetime(expires_at, 'unixepoch'), remaining FROM points_lots WHERE remaining > 0")" = "$before" ]
+	mbr-db -q check
+	run --separate-stderr mbr-sale undo "$sale"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "mbr-sale: batch $sale undone: 1 receipts removed" ]
+	[ "$(bal M0001)" = 1000 ]
+	[ "$(q "SELECT datetime(expires_at, 'unixepoch'), remaining FROM points_lots WHERE remaining > 0")" = "2027-11-21 16:00:00|1000" ]
+	mbr-db -q check
+}
+
+@test "undo: real points activity after an undone later batch still blocks the earlier one" {
+	load_examples
+	mbr-sale -q add --ts '2026-11-01 10:00' --member M0001 R1 A100:10:12.80
+	sale=$(q "SELECT batch FROM sales WHERE receipt = 'R1'")
+	mbr-sale -q add --ts '2026-11-20 10:00' --original R1 R2 A100:-4:12.80
+	mbr-sale -q undo "$(q "SELECT batch FROM sales WHERE receipt = 'R2'")"
+	mbr-points -q --reason gift earn M0001 5 >/dev/null
+	id=$(q "SELECT MAX(id) FROM points_ledger")
+	before=$(snapshot)
+	run --separate-stderr mbr-sale undo "$sale"
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-sale: batch $sale cannot be undone: member S01-2 has points activity since (earn, ledger entry $id)" ]
+	[ "$(snapshot)" = "$before" ]
+}
+
 @test "roles: a cashier may add a sale but not import or undo" {
 	load_examples
 	mbr-db -q grant c1 cashier

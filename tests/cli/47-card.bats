@@ -694,6 +694,25 @@ expired count cards,1,20.00,0.00,20.00
 	sound
 }
 
+@test "count-refund --payment stored_value: taken for a card bought with stored value, refused (exit 3) for one bought with cash" {
+	mbr-card -q topup M0001 1000		# 1000 + 100
+	card=$(mbr-card --payment stored_value count-sell M0001 WASH 10 110.00)
+	run --separate-stderr mbr-card --payment stored_value count-refund "$card"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "110.00" ]
+	[ "$stderr" = "mbr-card: $card: 110.00 paid back by stored_value" ]
+	[ "$(bal M0001)" = "1000.00,100.00,1100.00" ]
+	cash=$(mbr-card count-sell M0001 WASH 5 50.00)
+	snap=$(snapshot)
+	run --separate-stderr mbr-card --payment stored_value count-refund "$cash"
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-card: count card $cash was not bought with stored value; its refund is paid with cash, card, wechat, alipay or other" ]
+	[ "$(snapshot)" = "$snap" ]
+	sound
+}
+
 @test "undo of a sales batch gives back the stored value, gift-card value, count-card uses and coupons its sales used" {
 	mbr-card -q topup M0001 1000		# 1000 + 100
 	g=$(mbr-card gift-create 1 50 | sed -n 2p)
@@ -741,6 +760,52 @@ expired count cards,1,20.00,0.00,20.00
 	[ "$status" -eq 3 ]
 	[[ "$stderr" == *"cannot be undone: S01-2 has stored-value activity since (payout"* ]]
 	[ "$(snapshot)" = "$snap" ]
+	sound
+}
+
+@test "undo: a return's batch, then its sale's batch (stored value back as before); a top-up since still blocks" {
+	mbr-card -q topup M0001 1000		# 1000 + 100
+	mbr-sale -q add --member M0001 --payment stored_value R1 X1:1:110.00
+	sale=$(q "SELECT batch FROM sales WHERE receipt = 'R1'")
+	mbr-sale -q add --original R1 --payment stored_value R2 X1:-1:110.00
+	ret=$(q "SELECT batch FROM sales WHERE receipt = 'R2'")
+	mbr-sale -q undo "$ret"
+	[ "$(bal M0001)" = "900.00,90.00,990.00" ]
+	run --separate-stderr mbr-sale undo "$sale"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "mbr-sale: batch $sale undone: 1 receipts removed" ]
+	[ "$(bal M0001)" = "1000.00,100.00,1100.00" ]
+	sound
+	# real activity since an undone batch still blocks
+	mbr-sale -q add --member M0001 --payment stored_value R3 X1:1:110.00
+	sale=$(q "SELECT batch FROM sales WHERE receipt = 'R3'")
+	mbr-sale -q add --original R3 --payment stored_value R4 X1:-1:110.00
+	mbr-sale -q undo "$(q "SELECT batch FROM sales WHERE receipt = 'R4'")"
+	mbr-card -q topup M0001 10
+	snap=$(snapshot)
+	run --separate-stderr mbr-sale undo "$sale"
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"cannot be undone: S01-2 has stored-value activity since (topup"* ]]
+	[ "$(snapshot)" = "$snap" ]
+}
+
+@test "report settlement: an undone sale paid at another store shows no flow, and its payout is the top-up's" {
+	mbr-card -q topup M0001 1000		# at S01: 1000 + 100
+	mbr-points -q --reason seed earn M0001 50 >/dev/null	# at S01
+	mbr-sale -q add --store S02 --member M0001 --payment 'stored_value;points:0.50' R1 X1:1:110.00
+	[ "$(mbr-report settlement --format csv | sed -n 2p)" = "S01,S02,109.50,99.54,9.96,50,0,0.00" ]
+	mbr-sale -q undo "$(q "SELECT batch FROM sales WHERE receipt = 'R1'")"
+	run --separate-stderr mbr-report settlement --format csv
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "paid_in_at,used_at,stored_value,principal,bonus,points,count_uses,count_value" ]
+	top=$(q "SELECT id FROM sv_ledger WHERE kind = 'topup'")
+	run --separate-stderr mbr-card --topup "$top" payout M0001
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "1000.00,100.00" ]
 	sound
 }
 
