@@ -600,6 +600,8 @@ int mbr_points_balance(struct mbr_db *db, int64_t member, int64_t before, int64_
  * balance.  mbr_points_post does the same before every spend (a redeem or
  * transfer out) and refuses one the balance does not cover (MBR_EINVAL). */
 int mbr_points_spendable(struct mbr_db *db, int64_t member, int64_t ts, int64_t *balance);
+/* Points expiry took from lot (a lot's id is the entry that opened it; 0: none). */
+int mbr_points_lot_expired(struct mbr_db *db, int64_t lot, int64_t *points);
 /* Operator earn, redeem (never below zero) or adjust (signed), audited. */
 int mbr_points_change(struct mbr_db *db, const struct mbr_member *m, const char *kind, int64_t points,
 		      const char *reason);

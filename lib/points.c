@@ -267,10 +267,31 @@ int mbr_points_post(struct mbr_db *db, const struct mbr_post *p, int64_t *ledger
 		return mbr_stmt_done(db, st);
 	}
 	/* only what the member had can come out of lots; a batch's entry
-	 * records what it took, for mbr_points_undo_batch */
+	 * records what it took, for mbr_points_undo_batch, and an expiry
+	 * what it took, for mbr_points_lot_expired */
 	if (before <= 0)
 		return 0;
-	return consume_lots(db, p->member, before < -p->points ? before : -p->points, p->lot, p->batch ? ledger : 0);
+	return consume_lots(db, p->member, before < -p->points ? before : -p->points, p->lot,
+			    p->batch || !strcmp(p->kind, "expire") ? ledger : 0);
+}
+
+int mbr_points_lot_expired(struct mbr_db *db, int64_t lot, int64_t *points)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*points = 0;
+	if (!lot)
+		return 0;
+	st = mbr_stmt(db, "SELECT COALESCE(SUM(u.points), 0) FROM points_lot_uses u"
+			  " JOIN points_ledger l ON l.id = u.entry WHERE u.lot = ? AND l.kind = 'expire'");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, lot);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*points = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : mbr_db_sqlerr(db, "points lots");
 }
 
 int mbr_points_balance(struct mbr_db *db, int64_t member, int64_t before, int64_t *balance)

@@ -1620,8 +1620,15 @@ static int write_receipt(struct mbr_sale_import *im)
 	 * state (freezing a card must not keep points a return reverses) */
 	if (member && have_orig) {
 		int64_t cum = orig.returned - total;	/* total < 0 */
+		int64_t take = muldiv(orig.points_earned, cum, orig.total), lapsed;
 
-		reversed = muldiv(orig.points_earned, cum, orig.total) - orig.reversed;
+		/* points of the sale's lot that lapsed were taken by expiry
+		 * already: a return does not take them a second time */
+		if ((rc = mbr_points_lot_expired(db, orig.earn_lot, &lapsed)) < 0)
+			return rc;
+		if (take > orig.points_earned - lapsed)
+			take = orig.points_earned - lapsed;
+		reversed = take > orig.reversed ? take - orig.reversed : 0;
 		refund_points = muldiv(orig.points_paid, cum, orig.total) - orig.refunded;
 	} else if (member && (sm.active || is_return)) {
 		if (is_return || total >= r->min_spend) {

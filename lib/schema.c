@@ -380,8 +380,9 @@ static const char migration2[] =
 /*
  * 3: what each lot gave to a negative entry of a batch, so that undoing the
  * batch puts the points back in the lots they came from, with their
- * expiry (points.c).  Entries made outside batches, which are never
- * undone, record nothing.  IF NOT EXISTS: run again, it changes nothing.
+ * expiry (points.c), and to each expiry, so that a return does not take
+ * back points of its sale that lapsed.  Other entries made outside
+ * batches record nothing.  IF NOT EXISTS: run again, it changes nothing.
  */
 static const char migration3[] =
 	"CREATE TABLE IF NOT EXISTS points_lot_uses("
@@ -389,7 +390,8 @@ static const char migration3[] =
 	"  lot INTEGER NOT NULL REFERENCES points_lots(id),"
 	"  points INTEGER NOT NULL,"
 	"  PRIMARY KEY (entry, lot)"
-	") WITHOUT ROWID;";
+	") WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS points_lot_uses_lot ON points_lot_uses(lot);";
 
 const char *const mbr_migrations[] = {
 	migration1,

@@ -595,6 +595,27 @@ refund:250" ]
 	mbr-db -q check
 }
 
+@test "returns: points of the sale that lapsed are not taken back a second time" {
+	load_examples
+	mbr-sale -q add --ts '2025-03-04 10:00' --member M0004 R1 D400:1:39.90 >/dev/null	# +39, lapse 2026-03-04
+	mbr-sale -q add --ts '2025-06-04 10:00' --member M0004 R2 D400:2:39.90 >/dev/null	# +79
+	mbr-points -q expire --as-of 2026-03-04
+	[ "$(bal M0004)" = 79 ]
+	run --separate-stderr mbr-sale add --original R1 RR1 D400:-1:39.90
+	[ "$status" -eq 0 ]
+	[ "$output" = "S01,RR1,-39.90,0" ]
+	[ "$(bal M0004)" = 79 ]
+	# what was spent of a lot before it lapsed is still taken back
+	mbr-sale -q add --ts '2025-07-01 10:00' --member M0001 R3 D400:3:39.90 >/dev/null	# +119, lapse 2026-07-01
+	MBR_NOW=2025-08-01T10:00:00Z mbr-points -q --reason test redeem M0001 100 >/dev/null
+	mbr-points -q expire --as-of 2026-07-01	# the 19 left lapse
+	[ "$(bal M0001)" = 0 ]
+	mbr-sale -q add --original R3 RR3 D400:-3:39.90 >/dev/null
+	[ "$(q "SELECT points FROM points_ledger WHERE kind = 'reversal' AND ref = 'S01/RR3'")" = -100 ]
+	[ "$(bal M0001)" = -100 ]
+	mbr-db -q check
+}
+
 @test "receipts: an exchange (some goods bought, others given back) is refused; a voided line is not" {
 	load_examples
 	mbr-sale -q add --ts '2025-03-04 10:00:00' --member M0001 R1 B200:10:15.60 >/dev/null
