@@ -1160,6 +1160,53 @@ static int pay_prepaid(struct mbr_sale_import *im, const struct payment *pay, in
 }
 
 /*
+ * A return naming its sale gives back only goods the sale sold: of each
+ * SKU, at most the units the sale had less what its earlier returns gave
+ * back.  0, 1 (rejected) or < 0.
+ */
+static int return_units_sold(struct mbr_sale_import *im, const struct original *o)
+{
+	size_t k, j;
+	int rc;
+
+	for (k = 0; k < im->nlines; k++) {
+		const char *sku = im->text.buf + im->lines[k].sku;
+		sqlite3_stmt *st;
+		int64_t back = 0, left;
+
+		for (j = 0; j < k && strcmp(im->text.buf + im->lines[j].sku, sku); j++)
+			;
+		if (j < k)
+			continue;	/* this SKU is counted already */
+		for (j = k; j < im->nlines; j++)
+			if (!strcmp(im->text.buf + im->lines[j].sku, sku))
+				back -= im->lines[j].qty;
+		if (back <= 0)
+			continue;
+		st = mbr_stmt(im->db, "SELECT COALESCE((SELECT SUM(qty) FROM sale_lines WHERE sale = ?1 AND sku = ?2), 0)"
+				      " + COALESCE((SELECT SUM(l.qty) FROM sale_lines l JOIN sales s ON s.id = l.sale"
+				      "             WHERE s.original = ?1 AND l.sku = ?2), 0)");
+		if (!st)
+			return MBR_EDB;
+		sqlite3_bind_int64(st, 1, o->id);
+		sqlite3_bind_text(st, 2, sku, -1, SQLITE_STATIC);
+		if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+			sqlite3_reset(st);
+			return mbr_db_sqlerr(im->db, "sale lines");
+		}
+		left = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		if (back > left) {
+			receipt_bad(im, "%s:%ld: qty: %lld of %s returned, but receipt '%s' has %lld of it left to return",
+				    im->file, im->lines[k].lineno, (long long)back, sku, im->original,
+				    (long long)(left > 0 ? left : 0));
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
  * A return of a sale that was paid (in part) with count-card uses: as
  * many returned units of each SKU as the sale paid with uses, less what
  * its earlier returns gave back, are given back as uses (card_uses < 0)
@@ -1540,6 +1587,8 @@ static int write_receipt(struct mbr_sale_import *im)
 			sm.active = !strcmp(m.status, "active");
 		}
 		have_orig = 1;
+		if ((rc = return_units_sold(im, &orig)) != 0)
+			return rc;
 		/* units the sale paid with count-card uses come back as uses */
 		if ((rc = return_count_uses(im, &orig, &total, &discount)) != 0)
 			return rc;
