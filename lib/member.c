@@ -641,6 +641,20 @@ static int lookup(struct mbr_db *db, const char *keytext, int brief, struct mbr_
 			sqlite3_bind_text(st, 1, keytext, -1, SQLITE_TRANSIENT);
 			rc = get_one(db, st, m);
 		}
+	} else if (rc == 0 && strchr(keytext, '-')) {
+		/* a member number or phone shaped like a uid (STORE-SEQ) may be
+		 * another member's uid: say so rather than pick one */
+		st = mbr_stmt(db, "SELECT id FROM members WHERE uid = ?");
+		if (!st) {
+			rc = MBR_EDB;
+		} else {
+			sqlite3_bind_text(st, 1, keytext, -1, SQLITE_TRANSIENT);
+			if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) != m->id)
+				rc = mbr_db_fail(db, MBR_EINVAL, "'%s' is ambiguous: member %s has it as member number or"
+						 " phone, and it is another member's uid; name the member by another of its keys",
+						 keytext, m->uid);
+			sqlite3_reset(st);
+		}
 	}
 	mbr_buf_release(&why);
 	if (rc == MBR_ENOTFOUND)

@@ -493,3 +493,17 @@ last_audit() { q 'SELECT MAX(id) FROM audit'; }
 	done
 	mv "$BATS_TEST_TMPDIR/away.key" "$MBR_DB.key"
 }
+
+@test "a member number that is another member's uid is ambiguous: refused, nothing changed" {
+	u=$(mbr-member show --format csv M0001 | sed -n '2s/,.*//p')
+	printf 'member_no,name,phone\n%s,Second,13800000002\n' "$u" >uc.csv
+	mbr-add -q uc.csv
+	v=$(mbr-member show --format csv 13800000002 | sed -n '2s/,.*//p')
+	run --separate-stderr mbr-member --yes erase "$u"
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"'$u' is ambiguous: member $v has it as member number or phone, and it is another member's uid"* ]]
+	[ "$(q "SELECT COUNT(*) FROM members WHERE status = 'erased'")" = 0 ]
+	# named by another key, each is found
+	[ "$(mbr-member show --format csv M0001 | sed -n '2s/,.*//p')" = "$u" ]
+	[ "$(mbr-member show --format csv "$v" | sed -n '2s/,.*//p')" = "$v" ]
+}
