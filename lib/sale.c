@@ -1160,19 +1160,21 @@ static int pay_prepaid(struct mbr_sale_import *im, const struct payment *pay, in
 }
 
 /*
- * A return naming its sale gives back only goods the sale sold: of each
- * SKU, at most the units the sale had less what its earlier returns gave
- * back.  0, 1 (rejected) or < 0.
+ * A return naming its sale gives back goods the sale sold: of each SKU,
+ * at most the units the sale had (what is left of the sale's total,
+ * checked apart, keeps its returns within what it was paid, so a unit
+ * may come back in parts, as price adjustments do).  0, 1 (rejected) or
+ * < 0.
  */
 static int return_units_sold(struct mbr_sale_import *im, const struct original *o)
 {
+	sqlite3_stmt *st;
 	size_t k, j;
 	int rc;
 
 	for (k = 0; k < im->nlines; k++) {
 		const char *sku = im->text.buf + im->lines[k].sku;
-		sqlite3_stmt *st;
-		int64_t back = 0, left;
+		int64_t back = 0, sold;
 
 		for (j = 0; j < k && strcmp(im->text.buf + im->lines[j].sku, sku); j++)
 			;
@@ -1183,9 +1185,7 @@ static int return_units_sold(struct mbr_sale_import *im, const struct original *
 				back -= im->lines[j].qty;
 		if (back <= 0)
 			continue;
-		st = mbr_stmt(im->db, "SELECT COALESCE((SELECT SUM(qty) FROM sale_lines WHERE sale = ?1 AND sku = ?2), 0)"
-				      " + COALESCE((SELECT SUM(l.qty) FROM sale_lines l JOIN sales s ON s.id = l.sale"
-				      "             WHERE s.original = ?1 AND l.sku = ?2), 0)");
+		st = mbr_stmt(im->db, "SELECT COALESCE(SUM(qty), 0) FROM sale_lines WHERE sale = ? AND sku = ?");
 		if (!st)
 			return MBR_EDB;
 		sqlite3_bind_int64(st, 1, o->id);
@@ -1194,12 +1194,12 @@ static int return_units_sold(struct mbr_sale_import *im, const struct original *
 			sqlite3_reset(st);
 			return mbr_db_sqlerr(im->db, "sale lines");
 		}
-		left = sqlite3_column_int64(st, 0);
+		sold = sqlite3_column_int64(st, 0);
 		sqlite3_reset(st);
-		if (back > left) {
-			receipt_bad(im, "%s:%ld: qty: %lld of %s returned, but receipt '%s' has %lld of it left to return",
+		if (back > sold) {
+			receipt_bad(im, "%s:%ld: qty: %lld of %s returned, but receipt '%s' sold %lld of it",
 				    im->file, im->lines[k].lineno, (long long)back, sku, im->original,
-				    (long long)(left > 0 ? left : 0));
+				    (long long)(sold > 0 ? sold : 0));
 			return 1;
 		}
 	}

@@ -255,14 +255,14 @@ S02|536366|$(date -u -d '2010-12-02 01:00:00' +%s)|350" ]
 	echo "$stderr"
 	[ "$status" -eq 3 ]
 	[ "$output" = "" ]
-	[[ "$stderr" == *"add:1: qty: 2 of D400 returned, but receipt 'R1004' has 1 of it left to return"* ]]
-	# and so is more money than is left, or goods the sale did not have
-	run --separate-stderr mbr-sale add --ts '2025-03-04 12:30:00' --original R1004 R1008 D400:-1:80.00
+	[[ "$stderr" == *"original: return of 79.80 exceeds the 39.90 left of receipt 'R1004'"* ]]
+	# and so are more units than the sale had, or goods it did not have
+	run --separate-stderr mbr-sale add --ts '2025-03-04 12:30:00' --original R1004 R1008 D400:-4:5.00
 	[ "$status" -eq 3 ]
-	[[ "$stderr" == *"original: return of 80.00 exceeds the 39.90 left of receipt 'R1004'"* ]]
+	[[ "$stderr" == *"add:1: qty: 4 of D400 returned, but receipt 'R1004' sold 3 of it"* ]]
 	run --separate-stderr mbr-sale add --ts '2025-03-04 12:30:00' --original R1004 R1008 A100:-1:12.80
 	[ "$status" -eq 3 ]
-	[[ "$stderr" == *"add:1: qty: 1 of A100 returned, but receipt 'R1004' has 0 of it left to return"* ]]
+	[[ "$stderr" == *"add:1: qty: 1 of A100 returned, but receipt 'R1004' sold 0 of it"* ]]
 	run --separate-stderr mbr-sale add --ts '2025-03-04 12:30:00' --original R1004 R1008 D400:-1:39.90
 	[ "$status" -eq 0 ]
 	[ "$output" = "S01,R1008,-39.90,-60" ]
