@@ -10,7 +10,8 @@ unset MBR_KEY
 rm -f demo.db demo.db.key demo.db-wal demo.db-shm
 
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
-[ -n "$NO_COLOR" ] && step() { printf '\n$ %s\n' "$*"; }
+# plain when NO_COLOR is set or stdout is not a terminal (make demo > file)
+if [ -n "$NO_COLOR" ] || ! [ -t 1 ]; then step() { printf '\n$ %s\n' "$*"; }; fi
 
 step mbr-db init --store S01
 mbr-db init --store S01
