@@ -342,6 +342,7 @@ int mbr_sale_import_begin(struct mbr_db *db, const struct mbr_sale_opts *o, cons
 	mbr_buf_init(&im->text);
 	mbr_buf_init(&im->bad);
 	mbr_buf_init(&im->raw);
+	mbr_buf_init(&im->rejected);
 	if (im->o.store && !blank(im->o.store)) {
 		if ((rc = mbr_store_exists(db, im->o.store)) < 0)
 			return rc;
