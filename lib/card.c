@@ -690,7 +690,6 @@ int mbr_count_available(struct mbr_db *db, int64_t member, const char *sku, int6
 	return rc == SQLITE_ROW ? 0 : mbr_db_sqlerr(db, "count cards");
 }
 
-/* Use n uses of the member's cards for sku, those expiring first first. */
 /* Move a card's uses_left by delta with a 'use' entry naming sale (- used, + given back). */
 static int count_move(struct mbr_db *db, int64_t card, int64_t delta, int64_t sale, const char *store, int64_t at)
 {
@@ -717,6 +716,7 @@ static int count_move(struct mbr_db *db, int64_t card, int64_t delta, int64_t sa
 	return mbr_stmt_done(db, st);
 }
 
+/* Use n uses of the member's cards for sku, those expiring first first. */
 int mbr_count_use(struct mbr_db *db, int64_t member, const char *sku, int64_t n, int64_t sale, const char *store,
 		  int64_t at)
 {

@@ -23,8 +23,9 @@
 #include "internal.h"
 #include "banned.h"
 
-/* Take n points from lot; when entry is not 0, record what it took, so
- * that undoing the entry can put them back (points_lot_uses). */
+/* Take n points from lot; when entry is not 0, record what it took
+ * (points_lot_uses): a batch's entry, so that undoing it puts them back;
+ * an expiry, so that a return does not take lapsed points again. */
 static int take_from_lot(struct mbr_db *db, int64_t lot, int64_t n, int64_t entry)
 {
 	sqlite3_stmt *st = mbr_stmt(db, "UPDATE points_lots SET remaining = remaining - ? WHERE id = ?");
