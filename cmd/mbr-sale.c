@@ -57,6 +57,7 @@ static const char *map, *time_format, *store, *ts, *member, *payment, *original,
 struct import {
 	struct cli_rejects *rejects;
 	long errors;
+	int empty;	/* nothing to record: roll back, leave no batch */
 };
 
 static int on_error(const char *msg, void *p)
@@ -84,12 +85,15 @@ static void summary(const char *what, const struct mbr_sale_stats *s, int exp)
 
 	if (cli.quiet)
 		return;
-	cli_warn(&cli, "%s%s: batch %lld: %ld receipts (%ld returns), %ld lines, amount %s;"
-		 " points +%lld earned, -%lld reversed, -%lld redeemed, +%lld refunded",
-		 cli.dry_run ? "dry run, nothing written: " : "", what, (long long)s->batch,
-		 s->receipts, s->returns, s->lines, mbr_money_format(s->amount, exp, amt),
-		 (long long)s->points_earned, (long long)s->points_reversed,
-		 (long long)s->points_redeemed, (long long)s->points_refunded);
+	if (s->batch)
+		cli_warn(&cli, "%s%s: batch %lld: %ld receipts (%ld returns), %ld lines, amount %s;"
+			 " points +%lld earned, -%lld reversed, -%lld redeemed, +%lld refunded",
+			 cli.dry_run ? "dry run, nothing written: " : "", what, (long long)s->batch,
+			 s->receipts, s->returns, s->lines, mbr_money_format(s->amount, exp, amt),
+			 (long long)s->points_earned, (long long)s->points_reversed,
+			 (long long)s->points_redeemed, (long long)s->points_refunded);
+	else
+		cli_warn(&cli, "%s: nothing recorded, no batch: 0 receipts", what);
 	if (s->duplicates)
 		cli_warn(&cli, "%ld receipt%s already imported, skipped%s", s->duplicates, s->duplicates == 1 ? "" : "s",
 			 s->receipts ? "" : ": nothing new in this file");
@@ -100,7 +104,20 @@ static void summary(const char *what, const struct mbr_sale_stats *s, int exp)
 			 s->rejected_receipts == 1 ? "" : "s", s->rejected_lines);
 }
 
-/* Commit (or roll back for --dry-run or errors) and pick the exit status. */
+/*
+ * A run that records no receipt and no product (a file recorded already,
+ * all rejected, or empty) changes nothing: finish rolls it back, so that
+ * it leaves not even a batch or an audit entry.
+ */
+static void check_empty(int rc, struct mbr_sale_stats *s, struct import *im)
+{
+	if (rc == 0 && !s->receipts && !s->new_products) {
+		im->empty = 1;
+		s->batch = 0;
+	}
+}
+
+/* Commit (or roll back for --dry-run, errors or an empty run) and pick the exit status. */
 static int finish(struct mbr_db *db, int rc, struct import *im)
 {
 	if (rc < 0) {
@@ -114,7 +131,7 @@ static int finish(struct mbr_db *db, int rc, struct import *im)
 		cli_warn(&cli, "%ld bad receipt%s; nothing imported", im->errors, im->errors == 1 ? "" : "s");
 		return MBR_EXIT_DATA;
 	}
-	if (cli.dry_run) {
+	if (cli.dry_run || im->empty) {
 		mbr_rollback(db);
 	} else if ((rc = mbr_commit(db)) < 0) {
 		return cli_db_error(&cli, db, rc);
@@ -130,7 +147,7 @@ static int import(const char *path)
 	struct mbr_reader_opts ro;
 	struct mbr_reader *rd = NULL;
 	struct mbr_buf err = MBR_BUF_INIT;
-	struct import im = { NULL, 0 };
+	struct import im = { NULL, 0, 0 };
 	struct mbr_row *row;
 	struct mbr_db *db;
 	long n = 0;
@@ -187,6 +204,7 @@ static int import(const char *path)
 	cli_progress_done(&cli);
 	if (rc == 0)
 		rc = mbr_sale_import_end(si, &stats);
+	check_empty(rc, &stats, &im);
 	status = finish(db, rc, &im);
 	if (status < 0) {
 		summary(path, &stats, mbr_db_exponent(db));
@@ -207,7 +225,7 @@ static int add(const char *receipt, int nitems, char **items)
 	struct mbr_sale_opts so;
 	struct mbr_sale_import *si = NULL;
 	struct mbr_sale_stats stats;
-	struct import im = { NULL, 0 };
+	struct import im = { NULL, 0, 0 };
 	struct mbr_db *db;
 	char now[MBR_TIME_BUFSZ];
 	int i, rc, status;
@@ -257,6 +275,7 @@ static int add(const char *receipt, int nitems, char **items)
 	}
 	if (rc == 0)
 		rc = mbr_sale_import_end(si, &stats);
+	check_empty(rc, &stats, &im);
 	status = finish(db, rc, &im);
 	if (status < 0) {
 		char amt[MBR_MONEY_BUFSZ];
@@ -471,7 +490,7 @@ static int till_sale(struct mbr_db *db, const struct till_sale *t, struct mbr_sa
 {
 	struct mbr_sale_opts so;
 	struct mbr_sale_import *si = NULL;
-	struct import im = { NULL, 0 };
+	struct import im = { NULL, 0, 0 };
 	int exp = mbr_db_exponent(db), i, rc;
 
 	memset(&so, 0, sizeof(so));

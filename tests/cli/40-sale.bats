@@ -66,15 +66,34 @@ snapshot() {
 	load_examples
 	mbr-sale -q import "$EX/sales-2025-03-01.csv"
 	before=$(snapshot)
+	batches=$(q 'SELECT COUNT(*) FROM batches')
+	audit=$(q 'SELECT COUNT(*) FROM audit')
 	run --separate-stderr mbr-sale import "$EX/sales-2025-03-01.csv"
 	[ "$status" -eq 0 ]
 	[ "$output" = "" ]
 	echo "$stderr"
-	[[ "$stderr" == *"0 receipts"* ]]
+	[[ "$stderr" == *"sales-2025-03-01.csv: nothing recorded, no batch: 0 receipts"* ]]
 	[[ "$stderr" == *"5 receipts already imported, skipped: nothing new in this file"* ]]
 	[ "$(q 'SELECT COUNT(*) FROM sales')" = 5 ]
 	[ "$(q 'SELECT COUNT(*) FROM points_ledger')" = 4 ]
 	[ "$(snapshot)" = "$before" ]
+	# not even a batch or an audit entry
+	[ "$(q 'SELECT COUNT(*) FROM batches')" = "$batches" ]
+	[ "$(q 'SELECT COUNT(*) FROM audit')" = "$audit" ]
+	# a file with a header only records nothing either
+	head -n 1 "$EX/sales-2025-03-01.csv" >"$BATS_TEST_TMPDIR/empty.csv"
+	run --separate-stderr mbr-sale import "$BATS_TEST_TMPDIR/empty.csv"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"empty.csv: nothing recorded, no batch: 0 receipts"* ]]
+	[ "$(q 'SELECT COUNT(*) FROM batches')" = "$batches" ]
+	# nor does add of a receipt recorded already
+	r=$(q "SELECT store || ' ' || receipt FROM sales LIMIT 1")
+	sku=$(q "SELECT sku FROM sale_lines LIMIT 1")
+	run --separate-stderr mbr-sale add --store "${r% *}" --ts '2025-03-01 10:00' "${r#* }" "$sku:1:1.00"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"is already recorded; nothing written"* ]]
+	[ "$(q 'SELECT COUNT(*) FROM batches')" = "$batches" ]
+	[ "$(q 'SELECT COUNT(*) FROM audit')" = "$audit" ]
 	mbr-db -q check
 }
 
