@@ -483,13 +483,13 @@ int mbr_store_code_valid(const char *s)
 	return 1;
 }
 
-/* A currency code: three ASCII letters (CNY, HKD). */
+/* A currency code: three upper-case ASCII letters, as ISO 4217 writes them (CNY, HKD). */
 static int currency_valid(const char *s)
 {
 	int i;
 
 	for (i = 0; i < 3; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z')))
+		if (!(s[i] >= 'A' && s[i] <= 'Z'))
 			return 0;
 	return s[3] == '\0';
 }
@@ -516,7 +516,7 @@ int mbr_db_init(const char *path, const struct mbr_init_opts *o, struct mbr_buf 
 		return MBR_EINVAL;
 	}
 	if (!currency_valid(cur)) {
-		mbr_buf_addf(err, "currency '%s' must be a 3-letter code", cur);
+		mbr_buf_addf(err, "currency '%s' must be 3 upper-case letters (ISO 4217, e.g. CNY)", cur);
 		return MBR_EINVAL;
 	}
 	if (exp < 0 || exp > 6) {
@@ -645,7 +645,7 @@ static int setting_check(struct mbr_db *db, const char *key, const char *value)
 	}
 	if (!strcmp(key, "currency")) {
 		if (!currency_valid(value))
-			return mbr_db_fail(db, MBR_EINVAL, "currency '%s' must be a 3-letter code", value);
+			return mbr_db_fail(db, MBR_EINVAL, "currency '%s' must be 3 upper-case letters (ISO 4217, e.g. CNY)", value);
 		return 0;
 	}
 	if (!strcmp(key, "store_role")) {
@@ -884,10 +884,28 @@ int mbr_role_parse(const char *s, enum mbr_role *r)
 	return MBR_EINVAL;
 }
 
+/*
+ * An operator name: 1-63 bytes, no control characters (it is printed in
+ * audit lines, messages and tables); UTF-8 names such as 王芳 are fine.
+ */
+static int operator_name_check(struct mbr_db *db, const char *name)
+{
+	const unsigned char *p;
+
+	if (!name || !*name || strlen(name) > 63)
+		return mbr_db_fail(db, MBR_EINVAL, "operator name must be 1-63 bytes");
+	for (p = (const unsigned char *)name; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return mbr_db_fail(db, MBR_EINVAL, "operator name must not hold control characters");
+	return 0;
+}
+
 int mbr_set_operator(struct mbr_db *db, const char *name)
 {
-	if (!name || !*name || strlen(name) >= sizeof(db->operator))
-		return mbr_db_fail(db, MBR_EINVAL, "operator name must be 1-63 bytes");
+	int rc;
+
+	if ((rc = operator_name_check(db, name)) < 0)
+		return rc;
 	mbr_copy(db->operator, sizeof(db->operator), name);
 	db->role = -1;
 	return 0;
@@ -935,8 +953,8 @@ int mbr_grant(struct mbr_db *db, const char *name, enum mbr_role r)
 	sqlite3_stmt *st;
 	int rc, last;
 
-	if (!name || !*name || strlen(name) > 63)
-		return mbr_db_fail(db, MBR_EINVAL, "operator name must be 1-63 bytes");
+	if ((rc = operator_name_check(db, name)) < 0)
+		return rc;
 	if (r < MBR_ROLE_NONE || r > MBR_ROLE_ADMIN)
 		return mbr_db_fail(db, MBR_EINVAL, "no such role");
 	if (r < MBR_ROLE_ADMIN) {

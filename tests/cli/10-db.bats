@@ -125,6 +125,7 @@ load_members() {
 	--store S-1|store code 'S-1' must be 1-16 letters, digits or '_'
 	--store ABCDEFGHIJKLMNOPQ|store code 'ABCDEFGHIJKLMNOPQ' must be 1-16 letters, digits or '_'
 	--exponent 7|currency exponent '7' must be 0-6
+	--currency usd|currency 'usd' must be 3 upper-case letters (ISO 4217, e.g. CNY)
 	--time-zone Mars/Base|unknown time zone 'Mars/Base'
 	EOF
 }
@@ -500,6 +501,24 @@ load_members() {
 	[ "$(dump)" = "$before" ]
 	run --separate-stderr mbr-db grant li
 	[ "$status" -eq 2 ]
+}
+
+@test "operator names: control characters are refused (exit 3) from --operator, MBR_OPERATOR and grant" {
+	before=$(dump)
+	run --separate-stderr mbr-db grant "$(printf 'li\tfang')" cashier
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-db: operator name must not hold control characters" ]
+	run --separate-stderr mbr-db --operator "$(printf 'admin1\033[2J')" stores
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-db: operator name must not hold control characters" ]
+	MBR_OPERATOR=$'admin1\r' run --separate-stderr mbr-db stores
+	[ "$status" -eq 3 ]
+	[ "$(dump)" = "$before" ]
+	# UTF-8 names are fine
+	run --separate-stderr mbr-db grant 王芳 cashier
+	[ "$status" -eq 0 ]
+	[ "$(sqlite3 "$MBR_DB" "SELECT role FROM operators WHERE name = '王芳'")" = cashier ]
 }
 
 @test "roles: a cashier is refused admin and manager work (exit 5), saying who needs what; nothing changes" {
