@@ -140,15 +140,31 @@ static int is_blank(int c)
 	return c == ' ' || c == '\t';
 }
 
-/* Trim blanks from both ends of [*s, *s + *n). */
+/* The UTF-8 ideographic space U+3000, which Chinese spreadsheets leave around headers. */
+static const char IDEO_SPACE[] = "\xe3\x80\x80";
+
+/* Trim blanks (space, tab, U+3000) from both ends of [*s, *s + *n). */
 static void trim(const char **s, size_t *n)
 {
-	while (*n && is_blank((*s)[0])) {
-		(*s)++;
-		(*n)--;
+	for (;;) {
+		if (*n && is_blank((*s)[0])) {
+			(*s)++;
+			(*n)--;
+		} else if (*n >= 3 && !memcmp(*s, IDEO_SPACE, 3)) {
+			*s += 3;
+			*n -= 3;
+		} else {
+			break;
+		}
 	}
-	while (*n && is_blank((*s)[*n - 1]))
-		(*n)--;
+	for (;;) {
+		if (*n && is_blank((*s)[*n - 1]))
+			(*n)--;
+		else if (*n >= 3 && !memcmp(*s + *n - 3, IDEO_SPACE, 3))
+			*n -= 3;
+		else
+			break;
+	}
 }
 
 /* Does c's name or one of its '|'-separated aliases equal [s, s + n)? */

@@ -193,6 +193,17 @@ static void test_header_aliases_order_case(void **state)
 	next_end(r);
 	done(r);
 
+	/* ideographic spaces (U+3000) around header names are blanks too */
+	r = open_str("\xe3\x80\x80姓名\xe3\x80\x80, PHONE\xe3\x80\x80\t,\t\xe3\x80\x80卡号\n张三,13800138000,M001\n",
+		     member_cols, NMEMBER, NULL);
+	h = mbr_reader_header(r, &n);
+	assert_int_equal(n, 3);
+	assert_string_equal(h[0], "姓名");
+	assert_string_equal(h[1], "PHONE");
+	assert_string_equal(h[2], "卡号");
+	assert_true(mbr_reader_has(r, 0) && mbr_reader_has(r, 1) && mbr_reader_has(r, 2));
+	done(r);
+
 	r = open_str("Card,MEMBER_no_x\n1,2\n", member_cols, NMEMBER, &(struct mbr_reader_opts){ NULL, 1, NULL });
 	assert_true(mbr_reader_has(r, 0));
 	assert_false(mbr_reader_has(r, 1));
