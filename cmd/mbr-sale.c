@@ -97,6 +97,9 @@ static void summary(const char *what, const struct mbr_sale_stats *s, int exp)
 	if (s->duplicates)
 		cli_warn(&cli, "%ld receipt%s already imported, skipped%s", s->duplicates, s->duplicates == 1 ? "" : "s",
 			 s->receipts ? "" : ": nothing new in this file");
+	if (s->matched_returns)
+		cli_warn(&cli, "%ld return%s naming no sale scored as of the member's sale of the goods",
+			 s->matched_returns, s->matched_returns == 1 ? "" : "s");
 	if (s->new_products)
 		cli_warn(&cli, "%ld new product%s added to the catalogue", s->new_products, s->new_products == 1 ? "" : "s");
 	if (s->rejected_receipts)

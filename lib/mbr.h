@@ -650,6 +650,7 @@ struct mbr_sale_opts {
 struct mbr_sale_stats {
 	int64_t batch;
 	long receipts, returns, lines, duplicates, new_products;
+	long matched_returns;		/* returns naming no sale scored as of the member's sale of the goods */
 	long rejected_receipts, rejected_lines;
 	int64_t amount, points_earned, points_reversed, points_redeemed, points_refunded;
 	char last_receipt[64];		/* for single sales: what was written */

@@ -23,7 +23,8 @@
  *    reversed, so partial returns add up exactly to the points earned and
  *    never more; points paid are given back by the same cumulative rule;
  *  - a return without a reference reverses what it would have earned as
- *    a sale now, rounded toward zero;
+ *    a sale, rounded toward zero: a member's return as of the member's
+ *    sale of the goods when one matches (match_sale), else as of now;
  *  - a balance may go negative; frozen members' sales earn nothing.
  */
 #include <stdlib.h>
@@ -1160,6 +1161,89 @@ static int pay_prepaid(struct mbr_sale_import *im, const struct payment *pay, in
 	return 0;
 }
 
+/* Units of sku that sale sold (its lines of either sign, summed). */
+static int units_sold(struct mbr_db *db, int64_t sale, const char *sku, int64_t *sold)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "SELECT COALESCE(SUM(qty), 0) FROM sale_lines WHERE sale = ? AND sku = ?");
+	int rc;
+
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, sale);
+	sqlite3_bind_text(st, 2, sku, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	*sold = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : mbr_db_sqlerr(db, "sale lines");
+}
+
+/* Units of the receipt's k-th line's SKU it gives back (all its lines of that SKU). */
+static int64_t units_back(const struct mbr_sale_import *im, size_t k)
+{
+	const char *sku = im->text.buf + im->lines[k].sku;
+	int64_t back = 0;
+	size_t j;
+
+	for (j = 0; j < im->nlines; j++)
+		if (!strcmp(im->text.buf + im->lines[j].sku, sku))
+			back -= im->lines[j].qty;
+	return back;
+}
+
+/*
+ * A member's return that names no sale is scored as of the sale it gives
+ * back, when one can be told: by the rules in force on that sale's day,
+ * with that day's multipliers and birthday, not the return's.  Else goods
+ * bought on a double-points day and given back on another day without
+ * naming the sale would keep half their points.  The sale is the latest
+ * of the member's 100 latest sales that earned points, at or before the
+ * return's time, that is not a return and sold every product given back
+ * in at least the units given back.  Sets *when to its time and *earned
+ * to what it earned (a cap on the reversal): 1 if a sale matched, 0 if
+ * none, < 0 on error.
+ */
+static int match_sale(struct mbr_sale_import *im, int64_t member, int64_t ts, int64_t *when, int64_t *earned)
+{
+	sqlite3_stmt *st = mbr_stmt(im->db,
+		"SELECT s.id, s.ts, s.points_earned FROM points_ledger l JOIN sales s ON s.id = l.sale"
+		" WHERE l.member = ?1 AND l.ts <= ?2 AND l.kind = 'earn' AND l.source = 'sale'"
+		"   AND s.member = ?1 AND s.original IS NULL AND s.total > 0"
+		" ORDER BY l.ts DESC, l.id DESC LIMIT 100");
+	int rc, found = 0;
+
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, member);
+	sqlite3_bind_int64(st, 2, ts);
+	while (!found && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t sale = sqlite3_column_int64(st, 0), sold;
+		size_t k;
+
+		found = 1;
+		for (k = 0; k < im->nlines && found; k++) {
+			int64_t back = units_back(im, k);
+
+			if (back <= 0)
+				continue;
+			if ((rc = units_sold(im->db, sale, im->text.buf + im->lines[k].sku, &sold)) < 0) {
+				sqlite3_reset(st);
+				return rc;
+			}
+			found = sold >= back;
+		}
+		if (found) {
+			*when = sqlite3_column_int64(st, 1);
+			*earned = sqlite3_column_int64(st, 2);
+		}
+	}
+	if (!found && rc != SQLITE_DONE) {
+		sqlite3_reset(st);
+		return mbr_db_sqlerr(im->db, "sales");
+	}
+	sqlite3_reset(st);
+	return found;
+}
+
 /*
  * A return naming its sale gives back goods the sale sold: of each SKU,
  * at most the units the sale had (what is left of the sale's total,
@@ -1169,7 +1253,6 @@ static int pay_prepaid(struct mbr_sale_import *im, const struct payment *pay, in
  */
 static int return_units_sold(struct mbr_sale_import *im, const struct original *o)
 {
-	sqlite3_stmt *st;
 	size_t k, j;
 	int rc;
 
@@ -1181,22 +1264,11 @@ static int return_units_sold(struct mbr_sale_import *im, const struct original *
 			;
 		if (j < k)
 			continue;	/* this SKU is counted already */
-		for (j = k; j < im->nlines; j++)
-			if (!strcmp(im->text.buf + im->lines[j].sku, sku))
-				back -= im->lines[j].qty;
+		back = units_back(im, k);
 		if (back <= 0)
 			continue;
-		st = mbr_stmt(im->db, "SELECT COALESCE(SUM(qty), 0) FROM sale_lines WHERE sale = ? AND sku = ?");
-		if (!st)
-			return MBR_EDB;
-		sqlite3_bind_int64(st, 1, o->id);
-		sqlite3_bind_text(st, 2, sku, -1, SQLITE_STATIC);
-		if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
-			sqlite3_reset(st);
-			return mbr_db_sqlerr(im->db, "sale lines");
-		}
-		sold = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
+		if ((rc = units_sold(im->db, o->id, sku, &sold)) < 0)
+			return rc;
 		if (back > sold) {
 			receipt_bad(im, "%s:%ld: qty: %lld of %s returned, but receipt '%s' sold %lld of it",
 				    im->file, im->lines[k].lineno, (long long)back, sku, im->original,
@@ -1490,7 +1562,7 @@ static int write_receipt(struct mbr_sale_import *im)
 	struct payment pay[MAX_PAYMENTS];
 	struct mbr_sale_member sm;
 	struct original orig;
-	const struct mbr_rules *r;
+	const struct mbr_rules *r, *sr;	/* rules of the receipt's day; what scores it */
 	sqlite3_stmt *st;
 	int64_t total = 0, discount = 0, items = 0, ts = im->last_ts, day, member = 0, prev_batch = 0;
 	int64_t earned = 0, residue = 0, reversed = 0, paid_points = 0, refund_points = 0, eligible, sale;
@@ -1499,7 +1571,7 @@ static int write_receipt(struct mbr_sale_import *im)
 	int64_t coupon_amounts[MAX_COUPONS];
 	int ncoupons = 0;
 	__int128 weighted = 0;
-	int npay = 0, rc, i, is_return, have_orig = 0, bad_pay, exp = mbr_db_exponent(db);
+	int npay = 0, rc, i, is_return, have_orig = 0, matched = 0, bad_pay, exp = mbr_db_exponent(db);
 	char ref[128];
 	size_t k;
 
@@ -1543,7 +1615,7 @@ static int write_receipt(struct mbr_sale_import *im)
 		return 1;
 	is_return = total < 0;
 	day = mbr_local_day(ts);
-	r = mbr_rules_at(&im->rules, day);
+	r = sr = mbr_rules_at(&im->rules, day);
 
 	if (im->member[0]) {
 		rc = find_member(im, im->member, &sm);
@@ -1683,21 +1755,30 @@ static int write_receipt(struct mbr_sale_import *im)
 	} else if (member && (sm.active || is_return)) {
 		if (is_return || total >= r->min_spend) {
 			char d[MBR_TIME_BUFSZ];
+			int64_t when = ts, cap = INT64_MAX;
 			int birthday = 0;
 
+			/* a return is scored as of the sale it gives back, when
+			 * one matches: its day's rules, multipliers and birthday */
+			if (is_return) {
+				if ((matched = match_sale(im, member, ts, &when, &cap)) < 0)
+					return matched;
+				if (matched)
+					sr = mbr_rules_at(&im->rules, mbr_local_day(when));
+			}
 			for (k = 0; k < im->nlines; k++) {
 				const struct line *l = &im->lines[k];
 				const struct product *p = prod_slot(im, im->text.buf + l->sku);
-				weighted += (__int128)l->amount * mbr_rules_line_bp(r, im->text.buf + l->sku, p->sku ? p->category : "");
+				weighted += (__int128)l->amount * mbr_rules_line_bp(sr, im->text.buf + l->sku, p->sku ? p->category : "");
 			}
-			if (r->birthday_bp && sm.birthday_md[0]) {
-				mbr_date_format(ts, d);
+			if (sr->birthday_bp && sm.birthday_md[0]) {
+				mbr_date_format(when, d);
 				birthday = !strcmp(d + 5, sm.birthday_md);
 			}
-			earned = mbr_rules_points(r, weighted, eligible, lines_total,
-						  mbr_rules_receipt_bp(r, sm.tier, day, birthday), &residue);
+			earned = mbr_rules_points(sr, weighted, eligible, lines_total,
+						  mbr_rules_receipt_bp(sr, sm.tier, mbr_local_day(when), birthday), &residue);
 			if (is_return) {
-				reversed = -earned;	/* rounded toward zero */
+				reversed = -earned < cap ? -earned : cap;	/* rounded toward zero */
 				earned = 0;
 				residue = 0;
 			}
@@ -1724,7 +1805,7 @@ static int write_receipt(struct mbr_sale_import *im)
 	sqlite3_bind_int64(st, 10, earned - reversed);
 	sqlite3_bind_int64(st, 11, residue);
 	sqlite3_bind_int64(st, 12, paid_points - refund_points);
-	sqlite3_bind_int64(st, 13, r->version);
+	sqlite3_bind_int64(st, 13, sr->version);
 	if (im->batch)
 		sqlite3_bind_int64(st, 14, im->batch);
 	if (ncoupons)
@@ -1844,6 +1925,8 @@ static int write_receipt(struct mbr_sale_import *im)
 	im->st.lines += (long)im->nlines;
 	if (is_return)
 		im->st.returns++;
+	if (matched)
+		im->st.matched_returns++;
 	im->st.amount += total;
 	im->st.points_earned += earned;
 	im->st.points_reversed += reversed;

@@ -315,11 +315,44 @@ S02|536366|$(date -u -d '2010-12-02 01:00:00' +%s)|350" ]
 	[ "$status" -eq 0 ]
 	[ "$output" = "S01,R7,-12.80,-19" ]
 	[ "$(bal M0001)" = 63 ]
-	# a Monday, fresh food x2: 15.60 x2 = 31.2 -> 31
+	# a Monday, but M0001 bought the fresh food (x2) on Saturday (x1.5) in
+	# R1001: scored as of that sale, 15.60 x2 x1.5 = 46.8 -> 46, not the
+	# Monday's 31 (which would let a member farm the weekend bonus)
 	run --separate-stderr mbr-sale add --ts '2025-03-03 20:00:00' --member M0001 R8 B200:-1:15.60
 	[ "$status" -eq 0 ]
-	[ "$output" = "S01,R8,-15.60,-31" ]
-	[ "$(bal M0001)" = 32 ]
+	[ "$output" = "S01,R8,-15.60,-46" ]
+	[ "$(bal M0001)" = 17 ]
+	[ "$(q "SELECT original IS NULL FROM sales WHERE receipt = 'R8'")" = 1 ]
+	# goods the member never bought (D400 went to M0004): the Monday's rate, 39
+	run --separate-stderr mbr-sale add --ts '2025-03-03 20:05:00' --member M0001 R9 D400:-1:39.90
+	[ "$status" -eq 0 ]
+	[ "$output" = "S01,R9,-39.90,-39" ]
+	# more units than the sale had: no match either, 2 x 12.80 = 25.6 -> 25
+	run --separate-stderr mbr-sale add --ts '2025-03-03 20:10:00' --member M0001 R10 A100:-3:12.80
+	[ "$status" -eq 0 ]
+	[ "$output" = "S01,R10,-38.40,-38" ]
+	mbr-db -q check
+}
+
+@test "returns: an unreferenced return of goods bought on a bonus day takes back what they earned" {
+	load_examples
+	# M0005 buys fresh food (x2) on Sunday 2025-03-02 (x1.5): 20.00 x3 = 60
+	printf '%s\n' 'store,receipt,ts,member,sku,qty,unit_price,category,payment' \
+		'S01,F1,2025-03-02 10:00:00,M0005,FISH,2,10.00,生鲜,cash' >"$BATS_TEST_TMPDIR/buy.csv"
+	mbr-sale -q import "$BATS_TEST_TMPDIR/buy.csv"
+	[ "$(bal M0005)" = 60 ]
+	# ... and returns it on Tuesday without naming the sale, in two returns
+	printf '%s\n' 'store,receipt,ts,member,sku,qty,unit_price,category,payment' \
+		'S01,F2,2025-03-04 10:00:00,M0005,FISH,-1,10.00,生鲜,cash' \
+		'S02,F3,2025-03-04 11:00:00,M0005,FISH,-1,10.00,生鲜,cash' >"$BATS_TEST_TMPDIR/back.csv"
+	run --separate-stderr mbr-sale import "$BATS_TEST_TMPDIR/back.csv"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"points +0 earned, -60 reversed"* ]]
+	[[ "$stderr" == *"2 returns naming no sale scored as of the member's sale of the goods"* ]]
+	# nothing kept: a Tuesday scoring would have taken back 40 and left 20
+	[ "$(bal M0005)" = 0 ]
+	[ "$(q "SELECT rules_version FROM sales WHERE receipt = 'F2'")" = "$(q "SELECT rules_version FROM sales WHERE receipt = 'F1'")" ]
 	mbr-db -q check
 }
 
