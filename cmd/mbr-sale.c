@@ -178,7 +178,7 @@ static int import(const char *path)
 	so.error = on_error;
 	so.reject = im.rejects ? on_reject : NULL;	/* rows are kept only when they may be written */
 	so.ctx = &im;
-	if ((rc = mbr_begin(db)) < 0 || (rc = mbr_sale_import_begin(db, &so, path, &si)) < 0) {
+	if ((rc = mbr_begin_bulk(db)) < 0 || (rc = mbr_sale_import_begin(db, &so, path, &si)) < 0) {
 		mbr_rollback(db);
 		status = cli_db_error(&cli, db, rc);
 		goto out;

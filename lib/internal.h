@@ -30,6 +30,7 @@ struct mbr_db {
 	int nknown_store;
 	struct mbr_buf err;
 	int in_tx;
+	int bulk;		/* in a bulk transaction: foreign keys off (mbr_begin_bulk) */
 	struct {
 		const char *sql;	/* the literal's address is the cache key */
 		sqlite3_stmt *stmt;

@@ -217,21 +217,24 @@ static int post_entry(struct mbr_db *db, const struct mbr_post *p, int64_t *ledg
 		return rc;
 	*ledger = sqlite3_last_insert_rowid(db->sql);
 
-	st = mbr_stmt(db, "UPDATE members SET points = points + ? WHERE id = ? RETURNING points");
+	/* read, then update: UPDATE ... RETURNING costs SQLite more than
+	 * the two (its rows go through a buffer), and this is per sale */
+	st = mbr_stmt(db, "SELECT points FROM members WHERE id = ?");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, p->member);
+	rc = sqlite3_step(st);
+	*before = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? mbr_db_fail(db, MBR_ENOTFOUND, "no member #%lld", (long long)p->member)
+					 : mbr_db_sqlerr(db, "points balance");
+	st = mbr_stmt(db, "UPDATE members SET points = points + ? WHERE id = ?");
 	if (!st)
 		return MBR_EDB;
 	sqlite3_bind_int64(st, 1, p->points);
 	sqlite3_bind_int64(st, 2, p->member);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return rc == SQLITE_DONE ? mbr_db_fail(db, MBR_ENOTFOUND, "no member #%lld", (long long)p->member)
-					 : mbr_db_sqlerr(db, "points balance");
-	}
-	*before = sqlite3_column_int64(st, 0) - p->points;
-	sqlite3_step(st);
-	sqlite3_reset(st);
-	return 0;
+	return mbr_stmt_done(db, st);
 }
 
 int mbr_points_post(struct mbr_db *db, const struct mbr_post *p, int64_t *ledger_out)

@@ -694,6 +694,49 @@ static void test_transactions(void **state)
 	mbr_db_close(db);
 }
 
+/* PRAGMA foreign_keys on db's connection. */
+static int fk_on(struct mbr_db *db)
+{
+	sqlite3_stmt *st;
+	int on;
+
+	assert_int_equal(sqlite3_prepare_v2(db->sql, "PRAGMA foreign_keys", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	on = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return on;
+}
+
+/* A bulk transaction has foreign keys off, and only until it ends, however it ends. */
+static void test_bulk_transactions(void **state)
+{
+	const char *path = make_db("t.db");
+	struct mbr_db *db = open_db(path, MBR_OPEN_RW);
+
+	(void)state;
+	assert_int_equal(fk_on(db), 1);
+	assert_int_equal(mbr_begin_bulk(db), MBR_OK);
+	assert_int_equal(fk_on(db), 0);
+	assert_int_equal(mbr_begin_bulk(db), MBR_EDB);		/* no nesting */
+	assert_int_equal(mbr_store_add(db, "S02", "kept"), MBR_OK);
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	assert_int_equal(fk_on(db), 1);
+	assert_int_equal(mbr_store_exists(db, "S02"), 1);
+
+	assert_int_equal(mbr_begin_bulk(db), MBR_OK);
+	assert_int_equal(fk_on(db), 0);
+	assert_int_equal(mbr_store_add(db, "S03", "rolled back"), MBR_OK);
+	assert_int_equal(mbr_rollback(db), MBR_OK);
+	assert_int_equal(fk_on(db), 1);
+	assert_int_equal(mbr_store_exists(db, "S03"), 0);
+
+	/* a plain transaction keeps them on */
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	assert_int_equal(fk_on(db), 1);
+	assert_int_equal(mbr_rollback(db), MBR_OK);
+	mbr_db_close(db);
+}
+
 /* A second writer waits, then gives up with MBR_EBUSY. */
 static void test_transaction_busy(void **state)
 {
@@ -937,6 +980,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_grant_rejects_bad_role, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_role_parse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transaction_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_next_uid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stores, setup, teardown),
