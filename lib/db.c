@@ -94,16 +94,21 @@ int mbr_db_exec(struct mbr_db *db, const char *sql)
 
 sqlite3_stmt *mbr_stmt(struct mbr_db *db, const char *sql)
 {
+	/* statements are named by their text's address (a literal), and
+	 * found first through a hint indexed by that address */
+	unsigned char *hint = &db->cache_hint[((uintptr_t)sql >> 3) & 255];
 	sqlite3_stmt *st;
-	int i;
+	int i = *hint - 1;
 
-	for (i = 0; i < db->ncache; i++) {
-		if (db->cache[i].sql == sql) {
-			st = db->cache[i].stmt;
-			sqlite3_reset(st);
-			sqlite3_clear_bindings(st);
-			return st;
-		}
+	if (i < 0 || db->cache[i].sql != sql)
+		for (i = 0; i < db->ncache && db->cache[i].sql != sql; i++)
+			;
+	if (i < db->ncache) {
+		*hint = (unsigned char)(i + 1);
+		st = db->cache[i].stmt;
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		return st;
 	}
 	if (sqlite3_prepare_v3(db->sql, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
 		mbr_db_sqlerr(db, "prepare");
@@ -112,6 +117,7 @@ sqlite3_stmt *mbr_stmt(struct mbr_db *db, const char *sql)
 	if (db->ncache < MBR_STMT_CACHE) {
 		db->cache[db->ncache].sql = sql;
 		db->cache[db->ncache].stmt = st;
+		*hint = (unsigned char)(db->ncache + 1);
 		db->ncache++;
 	} else {
 		/* Cache full: a programming error; keep working, leak nothing. */

@@ -35,6 +35,7 @@ struct mbr_db {
 		const char *sql;	/* the literal's address is the cache key */
 		sqlite3_stmt *stmt;
 	} cache[MBR_STMT_CACHE];
+	unsigned char cache_hint[256];	/* by the SQL text's address: index + 1 into cache, or 0 */
 	int ncache;
 };
 

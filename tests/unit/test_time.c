@@ -376,6 +376,57 @@ static void test_now(void **state)
 	assert_true(got >= before && got <= before + 5);
 }
 
+/* The local day straight from localtime_r, to hold mbr_local_day's cache to. */
+static int64_t plain_day(int64_t when)
+{
+	time_t t = (time_t)when;
+	struct tm tm;
+
+	assert_non_null(localtime_r(&t, &tm));
+	return utc(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, 0, 0, 0) / 86400;
+}
+
+/*
+ * mbr_local_day keeps the day of the last quarter hour: it must equal
+ * localtime_r second by second around midnights and offset changes, in
+ * zones with whole-hour, half-hour, quarter-hour and odd historical
+ * offsets, and forget the day when the zone changes.
+ */
+static void test_local_day_cache(void **state)
+{
+	static const struct {
+		const char *tz;
+		int64_t from;
+	} cases[] = {
+		{ "America/New_York", 1741503600 - 7200 },	/* 2025-03-09 DST starts */
+		{ "America/New_York", 1762063200 - 7200 },	/* 2025-11-02 DST ends */
+		{ "Asia/Kathmandu", 1741458600 - 7200 },	/* +05:45 midnight */
+		{ "Asia/Kolkata", 1741458600 - 7200 },		/* +05:30 */
+		{ "Australia/Lord_Howe", 1743868800 - 7200 },	/* a half-hour DST change */
+		{ "Africa/Monrovia", 63072000 - 7200 },		/* 1972: -00:44:30 to UTC */
+		{ "Asia/Shanghai", 1741449600 - 7200 },
+	};
+	size_t i;
+	int64_t t;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		zone(cases[i].tz);
+		for (t = cases[i].from; t < cases[i].from + 4 * 86400; t += 7)
+			if (mbr_local_day(t) != plain_day(t))
+				fail_msg("%s: %lld: %lld, not %lld", cases[i].tz, (long long)t,
+					 (long long)mbr_local_day(t), (long long)plain_day(t));
+	}
+	/* a new zone, the same instant: a new day */
+	zone("Asia/Shanghai");
+	t = utc(2025, 3, 1, 20, 0, 0);			/* 04:00 on the 2nd in Shanghai */
+	assert_int_equal(mbr_local_day(t), plain_day(t));
+	zone("America/Los_Angeles");				/* 12:00 on the 1st */
+	assert_int_equal(mbr_local_day(t), plain_day(t));
+	assert_int_equal(mbr_local_day(t) + 1, utc(2025, 3, 2, 0, 0, 0) / 86400);
+	zone("Asia/Shanghai");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -389,6 +440,7 @@ int main(void)
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_local_day),
+		cmocka_unit_test(test_local_day_cache),
 		cmocka_unit_test(test_date_normalize),
 		cmocka_unit_test(test_now),
 	};
