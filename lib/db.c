@@ -336,6 +336,7 @@ void mbr_db_close(struct mbr_db *db)
 		sqlite3_close(db->sql);
 	if (db->key)
 		mbr_key_free(db->key);
+	mbr_points_pending_drop(db);
 	free(db->path);
 	free(db->key_path);
 	mbr_buf_release(&db->err);
@@ -754,7 +755,7 @@ int mbr_commit(struct mbr_db *db)
 
 	if (!db->in_tx)
 		return mbr_db_fail(db, MBR_EDB, "no transaction open");
-	if ((rc = flush_uid(db)) < 0) {
+	if ((rc = flush_uid(db)) < 0 || (rc = mbr_points_pending_flush(db)) < 0) {
 		mbr_rollback(db);
 		return rc;
 	}
@@ -779,6 +780,7 @@ int mbr_rollback(struct mbr_db *db)
 	db->in_tx = 0;
 	db->uid_next = 0;
 	db->nknown_store = 0;	/* one may have been added in what is undone */
+	mbr_points_pending_drop(db);	/* balance changes undone with their entries */
 	if (sqlite3_get_autocommit(db->sql)) {
 		end_bulk(db);
 		return 0;	/* SQLite already rolled back */

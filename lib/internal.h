@@ -31,6 +31,7 @@ struct mbr_db {
 	struct mbr_buf err;
 	int in_tx;
 	int bulk;		/* in a bulk transaction: foreign keys off (mbr_begin_bulk) */
+	struct mbr_pending *pending;	/* balance changes not yet written (points.c), bulk only */
 	struct {
 		const char *sql;	/* the literal's address is the cache key */
 		sqlite3_stmt *stmt;
@@ -108,5 +109,16 @@ void mbr_lookup_hash(const struct mbr_key *k, enum mbr_hash_kind kind,
 /* Keyed chain hash for the audit log: out = H(prev || data). */
 void mbr_chain_hash(const struct mbr_key *k, const unsigned char prev[MBR_CHAIN_BYTES],
 		    const void *data, size_t len, unsigned char out[MBR_CHAIN_BYTES]);
+
+/*
+ * Points balances in a bulk transaction (points.c): the change to
+ * members.points is kept and written in member order, at the latest when
+ * the transaction commits.  Every read of a cached balance adds what is
+ * pending (mbr_points_pending); mbr_commit writes it
+ * (mbr_points_pending_flush) and mbr_rollback drops it.
+ */
+int64_t mbr_points_pending(struct mbr_db *db, int64_t member);
+int mbr_points_pending_flush(struct mbr_db *db);
+void mbr_points_pending_drop(struct mbr_db *db);
 
 #endif /* MBR_INTERNAL_H */

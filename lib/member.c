@@ -554,7 +554,7 @@ static int member_from_row(struct mbr_db *db, sqlite3_stmt *st, struct mbr_membe
 	if ((t = (const char *)sqlite3_column_text(st, 5)))
 		mbr_copy(m->store, sizeof(m->store), t);
 	mbr_copy(m->status, sizeof(m->status), (const char *)sqlite3_column_text(st, 6));
-	m->points = sqlite3_column_int64(st, 7);
+	m->points = sqlite3_column_int64(st, 7) + mbr_points_pending(db, m->id);
 	m->created_at = sqlite3_column_int64(st, 8);
 	m->updated_at = sqlite3_column_int64(st, 9);
 	if (sqlite3_column_type(st, 2) == SQLITE_NULL)

@@ -182,6 +182,92 @@ static void test_earn_redeem_adjust(void **state)
 	mbr_db_close(db);
 }
 
+/* Post in the open transaction. */
+static void post_in(struct mbr_db *db, int64_t member, const char *kind, int64_t points, int64_t expires_at)
+{
+	struct mbr_post p;
+
+	memset(&p, 0, sizeof(p));
+	p.member = member;
+	p.kind = kind;
+	p.source = "sale";
+	p.reason = "test";
+	p.points = points;
+	p.ts = mbr_now();
+	p.expires_at = expires_at;
+	if (mbr_points_post(db, &p, NULL) != MBR_OK)
+		fail_msg("post %s %lld: %s", kind, (long long)points, mbr_db_errmsg(db));
+}
+
+/*
+ * In a bulk transaction balance changes are written behind (in member
+ * order, when 32768 members are pending and at commit): every read of a
+ * balance sees them, spends and lots use them, a rollback drops them,
+ * and after commit the cache equals the ledger.
+ */
+static void test_bulk_balances(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct mbr_member m, m2;
+	const int64_t many = 40000;	/* more members than the buffer holds */
+	int64_t first, i;
+
+	(void)state;
+	add_member(db, "M001", &m);
+	add_member(db, "M002", &m2);
+	assert_int_equal(change(db, &m, "earn", 50), MBR_OK);
+
+	assert_int_equal(mbr_begin_bulk(db), MBR_OK);
+	post_in(db, m.id, "earn", 30, 0);
+	/* not written yet, but every read sees it */
+	assert_int_equal(qi(db, "SELECT points FROM members WHERE id = %lld", (long long)m.id), 50);
+	assert_int_equal(balance(db, m.id), 80);
+	reload(db, &m);
+	assert_int_equal(m.points, 80);
+	/* a spend checks the pending balance: 80 may go, 81 may not */
+	post_in(db, m.id, "redeem", -80, 0);
+	assert_int_equal(balance(db, m.id), 0);
+	{
+		struct mbr_post p;
+
+		memset(&p, 0, sizeof(p));
+		p.member = m.id;
+		p.kind = "redeem";
+		p.source = "sale";
+		p.points = -1;
+		assert_int_equal(mbr_points_post(db, &p, NULL), MBR_EINVAL);
+	}
+	/* a debt is paid before a lot opens, from the pending balance */
+	post_in(db, m2.id, "reversal", -10, 0);
+	post_in(db, m2.id, "earn", 25, mbr_now() + 86400);
+	assert_int_equal(qi(db, "SELECT remaining FROM points_lots WHERE member = %lld", (long long)m2.id), 15);
+	assert_int_equal(mbr_rollback(db), MBR_OK);
+	assert_int_equal(balance(db, m.id), 50);
+	assert_int_equal(balance(db, m2.id), 0);
+	assert_sound(db);
+
+	/* more members pending than the buffer holds: written out on the way */
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	first = qi(db, "SELECT COALESCE(MAX(id), 0) + 1 FROM members");
+	assert_int_equal(qi(db, "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < %lld)"
+			    " INSERT INTO members(id, uid, created_at, updated_at) SELECT %lld + i, 'B-' || i, 0, 0 FROM n"
+			    " RETURNING 0", (long long)many - 1, (long long)first), 0);
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	assert_int_equal(mbr_begin_bulk(db), MBR_OK);
+	for (i = 0; i < many; i++)
+		post_in(db, first + i, "earn", 1 + i % 7, 0);
+	for (i = 0; i < many; i += 3)
+		post_in(db, first + i, "earn", 2, 0);
+	assert_int_equal(balance(db, first + 3), 1 + 3 + 2);
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM members m WHERE m.points !="
+			    " (SELECT COALESCE(SUM(points), 0) FROM points_ledger l WHERE l.member = m.id)"), 0);
+	assert_int_equal(balance(db, first + 3), 6);
+	assert_int_equal(balance(db, first + many - 1), 1 + (many - 1) % 7 + ((many - 1) % 3 ? 0 : 2));
+	assert_sound(db);
+	mbr_db_close(db);
+}
+
 /* Redemption takes the lots that lapse first, whatever their order of
  * posting; expiry then takes exactly what is left of lapsed lots, once. */
 static void test_fifo_and_expiry(void **state)
@@ -756,6 +842,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_frozen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_redeem, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tiers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_balances, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
