@@ -159,7 +159,7 @@ static int import_file(const char *path)
 		goto out;
 	}
 	im.rejects = cli_rejects_open(&cli, im.rd);
-	if ((rc = mbr_begin(im.db)) < 0 || (rc = mbr_batch_start(im.db, "members", path, &batch)) < 0) {
+	if ((rc = mbr_begin_bulk(im.db)) < 0 || (rc = mbr_batch_start(im.db, "members", path, &batch)) < 0) {
 		status = cli_db_error(&cli, im.db, rc);
 		goto out;
 	}

@@ -704,11 +704,11 @@ int mbr_begin(struct mbr_db *db)
 static void end_bulk(struct mbr_db *db);
 
 /*
- * A bulk transaction, for sale imports: SQLite's foreign-key enforcement
- * is off until it ends.  An import writes only references it has just
- * checked or made (the store it looked up, the member it found, the sale
- * it inserted, its batch), and enforcement cost a look-up and a statement
- * journal per row written, about a tenth of an import.  mbr-db check runs
+ * A bulk transaction, for sale and member imports: SQLite's foreign-key
+ * enforcement is off until it ends.  An import writes only references it
+ * has just checked or made (the store or tier it looked up, the member it
+ * found, the sale it inserted, its batch), and enforcement cost a look-up
+ * and a statement journal per row written, about a tenth of an import.  mbr-db check runs
  * SQLite's foreign_key_check over everything.  (The pragma is a no-op
  * inside a transaction, so it is set before BEGIN and reset after.)
  */

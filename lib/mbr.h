@@ -313,7 +313,8 @@ int mbr_db_checkpoint(struct mbr_db *db);
 
 /* Transactions (immediate: the write lock is taken at begin). */
 int mbr_begin(struct mbr_db *db);
-/* A transaction for a bulk import: foreign keys are not enforced until it ends. */
+/* A transaction for a bulk import (sales, members): foreign keys are not
+ * enforced, and points balances are written behind, until it ends. */
 int mbr_begin_bulk(struct mbr_db *db);
 int mbr_commit(struct mbr_db *db);
 int mbr_rollback(struct mbr_db *db);
