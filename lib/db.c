@@ -688,19 +688,6 @@ const char *mbr_db_store(struct mbr_db *db)
 
 /* --------------------------------------------------------- transactions */
 
-int mbr_begin(struct mbr_db *db)
-{
-	int rc;
-
-	if (db->in_tx)
-		return mbr_db_fail(db, MBR_EDB, "transaction already open");
-	if ((rc = mbr_db_exec(db, "BEGIN IMMEDIATE")) < 0)
-		return rc;
-	db->in_tx = 1;
-	db->uid_next = 0;
-	return 0;
-}
-
 static void end_bulk(struct mbr_db *db);
 
 /*
@@ -708,22 +695,37 @@ static void end_bulk(struct mbr_db *db);
  * enforcement is off until it ends.  An import writes only references it
  * has just checked or made (the store or tier it looked up, the member it
  * found, the sale it inserted, its batch), and enforcement cost a look-up
- * and a statement journal per row written, about a tenth of an import.  mbr-db check runs
- * SQLite's foreign_key_check over everything.  (The pragma is a no-op
- * inside a transaction, so it is set before BEGIN and reset after.)
+ * and a statement journal per row written, about a tenth of an import.
+ * mbr-db check runs SQLite's foreign_key_check over everything.  (The
+ * pragma is a no-op inside a transaction, so it is set before BEGIN and
+ * reset after.)  Points balances are written behind in it (points.c).
  */
-int mbr_begin_bulk(struct mbr_db *db)
+static int begin(struct mbr_db *db, int bulk)
 {
 	int rc;
 
 	if (db->in_tx)
 		return mbr_db_fail(db, MBR_EDB, "transaction already open");
-	if ((rc = mbr_db_exec(db, "PRAGMA foreign_keys = OFF")) < 0)
+	if (bulk && (rc = mbr_db_exec(db, "PRAGMA foreign_keys = OFF")) < 0)
 		return rc;
-	db->bulk = 1;
-	if ((rc = mbr_begin(db)) < 0)
+	db->bulk = bulk;
+	if ((rc = mbr_db_exec(db, "BEGIN IMMEDIATE")) < 0) {
 		end_bulk(db);
-	return rc;
+		return rc;
+	}
+	db->in_tx = 1;
+	db->uid_next = 0;
+	return 0;
+}
+
+int mbr_begin(struct mbr_db *db)
+{
+	return begin(db, 0);
+}
+
+int mbr_begin_bulk(struct mbr_db *db)
+{
+	return begin(db, 1);
 }
 
 /* Write back the uid sequence kept in memory during the transaction. */

@@ -61,9 +61,9 @@ static int64_t balance_before(struct mbr_db *db, int64_t member, int64_t before)
 	return b;
 }
 
-/* Post one entry in a transaction of its own; returns the ledger id. */
-static int64_t post(struct mbr_db *db, int64_t member, const char *kind, int64_t points, int64_t ts,
-		    int64_t expires_at)
+/* Post one entry in the open transaction; returns the ledger id. */
+static int64_t post_in(struct mbr_db *db, int64_t member, const char *kind, int64_t points, int64_t ts,
+		       int64_t expires_at)
 {
 	struct mbr_post p;
 	int64_t ledger = 0;
@@ -76,9 +76,19 @@ static int64_t post(struct mbr_db *db, int64_t member, const char *kind, int64_t
 	p.points = points;
 	p.ts = ts;
 	p.expires_at = expires_at;
-	assert_int_equal(mbr_begin(db), MBR_OK);
 	if (mbr_points_post(db, &p, &ledger) != MBR_OK)
 		fail_msg("post %s %lld: %s", kind, (long long)points, mbr_db_errmsg(db));
+	return ledger;
+}
+
+/* Post one entry in a transaction of its own; returns the ledger id. */
+static int64_t post(struct mbr_db *db, int64_t member, const char *kind, int64_t points, int64_t ts,
+		    int64_t expires_at)
+{
+	int64_t ledger;
+
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	ledger = post_in(db, member, kind, points, ts, expires_at);
 	assert_int_equal(mbr_commit(db), MBR_OK);
 	return ledger;
 }
@@ -182,23 +192,6 @@ static void test_earn_redeem_adjust(void **state)
 	mbr_db_close(db);
 }
 
-/* Post in the open transaction. */
-static void post_in(struct mbr_db *db, int64_t member, const char *kind, int64_t points, int64_t expires_at)
-{
-	struct mbr_post p;
-
-	memset(&p, 0, sizeof(p));
-	p.member = member;
-	p.kind = kind;
-	p.source = "sale";
-	p.reason = "test";
-	p.points = points;
-	p.ts = mbr_now();
-	p.expires_at = expires_at;
-	if (mbr_points_post(db, &p, NULL) != MBR_OK)
-		fail_msg("post %s %lld: %s", kind, (long long)points, mbr_db_errmsg(db));
-}
-
 /*
  * In a bulk transaction balance changes are written behind (in member
  * order, when 32768 members are pending and at commit): every read of a
@@ -218,14 +211,14 @@ static void test_bulk_balances(void **state)
 	assert_int_equal(change(db, &m, "earn", 50), MBR_OK);
 
 	assert_int_equal(mbr_begin_bulk(db), MBR_OK);
-	post_in(db, m.id, "earn", 30, 0);
+	post_in(db, m.id, "earn", 30, mbr_now(), 0);
 	/* not written yet, but every read sees it */
 	assert_int_equal(qi(db, "SELECT points FROM members WHERE id = %lld", (long long)m.id), 50);
 	assert_int_equal(balance(db, m.id), 80);
 	reload(db, &m);
 	assert_int_equal(m.points, 80);
 	/* a spend checks the pending balance: 80 may go, 81 may not */
-	post_in(db, m.id, "redeem", -80, 0);
+	post_in(db, m.id, "redeem", -80, mbr_now(), 0);
 	assert_int_equal(balance(db, m.id), 0);
 	{
 		struct mbr_post p;
@@ -238,8 +231,8 @@ static void test_bulk_balances(void **state)
 		assert_int_equal(mbr_points_post(db, &p, NULL), MBR_EINVAL);
 	}
 	/* a debt is paid before a lot opens, from the pending balance */
-	post_in(db, m2.id, "reversal", -10, 0);
-	post_in(db, m2.id, "earn", 25, mbr_now() + 86400);
+	post_in(db, m2.id, "reversal", -10, mbr_now(), 0);
+	post_in(db, m2.id, "earn", 25, mbr_now(), mbr_now() + 86400);
 	assert_int_equal(qi(db, "SELECT remaining FROM points_lots WHERE member = %lld", (long long)m2.id), 15);
 	assert_int_equal(mbr_rollback(db), MBR_OK);
 	assert_int_equal(balance(db, m.id), 50);
@@ -255,9 +248,9 @@ static void test_bulk_balances(void **state)
 	assert_int_equal(mbr_commit(db), MBR_OK);
 	assert_int_equal(mbr_begin_bulk(db), MBR_OK);
 	for (i = 0; i < many; i++)
-		post_in(db, first + i, "earn", 1 + i % 7, 0);
+		post_in(db, first + i, "earn", 1 + i % 7, mbr_now(), 0);
 	for (i = 0; i < many; i += 3)
-		post_in(db, first + i, "earn", 2, 0);
+		post_in(db, first + i, "earn", 2, mbr_now(), 0);
 	assert_int_equal(balance(db, first + 3), 1 + 3 + 2);
 	assert_int_equal(mbr_commit(db), MBR_OK);
 	assert_int_equal(qi(db, "SELECT COUNT(*) FROM members m WHERE m.points !="
