@@ -286,6 +286,79 @@ static void grow_array(void *pp, size_t sz, size_t want)
 
 /* ---------------------------------------------------------------- input */
 
+/*
+ * zlib's gzread ends quietly at data that follows the last gzip member:
+ * lines appended to a .gz file as plain text (cat more.csv >> day.csv.gz)
+ * would be lost without a word.  So once a gzip regular file is read to
+ * its end, it is inflated again (the output thrown away) to find where
+ * its members end, and anything after them but zero bytes (tape padding)
+ * is refused, as a read error (the import stops and records nothing).
+ * Members may follow one another, as gzip(1) allows.  0, or < 0 with err
+ * set.
+ */
+static int gzip_tail(struct mbr_reader *r, struct mbr_buf *err)
+{
+	enum { CHUNK = 64 * 1024 };
+	unsigned char *in, *out;
+	struct stat st;
+	z_stream zs;
+	long long end = 0, pos = 0;	/* where the last whole member ends; bytes read */
+	int fd, zrc, bad = 0, in_member = 0;
+	ssize_t got;
+
+	if (!r->ino || gzdirect(r->gz))
+		return 0;	/* not gzip, or not a file that can be read again */
+	fd = open(r->file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_dev != r->dev || st.st_ino != r->ino) {
+		if (fd >= 0)
+			close(fd);
+		return fail(r, MBR_EIO, err, "%s: cannot read it again to check its end", r->file);
+	}
+	memset(&zs, 0, sizeof(zs));
+	in = malloc(2 * CHUNK);
+	if (!in || inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
+		free(in);
+		close(fd);
+		return fail(r, MBR_ENOMEM, err, "%s: out of memory", r->file);
+	}
+	out = in + CHUNK;
+	while (!bad && (got = read(fd, in, CHUNK)) > 0) {
+		zs.next_in = in;
+		zs.avail_in = (unsigned)got;
+		while (!bad && zs.avail_in > 0) {
+			if (!in_member) {
+				if (*zs.next_in == 0) {		/* padding */
+					zs.next_in++;
+					zs.avail_in--;
+					continue;
+				}
+				bad = *zs.next_in != 0x1f;	/* not a gzip header */
+				in_member = 1;
+				continue;
+			}
+			zs.next_out = out;
+			zs.avail_out = CHUNK;
+			zrc = inflate(&zs, Z_NO_FLUSH);
+			if (zrc == Z_STREAM_END) {
+				end = pos + (zs.next_in - in);
+				inflateReset(&zs);
+				in_member = 0;
+			} else if (zrc != Z_OK) {
+				bad = 1;
+			}
+		}
+		pos += got;
+	}
+	inflateEnd(&zs);
+	free(in);
+	close(fd);
+	if (bad || in_member)
+		return fail(r, MBR_EIO, err, "%s: data after the end of its gzip stream, from byte %lld of %lld,"
+			    " would not be read (is text appended to a compressed file?)", r->file, end,
+			    (long long)st.st_size);
+	return 0;
+}
+
 /* Read up to n bytes of the (decompressed) file into dst: > 0, 0 at the
  * end, or < 0 with the error set. */
 static int read_input(struct mbr_reader *r, char *dst, size_t n, struct mbr_buf *err)
@@ -301,7 +374,7 @@ static int read_input(struct mbr_reader *r, char *dst, size_t n, struct mbr_buf 
 	msg = gzerror(r->gz, &errnum);
 	if (got == 0 && errnum == Z_OK) {
 		r->gz_eof = 1;
-		return 0;
+		return gzip_tail(r, err);
 	}
 	if (errnum == Z_ERRNO)
 		msg = strerror(errno);

@@ -375,6 +375,58 @@ static void test_gzip(void **state)
 	mbr_buf_release(&err);
 }
 
+/* Append text as one gzip member to the file at fd. */
+static void gz_member(int fd, const char *text)
+{
+	gzFile gz = gzdopen(dup(fd), "ab");
+
+	assert_non_null(gz);
+	gzputs(gz, text);
+	assert_int_equal(gzclose(gz), Z_OK);
+}
+
+/* Read path's rows to the end; the number read, and the last error in err. */
+static long read_all(const char *path, struct mbr_buf *err, int *rc)
+{
+	struct mbr_reader *r = NULL;
+	struct mbr_row *row;
+	long n = 0;
+
+	assert_int_equal(mbr_reader_open(&r, path, member_cols, NMEMBER, NULL, err), 0);
+	while ((*rc = mbr_reader_next(r, &row, err)) > 0)
+		n++;
+	mbr_reader_close(r);
+	return n;
+}
+
+/* Members one after another are read; zero padding after them is
+ * allowed; anything else after them (text appended to a .gz file) is a
+ * read error, not lines quietly lost. */
+static void test_gzip_tail(void **state)
+{
+	char path[] = "/tmp/mbr-test-csv-gzt-XXXXXX";
+	struct mbr_buf err = MBR_BUF_INIT;
+	int fd = mkstemp(path), rc;
+	static const char zeros[64];
+
+	(void)state;
+	assert_true(fd >= 0);
+	gz_member(fd, "member_no,name\nM1,a\n");
+	gz_member(fd, "M2,b\n");
+	assert_int_equal(read_all(path, &err, &rc), 2);
+	assert_int_equal(rc, 0);
+	assert_int_equal(write(fd, zeros, sizeof(zeros)), (ssize_t)sizeof(zeros));
+	assert_int_equal(read_all(path, &err, &rc), 2);
+	assert_int_equal(rc, 0);
+	assert_int_equal(write(fd, "M3,c\n", 5), 5);
+	read_all(path, &err, &rc);
+	assert_int_equal(rc, MBR_EIO);
+	assert_non_null(strstr(err.buf, "data after the end of its gzip stream"));
+	close(fd);
+	unlink(path);
+	mbr_buf_release(&err);
+}
+
 /* s converted from UTF-8 to enc with iconv, into out. */
 static size_t to_encoding(const char *enc, const char *s, char *out, size_t outsz)
 {
@@ -713,6 +765,7 @@ int main(void)
 		cmocka_unit_test(test_bom_crlf_short_rows),
 		cmocka_unit_test(test_blanks_are_data),
 		cmocka_unit_test(test_gzip),
+		cmocka_unit_test(test_gzip_tail),
 		cmocka_unit_test(test_gb18030),
 		cmocka_unit_test(test_latin1),
 		cmocka_unit_test(test_tsv),
