@@ -291,7 +291,8 @@ static int check_spend(struct mbr_db *db, const struct mbr_post *p)
 }
 
 /* Append the entry and move the member's cached balance with it; the
- * lots are the caller's.  *before: the balance before it. */
+ * lots are the caller's.  *before: the balance before it (before may be
+ * NULL when the caller needs none). */
 static int post_entry(struct mbr_db *db, const struct mbr_post *p, int64_t *ledger, int64_t *before)
 {
 	sqlite3_stmt *st;
@@ -318,6 +319,11 @@ static int post_entry(struct mbr_db *db, const struct mbr_post *p, int64_t *ledg
 		return rc;
 	*ledger = sqlite3_last_insert_rowid(db->sql);
 
+	/* Without before, in a bulk transaction, whose caller has found
+	 * the member: only add to what is pending (most sales: points
+	 * that never lapse need no lot, so no balance read). */
+	if (!before && db->bulk)
+		return pend_add(db, p->member, p->points);
 	/* read, then update: UPDATE ... RETURNING costs SQLite more than
 	 * the two (its rows go through a buffer), and this is per sale */
 	st = mbr_stmt(db, "SELECT points FROM members WHERE id = ?");
@@ -325,7 +331,8 @@ static int post_entry(struct mbr_db *db, const struct mbr_post *p, int64_t *ledg
 		return MBR_EDB;
 	sqlite3_bind_int64(st, 1, p->member);
 	rc = sqlite3_step(st);
-	*before = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) + mbr_points_pending(db, p->member) : 0;
+	if (before)
+		*before = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) + mbr_points_pending(db, p->member) : 0;
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW)
 		return rc == SQLITE_DONE ? mbr_db_fail(db, MBR_ENOTFOUND, "no member #%lld", (long long)p->member)
@@ -343,7 +350,7 @@ static int post_entry(struct mbr_db *db, const struct mbr_post *p, int64_t *ledg
 int mbr_points_post(struct mbr_db *db, const struct mbr_post *p, int64_t *ledger_out)
 {
 	sqlite3_stmt *st;
-	int64_t ledger, before;
+	int64_t ledger, before = 0;
 	int rc;
 
 	if (p->points == 0)
@@ -351,7 +358,9 @@ int mbr_points_post(struct mbr_db *db, const struct mbr_post *p, int64_t *ledger
 	if (p->points < 0 && (!strcmp(p->kind, "redeem") || !strcmp(p->kind, "transfer")) &&
 	    (rc = check_spend(db, p)) < 0)
 		return rc;
-	if ((rc = post_entry(db, p, &ledger, &before)) < 0)
+	/* the balance before matters only to lots: opening one, or
+	 * taking points out of them */
+	if ((rc = post_entry(db, p, &ledger, p->points < 0 || p->expires_at ? &before : NULL)) < 0)
 		return rc;
 	if (ledger_out)
 		*ledger_out = ledger;
