@@ -24,7 +24,9 @@
  *    never more; points paid are given back by the same cumulative rule;
  *  - a return without a reference reverses what it would have earned as
  *    a sale, rounded toward zero: a member's return as of the member's
- *    sale of the goods when one matches (match_sale), else as of now;
+ *    sale of the goods when one matches (match_sale), at most what that
+ *    sale has left, and counts against it (return_matches), else as of
+ *    now;
  *  - a balance may go negative; frozen members' sales earn nothing.
  */
 #include <stdlib.h>
@@ -1197,17 +1199,25 @@ static int64_t units_back(const struct mbr_sale_import *im, size_t k)
  * bought on a double-points day and given back on another day without
  * naming the sale would keep half their points.  The sale is the latest
  * of the member's 100 latest sales that earned points, at or before the
- * return's time, that is not a return and sold every product given back
- * in at least the units given back.  Sets *when to its time and *earned
- * to what it earned (a cap on the reversal): 1 if a sale matched, 0 if
- * none, < 0 on error.
+ * return's time, that is not a return, sold every product given back in
+ * at least the units given back, and has at least the return's amount
+ * left of its total (what earlier returns, named or matched, left).  The
+ * return then counts against it as a named one does (return_matches), so
+ * that the same goods cannot be given back against it twice.  Fills m:
+ * the sale, its time and the points it has left to reverse (a cap on the
+ * reversal).  1 if a sale matched, 0 if none, < 0 on error.
  */
-static int match_sale(struct mbr_sale_import *im, int64_t member, int64_t ts, int64_t *when, int64_t *earned)
+struct match {
+	int64_t sale, when, cap;
+};
+
+static int match_sale(struct mbr_sale_import *im, int64_t member, int64_t ts, int64_t amount, struct match *m)
 {
 	sqlite3_stmt *st = mbr_stmt(im->db,
-		"SELECT s.id, s.ts, s.points_earned FROM points_ledger l JOIN sales s ON s.id = l.sale"
+		"SELECT s.id, s.ts, MAX(s.points_earned - s.points_reversed, 0) FROM points_ledger l"
+		" JOIN sales s ON s.id = l.sale"
 		" WHERE l.member = ?1 AND l.ts <= ?2 AND l.kind = 'earn' AND l.source = 'sale'"
-		"   AND s.member = ?1 AND s.original IS NULL AND s.total > 0"
+		"   AND s.member = ?1 AND s.original IS NULL AND s.total > 0 AND s.total - s.returned >= ?3"
 		" ORDER BY l.ts DESC, l.id DESC LIMIT 100");
 	int rc, found = 0;
 
@@ -1215,6 +1225,7 @@ static int match_sale(struct mbr_sale_import *im, int64_t member, int64_t ts, in
 		return MBR_EDB;
 	sqlite3_bind_int64(st, 1, member);
 	sqlite3_bind_int64(st, 2, ts);
+	sqlite3_bind_int64(st, 3, amount);
 	while (!found && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t sale = sqlite3_column_int64(st, 0), sold;
 		size_t k;
@@ -1232,8 +1243,9 @@ static int match_sale(struct mbr_sale_import *im, int64_t member, int64_t ts, in
 			found = sold >= back;
 		}
 		if (found) {
-			*when = sqlite3_column_int64(st, 1);
-			*earned = sqlite3_column_int64(st, 2);
+			m->sale = sale;
+			m->when = sqlite3_column_int64(st, 1);
+			m->cap = sqlite3_column_int64(st, 2);
 		}
 	}
 	if (!found && rc != SQLITE_DONE) {
@@ -1605,6 +1617,7 @@ static int write_receipt(struct mbr_sale_import *im)
 	struct payment pay[MAX_PAYMENTS];
 	struct mbr_sale_member sm;
 	struct original orig;
+	struct match mt = { 0, 0, INT64_MAX };	/* the sale a return naming none matched */
 	const struct mbr_rules *r, *sr;	/* rules of the receipt's day; what scores it */
 	sqlite3_stmt *st;
 	int64_t total = 0, discount = 0, items = 0, ts = im->last_ts, day, member = 0, prev_batch = 0;
@@ -1798,16 +1811,18 @@ static int write_receipt(struct mbr_sale_import *im)
 	} else if (member && (sm.active || is_return)) {
 		if (is_return || total >= r->min_spend) {
 			char d[MBR_TIME_BUFSZ];
-			int64_t when = ts, cap = INT64_MAX;
+			int64_t when = ts;
 			int birthday = 0;
 
 			/* a return is scored as of the sale it gives back, when
 			 * one matches: its day's rules, multipliers and birthday */
 			if (is_return) {
-				if ((matched = match_sale(im, member, ts, &when, &cap)) < 0)
+				if ((matched = match_sale(im, member, ts, -total, &mt)) < 0)
 					return matched;
-				if (matched)
+				if (matched) {
+					when = mt.when;
 					sr = mbr_rules_at(&im->rules, mbr_local_day(when));
+				}
 			}
 			for (k = 0; k < im->nlines; k++) {
 				const struct line *l = &im->lines[k];
@@ -1821,7 +1836,7 @@ static int write_receipt(struct mbr_sale_import *im)
 			earned = mbr_rules_points(sr, weighted, eligible, lines_total,
 						  mbr_rules_receipt_bp(sr, sm.tier, mbr_local_day(when), birthday), &residue);
 			if (is_return) {
-				reversed = -earned < cap ? -earned : cap;	/* rounded toward zero */
+				reversed = -earned < mt.cap ? -earned : mt.cap;	/* rounded toward zero */
 				earned = 0;
 				residue = 0;
 			}
@@ -1932,15 +1947,26 @@ static int write_receipt(struct mbr_sale_import *im)
 	}
 	if ((rc = pay_prepaid(im, pay, npay, member, have_orig ? &orig : NULL, sale, ts)) < 0)
 		return rc;
-	if (have_orig) {
+	if (matched) {
+		st = mbr_stmt(db, "INSERT INTO return_matches(ret, sale) VALUES (?, ?)");
+		if (!st)
+			return MBR_EDB;
+		sqlite3_bind_int64(st, 1, sale);
+		sqlite3_bind_int64(st, 2, mt.sale);
+		if ((rc = mbr_stmt_done(db, st)) < 0)
+			return rc;
+	}
+	/* the sale given back keeps count: a matched return gives back no
+	 * paid points of it (it refunds by value, above) */
+	if (have_orig || matched) {
 		st = mbr_stmt(db, "UPDATE sales SET returned = returned + ?, points_reversed = points_reversed + ?,"
 				  " points_refunded = points_refunded + ? WHERE id = ?");
 		if (!st)
 			return MBR_EDB;
 		sqlite3_bind_int64(st, 1, -total);
 		sqlite3_bind_int64(st, 2, reversed);
-		sqlite3_bind_int64(st, 3, refund_points);
-		sqlite3_bind_int64(st, 4, orig.id);
+		sqlite3_bind_int64(st, 3, have_orig ? refund_points : 0);
+		sqlite3_bind_int64(st, 4, have_orig ? orig.id : mt.sale);
 		if ((rc = mbr_stmt_done(db, st)) < 0)
 			return rc;
 	}
@@ -2203,6 +2229,14 @@ void mbr_sale_import_free(struct mbr_sale_import *im)
 	"SELECT COALESCE(p.category, '') AS category, s.store AS store, s.day AS day, COUNT(*), SUM(l.qty), SUM(l.amount)" \
 	" FROM sale_lines l JOIN sales s ON s.id = l.sale LEFT JOIN products p ON p.sku = l.sku" \
 	" GROUP BY 1, 2, 3"
+/* What returns gave back of each sale, named (original) or matched
+ * (return_matches): its amount, the points they reversed and, named
+ * ones only, the paid points they refunded.  Callers add conditions on
+ * the return (s), then GROUP BY 1. */
+#define RETURNS_BY_SALE_SQL \
+	"SELECT COALESCE(s.original, m.sale) AS o, SUM(-s.total) AS t, SUM(-s.points_earned) AS rev," \
+	" SUM(CASE WHEN s.original IS NOT NULL THEN -s.points_paid ELSE 0 END) AS ref" \
+	" FROM sales s LEFT JOIN return_matches m ON m.ret = s.id WHERE (s.original IS NOT NULL OR m.sale IS NOT NULL)"
 
 int mbr_agg_rebuild(struct mbr_db *db)
 {
@@ -2238,6 +2272,10 @@ int mbr_agg_verify(struct mbr_db *db, mbr_problem_fn fn, void *ctx, int *problem
 			"SELECT * FROM (SELECT * FROM (" AGG_CATEGORY_DAY_SQL ") EXCEPT SELECT category, store, day, lines,"
 			" qty, amount FROM agg_category_day) UNION SELECT * FROM (SELECT category, store, day, lines,"
 			" qty, amount FROM agg_category_day EXCEPT SELECT * FROM (" AGG_CATEGORY_DAY_SQL ")))" },
+		/* each sale's count of what returns gave back of it */
+		{ "returns", "SELECT 'receipt ' || s.store || '/' || s.receipt FROM sales s LEFT JOIN ("
+			RETURNS_BY_SALE_SQL " GROUP BY 1) AS r ON r.o = s.id WHERE s.returned != COALESCE(r.t, 0)"
+			" OR s.points_reversed != COALESCE(r.rev, 0) OR s.points_refunded != COALESCE(r.ref, 0)" },
 	};
 	struct mbr_buf b = MBR_BUF_INIT;
 	size_t i;
@@ -2309,17 +2347,29 @@ int mbr_sale_undo(struct mbr_db *db, int64_t batch, long *receipts)
 		return rc;
 	}
 	sqlite3_reset(st);
+	st = mbr_stmt(db, "SELECT r.store, r.receipt, s.receipt FROM return_matches m JOIN sales s ON s.id = m.sale"
+			  " JOIN sales r ON r.id = m.ret WHERE s.batch = ?1 AND COALESCE(r.batch, 0) != ?1 LIMIT 1");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, batch);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		rc = mbr_db_fail(db, MBR_EINVAL, "batch %lld cannot be undone: return %s/%s (another batch) gave back"
+				 " goods of its receipt '%s'", (long long)batch, sqlite3_column_text(st, 0),
+				 sqlite3_column_text(st, 1), sqlite3_column_text(st, 2));
+		sqlite3_reset(st);
+		return rc;
+	}
+	sqlite3_reset(st);
 	/* Points, then prepaid value and coupons its sales used, come back;
 	 * each first checks that nothing was built on the batch since. */
 	if ((rc = mbr_points_undo_batch(db, batch)) < 0 || (rc = mbr_prepaid_undo_batch(db, batch)) < 0 ||
 	    (rc = mbr_coupon_undo_batch(db, batch)) < 0)
 		return rc;
-	/* Returns in this batch against older sales give those sales back. */
+	/* Returns in this batch against older sales, named or matched,
+	 * give those sales back what they counted. */
 	st = mbr_stmt(db, "UPDATE sales SET returned = returned - r.t, points_reversed = points_reversed - r.rev,"
-			  " points_refunded = points_refunded - r.ref"
-			  " FROM (SELECT original AS o, SUM(-total) AS t, SUM(-points_earned) AS rev, SUM(-points_paid) AS ref"
-			  "       FROM sales WHERE batch = ?1 AND original IS NOT NULL GROUP BY original) AS r"
-			  " WHERE sales.id = r.o AND COALESCE(sales.batch, 0) != ?1");
+			  " points_refunded = points_refunded - r.ref FROM (" RETURNS_BY_SALE_SQL " AND s.batch = ?1"
+			  " GROUP BY 1) AS r WHERE sales.id = r.o AND COALESCE(sales.batch, 0) != ?1");
 	if (!st)
 		return MBR_EDB;
 	sqlite3_bind_int64(st, 1, batch);

@@ -393,9 +393,24 @@ static const char migration3[] =
 	") WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS points_lot_uses_lot ON points_lot_uses(lot);";
 
+/*
+ * 4: the sale a return naming none was scored as of (sale.c, match_sale).
+ * Such a return counts against that sale as a referenced one does: what
+ * is left of its total and of its points to reverse; undoing the sale's
+ * batch is blocked by it.  Returns recorded before have no row.  A table,
+ * not a column of sales, so that the migration can run again harmlessly.
+ */
+static const char migration4[] =
+	"CREATE TABLE IF NOT EXISTS return_matches("
+	"  ret INTEGER PRIMARY KEY REFERENCES sales(id) ON DELETE CASCADE,"
+	"  sale INTEGER NOT NULL REFERENCES sales(id)"
+	");"
+	"CREATE INDEX IF NOT EXISTS return_matches_sale ON return_matches(sale);";
+
 const char *const mbr_migrations[] = {
 	migration1,
 	migration2,
 	migration3,
+	migration4,
 };
 const int mbr_nmigrations = sizeof(mbr_migrations) / sizeof(mbr_migrations[0]);

@@ -405,7 +405,7 @@ load_members() {
 		run --separate-stderr mbr-db migrate
 		[ "$status" -eq 0 ]
 		[ "$output" = "" ]
-		[ "$stderr" = "mbr-db: schema version 3, up to date" ]
+		[ "$stderr" = "mbr-db: schema version 4, up to date" ]
 	done
 	[ "$(dump)" = "$before" ]
 	mbr-db -q grant wang manager
@@ -419,7 +419,7 @@ load_members() {
 	for cmd in check migrate operators; do
 		run --separate-stderr mbr-db $cmd
 		[ "$status" -eq 4 ]
-		[ "$stderr" = "mbr-db: database '$MBR_DB' has schema version 9, newer than this mbr (3)" ]
+		[ "$stderr" = "mbr-db: database '$MBR_DB' has schema version 9, newer than this mbr (4)" ]
 	done
 	run --separate-stderr mbr-add --phone 13900000005
 	[ "$status" -eq 4 ]

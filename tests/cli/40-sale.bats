@@ -37,7 +37,7 @@ bal() {
 
 # everything but the audit log, the batches and the time-stamped settings
 snapshot() {
-	for t in sales sale_lines payments points_ledger points_lots members products agg_store_day agg_member_day agg_category_day; do
+	for t in sales sale_lines payments return_matches points_ledger points_lots members products agg_store_day agg_member_day agg_category_day; do
 		echo "== $t"
 		q "SELECT * FROM $t ORDER BY 1, 2"
 	done
@@ -354,6 +354,56 @@ S02|536366|$(date -u -d '2010-12-02 01:00:00' +%s)|350" ]
 	[ "$(bal M0005)" = 0 ]
 	[ "$(q "SELECT rules_version FROM sales WHERE receipt = 'F2'")" = "$(q "SELECT rules_version FROM sales WHERE receipt = 'F1'")" ]
 	mbr-db -q check
+}
+
+@test "returns: an unreferenced return counts against the sale it matched: no goods back twice, undo keeps count" {
+	load_examples
+	# M0005 buys 2 fish (x2) on Sunday (x1.5): 20.00 x3 = 60
+	printf '%s\n' 'store,receipt,ts,member,sku,qty,unit_price,category,payment' \
+		'S01,F1,2025-03-02 10:00:00,M0005,FISH,2,10.00,生鲜,cash' >"$BATS_TEST_TMPDIR/buy.csv"
+	run --separate-stderr mbr-sale import "$BATS_TEST_TMPDIR/buy.csv"
+	buy=$(printf '%s\n' "$stderr" | sed -n 's/.*: batch \([0-9]*\): .*/\1/p')
+	# one fish back on Tuesday, naming no sale: as of F1, 30
+	printf '%s\n' 'store,receipt,ts,member,sku,qty,unit_price,category,payment' \
+		'S01,F2,2025-03-04 10:00:00,M0005,FISH,-1,10.00,生鲜,cash' >"$BATS_TEST_TMPDIR/back.csv"
+	run --separate-stderr mbr-sale import "$BATS_TEST_TMPDIR/back.csv"
+	back=$(printf '%s\n' "$stderr" | sed -n 's/.*: batch \([0-9]*\): .*/\1/p')
+	[ "$(bal M0005)" = 30 ]
+	[ "$(q "SELECT returned, points_reversed FROM sales WHERE receipt = 'F1'")" = "1000|30" ]
+	[ "$(q "SELECT r.receipt, s.receipt FROM return_matches m JOIN sales r ON r.id = m.ret JOIN sales s ON s.id = m.sale")" = "F2|F1" ]
+	# F1's batch cannot be undone under a return that gave its goods back
+	run --separate-stderr mbr-sale undo "$buy"
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"batch $buy cannot be undone: return S01/F2 (another batch) gave back goods of its receipt 'F1'"* ]]
+	# undoing the return's batch gives F1 back what F2 counted
+	run --separate-stderr mbr-sale undo "$back"
+	[ "$status" -eq 0 ]
+	[ "$(q "SELECT returned, points_reversed FROM sales WHERE receipt = 'F1'")" = "0|0" ]
+	[ "$(q "SELECT COUNT(*) FROM return_matches")" = 0 ]
+	mbr-db -q check
+	mbr-sale -q import "$BATS_TEST_TMPDIR/back.csv"
+	[ "$(q "SELECT returned, points_reversed FROM sales WHERE receipt = 'F1'")" = "1000|30" ]
+	# the second fish: F1 has 10.00 and 30 points left, so it matches again
+	run --separate-stderr mbr-sale add --ts '2025-03-04 11:00:00' --member M0005 F3 FISH:-1:10.00
+	[ "$status" -eq 0 ]
+	[ "$output" = "S01,F3,-10.00,-30" ]
+	[ "$(q "SELECT returned, points_reversed FROM sales WHERE receipt = 'F1'")" = "2000|60" ]
+	# a third fish (bought elsewhere): F1 has nothing left; a Tuesday, x2: 20
+	# (before, it matched F1 again and took 30 of points F1 no longer had)
+	run --separate-stderr mbr-sale add --ts '2025-03-04 12:00:00' --member M0005 F4 FISH:-1:10.00
+	[ "$status" -eq 0 ]
+	[ "$output" = "S01,F4,-10.00,-20" ]
+	[ "$(q "SELECT COUNT(*) FROM return_matches m JOIN sales r ON r.id = m.ret WHERE r.receipt = 'F4'")" = 0 ]
+	# and naming F1 now gives back nothing more of it
+	run --separate-stderr mbr-sale add --ts '2025-03-04 13:00:00' --original F1 F5 FISH:-1:10.00
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"original: return of 10.00 exceeds the 0.00 left of receipt 'F1'"* ]]
+	mbr-db -q check
+	# check holds each sale's count to its returns
+	q "UPDATE sales SET returned = 0 WHERE receipt = 'F1'"
+	run --separate-stderr mbr-db check
+	[ "$status" -ne 0 ]
+	[[ "$stderr$output" == *"returns aggregate differs from the sales: receipt S01/F1"* ]]
 }
 
 @test "payments: a split card:100.00;cash is recorded per method" {
