@@ -415,8 +415,13 @@ int mbr_points_balance(struct mbr_db *db, int64_t member, int64_t before, int64_
 	sqlite3_stmt *st;
 	int rc;
 
+	/* As of a past time, a sales batch undone since counts as never
+	 * imported: its entries are left out, and so are the undo entries
+	 * that cancelled them (dated when the undo ran). */
 	if (before)
-		st = mbr_stmt(db, "SELECT COALESCE(SUM(points), 0) FROM points_ledger WHERE member = ? AND ts < ?");
+		st = mbr_stmt(db, "SELECT COALESCE(SUM(l.points), 0) FROM points_ledger l"
+				  " WHERE l.member = ? AND l.ts < ? AND l.source != 'undo'"
+				  " AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.id = l.batch AND b.undone_at IS NOT NULL)");
 	else
 		st = mbr_stmt(db, "SELECT points FROM members WHERE id = ?");
 	if (!st)

@@ -84,6 +84,23 @@ uid() {
 	[[ "$stderr" == *"--as-of '2025-13-01' is not a date"* ]]
 }
 
+@test "balance: --as-of leaves out a sales batch undone since, as if never imported" {
+	load_examples
+	mbr-sale -q import "$EX/sales-2025-03-01.csv"
+	run --separate-stderr mbr-sale import "$EX/sales-2025-03-02.csv"
+	batch=$(printf '%s\n' "$stderr" | sed -n 's/.*: batch \([0-9]*\): .*/\1/p')
+	[ "$(mbr-points balance --format csv --as-of 2025-03-02 M0001 | sed -n '2s/,.*//p')" = 50 ]
+	mbr-sale -q undo "$batch"
+	# now, and on the day of the undone sales, the balance is day 1's
+	[ "$(bal M0001)" = 82 ]
+	[ "$(mbr-points balance --format csv --as-of 2025-03-02 M0001 | sed -n '2s/,.*//p')" = 82 ]
+	[ "$(mbr-points balance --format csv --as-of 2025-03-02 M0004 | sed -n '2s/,.*//p')" = 179 ]
+	# the ledger keeps the undone entries and their cancellations
+	[ "$(mbr-points history --format csv M0001 | grep -c ',undo,')" -ge 2 ]
+	# a past day's balance plus the entries since is the balance now
+	[ "$(mbr-points balance --format csv --as-of 2099-12-31 M0001 | sed -n '2s/,.*//p')" = 82 ]
+}
+
 @test "balance: an unknown member is a data error" {
 	load_examples
 	run --separate-stderr mbr-points balance M9999
