@@ -2334,28 +2334,20 @@ int mbr_sale_undo(struct mbr_db *db, int64_t batch, long *receipts)
 	}
 	sqlite3_reset(st);
 
-	/* What blocks: returns recorded later against this batch's sales */
-	st = mbr_stmt(db, "SELECT r.store, r.receipt, s.receipt FROM sales r JOIN sales s ON r.original = s.id"
+	/* What blocks: returns recorded later against this batch's sales,
+	 * naming them or matched to them */
+	st = mbr_stmt(db, "SELECT r.store, r.receipt, s.receipt, 'references' FROM sales r JOIN sales s ON r.original = s.id"
+			  " WHERE s.batch = ?1 AND COALESCE(r.batch, 0) != ?1"
+			  " UNION ALL SELECT r.store, r.receipt, s.receipt, 'gave back goods of' FROM return_matches m"
+			  " JOIN sales s ON s.id = m.sale JOIN sales r ON r.id = m.ret"
 			  " WHERE s.batch = ?1 AND COALESCE(r.batch, 0) != ?1 LIMIT 1");
 	if (!st)
 		return MBR_EDB;
 	sqlite3_bind_int64(st, 1, batch);
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		rc = mbr_db_fail(db, MBR_EINVAL, "batch %lld cannot be undone: return %s/%s (another batch) references its receipt '%s'",
-				 (long long)batch, sqlite3_column_text(st, 0), sqlite3_column_text(st, 1), sqlite3_column_text(st, 2));
-		sqlite3_reset(st);
-		return rc;
-	}
-	sqlite3_reset(st);
-	st = mbr_stmt(db, "SELECT r.store, r.receipt, s.receipt FROM return_matches m JOIN sales s ON s.id = m.sale"
-			  " JOIN sales r ON r.id = m.ret WHERE s.batch = ?1 AND COALESCE(r.batch, 0) != ?1 LIMIT 1");
-	if (!st)
-		return MBR_EDB;
-	sqlite3_bind_int64(st, 1, batch);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		rc = mbr_db_fail(db, MBR_EINVAL, "batch %lld cannot be undone: return %s/%s (another batch) gave back"
-				 " goods of its receipt '%s'", (long long)batch, sqlite3_column_text(st, 0),
-				 sqlite3_column_text(st, 1), sqlite3_column_text(st, 2));
+		rc = mbr_db_fail(db, MBR_EINVAL, "batch %lld cannot be undone: return %s/%s (another batch) %s its receipt '%s'",
+				 (long long)batch, sqlite3_column_text(st, 0), sqlite3_column_text(st, 1),
+				 sqlite3_column_text(st, 3), sqlite3_column_text(st, 2));
 		sqlite3_reset(st);
 		return rc;
 	}
