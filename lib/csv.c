@@ -1,13 +1,16 @@
 /*
  * csv.c - the record reader: CSV/TSV input from a file or stdin, plain or
- * gzip (zlib decides by content), in UTF-8 or any encoding iconv(3) knows,
- * with a header row matched against the caller's columns.  It owns libcsv
- * and the input side of zlib; nothing else in mbr includes <csv.h>.
+ * gzip (told apart by content, and inflated here as it streams in: members
+ * one after another are read as one input, and anything after them but
+ * zero padding is a read error, on a pipe as on a file), in UTF-8 or any
+ * encoding iconv(3) knows, with a header row matched against the caller's
+ * columns.  It owns libcsv and the input side of zlib; nothing else in mbr
+ * includes <csv.h>.
  *
- * The input flows through three stages, each with a fixed buffer, so that
+ * The input flows through these stages, each with a fixed buffer, so that
  * memory stays flat however large the file is:
  *
- *   gzread -> [iconv to UTF-8] -> line splitter -> libcsv -> record arrays
+ *   read(2) -> [inflate] -> [iconv to UTF-8] -> line splitter -> libcsv -> record arrays
  *
  * The line splitter hands libcsv one physical line at a time (a line longer
  * than MBR_FIELD_MAX is handed over in parts of at most that size).  That
@@ -40,6 +43,7 @@
 #define SEG_MAX		MBR_FIELD_MAX		/* most bytes fed to libcsv at once */
 #define TEXT_SZ		(4 * MBR_FIELD_MAX)	/* UTF-8 text buffer */
 #define RAW_SZ		MBR_FIELD_MAX		/* undecoded input (iconv only) */
+#define IN_SZ		(128 * 1024)		/* bytes asked of read(2) at once */
 #define BAD_BYTE	0xFF			/* marks an unconvertible input byte */
 
 /*
@@ -57,6 +61,15 @@ enum seg {
 	SEG_EOF,	/* nothing left */
 };
 
+/* What the input is known to be (struct mbr_reader's in_mode). */
+enum in_mode {
+	IN_SNIFF,	/* nothing read yet: plain or gzip? */
+	IN_PLAIN,	/* not gzip: bytes pass through unchanged */
+	IN_MEMBER,	/* gzip, inside a member */
+	IN_BETWEEN,	/* gzip, after a member: another one, zero padding or the end */
+	IN_PADDING,	/* gzip, after zero bytes that follow a member: only zeros may follow */
+};
+
 /* A map entry "native=foreign": header text foreign means column col. */
 struct map_entry {
 	const char *foreign;
@@ -66,7 +79,7 @@ struct map_entry {
 struct mbr_reader {
 	char *file;			/* the path as given, for messages */
 	char *encoding;			/* the iconv name, for messages */
-	gzFile gz;
+	int fd;				/* the input; -1 before it is open */
 	dev_t dev;			/* the input's regular file, for mbr_reader_is */
 	ino_t ino;
 	iconv_t cd;			/* (iconv_t)-1: the input is UTF-8 */
@@ -74,11 +87,18 @@ struct mbr_reader {
 	struct mbr_buf fatal_msg;
 
 	/* input stages */
+	enum in_mode in_mode;
+	unsigned char *in;		/* IN_SZ bytes read; unused part is zs.next_in, zs.avail_in */
+	z_stream zs;			/* inflates gzip; its input cursor serves plain input too */
+	int zs_ready;			/* inflateInit2 was called: inflateEnd at close */
+	int fd_eof;			/* read(2) said the end */
+	long long in_pos;		/* bytes read from fd so far */
+	long long gz_end;		/* where the last whole gzip member ended */
 	char *raw;			/* undecoded bytes awaiting iconv */
 	size_t rawlen;
 	char *text;			/* UTF-8 text; unconsumed part is [pos, len) */
 	size_t pos, len;
-	int gz_eof;			/* gzread has nothing more */
+	int in_eof;			/* read_input has nothing more */
 	int eof;			/* and all of it is in text */
 	int bom_checked;
 	long line;			/* physical line of the next segment */
@@ -287,98 +307,180 @@ static void grow_array(void *pp, size_t sz, size_t want)
 /* ---------------------------------------------------------------- input */
 
 /*
- * zlib's gzread ends quietly at data that follows the last gzip member:
- * lines appended to a .gz file as plain text (cat more.csv >> day.csv.gz)
- * would be lost without a word.  So once a gzip regular file is read to
- * its end, it is inflated again (the output thrown away) to find where
- * its members end, and anything after them but zero bytes (tape padding)
- * is refused, as a read error (the import stops and records nothing).
- * Members may follow one another, as gzip(1) allows.  0, or < 0 with err
- * set.
+ * read(2) up to n bytes of the input into buf, again when a signal cut it
+ * short: > 0, 0 at the end, or < 0 with err set.
  */
-static int gzip_tail(struct mbr_reader *r, struct mbr_buf *err)
+static int read_fd(struct mbr_reader *r, void *buf, size_t n, struct mbr_buf *err)
 {
-	enum { CHUNK = 64 * 1024 };
-	unsigned char *in, *out;
-	struct stat st;
-	z_stream zs;
-	long long end = 0, pos = 0;	/* where the last whole member ends; bytes read */
-	int fd, zrc, bad = 0, in_member = 0;
 	ssize_t got;
 
-	if (!r->ino || gzdirect(r->gz))
-		return 0;	/* not gzip, or not a file that can be read again */
-	fd = open(r->file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0 || st.st_dev != r->dev || st.st_ino != r->ino) {
-		if (fd >= 0)
-			close(fd);
-		return fail(r, MBR_EIO, err, "%s: cannot read it again to check its end", r->file);
+	do
+		got = read(r->fd, buf, n);
+	while (got < 0 && errno == EINTR);
+	if (got < 0)
+		return fail(r, MBR_EIO, err, "%s: read error: %s", r->file, strerror(errno));
+	r->in_pos += got;
+	return (int)got;
+}
+
+/*
+ * Move the unused input in r->in to its front and read more after it:
+ * > 0, 0 at the end (r->fd_eof set), or < 0 with err set.
+ */
+static int refill(struct mbr_reader *r, struct mbr_buf *err)
+{
+	z_stream *zs = &r->zs;
+	int got;
+
+	if (r->fd_eof)
+		return 0;
+	if (zs->avail_in && zs->next_in != r->in)
+		memmove(r->in, zs->next_in, zs->avail_in);
+	zs->next_in = r->in;
+	got = read_fd(r, r->in + zs->avail_in, IN_SZ - zs->avail_in, err);
+	if (got > 0)
+		zs->avail_in += (uInt)got;
+	else if (got == 0)
+		r->fd_eof = 1;
+	return got;
+}
+
+/*
+ * Tell plain input from gzip by its first two bytes, as zlib's gzread
+ * did: 0x1f 0x8b is gzip; anything else, an empty or one-byte input
+ * included, passes through unchanged.  0, or < 0 with err set.
+ */
+static int sniff_input(struct mbr_reader *r, struct mbr_buf *err)
+{
+	z_stream *zs = &r->zs;
+	int rc = 1;
+
+	while (zs->avail_in < 2 && (rc = refill(r, err)) > 0)
+		;
+	if (rc < 0)
+		return rc;
+	if (zs->avail_in < 2 || zs->next_in[0] != 0x1f || zs->next_in[1] != 0x8b) {
+		r->in_mode = IN_PLAIN;
+		return 0;
 	}
-	memset(&zs, 0, sizeof(zs));
-	in = malloc(2 * CHUNK);
-	if (!in || inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
-		free(in);
-		close(fd);
+	if (inflateInit2(zs, 16 + MAX_WBITS) != Z_OK)
 		return fail(r, MBR_ENOMEM, err, "%s: out of memory", r->file);
-	}
-	out = in + CHUNK;
-	while (!bad && (got = read(fd, in, CHUNK)) > 0) {
-		zs.next_in = in;
-		zs.avail_in = (unsigned)got;
-		while (!bad && zs.avail_in > 0) {
-			if (!in_member) {
-				if (*zs.next_in == 0) {		/* padding */
-					zs.next_in++;
-					zs.avail_in--;
-					continue;
-				}
-				bad = *zs.next_in != 0x1f;	/* not a gzip header */
-				in_member = 1;
-				continue;
-			}
-			zs.next_out = out;
-			zs.avail_out = CHUNK;
-			zrc = inflate(&zs, Z_NO_FLUSH);
-			if (zrc == Z_STREAM_END) {
-				end = pos + (zs.next_in - in);
-				inflateReset(&zs);
-				in_member = 0;
-			} else if (zrc != Z_OK) {
-				bad = 1;
-			}
-		}
-		pos += got;
-	}
-	inflateEnd(&zs);
-	free(in);
-	close(fd);
-	if (bad || in_member)
-		return fail(r, MBR_EIO, err, "%s: data after the end of its gzip stream, from byte %lld of %lld,"
-			    " would not be read (is text appended to a compressed file?)", r->file, end,
-			    (long long)st.st_size);
+	r->zs_ready = 1;
+	r->in_mode = IN_MEMBER;
 	return 0;
 }
 
-/* Read up to n bytes of the (decompressed) file into dst: > 0, 0 at the
- * end, or < 0 with the error set. */
+/*
+ * "from byte N" (where the gzip data ended), with the input's size when
+ * it is a regular file.  Only for the message of a read error.
+ */
+static void gz_end_text(struct mbr_reader *r, char *buf, size_t sz)
+{
+	struct stat st;
+
+	if (fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode))
+		snprintf(buf, sz, "from byte %lld of %lld", r->gz_end, (long long)st.st_size);
+	else
+		snprintf(buf, sz, "from byte %lld", r->gz_end);
+}
+
+/*
+ * Inflate gzip input into dst, at most n bytes: > 0, 0 at the end, or < 0
+ * with err set.  Members may follow one another, as gzip(1) allows, and
+ * zero bytes (tape padding) may follow the last one, to the end.  Anything
+ * else after a member (cat more.csv >> day.csv.gz) is a read error, as is
+ * a member cut short or corrupt: the import stops and records nothing,
+ * rather than lines being lost without a word.  Each member's output is
+ * handed back before what follows it is looked at.
+ */
+static int read_gzip(struct mbr_reader *r, unsigned char *dst, size_t n, struct mbr_buf *err)
+{
+	z_stream *zs = &r->zs;
+	char where[64];
+	int rc, zrc;
+
+	for (;;) {
+		if (r->in_mode == IN_MEMBER) {
+			if (!zs->avail_in && (rc = refill(r, err)) <= 0) {
+				if (rc < 0)
+					return rc;
+				return fail(r, MBR_EIO, err, "%s: read error: unexpected end of file inside gzip data,"
+					    " at byte %lld (is it cut short?)", r->file, r->in_pos);
+			}
+			zs->next_out = dst;
+			zs->avail_out = (uInt)n;
+			zrc = inflate(zs, Z_NO_FLUSH);
+			if (zrc == Z_STREAM_END) {
+				r->gz_end = r->in_pos - zs->avail_in;
+				r->in_mode = IN_BETWEEN;
+			} else if (zrc == Z_MEM_ERROR) {
+				return fail(r, MBR_ENOMEM, err, "%s: out of memory", r->file);
+			} else if (zrc != Z_OK && !(zrc == Z_BUF_ERROR && !zs->avail_in)) {
+				return fail(r, MBR_EIO, err, "%s: read error: corrupt gzip data near byte %lld: %s",
+					    r->file, r->in_pos - zs->avail_in, zs->msg ? zs->msg : "cannot inflate");
+			}
+			if (zs->avail_out < n)
+				return (int)(n - zs->avail_out);
+			continue;
+		}
+		/* after a member: another member, zero padding, or the end */
+		for (rc = 1; zs->avail_in < 2 && rc > 0;)
+			rc = refill(r, err);
+		if (rc < 0)
+			return rc;
+		if (!zs->avail_in) {
+			r->in_eof = 1;
+			return 0;
+		}
+		if (r->in_mode == IN_BETWEEN && zs->avail_in >= 2 && zs->next_in[0] == 0x1f && zs->next_in[1] == 0x8b) {
+			if (inflateReset(zs) != Z_OK)
+				return fail(r, MBR_EIO, err, "%s: read error: cannot inflate", r->file);
+			r->in_mode = IN_MEMBER;
+			continue;
+		}
+		while (zs->avail_in && !*zs->next_in) {
+			zs->next_in++;
+			zs->avail_in--;
+		}
+		if (zs->avail_in) {
+			gz_end_text(r, where, sizeof(where));
+			return fail(r, MBR_EIO, err, "%s: data after the end of its gzip stream, %s,"
+				    " would not be read (is text appended to a compressed file?)", r->file, where);
+		}
+		r->in_mode = IN_PADDING;
+	}
+}
+
+/*
+ * Read up to n bytes of the (decompressed) input into dst: > 0, 0 at the
+ * end, or < 0 with the error set.  Plain input goes straight from read(2)
+ * into dst when n is large, as it is when fill asks (no copy); through
+ * r->in otherwise, so that small asks make no small reads.
+ */
 static int read_input(struct mbr_reader *r, char *dst, size_t n, struct mbr_buf *err)
 {
-	int got, errnum;
-	const char *msg;
+	z_stream *zs = &r->zs;
+	int rc;
 
-	if (r->gz_eof)
+	if (r->in_eof)
 		return 0;
-	got = gzread(r->gz, dst, (unsigned)n);
-	if (got > 0)
-		return got;
-	msg = gzerror(r->gz, &errnum);
-	if (got == 0 && errnum == Z_OK) {
-		r->gz_eof = 1;
-		return gzip_tail(r, err);
+	if (r->in_mode == IN_SNIFF && (rc = sniff_input(r, err)) < 0)
+		return rc;
+	if (r->in_mode != IN_PLAIN)
+		return read_gzip(r, (unsigned char *)dst, n, err);
+	if (!zs->avail_in) {
+		rc = n >= IN_SZ / 2 ? read_fd(r, dst, n, err) : refill(r, err);
+		if (rc == 0)
+			r->in_eof = 1;
+		if (rc <= 0 || n >= IN_SZ / 2)
+			return rc;
 	}
-	if (errnum == Z_ERRNO)
-		msg = strerror(errno);
-	return fail(r, MBR_EIO, err, "%s: read error: %s", r->file, msg);
+	if (n > zs->avail_in)
+		n = zs->avail_in;
+	memcpy(dst, zs->next_in, n);
+	zs->next_in += n;
+	zs->avail_in -= (uInt)n;
+	return (int)n;
 }
 
 /*
@@ -395,14 +497,14 @@ static int convert(struct mbr_reader *r, size_t room, struct mbr_buf *err)
 	int n;
 
 	while (outleft == room) {
-		if (r->rawlen < RAW_SZ && !r->gz_eof) {
+		if (r->rawlen < RAW_SZ && !r->in_eof) {
 			n = read_input(r, r->raw + r->rawlen, RAW_SZ - r->rawlen, err);
 			if (n < 0)
 				return n;
 			r->rawlen += (size_t)n;
 		}
 		if (r->rawlen == 0) {
-			if (!r->gz_eof)
+			if (!r->in_eof)
 				continue;
 			iconv(r->cd, NULL, NULL, &out, &outleft);	/* flush a shift state */
 			break;
@@ -414,7 +516,7 @@ static int convert(struct mbr_reader *r, size_t room, struct mbr_buf *err)
 				continue;
 			if (errno == E2BIG)
 				break;
-			if (errno == EINVAL && !r->gz_eof)
+			if (errno == EINVAL && !r->in_eof)
 				break;		/* incomplete sequence: read more */
 			/* EILSEQ, or an incomplete sequence at the very end */
 			*out++ = (char)BAD_BYTE;
@@ -962,30 +1064,32 @@ static int is_utf8(const char *enc)
 	return !enc || name_eq(enc, strlen(enc), "utf-8", 5) || name_eq(enc, strlen(enc), "utf8", 4);
 }
 
-/* Open path's bytes as a gzFile (plain files read through unchanged). */
+/*
+ * Open path ("-": standard input, duplicated so that closing the reader
+ * leaves it open) and the buffer it is read through.  Whether it is gzip
+ * is told by its first read (read_input).
+ */
 static int open_input(struct mbr_reader *r, const char *path, struct mbr_buf *err)
 {
 	struct stat st;
 	int fd;
 
-	fd = strcmp(path, "-") == 0 ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
+	fd = strcmp(path, "-") == 0 ? fcntl(0, F_DUPFD_CLOEXEC, 0) : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return fail(r, MBR_EIO, err, "%s: %s", path, strerror(errno));
+	r->fd = fd;
 	if (fstat(fd, &st) == 0) {
-		if (S_ISDIR(st.st_mode)) {
-			close(fd);
+		if (S_ISDIR(st.st_mode))
 			return fail(r, MBR_EIO, err, "%s: %s", path, strerror(EISDIR));
-		}
 		if (S_ISREG(st.st_mode)) {	/* what writing to it could destroy */
 			r->dev = st.st_dev;
 			r->ino = st.st_ino;
 		}
 	}
-	if (!(r->gz = gzdopen(fd, "rb"))) {
-		close(fd);
+	if (!(r->in = malloc(IN_SZ)))
 		return fail(r, MBR_ENOMEM, err, "%s: out of memory", path);
-	}
-	gzbuffer(r->gz, 128 * 1024);
+	r->zs.next_in = r->in;
+	r->zs.avail_in = 0;
 	return 0;
 }
 
@@ -1014,6 +1118,7 @@ int mbr_reader_open(struct mbr_reader **out, const char *path,
 	*out = NULL;
 	if (!(r = calloc(1, sizeof(*r))))
 		return MBR_ENOMEM;
+	r->fd = -1;
 	r->cd = (iconv_t)-1;
 	mbr_buf_init(&r->fatal_msg);
 	mbr_buf_init(&r->arena);
@@ -1132,8 +1237,10 @@ void mbr_reader_close(struct mbr_reader *r)
 
 	if (!r)
 		return;
-	if (r->gz)
-		gzclose(r->gz);
+	if (r->fd >= 0)
+		close(r->fd);
+	if (r->zs_ready)
+		inflateEnd(&r->zs);
 	if (r->cd != (iconv_t)-1)
 		iconv_close(r->cd);
 	csv_free(&r->csv);
@@ -1146,6 +1253,7 @@ void mbr_reader_close(struct mbr_reader *r)
 	free(r->off);
 	free(r->flen);
 	free(r->rawp);
+	free(r->in);
 	free(r->raw);
 	free(r->text);
 	free(r->file);

@@ -1,18 +1,22 @@
 /*
  * test_csv.c - unit tests for lib/csv.c: the record reader (header
  * matching, encodings, gzip, line numbers, data errors and carrying on
- * after them) and mbr_row_error.  Inputs are written to temp files.
+ * after them) and mbr_row_error.  Inputs are written to temp files, or
+ * fed through standard input: from a file, or a pipe that a child process
+ * writes (at once, or a byte at a time so that reads end anywhere).
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <iconv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <cmocka.h>
@@ -440,6 +444,381 @@ static size_t to_encoding(const char *enc, const char *s, char *out, size_t outs
 	return outsz - outleft;
 }
 
+/* Append len bytes at text to b as one gzip member. */
+static void gz_append(struct mbr_buf *b, const char *text, size_t len)
+{
+	z_stream zs;
+	size_t bound;
+
+	memset(&zs, 0, sizeof(zs));
+	assert_int_equal(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	bound = deflateBound(&zs, len);
+	mbr_buf_grow(b, bound);
+	zs.next_in = (unsigned char *)text;
+	zs.avail_in = (uInt)len;
+	zs.next_out = (unsigned char *)b->buf + b->len;
+	zs.avail_out = (uInt)bound;
+	assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+	b->len += zs.total_out;
+	b->buf[b->len] = '\0';
+	deflateEnd(&zs);
+}
+
+/* How a test input reaches the reader. */
+enum feed {
+	FEED_FILE,		/* a temp file, by its name */
+	FEED_STDIN_FILE,	/* "-": standard input redirected from a temp file */
+	FEED_PIPE,		/* "-": a pipe that a child process fills in one write */
+	FEED_TRICKLE,		/* "-": a pipe written a byte at a time, so reads end anywhere */
+};
+
+static pid_t feeder;	/* the child process writing the pipe, or 0 */
+
+/* Make standard input a pipe that a child process writes len bytes at data
+ * into (a byte at a time if trickle); returns the old fd 0 for stdin_restore. */
+static int stdin_from_pipe(const char *data, size_t len, int trickle)
+{
+	int p[2], saved = dup(0);
+
+	assert_true(saved >= 0);
+	assert_int_equal(pipe(p), 0);
+	feeder = fork();
+	assert_true(feeder >= 0);
+	if (feeder == 0) {
+		size_t off = 0;
+		ssize_t w;
+
+		close(p[0]);
+		while (off < len) {
+			w = write(p[1], data + off, trickle ? 1 : len - off);
+			if (w <= 0)
+				_exit(1);
+			off += (size_t)w;
+			if (trickle)
+				usleep(200);
+		}
+		_exit(0);
+	}
+	close(p[1]);
+	assert_int_equal(dup2(p[0], 0), 0);
+	close(p[0]);
+	return saved;
+}
+
+/* Make standard input the file at path; returns the old fd 0. */
+static int stdin_from_file(const char *path)
+{
+	int saved = dup(0), fd = open(path, O_RDONLY);
+
+	assert_true(saved >= 0 && fd >= 0);
+	assert_int_equal(dup2(fd, 0), 0);
+	close(fd);
+	return saved;
+}
+
+/* Put back standard input (closing the pipe ends its writer) and reap the writer. */
+static void stdin_restore(int saved)
+{
+	dup2(saved, 0);
+	close(saved);
+	if (feeder > 0)
+		waitpid(feeder, NULL, 0);
+	feeder = 0;
+}
+
+/*
+ * Read len bytes at data fed as how, every header column taken as is;
+ * each record goes into got as "field|field\n".  Returns the code that
+ * ended reading: 0 at a clean end, or the failing open or next's code,
+ * with its message in err.
+ */
+static int read_fed(const char *data, size_t len, enum feed how, const struct mbr_reader_opts *ro,
+		    struct mbr_buf *got, struct mbr_buf *err)
+{
+	struct mbr_reader *r = NULL;
+	struct mbr_row *row;
+	const char *path = "-";
+	int saved = -1, rc;
+	size_t i;
+
+	if (how == FEED_FILE || how == FEED_STDIN_FILE)
+		path = write_tmp(data, len);
+	if (how == FEED_STDIN_FILE) {
+		saved = stdin_from_file(path);
+		path = "-";
+	} else if (how != FEED_FILE) {
+		saved = stdin_from_pipe(data, len, how == FEED_TRICKLE);
+	}
+	mbr_buf_reset(got);
+	if ((rc = mbr_reader_open(&r, path, NULL, 0, ro, err)) == 0) {
+		while ((rc = mbr_reader_next(r, &row, err)) > 0) {
+			for (i = 0; i < row->nraw; i++) {
+				mbr_buf_adds(got, row->raw[i]);
+				mbr_buf_addc(got, i + 1 < row->nraw ? '|' : '\n');
+			}
+		}
+		mbr_reader_close(r);
+	}
+	if (saved >= 0)
+		stdin_restore(saved);
+	if (how == FEED_FILE || how == FEED_STDIN_FILE)
+		unlink(tmp_path);
+	return rc;
+}
+
+/*
+ * Feed len bytes at data each way up to last (enum feed): each must read
+ * the records want and end with code, and with message msg when code is
+ * not 0: in msg, PATH stands for the input's name and " of SIZE" for
+ * " of <len>" where the input is a regular file (nothing for a pipe).
+ */
+static void check_feeds(const char *data, size_t len, enum feed last, const struct mbr_reader_opts *ro,
+			const char *want, int code, const char *msg)
+{
+	struct mbr_buf got = MBR_BUF_INIT, err = MBR_BUF_INIT, exp = MBR_BUF_INIT;
+	const char *p;
+	int how, rc;
+
+	for (how = FEED_FILE; how <= (int)last; how++) {
+		rc = read_fed(data, len, (enum feed)how, ro, &got, &err);
+		if (rc != code || strcmp(got.buf, want))
+			fprintf(stderr, "feed %d: %d %s\n", how, rc, err.buf);
+		assert_int_equal(rc, code);
+		assert_string_equal(got.buf, want);
+		if (!code)
+			continue;
+		mbr_buf_reset(&exp);
+		for (p = msg; *p;) {
+			if (!strncmp(p, "PATH", 4)) {
+				mbr_buf_adds(&exp, how == FEED_FILE ? tmp_path : "-");
+				p += 4;
+			} else if (!strncmp(p, " of SIZE", 8)) {
+				if (how <= FEED_STDIN_FILE)
+					mbr_buf_addf(&exp, " of %zu", len);
+				p += 8;
+			} else {
+				mbr_buf_addc(&exp, *p++);
+			}
+		}
+		assert_string_equal(err.buf, exp.buf);
+	}
+	mbr_buf_release(&got);
+	mbr_buf_release(&err);
+	mbr_buf_release(&exp);
+}
+
+static const char APPENDED[] = "PATH: data after the end of its gzip stream, from byte %zu of SIZE,"
+			       " would not be read (is text appended to a compressed file?)";
+
+/* Two members, one after another, read as one input, from a pipe too. */
+static void test_gzip_members_stdin(void **state)
+{
+	struct mbr_buf in = MBR_BUF_INIT;
+
+	(void)state;
+	gz_append(&in, "member_no,name\nM1,a\n", 20);
+	gz_append(&in, "M2,b\n", 5);
+	check_feeds(in.buf, in.len, FEED_TRICKLE, NULL, "M1|a\nM2|b\n", 0, NULL);
+	/* an empty member between them, and the header alone in the first */
+	mbr_buf_reset(&in);
+	gz_append(&in, "member_no,name\n", 15);
+	gz_append(&in, "", 0);
+	gz_append(&in, "M1,a\nM2,b", 9);
+	check_feeds(in.buf, in.len, FEED_TRICKLE, NULL, "M1|a\nM2|b\n", 0, NULL);
+	mbr_buf_release(&in);
+}
+
+/* Zero bytes after the last member (tape padding) are allowed, to the end. */
+static void test_gzip_zero_padding_stdin(void **state)
+{
+	struct mbr_buf in = MBR_BUF_INIT;
+	char msg[256];
+	size_t end;
+
+	(void)state;
+	gz_append(&in, "member_no,name\nM1,a\n", 20);
+	gz_append(&in, "M2,b\n", 5);
+	end = in.len;
+	mbr_buf_add(&in, "\0", 1);
+	check_feeds(in.buf, in.len, FEED_TRICKLE, NULL, "M1|a\nM2|b\n", 0, NULL);
+	mbr_buf_grow(&in, 300 * 1024);	/* across read chunks */
+	memset(in.buf + in.len, 0, 300 * 1024);
+	in.len += 300 * 1024;
+	check_feeds(in.buf, in.len, FEED_PIPE, NULL, "M1|a\nM2|b\n", 0, NULL);
+	/* but padding ends the input: a member after it is not read (as gzip(1) warns) */
+	in.len = end + 8;
+	gz_append(&in, "M3,c\n", 5);
+	snprintf(msg, sizeof(msg), APPENDED, end);
+	check_feeds(in.buf, in.len, FEED_TRICKLE, NULL, "M1|a\nM2|b\n", MBR_EIO, msg);
+	mbr_buf_release(&in);
+}
+
+/* Text appended to gzip data is a read error on standard input as on a
+ * file: before this, a pipe lost those lines without a word. */
+static void test_gzip_appended_text_stdin(void **state)
+{
+	struct mbr_buf in = MBR_BUF_INIT;
+	char msg[256];
+	size_t end;
+
+	(void)state;
+	gz_append(&in, "member_no,name\nM1,a\n", 20);
+	gz_append(&in, "M2,b\n", 5);
+	end = in.len;
+	mbr_buf_adds(&in, "M3,c\n");
+	snprintf(msg, sizeof(msg), APPENDED, end);
+	check_feeds(in.buf, in.len, FEED_TRICKLE, NULL, "M1|a\nM2|b\n", MBR_EIO, msg);
+	/* after zero padding; a lone 0x1f; a gzip magic's first byte and text */
+	in.len = end;
+	mbr_buf_add(&in, "\0\0\0M3,c\n", 8);
+	check_feeds(in.buf, in.len, FEED_TRICKLE, NULL, "M1|a\nM2|b\n", MBR_EIO, msg);
+	in.len = end;
+	mbr_buf_addc(&in, 0x1f);
+	check_feeds(in.buf, in.len, FEED_TRICKLE, NULL, "M1|a\nM2|b\n", MBR_EIO, msg);
+	in.len = end;
+	mbr_buf_adds(&in, "\x1f" "M3,c\n");
+	check_feeds(in.buf, in.len, FEED_TRICKLE, NULL, "M1|a\nM2|b\n", MBR_EIO, msg);
+	/* a big member, so that the text comes chunks after the first read */
+	mbr_buf_reset(&in);
+	{
+		struct mbr_buf text = MBR_BUF_INIT, want = MBR_BUF_INIT;
+		long i;
+
+		mbr_buf_adds(&text, "member_no,name\n");
+		for (i = 0; i < 100000; i++) {
+			mbr_buf_addf(&text, "M%ld,%lx\n", i, (unsigned long)(i * 2654435761u));
+			mbr_buf_addf(&want, "M%ld|%lx\n", i, (unsigned long)(i * 2654435761u));
+		}
+		gz_append(&in, text.buf, text.len);
+		assert_true(in.len > 2 * 128 * 1024);
+		end = in.len;
+		mbr_buf_adds(&in, "M3,c\n");
+		snprintf(msg, sizeof(msg), APPENDED, end);
+		check_feeds(in.buf, in.len, FEED_PIPE, NULL, want.buf, MBR_EIO, msg);
+		mbr_buf_release(&text);
+		mbr_buf_release(&want);
+	}
+	mbr_buf_release(&in);
+}
+
+/* A member cut short, or corrupt, is a read error whichever way it comes. */
+static void test_gzip_truncated_corrupt_stdin(void **state)
+{
+	struct mbr_buf in = MBR_BUF_INIT, got = MBR_BUF_INIT, err = MBR_BUF_INIT;
+	char msg[256];
+	size_t end;
+	int how;
+
+	(void)state;
+	gz_append(&in, "member_no,name\nM1,a\n", 20);
+	gz_append(&in, "M2,b\n", 5);
+	end = in.len;
+	/* the last member without its trailer's last byte: its text is
+	 * read, then the error (which stops an import all the same) */
+	snprintf(msg, sizeof(msg), "PATH: read error: unexpected end of file inside gzip data, at byte %zu"
+		 " (is it cut short?)", end - 1);
+	check_feeds(in.buf, end - 1, FEED_TRICKLE, NULL, "M1|a\nM2|b\n", MBR_EIO, msg);
+	/* only the magic of a second member */
+	in.len = end;
+	mbr_buf_add(&in, "\x1f\x8b", 2);
+	snprintf(msg, sizeof(msg), "PATH: read error: unexpected end of file inside gzip data, at byte %zu"
+		 " (is it cut short?)", end + 2);
+	check_feeds(in.buf, in.len, FEED_TRICKLE, NULL, "M1|a\nM2|b\n", MBR_EIO, msg);
+	/* cut short inside the header row: open fails */
+	snprintf(msg, sizeof(msg), "PATH: read error: unexpected end of file inside gzip data, at byte 10"
+		 " (is it cut short?)");
+	check_feeds(in.buf, 10, FEED_TRICKLE, NULL, "", MBR_EIO, msg);
+	/* a wrong CRC in the last member's trailer: whether that member's
+	 * text comes before the error depends on where reads end (inflate
+	 * reports the error with it); the input fails either way */
+	in.len = end;
+	in.buf[end - 8] ^= 0x55;
+	for (how = FEED_FILE; how <= FEED_TRICKLE; how++) {
+		assert_int_equal(read_fed(in.buf, in.len, (enum feed)how, NULL, &got, &err), MBR_EIO);
+		assert_true(!strcmp(got.buf, "M1|a\n") || !strcmp(got.buf, "M1|a\nM2|b\n"));
+		assert_non_null(strstr(err.buf, ": read error: corrupt gzip data near byte "));
+		assert_non_null(strstr(err.buf, ": incorrect data check"));
+	}
+	mbr_buf_release(&in);
+	mbr_buf_release(&got);
+	mbr_buf_release(&err);
+}
+
+/* Input that does not start 0x1f 0x8b passes through unchanged. */
+static void test_plain_stdin(void **state)
+{
+	static const char nul_after[] = "a,b\n1,2\n\0";
+
+	(void)state;
+	check_feeds("member_no,name\nM1,a\nM2,b", 24, FEED_TRICKLE, NULL, "M1|a\nM2|b\n", 0, NULL);
+	check_feeds("\x1f" "a,b\n1,2\n", 9, FEED_TRICKLE, NULL, "1|2\n", 0, NULL);
+	check_feeds("\x1f", 1, FEED_TRICKLE, NULL, "", 0, NULL);	/* a header row of one byte */
+	check_feeds("\x8b\x1f", 2, FEED_TRICKLE, NULL, "", MBR_EINVAL, "PATH:1: header: invalid UTF-8");
+	check_feeds("", 0, FEED_TRICKLE, NULL, "", MBR_EINVAL, "PATH: empty input, no header row");
+	/* a NUL byte in plain text is a data error of its record, not the end */
+	check_feeds(nul_after, sizeof(nul_after) - 1, FEED_TRICKLE, NULL, "1|2\n", MBR_EINVAL,
+		    "PATH:3: a: NUL byte");
+}
+
+/*
+ * Multi-byte characters split across gzip members and across read and
+ * inflate chunks decode whole, in UTF-8 and through iconv.
+ */
+static void test_gzip_split_characters(void **state)
+{
+	static const char small[] = "a,b\n1,张三\n2,😀€\n";
+	struct mbr_reader_opts gb = { "GB18030", 0, NULL };
+	struct mbr_buf in = MBR_BUF_INIT, text = MBR_BUF_INIT, want = MBR_BUF_INIT;
+	size_t k, n, cut[2];
+	char *enc;
+	int i;
+
+	(void)state;
+	/* every place a member boundary can fall, characters included */
+	for (k = 1; k < sizeof(small) - 1; k++) {
+		mbr_buf_reset(&in);
+		gz_append(&in, small, k);
+		gz_append(&in, small + k, sizeof(small) - 1 - k);
+		check_feeds(in.buf, in.len, FEED_PIPE, NULL, "1|张三\n2|😀€\n", 0, NULL);
+	}
+	mbr_buf_reset(&in);
+	gz_append(&in, small, 8);	/* inside 张 */
+	gz_append(&in, small + 8, sizeof(small) - 1 - 8);
+	check_feeds(in.buf, in.len, FEED_TRICKLE, NULL, "1|张三\n2|😀€\n", 0, NULL);
+
+	/* a large input in three members cut inside characters: the text
+	 * buffer's and the reads' chunk ends fall inside them too */
+	mbr_buf_adds(&text, "会员卡号,姓名\n");
+	for (i = 0; i < 40000; i++) {
+		mbr_buf_addf(&text, "M%d,张三丰%d€😀\n", i, i);
+		mbr_buf_addf(&want, "M%d|张三丰%d€😀\n", i, i);
+	}
+	for (cut[0] = text.len / 3; (text.buf[cut[0]] & 0xC0) != 0x80; cut[0]++)
+		;
+	for (cut[1] = 2 * text.len / 3; (text.buf[cut[1]] & 0xC0) != 0x80; cut[1]++)
+		;
+	mbr_buf_reset(&in);
+	gz_append(&in, text.buf, cut[0]);
+	gz_append(&in, text.buf + cut[0], cut[1] - cut[0]);
+	gz_append(&in, text.buf + cut[1], text.len - cut[1]);
+	check_feeds(in.buf, in.len, FEED_PIPE, NULL, want.buf, 0, NULL);
+
+	/* the same in GB18030, members cut inside its two- and four-byte forms */
+	enc = malloc(text.len);
+	assert_non_null(enc);
+	n = to_encoding("GB18030", text.buf, enc, text.len);
+	mbr_buf_reset(&in);
+	for (cut[0] = n / 3; (unsigned char)enc[cut[0] - 1] < 0x80; cut[0]++)
+		;
+	gz_append(&in, enc, cut[0]);
+	gz_append(&in, enc + cut[0], n - cut[0]);
+	check_feeds(in.buf, in.len, FEED_PIPE, &gb, want.buf, 0, NULL);
+	free(enc);
+	mbr_buf_release(&in);
+	mbr_buf_release(&text);
+	mbr_buf_release(&want);
+}
+
 static void test_gb18030(void **state)
 {
 	struct mbr_reader_opts ro = { "GB18030", 0, NULL };
@@ -766,6 +1145,12 @@ int main(void)
 		cmocka_unit_test(test_blanks_are_data),
 		cmocka_unit_test(test_gzip),
 		cmocka_unit_test(test_gzip_tail),
+		cmocka_unit_test(test_gzip_members_stdin),
+		cmocka_unit_test(test_gzip_zero_padding_stdin),
+		cmocka_unit_test(test_gzip_appended_text_stdin),
+		cmocka_unit_test(test_gzip_truncated_corrupt_stdin),
+		cmocka_unit_test(test_plain_stdin),
+		cmocka_unit_test(test_gzip_split_characters),
 		cmocka_unit_test(test_gb18030),
 		cmocka_unit_test(test_latin1),
 		cmocka_unit_test(test_tsv),
