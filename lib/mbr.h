@@ -594,6 +594,9 @@ struct mbr_post {
 	int64_t ts;		/* 0 = now */
 	int64_t expires_at;	/* positive entries: when the lot lapses, 0 = never */
 	int64_t lot;		/* negative entries: consume this lot first */
+	int64_t restore;	/* positive entries: points given back of this negative
+				 * entry go back to its lots (expires_at unused) */
+	int64_t restored;	/* of it, given back before */
 };
 int mbr_points_post(struct mbr_db *db, const struct mbr_post *p, int64_t *ledger);
 /* Balance now (cached), or of the ledger before a UTC time. */

@@ -347,9 +347,105 @@ static int post_entry(struct mbr_db *db, const struct mbr_post *p, int64_t *ledg
 	return mbr_stmt_done(db, st);
 }
 
-int mbr_points_post(struct mbr_db *db, const struct mbr_post *p, int64_t *ledger_out)
+/* A lot of points of entry `id` (a lot's id is its entry's), lapsing at expires_at. */
+static int open_lot(struct mbr_db *db, int64_t member, int64_t id, int64_t expires_at, int64_t points,
+		    int64_t remaining)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "INSERT INTO points_lots(member, id, expires_at, points, remaining)"
+					" VALUES (?, ?, ?, ?, ?)");
+
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, member);
+	sqlite3_bind_int64(st, 2, id);
+	sqlite3_bind_int64(st, 3, expires_at);
+	sqlite3_bind_int64(st, 4, points);
+	sqlite3_bind_int64(st, 5, remaining);
+	return mbr_stmt_done(db, st);
+}
+
+/*
+ * Points of entry (p->points, of which `open` are left after a debt) given
+ * back of what entry p->restore spent, p->restored of it given back
+ * before: they go back where they were taken from, in the reverse of the
+ * order they were spent, so that a return of goods bought with points
+ * never lengthens their life.  Spending took lots soonest-expiring first,
+ * then the never-expiring rest; so what comes back fills, in order, the
+ * never-expiring part, then each lot the spend took, latest-expiring
+ * first, up to what it took.  The first points of this entry pay the
+ * debt.  Points of a lot that lapsed by p->ts come back in a lot of
+ * their own that lapses at p->ts (the next expiry takes them); the rest
+ * go back into their lots, recorded as negative uses, which undo takes
+ * out again (lots_before).
+ */
+static int restore_lots(struct mbr_db *db, const struct mbr_post *p, int64_t entry, int64_t open)
 {
 	sqlite3_stmt *st;
+	struct mbr_buf uses = MBR_BUF_INIT;
+	int64_t spent = 0, used = 0, pos, from, to, lapsed = 0;
+	size_t k;
+	int rc;
+
+	if (open <= 0)
+		return 0;
+	st = mbr_stmt(db, "SELECT -e.points, COALESCE((SELECT SUM(u.points) FROM points_lot_uses u"
+			  " WHERE u.entry = e.id AND u.points > 0), 0) FROM points_ledger e WHERE e.id = ?");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, p->restore);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		spent = sqlite3_column_int64(st, 0);
+		used = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return mbr_db_sqlerr(db, "points ledger");
+	/* this entry's positions in that order, less those paying the debt */
+	from = p->restored + (p->points - open);
+	to = p->restored + p->points;
+	pos = spent > used ? spent - used : 0;	/* the never-expiring part */
+	if (to <= pos || used <= 0)
+		return 0;
+	/* read whole first: the loop below writes the tables read */
+	st = mbr_stmt(db, "SELECT u.lot, u.points, COALESCE(l.expires_at, 0) FROM points_lot_uses u"
+			  " JOIN points_lots l ON l.id = u.lot WHERE u.entry = ? AND u.points > 0"
+			  " ORDER BY l.expires_at IS NULL DESC, l.expires_at DESC, l.id DESC");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, p->restore);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t u[3] = { sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2) };
+
+		mbr_buf_add(&uses, (const char *)u, sizeof(u));
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		mbr_buf_release(&uses);
+		return mbr_db_sqlerr(db, "points lots");
+	}
+	rc = 0;
+	for (k = 0; k + 3 * sizeof(int64_t) <= uses.len && pos < to && rc == 0; k += 3 * sizeof(int64_t)) {
+		int64_t u[3], lo, hi;
+
+		memcpy(u, uses.buf + k, sizeof(u));	/* lot, points it took, its expiry */
+		lo = pos > from ? pos : from;
+		hi = pos + u[1] < to ? pos + u[1] : to;
+		pos += u[1];
+		if (hi <= lo)
+			continue;
+		if (u[2] && u[2] <= p->ts)
+			lapsed += hi - lo;
+		else
+			rc = take_from_lot(db, u[0], -(hi - lo), entry);
+	}
+	mbr_buf_release(&uses);
+	if (rc < 0)
+		return rc;
+	return lapsed ? open_lot(db, p->member, entry, p->ts, lapsed, lapsed) : 0;
+}
+
+int mbr_points_post(struct mbr_db *db, const struct mbr_post *p, int64_t *ledger_out)
+{
 	int64_t ledger, before = 0;
 	int rc;
 
@@ -358,9 +454,9 @@ int mbr_points_post(struct mbr_db *db, const struct mbr_post *p, int64_t *ledger
 	if (p->points < 0 && (!strcmp(p->kind, "redeem") || !strcmp(p->kind, "transfer")) &&
 	    (rc = check_spend(db, p)) < 0)
 		return rc;
-	/* the balance before matters only to lots: opening one, or
-	 * taking points out of them */
-	if ((rc = post_entry(db, p, &ledger, p->points < 0 || p->expires_at ? &before : NULL)) < 0)
+	/* the balance before matters only to lots: opening one, putting
+	 * points back into them, or taking points out of them */
+	if ((rc = post_entry(db, p, &ledger, p->points < 0 || p->expires_at || p->restore ? &before : NULL)) < 0)
 		return rc;
 	if (ledger_out)
 		*ledger_out = ledger;
@@ -369,18 +465,11 @@ int mbr_points_post(struct mbr_db *db, const struct mbr_post *p, int64_t *ledger
 		/* a debt (negative balance) is paid first */
 		int64_t open = before < 0 ? p->points + before : p->points;
 
+		if (p->restore)
+			return restore_lots(db, p, ledger, open);
 		if (open <= 0 || !p->expires_at)
 			return 0;	/* never-expiring points need no lot */
-		st = mbr_stmt(db, "INSERT INTO points_lots(member, id, expires_at, points, remaining) VALUES (?, ?, ?, ?, ?)");
-		if (!st)
-			return MBR_EDB;
-		sqlite3_bind_int64(st, 1, p->member);
-		sqlite3_bind_int64(st, 2, ledger);
-		if (p->expires_at)
-			sqlite3_bind_int64(st, 3, p->expires_at);
-		sqlite3_bind_int64(st, 4, p->points);
-		sqlite3_bind_int64(st, 5, open);
-		return mbr_stmt_done(db, st);
+		return open_lot(db, p->member, ledger, p->expires_at, p->points, open);
 	}
 	/* only what the member had can come out of lots; a batch's entry
 	 * records what it took, for mbr_points_undo_batch, and an expiry
@@ -584,14 +673,15 @@ static int lots_before(struct mbr_db *db, int64_t member, int64_t entry, int64_t
 	int64_t total, own, need;
 	int rc;
 
-	if (points < 0) {
-		st = mbr_stmt(db, "UPDATE points_lots SET remaining = remaining + u.points FROM points_lot_uses u"
-				  " WHERE u.entry = ? AND points_lots.id = u.lot");
-		if (!st)
-			return MBR_EDB;
-		sqlite3_bind_int64(st, 1, entry);
-		return mbr_stmt_done(db, st);
-	}
+	/* what it took from lots goes back, what it put back (a refund,
+	 * restore_lots: negative uses) comes out again */
+	st = mbr_stmt(db, "UPDATE points_lots SET remaining = remaining + u.points FROM points_lot_uses u"
+			  " WHERE u.entry = ? AND points_lots.id = u.lot");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, entry);
+	if ((rc = mbr_stmt_done(db, st)) < 0 || points < 0)
+		return rc;
 	st = mbr_stmt(db, "SELECT COALESCE(SUM(remaining), 0), COALESCE(SUM(CASE WHEN id = ?2 THEN remaining END), 0)"
 			  " FROM points_lots WHERE member = ?1 AND remaining > 0");
 	if (!st)

@@ -21,7 +21,8 @@
  *  - a return that references its sale (column `original`) reverses
  *    floor(earned * returned so far / sale total) minus what was already
  *    reversed, so partial returns add up exactly to the points earned and
- *    never more; points paid are given back by the same cumulative rule;
+ *    never more; points paid are given back by the same cumulative rule,
+ *    to the lots they were paid from (points.c, restore_lots);
  *  - a return without a reference reverses what it would have earned as
  *    a sale, rounded toward zero: a member's return as of the member's
  *    sale of the goods when one matches (match_sale), at most what that
@@ -664,6 +665,7 @@ static int settle_payments(struct mbr_sale_import *im, struct payment *pay, int 
 
 struct original {
 	int64_t id, member, total, points_earned, points_paid, returned, reversed, refunded, earn_lot;
+	int64_t redeem;		/* its entry paying with points, 0 if none */
 	int is_return;
 };
 
@@ -674,7 +676,9 @@ static int find_original(struct mbr_sale_import *im, struct original *o)
 		" s.points_reversed, s.points_refunded,"
 		" COALESCE((SELECT l.id FROM points_ledger l"
 		"           WHERE l.member = s.member AND l.sale = s.id AND l.kind = 'earn' LIMIT 1), 0),"
-		" s.total < 0 OR s.original IS NOT NULL"
+		" s.total < 0 OR s.original IS NOT NULL,"
+		" COALESCE((SELECT l.id FROM points_ledger l"
+		"           WHERE l.member = s.member AND l.sale = s.id AND l.kind = 'redeem' LIMIT 1), 0)"
 		" FROM sales s WHERE s.store = ? AND s.receipt = ?");
 	int rc;
 
@@ -694,6 +698,7 @@ static int find_original(struct mbr_sale_import *im, struct original *o)
 		o->refunded = sqlite3_column_int64(st, 7);
 		o->earn_lot = sqlite3_column_int64(st, 8);
 		o->is_return = sqlite3_column_int(st, 9);
+		o->redeem = sqlite3_column_int64(st, 10);
 	}
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
@@ -1940,7 +1945,11 @@ static int write_receipt(struct mbr_sale_import *im)
 			p.kind = "refund";
 			p.reason = "points paid on returned goods";
 			p.points = refund_points;
-			p.expires_at = mbr_rules_expiry(r, ts);
+			/* a named sale's points go back where they came
+			 * from, with their expiry; others lapse as earned now */
+			p.expires_at = have_orig && orig.redeem ? 0 : mbr_rules_expiry(r, ts);
+			p.restore = have_orig ? orig.redeem : 0;
+			p.restored = have_orig ? orig.refunded : 0;
 			if ((rc = mbr_points_post(db, &p, NULL)) < 0)
 				return rc;
 		}

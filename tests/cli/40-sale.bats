@@ -406,6 +406,43 @@ S02|536366|$(date -u -d '2010-12-02 01:00:00' +%s)|350" ]
 	[[ "$stderr$output" == *"returns aggregate differs from the sales: receipt S01/F1"* ]]
 }
 
+@test "returns: points paid on a named sale go back to the lots they were paid from, keeping their expiry" {
+	load_examples
+	lots() { q "SELECT group_concat(remaining, ' ') FROM (SELECT remaining FROM points_lots ORDER BY id)"; }
+	# two lots: 399 lapsing 2027-01-07, 199 lapsing 2027-06-10 (Wednesdays, x1)
+	mbr-sale -q add --ts '2026-01-07 10:00' --member M0001 A1 D400:10:39.90 >/dev/null
+	mbr-sale -q add --ts '2026-06-10 10:00' --member M0001 B1 D400:5:39.90 >/dev/null
+	# 500 points pay 5.00 of C1: all of the first lot, 101 of the second
+	mbr-sale -q add --ts '2026-11-18 10:00' --member M0001 --payment 'points:5.00;cash' C1 D400:2:39.90 >/dev/null
+	[ "$(lots)" = "0 98 74" ]
+	# half back: 250 points, last spent first: 101 to the second lot, 149 to
+	# the first; no new lot (before, they lapsed 12 months after the return)
+	run --separate-stderr mbr-sale add --ts '2026-11-20 10:00' --original C1 C2 D400:-1:39.90
+	[ "$status" -eq 0 ]
+	[ "$(lots)" = "149 199 37" ]
+	[ "$(q "SELECT COUNT(*) FROM points_lots l JOIN points_ledger e ON e.id = l.id WHERE e.kind = 'refund'")" = 0 ]
+	mbr-db -q check
+	# undo puts the lots back as the sale left them, and the return again
+	batch=$(q "SELECT batch FROM sales WHERE receipt = 'C2'")
+	mbr-sale -q undo "$batch"
+	[ "$(lots)" = "0 98 74" ]
+	mbr-db -q check
+	mbr-sale -q add --ts '2026-11-20 10:00' --original C1 C2 D400:-1:39.90 >/dev/null
+	[ "$(lots)" = "149 199 37" ]
+	# the other half after the first lot lapsed: its 250 points come back
+	# lapsing at the return, and the next expiry takes them with the rest
+	export MBR_NOW=2027-02-01T12:00:00Z
+	run --separate-stderr mbr-sale add --ts '2027-02-01 10:00' --original C1 C3 D400:-1:39.90
+	[ "$status" -eq 0 ]
+	[ "$(q "SELECT l.points, datetime(l.expires_at, 'unixepoch') FROM points_lots l JOIN points_ledger e ON e.id = l.id WHERE e.kind = 'refund'")" = "250|2027-02-01 02:00:00" ]
+	run --separate-stderr mbr-points expire
+	[ "$stderr" = "mbr-points: 2 lots expired, 399 points" ]
+	# what is left is the second lot: paying with points and returning the
+	# goods did not lengthen the life of any point
+	[ "$(bal M0001)" = 199 ]
+	mbr-db -q check
+}
+
 @test "payments: a split card:100.00;cash is recorded per method" {
 	load_examples
 	mbr-sale -q import "$EX/sales-2025-03-01.csv"

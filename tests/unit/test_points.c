@@ -4,7 +4,7 @@
  * posted directly with chosen expiries to prove that redemption consumes
  * the lots that lapse first and that expiry takes exactly what is left of
  * lapsed lots, once; balances as of a past time; a debt paid by the next
- * earn; frozen members; two processes redeeming the same balance at once;
+ * earn; refunds of a spend going back to the lots it took; frozen members; two processes redeeming the same balance at once;
  * and nightly tier evaluation up and down.
  *
  * Every test runs in a fresh temporary directory with MBR_KEY unset,
@@ -495,6 +495,115 @@ static void test_negative_balance(void **state)
 	mbr_db_close(db);
 }
 
+/* A refund of points a batch's entry spent (a return naming its sale):
+ * posted with restore, in a transaction of its own; returns the ledger id. */
+static int64_t refund(struct mbr_db *db, int64_t member, int64_t points, int64_t ts, int64_t spent_entry,
+		      int64_t restored)
+{
+	struct mbr_post p;
+	int64_t ledger = 0;
+
+	memset(&p, 0, sizeof(p));
+	p.member = member;
+	p.kind = "refund";
+	p.source = "sale";
+	p.reason = "test";
+	p.points = points;
+	p.ts = ts;
+	p.restore = spent_entry;
+	p.restored = restored;
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	if (mbr_points_post(db, &p, &ledger) != MBR_OK)
+		fail_msg("refund %lld: %s", (long long)points, mbr_db_errmsg(db));
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	return ledger;
+}
+
+/* A redeem of a batch (which records the lots it took), in a transaction of its own. */
+static int64_t batch_redeem(struct mbr_db *db, int64_t member, int64_t points, int64_t ts)
+{
+	struct mbr_post p;
+	int64_t ledger = 0, batch = 0;
+
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	assert_int_equal(mbr_batch_start(db, "sales", "test", &batch), MBR_OK);
+	memset(&p, 0, sizeof(p));
+	p.member = member;
+	p.kind = "redeem";
+	p.source = "sale";
+	p.reason = "test";
+	p.points = -points;
+	p.ts = ts;
+	p.batch = batch;
+	if (mbr_points_post(db, &p, &ledger) != MBR_OK)
+		fail_msg("redeem %lld: %s", (long long)points, mbr_db_errmsg(db));
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	return ledger;
+}
+
+/* Points given back of a spend go back where they came from, last spent
+ * first: the never-expiring part, then the lots latest-expiring first;
+ * a lapsed lot's share lapses at the refund; a debt is paid first. */
+static void test_refund_restores_lots(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct mbr_member m, n;
+	int64_t a, b, d, spent, r1, r2, r3;
+
+	(void)state;
+	add_member(db, "M001", &m);
+	add_member(db, "M002", &n);
+	a = post(db, m.id, "earn", 100, local("2025-01-05 10:00"), local("2025-09-01 00:00"));
+	b = post(db, m.id, "earn", 50, local("2025-01-06 10:00"), local("2025-12-01 00:00"));
+	post(db, m.id, "earn", 30, local("2025-01-07 10:00"), 0);
+	/* 170: all of A, all of B, 20 of the never-expiring 30 */
+	spent = batch_redeem(db, m.id, 170, local("2025-03-10 10:00"));
+	assert_int_equal(lot_remaining(db, a), 0);
+	assert_int_equal(lot_remaining(db, b), 0);
+	assert_int_equal(never_part(db, m.id), 10);
+
+	/* 60 back: 20 to the never-expiring part, 40 to B; no lot of its own */
+	r1 = refund(db, m.id, 60, local("2025-03-11 10:00"), spent, 0);
+	assert_int_equal(never_part(db, m.id), 30);
+	assert_int_equal(lot_remaining(db, b), 40);
+	assert_int_equal(lot_remaining(db, a), 0);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM points_lots WHERE id = %lld", (long long)r1), 0);
+	assert_sound(db);
+
+	/* the other 110 after A lapsed: 10 to B, A's 100 in a lot lapsing now */
+	r2 = refund(db, m.id, 110, local("2025-10-01 10:00"), spent, 60);
+	assert_int_equal(lot_remaining(db, b), 50);
+	assert_int_equal(lot_remaining(db, a), 0);
+	assert_int_equal(lot_remaining(db, r2), 100);
+	assert_int_equal(qi(db, "SELECT expires_at FROM points_lots WHERE id = %lld", (long long)r2),
+			 local("2025-10-01 10:00"));
+	assert_int_equal(balance(db, m.id), 180);
+	assert_sound(db);
+	{
+		long entries;
+		int64_t pts;
+
+		assert_int_equal(mbr_begin(db), MBR_OK);
+		assert_int_equal(mbr_points_expire(db, local("2025-10-02 00:00"), &entries, &pts), MBR_OK);
+		assert_int_equal(mbr_commit(db), MBR_OK);
+		assert_int_equal(pts, 100);
+	}
+	assert_int_equal(balance(db, m.id), 80);	/* B's 50 and the never-expiring 30 */
+
+	/* a debt takes the first points back: 100 spent of D, 60 owed,
+	 * 100 back: 60 pay the debt, 40 go back to D */
+	d = post(db, n.id, "earn", 100, local("2025-01-05 10:00"), local("2026-06-01 00:00"));
+	spent = batch_redeem(db, n.id, 100, local("2025-03-10 10:00"));
+	post(db, n.id, "reversal", -60, local("2025-03-10 11:00"), 0);
+	assert_int_equal(balance(db, n.id), -60);
+	r3 = refund(db, n.id, 100, local("2025-03-11 10:00"), spent, 0);
+	assert_int_equal(balance(db, n.id), 40);
+	assert_int_equal(lot_remaining(db, d), 40);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM points_lots WHERE id = %lld", (long long)r3), 0);
+	assert_sound(db);
+	mbr_db_close(db);
+}
+
 /* The receiver's lot lapses no later than the earliest lot the points
  * came from. */
 static void test_transfer(void **state)
@@ -836,6 +945,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent_redeem, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tiers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_balances, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refund_restores_lots, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
