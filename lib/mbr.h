@@ -595,7 +595,8 @@ struct mbr_post {
 	int64_t expires_at;	/* positive entries: when the lot lapses, 0 = never */
 	int64_t lot;		/* negative entries: consume this lot first */
 	int64_t restore;	/* positive entries: points given back of this negative
-				 * entry go back to its lots (expires_at unused) */
+				 * entry go back to its lots (expires_at: when it
+				 * recorded none) */
 	int64_t restored;	/* of it, given back before */
 };
 int mbr_points_post(struct mbr_db *db, const struct mbr_post *p, int64_t *ledger);

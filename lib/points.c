@@ -376,7 +376,8 @@ static int open_lot(struct mbr_db *db, int64_t member, int64_t id, int64_t expir
  * debt.  Points of a lot that lapsed by p->ts come back in a lot of
  * their own that lapses at p->ts (the next expiry takes them); the rest
  * go back into their lots, recorded as negative uses, which undo takes
- * out again (lots_before).
+ * out again (lots_before).  p->expires_at: for a spend that recorded no
+ * lots.
  */
 static int restore_lots(struct mbr_db *db, const struct mbr_post *p, int64_t entry, int64_t open)
 {
@@ -403,8 +404,12 @@ static int restore_lots(struct mbr_db *db, const struct mbr_post *p, int64_t ent
 	/* this entry's positions in that order, less those paying the debt */
 	from = p->restored + (p->points - open);
 	to = p->restored + p->points;
+	/* a spend that recorded no lots (before schema 3) cannot be put
+	 * back: its points lapse as if earned now, as they used to */
+	if (used <= 0)
+		return p->expires_at ? open_lot(db, p->member, entry, p->expires_at, p->points, open) : 0;
 	pos = spent > used ? spent - used : 0;	/* the never-expiring part */
-	if (to <= pos || used <= 0)
+	if (to <= pos)
 		return 0;
 	/* read whole first: the loop below writes the tables read */
 	st = mbr_stmt(db, "SELECT u.lot, u.points, COALESCE(l.expires_at, 0) FROM points_lot_uses u"

@@ -1947,7 +1947,7 @@ static int write_receipt(struct mbr_sale_import *im)
 			p.points = refund_points;
 			/* a named sale's points go back where they came
 			 * from, with their expiry; others lapse as earned now */
-			p.expires_at = have_orig && orig.redeem ? 0 : mbr_rules_expiry(r, ts);
+			p.expires_at = mbr_rules_expiry(r, ts);
 			p.restore = have_orig ? orig.redeem : 0;
 			p.restored = have_orig ? orig.refunded : 0;
 			if ((rc = mbr_points_post(db, &p, NULL)) < 0)

@@ -498,7 +498,7 @@ static void test_negative_balance(void **state)
 /* A refund of points a batch's entry spent (a return naming its sale):
  * posted with restore, in a transaction of its own; returns the ledger id. */
 static int64_t refund(struct mbr_db *db, int64_t member, int64_t points, int64_t ts, int64_t spent_entry,
-		      int64_t restored)
+		      int64_t restored, int64_t expires_at)
 {
 	struct mbr_post p;
 	int64_t ledger = 0;
@@ -512,6 +512,7 @@ static int64_t refund(struct mbr_db *db, int64_t member, int64_t points, int64_t
 	p.ts = ts;
 	p.restore = spent_entry;
 	p.restored = restored;
+	p.expires_at = expires_at;
 	assert_int_equal(mbr_begin(db), MBR_OK);
 	if (mbr_points_post(db, &p, &ledger) != MBR_OK)
 		fail_msg("refund %lld: %s", (long long)points, mbr_db_errmsg(db));
@@ -563,7 +564,7 @@ static void test_refund_restores_lots(void **state)
 	assert_int_equal(never_part(db, m.id), 10);
 
 	/* 60 back: 20 to the never-expiring part, 40 to B; no lot of its own */
-	r1 = refund(db, m.id, 60, local("2025-03-11 10:00"), spent, 0);
+	r1 = refund(db, m.id, 60, local("2025-03-11 10:00"), spent, 0, local("2026-03-11 10:00"));
 	assert_int_equal(never_part(db, m.id), 30);
 	assert_int_equal(lot_remaining(db, b), 40);
 	assert_int_equal(lot_remaining(db, a), 0);
@@ -571,7 +572,7 @@ static void test_refund_restores_lots(void **state)
 	assert_sound(db);
 
 	/* the other 110 after A lapsed: 10 to B, A's 100 in a lot lapsing now */
-	r2 = refund(db, m.id, 110, local("2025-10-01 10:00"), spent, 60);
+	r2 = refund(db, m.id, 110, local("2025-10-01 10:00"), spent, 60, local("2026-10-01 10:00"));
 	assert_int_equal(lot_remaining(db, b), 50);
 	assert_int_equal(lot_remaining(db, a), 0);
 	assert_int_equal(lot_remaining(db, r2), 100);
@@ -596,10 +597,19 @@ static void test_refund_restores_lots(void **state)
 	spent = batch_redeem(db, n.id, 100, local("2025-03-10 10:00"));
 	post(db, n.id, "reversal", -60, local("2025-03-10 11:00"), 0);
 	assert_int_equal(balance(db, n.id), -60);
-	r3 = refund(db, n.id, 100, local("2025-03-11 10:00"), spent, 0);
+	r3 = refund(db, n.id, 100, local("2025-03-11 10:00"), spent, 0, local("2026-03-11 10:00"));
 	assert_int_equal(balance(db, n.id), 40);
 	assert_int_equal(lot_remaining(db, d), 40);
 	assert_int_equal(qi(db, "SELECT COUNT(*) FROM points_lots WHERE id = %lld", (long long)r3), 0);
+	assert_sound(db);
+
+	/* a spend that recorded no lots (outside a batch, or before schema
+	 * 3): what comes back lapses as if earned at the refund */
+	spent = post(db, n.id, "redeem", -40, local("2025-03-12 10:00"), 0);
+	assert_int_equal(lot_remaining(db, d), 0);
+	r3 = refund(db, n.id, 40, local("2025-03-13 10:00"), spent, 0, local("2026-03-13 10:00"));
+	assert_int_equal(lot_remaining(db, r3), 40);
+	assert_int_equal(lot_remaining(db, d), 0);
 	assert_sound(db);
 	mbr_db_close(db);
 }
