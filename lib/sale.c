@@ -1203,8 +1203,10 @@ static int64_t units_back(const struct mbr_sale_import *im, size_t k)
  * with that day's multipliers and birthday, not the return's.  Else goods
  * bought on a double-points day and given back on another day without
  * naming the sale would keep half their points.  The sale is the latest
- * of the member's 100 latest sales that earned points, at or before the
- * return's time, that is not a return, sold every product given back in
+ * of the member's 100 latest sales that earned points or were paid with
+ * them (ledger entries; a sale paid all in points earns none, and its
+ * return takes none), at or before the return's time, that is not a
+ * return, sold every product given back in
  * at least the units given back, and has at least the return's amount
  * left of its total (what earlier returns, named or matched, left).  The
  * return then counts against it as a named one does (return_matches), so
@@ -1221,7 +1223,7 @@ static int match_sale(struct mbr_sale_import *im, int64_t member, int64_t ts, in
 	sqlite3_stmt *st = mbr_stmt(im->db,
 		"SELECT s.id, s.ts, MAX(s.points_earned - s.points_reversed, 0) FROM points_ledger l"
 		" JOIN sales s ON s.id = l.sale"
-		" WHERE l.member = ?1 AND l.ts <= ?2 AND l.kind = 'earn' AND l.source = 'sale'"
+		" WHERE l.member = ?1 AND l.ts <= ?2 AND (l.kind = 'earn' OR l.kind = 'redeem') AND l.source = 'sale'"
 		"   AND s.member = ?1 AND s.original IS NULL AND s.total > 0 AND s.total - s.returned >= ?3"
 		" ORDER BY l.ts DESC, l.id DESC LIMIT 100");
 	int rc, found = 0;

@@ -406,6 +406,24 @@ S02|536366|$(date -u -d '2010-12-02 01:00:00' +%s)|350" ]
 	[[ "$stderr$output" == *"returns aggregate differs from the sales: receipt S01/F1"* ]]
 }
 
+@test "returns: goods paid for all in points earned nothing, and their return naming no sale takes nothing" {
+	load_examples
+	mbr-points -q --reason seed adjust M0001 5000 >/dev/null
+	# a Wednesday: 39.90 all in points, 3990 points; earns nothing
+	run --separate-stderr mbr-sale add --ts '2026-11-18 10:00' --member M0001 --payment 'points:39.90' P1 D400:1:39.90
+	[ "$status" -eq 0 ]
+	[ "$output" = "S01,P1,39.90,0" ]
+	[ "$(bal M0001)" = 1010 ]
+	# given back without naming P1: matched to it, so nothing is taken
+	# (before, the return's day scored it: 39 points the goods never earned)
+	run --separate-stderr mbr-sale add --ts '2026-11-20 10:00' --member M0001 P2 D400:-1:39.90
+	[ "$status" -eq 0 ]
+	[ "$output" = "S01,P2,-39.90,0" ]
+	[ "$(bal M0001)" = 1010 ]
+	[ "$(q "SELECT s.receipt FROM return_matches m JOIN sales s ON s.id = m.sale")" = P1 ]
+	mbr-db -q check
+}
+
 @test "returns: points paid on a named sale go back to the lots they were paid from, keeping their expiry" {
 	load_examples
 	lots() { q "SELECT group_concat(remaining, ' ') FROM (SELECT remaining FROM points_lots ORDER BY id)"; }
