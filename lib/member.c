@@ -629,9 +629,22 @@ static int lookup(struct mbr_db *db, const char *keytext, int brief, struct mbr_
 	mbr_member_clear(&probe);
 	if (mbr_member_set_field(NULL, &probe, MBR_F_MEMBER_NO, keytext, &why) == 0 && probe.member_no[0])
 		rc = get_by_hash(db, MBR_HASH_CARD, probe.member_no, brief, m);
-	if (rc == MBR_ENOTFOUND && mbr_member_set_field(NULL, &probe, MBR_F_PHONE, keytext, &why) == 0 &&
-	    probe.phone[0])
+	if (rc == 0 && (isdigit((unsigned char)*keytext) || *keytext == '+') &&
+	    mbr_member_set_field(NULL, &probe, MBR_F_PHONE, keytext, &why) == 0 && probe.phone[0]) {
+		/* a member number shaped like a phone may be another
+		 * member's phone: say so rather than pick one */
+		struct mbr_member other;
+		int r2 = get_by_hash(db, MBR_HASH_PHONE, probe.phone, 1, &other);
+
+		if (r2 == 0 && other.id != m->id)
+			rc = mbr_db_fail(db, MBR_EINVAL, "'%s' is ambiguous: it is the member number of member %s and the"
+					 " phone of member %s; name the member by its uid", keytext, m->uid, other.uid);
+		else if (r2 < 0 && r2 != MBR_ENOTFOUND)
+			rc = r2;
+	} else if (rc == MBR_ENOTFOUND && mbr_member_set_field(NULL, &probe, MBR_F_PHONE, keytext, &why) == 0 &&
+		   probe.phone[0]) {
 		rc = get_by_hash(db, MBR_HASH_PHONE, probe.phone, brief, m);
+	}
 	if (rc == MBR_ENOTFOUND) {
 		st = mbr_stmt(db, brief ? "SELECT " MEMBER_BRIEF_COLS " FROM members WHERE uid = ?"
 					: "SELECT " MEMBER_COLS " FROM members WHERE uid = ?");

@@ -1686,6 +1686,10 @@ static int write_receipt(struct mbr_sale_import *im)
 			receipt_bad(im, "%s:%ld: member: unknown member '%s'", im->file, im->first_line, im->member);
 			return 1;
 		}
+		if (rc == MBR_EINVAL) {		/* a key two members answer to */
+			receipt_bad(im, "%s:%ld: member: %s", im->file, im->first_line, mbr_db_errmsg(db));
+			return 1;
+		}
 		if (rc < 0)
 			return rc;
 		member = sm.id;

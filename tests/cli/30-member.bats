@@ -494,6 +494,21 @@ last_audit() { q 'SELECT MAX(id) FROM audit'; }
 	mv "$BATS_TEST_TMPDIR/away.key" "$MBR_DB.key"
 }
 
+@test "a member number that is another member's phone is ambiguous: refused, nothing changed" {
+	printf 'member_no,name,phone\n13900000001,Card,13700000001\nM7,Phone,13900000001\n' >pc.csv
+	mbr-add -q pc.csv
+	a=$(mbr-member show --format csv 13700000001 | sed -n '2s/,.*//p')
+	b=$(mbr-member show --format csv M7 | sed -n '2s/,.*//p')
+	run --separate-stderr mbr-member --yes erase 13900000001
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"'13900000001' is ambiguous: it is the member number of member $a and the phone of member $b; name the member by its uid"* ]]
+	[ "$(q "SELECT COUNT(*) FROM members WHERE status = 'erased'")" = 0 ]
+	# a member whose member number is its own phone is no one else's
+	printf 'member_no,name,phone\n13600000001,Same,13600000001\n' >same.csv
+	mbr-add -q same.csv
+	[ "$(mbr-member show --format csv 13600000001 | sed -n '2p' | cut -d, -f2)" = 13600000001 ]
+}
+
 @test "a member number that is another member's uid is ambiguous: refused, nothing changed" {
 	u=$(mbr-member show --format csv M0001 | sed -n '2s/,.*//p')
 	printf 'member_no,name,phone\n%s,Second,13800000002\n' "$u" >uc.csv

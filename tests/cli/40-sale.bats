@@ -461,6 +461,23 @@ S02|536366|$(date -u -d '2010-12-02 01:00:00' +%s)|350" ]
 	mbr-db -q check
 }
 
+@test "import: a receipt naming a key two members answer to is rejected with its line, not the whole import" {
+	load_examples
+	printf 'member_no,name,phone\n13900000001,Card,13700000001\nM7,Phone,13900000001\n' >"$BATS_TEST_TMPDIR/m.csv"
+	mbr-add -q "$BATS_TEST_TMPDIR/m.csv"
+	printf '%s\n' 'store,receipt,ts,member,sku,qty,unit_price' \
+		'S01,A1,2025-03-03 10:00:00,13900000001,A100,1,12.80' \
+		'S01,A2,2025-03-03 10:05:00,M0001,A100,1,12.80' >"$BATS_TEST_TMPDIR/s.csv"
+	run --separate-stderr mbr-sale import "$BATS_TEST_TMPDIR/s.csv"
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"s.csv:2: member: '13900000001' is ambiguous: it is the member number of member "* ]]
+	[ "$(q "SELECT COUNT(*) FROM sales")" = 0 ]
+	run --separate-stderr mbr-sale import --skip-bad --rejects "$BATS_TEST_TMPDIR/rej.csv" "$BATS_TEST_TMPDIR/s.csv"
+	[ "$status" -eq 1 ]
+	[ "$(q "SELECT receipt FROM sales")" = A2 ]
+	grep -q '^S01,A1,.*ambiguous' "$BATS_TEST_TMPDIR/rej.csv"
+}
+
 @test "payments: a split card:100.00;cash is recorded per method" {
 	load_examples
 	mbr-sale -q import "$EX/sales-2025-03-01.csv"

@@ -469,6 +469,38 @@ static void test_duplicates(void **state)
 	mbr_db_close(db);
 }
 
+/* A key two members answer to is refused, whichever of them it would
+ * pick: a member number that is another member's phone (or uid). */
+static void test_ambiguous_keys(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct mbr_member a, b, c, g;
+
+	(void)state;
+	fill(db, &a, "member_no=13900000001", "phone=13700000001", NULL);
+	add_ok(db, &a);
+	fill(db, &b, "member_no=M7", "phone=139 0000 0001", NULL);
+	add_ok(db, &b);
+	assert_int_equal(mbr_member_get(db, "13900000001", &g), MBR_EINVAL);
+	assert_non_null(strstr(mbr_db_errmsg(db), "ambiguous"));
+	assert_non_null(strstr(mbr_db_errmsg(db), a.uid));
+	assert_non_null(strstr(mbr_db_errmsg(db), b.uid));
+	assert_int_equal(mbr_member_get_brief(db, "13900000001", &g), MBR_EINVAL);
+	/* each is found by its other keys */
+	get_ok(db, a.uid, &g);
+	assert_int_equal(g.id, a.id);
+	get_ok(db, "13700000001", &g);
+	assert_int_equal(g.id, a.id);
+	get_ok(db, "M7", &g);
+	assert_int_equal(g.id, b.id);
+	/* a member number that is the member's own phone is no one else's */
+	fill(db, &c, "member_no=13600000001", "phone=13600000001", NULL);
+	add_ok(db, &c);
+	get_ok(db, "13600000001", &g);
+	assert_int_equal(g.id, c.id);
+	mbr_db_close(db);
+}
+
 static void test_upsert(void **state)
 {
 	struct mbr_db *db = new_db();
@@ -1056,6 +1088,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_field_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_add_and_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ambiguous_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upsert, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_rehashes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_status, setup, teardown),
