@@ -373,8 +373,8 @@ static int open_lot(struct mbr_db *db, int64_t member, int64_t id, int64_t expir
  * then the never-expiring rest; so what comes back fills, in order, the
  * never-expiring part, then each lot the spend took, latest-expiring
  * first, up to what it took.  The first points of this entry pay the
- * debt.  Points of a lot that lapsed by p->ts come back in a lot of
- * their own that lapses at p->ts (the next expiry takes them); the rest
+ * debt.  Points of a lot that lapsed by the entry's time come back in a
+ * lot of their own that lapses then (the next expiry takes them); the rest
  * go back into their lots, recorded as negative uses, which undo takes
  * out again (lots_before).  p->expires_at: for a spend that recorded no
  * lots.
@@ -383,7 +383,7 @@ static int restore_lots(struct mbr_db *db, const struct mbr_post *p, int64_t ent
 {
 	sqlite3_stmt *st;
 	struct mbr_buf uses = MBR_BUF_INIT;
-	int64_t spent = 0, used = 0, pos, from, to, lapsed = 0;
+	int64_t spent = 0, used = 0, pos, from, to, lapsed = 0, ts = p->ts ? p->ts : mbr_now();
 	size_t k;
 	int rc;
 
@@ -438,7 +438,7 @@ static int restore_lots(struct mbr_db *db, const struct mbr_post *p, int64_t ent
 		pos += u[1];
 		if (hi <= lo)
 			continue;
-		if (u[2] && u[2] <= p->ts)
+		if (u[2] && u[2] <= ts)
 			lapsed += hi - lo;
 		else
 			rc = take_from_lot(db, u[0], -(hi - lo), entry);
@@ -446,7 +446,7 @@ static int restore_lots(struct mbr_db *db, const struct mbr_post *p, int64_t ent
 	mbr_buf_release(&uses);
 	if (rc < 0)
 		return rc;
-	return lapsed ? open_lot(db, p->member, entry, p->ts, lapsed, lapsed) : 0;
+	return lapsed ? open_lot(db, p->member, entry, ts, lapsed, lapsed) : 0;
 }
 
 int mbr_points_post(struct mbr_db *db, const struct mbr_post *p, int64_t *ledger_out)
