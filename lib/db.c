@@ -307,10 +307,21 @@ int mbr_db_open(const char *path, unsigned flags, const char *program, struct mb
 		return mbr_db_fail(db, MBR_EIO, "database '%s' is not a regular file", path);
 	if (access(path, R_OK) < 0)
 		return mbr_db_fail(db, MBR_EPERM, "database '%s': %s", path, strerror(errno));
+	/*
+	 * A reader that may write the file opens it for writing but answers
+	 * only queries: SQLite's last connection to close then removes the
+	 * -wal and -shm files, which a read-only connection leaves behind
+	 * (a cron report would litter the directory).
+	 */
+	if (!(flags & MBR_OPEN_RW) && access(path, W_OK) == 0)
+		oflags = SQLITE_OPEN_READWRITE;
 	if (sqlite3_open_v2(path, &db->sql, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
 		return mbr_db_sqlerr(db, path);
 	if ((flags & MBR_OPEN_RW) && sqlite3_db_readonly(db->sql, "main") == 1)
 		return mbr_db_fail(db, MBR_EPERM, "database '%s' is read-only", path);
+	if (!(flags & MBR_OPEN_RW) && oflags == SQLITE_OPEN_READWRITE &&
+	    sqlite3_exec(db->sql, "PRAGMA query_only = ON", NULL, NULL, NULL) != SQLITE_OK)
+		return mbr_db_sqlerr(db, path);
 	if (db_configure(db) < 0 || (v = mbr_db_version(db)) < 0)
 		return first_read_failed(db, path);
 	if (v == 0)

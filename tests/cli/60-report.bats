@@ -34,6 +34,20 @@ HEAD=receipts,returns,amount,discount,items,member_receipts,member_amount,avg_re
 2025-03-02,2,1,4.10,0.00,2,2,4.10,2.05,52" ]
 }
 
+@test "reading programs leave no -wal or -shm file behind (a cron report does not litter)" {
+	[ ! -e shop.db-wal ] && [ ! -e shop.db-shm ]
+	mbr-report sales --by store >/dev/null
+	mbr-points balance M0001 >/dev/null
+	mbr-member find M0001 >/dev/null
+	mbr-db check >/dev/null
+	[ ! -e shop.db-wal ]
+	[ ! -e shop.db-shm ]
+	# and they still write nothing
+	before=$(sqlite3 shop.db .dump | md5sum)
+	mbr-report sales --by day >/dev/null
+	[ "$(sqlite3 shop.db .dump | md5sum)" = "$before" ]
+}
+
 @test "sales: by day is the default, and CSV when piped" {
 	run --separate-stderr mbr-report sales
 	[ "$status" -eq 0 ]
