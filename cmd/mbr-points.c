@@ -62,6 +62,20 @@ static void as_of_time(int64_t *end, int64_t *day)
 	}
 }
 
+/* --as-of for work that writes (expire, tiers): today or a past day.  A
+ * later day would lapse lots and downgrade members before their time. */
+static void as_of_past(int64_t *end, int64_t *day, const char *what)
+{
+	as_of_time(end, day);
+	if (as_of && *day > mbr_local_day(mbr_now())) {
+		char today[MBR_TIME_BUFSZ];
+
+		mbr_date_format(mbr_now(), today);
+		cli_usage_error(&cli, "--as-of '%s' is after today (%.10s): %s runs for today or a past day",
+				as_of, today, what);
+	}
+}
+
 static int64_t parse_points(const char *s, int allow_negative)
 {
 	char *end;
@@ -232,7 +246,7 @@ static int expire(struct mbr_db *db)
 	int rc, status;
 
 	cli_require(&cli, db, MBR_ROLE_MANAGER, "expiring points");
-	as_of_time(&end, &day);
+	as_of_past(&end, &day, "expire");
 	if ((rc = mbr_begin(db)) < 0)
 		return cli_db_error(&cli, db, rc);
 	/* lots lapsing at or before the end of the day: up to its last second */
@@ -264,7 +278,7 @@ static int tiers(struct mbr_db *db)
 	int rc, status;
 
 	cli_require(&cli, db, MBR_ROLE_MANAGER, "evaluating tiers");
-	as_of_time(&end, &day);
+	as_of_past(&end, &day, "tiers");
 	if ((rc = mbr_begin(db)) < 0)
 		return cli_db_error(&cli, db, rc);
 	/* tier changes print as CSV by default: they feed other programs */

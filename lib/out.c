@@ -256,7 +256,7 @@ static int json_number(const char *s)
 
 /* One JSON object on one line, keyed by column name; NULL is null, and so
  * is an empty number column; a number column holding a valid JSON number
- * is written bare. */
+ * (or one with a leading '+') is written bare. */
 static void put_json_row(struct mbr_out *o, const char *const *vals)
 {
 	size_t i;
@@ -271,6 +271,9 @@ static void put_json_row(struct mbr_out *o, const char *const *vals)
 			fputs("null", o->fp);
 		else if ((o->cols[i].flags & MBR_COL_NUMBER) && json_number(vals[i]))
 			fputs(vals[i], o->fp);
+		else if ((o->cols[i].flags & MBR_COL_NUMBER) && vals[i][0] == '+' &&
+			 vals[i][1] >= '0' && vals[i][1] <= '9' && json_number(vals[i] + 1))
+			fputs(vals[i] + 1, o->fp);	/* "+5", a signed change: JSON has no '+' */
 		else
 			put_json_string(o->fp, vals[i]);
 	}

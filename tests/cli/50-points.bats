@@ -245,6 +245,28 @@ adjust|-80|data fix|m1" ]
 	mbr-db -q check
 }
 
+@test "expire and tiers: an --as-of after today is refused and changes nothing (points lapse in their time)" {
+	load_sales
+	n=$(q 'SELECT COUNT(*) FROM points_ledger')
+	dump=$(q 'SELECT id, tier, points FROM members ORDER BY id')
+	# today is 2026-11-22 (MBR_NOW); the 2025-03 lots lapse 2026-03, later ones not yet
+	for cmd in expire tiers; do
+		run --separate-stderr mbr-points $cmd --as-of 2026-11-23
+		echo "$stderr"
+		[ "$status" -eq 2 ]
+		[ "$output" = "" ]
+		[ "${stderr_lines[0]}" = "mbr-points: --as-of '2026-11-23' is after today (2026-11-22): $cmd runs for today or a past day" ]
+	done
+	[ "$(q 'SELECT COUNT(*) FROM points_ledger')" = "$n" ]
+	[ "$(q 'SELECT id, tier, points FROM members ORDER BY id')" = "$dump" ]
+	# today itself is fine
+	run --separate-stderr mbr-points expire --as-of 2026-11-22
+	[ "$status" -eq 0 ]
+	# json lines give a signed change as a number
+	[ "$(mbr-points history --format json M0001 | jq -c -s 'map(.points | type) | unique')" = '["number"]' ]
+	[ "$(mbr-points history --format json M0001 | jq -s 'map(.points) | add')" = "$(mbr-points balance M0001 | sed 1d | cut -d, -f1)" ]
+}
+
 @test "rules load: a bad line is a data error naming the line, nothing stored" {
 	printf 'effective 2025-01-01\nbase 1 per 1.00\nmultiplier weekday funday x2\n' >bad.txt
 	run --separate-stderr mbr-points rules load bad.txt

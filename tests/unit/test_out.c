@@ -139,8 +139,10 @@ static void test_json(void **state)
 		{ "x", "abc", "\x7f" },
 		{ "y", "", "z" },
 		{ "z", "1.", "0" },
+		{ "p", "+10", "+1" },
+		{ "q", "+-1", "" },
 	};
-	char *s = render(MBR_FMT_JSON, 0, rows, 6);
+	char *s = render(MBR_FMT_JSON, 0, rows, 8);
 
 	(void)state;
 	assert_string_equal(s,
@@ -149,7 +151,9 @@ static void test_json(void **state)
 			    "{\"name\":\"bad \\ufffd byte\",\"points\":1e5,\"note\":\"\"}\n"
 			    "{\"name\":\"x\",\"points\":\"abc\",\"note\":\"\x7f\"}\n"
 			    "{\"name\":\"y\",\"points\":null,\"note\":\"z\"}\n"
-			    "{\"name\":\"z\",\"points\":\"1.\",\"note\":\"0\"}\n");
+			    "{\"name\":\"z\",\"points\":\"1.\",\"note\":\"0\"}\n"
+			    "{\"name\":\"p\",\"points\":10,\"note\":\"+1\"}\n"
+			    "{\"name\":\"q\",\"points\":\"+-1\",\"note\":\"\"}\n");
 	free(s);
 }
 
