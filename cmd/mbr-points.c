@@ -84,7 +84,7 @@ static int64_t parse_points(const char *s, int allow_negative)
 	s = cli_operand(s);
 	v = strtoll(s, &end, 10);
 
-	if (*s == '\0' || *end || (!allow_negative && v <= 0) || v == 0 || v > 1000000000000LL || v < -1000000000000LL)
+	if (*s == '\0' || *end || (!allow_negative && v <= 0) || v == 0 || v > MBR_POINTS_MAX || v < -MBR_POINTS_MAX)
 		cli_usage_error(&cli, "'%s' is not a %swhole number of points", s, allow_negative ? "non-zero " : "positive ");
 	return v;
 }

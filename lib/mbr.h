@@ -558,8 +558,12 @@ int mbr_rules_parse(const char *text, int exp, struct mbr_rules *r, struct mbr_b
 const struct mbr_tier *mbr_rules_tier(const struct mbr_rules *r, const char *code);
 int64_t mbr_rules_line_bp(const struct mbr_rules *r, const char *sku, const char *category);
 int64_t mbr_rules_receipt_bp(const struct mbr_rules *r, const char *tier, int64_t day, int birthday);
+/* Points of a receipt, rounded toward zero; beyond int64 they saturate
+ * (INT64_MAX or -INT64_MAX), which callers refuse as above MBR_POINTS_MAX. */
 int64_t mbr_rules_points(const struct mbr_rules *r, __int128 weighted, int64_t eligible, int64_t total,
 			 int64_t receipt_bp, int64_t *residue_ppm);
+/* The most points one entry (an operation, a receipt) may move. */
+#define MBR_POINTS_MAX 1000000000000LL
 int64_t mbr_rules_expiry(const struct mbr_rules *r, int64_t t);
 /* Bonus for a top-up of amount on a day: the rule with the highest
  * minimum the amount reaches, among those valid that day; 0 if none. */

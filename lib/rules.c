@@ -433,18 +433,20 @@ const struct mbr_tier *mbr_rules_tier(const struct mbr_rules *r, const char *cod
 /* Multiplier of one line: its SKU's if one is set, else its category's. */
 int64_t mbr_rules_line_bp(const struct mbr_rules *r, const char *sku, const char *category)
 {
-	int64_t cat = BP;
+	int64_t cat = BP, by_sku = -1;
 	int i;
 
+	/* a sku multiplier before a category one; of several naming the
+	 * same product or category, the last */
 	for (i = 0; i < r->nmults; i++) {
 		const struct mbr_mult *m = &r->mults[i];
 
 		if (m->kind == MBR_MULT_SKU && sku && !strcmp(m->key, sku))
-			return m->bp;
+			by_sku = m->bp;
 		if (m->kind == MBR_MULT_CATEGORY && category && !strcmp(m->key, category))
 			cat = m->bp;
 	}
-	return cat;
+	return by_sku >= 0 ? by_sku : cat;
 }
 
 /* Product of two basis-point multipliers, exact to the basis point. */
@@ -506,6 +508,8 @@ int64_t mbr_rules_points(const struct mbr_rules *r, __int128 weighted, int64_t e
 	n = b / t * e + b % t * e / t;
 	d = (unsigned __int128)BP * BP * (uint64_t)r->base_per;
 	q = n / d;
+	if (q > INT64_MAX)
+		return neg ? -INT64_MAX : INT64_MAX;
 	*residue_ppm = (int64_t)(n % d * 1000000 / d);
 	if (neg) {
 		*residue_ppm = -*residue_ppm;

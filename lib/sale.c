@@ -1846,6 +1846,11 @@ static int write_receipt(struct mbr_sale_import *im)
 			}
 			earned = mbr_rules_points(sr, weighted, eligible, lines_total,
 						  mbr_rules_receipt_bp(sr, sm.tier, mbr_local_day(when), birthday), &residue);
+			if (earned > MBR_POINTS_MAX || earned < -MBR_POINTS_MAX) {
+				receipt_bad(im, "%s:%ld: points: the receipt would %s more than %lld points",
+					    im->file, im->first_line, is_return ? "reverse" : "earn", MBR_POINTS_MAX);
+				return 1;
+			}
 			if (is_return) {
 				reversed = -earned < mt.cap ? -earned : mt.cap;	/* rounded toward zero */
 				earned = 0;

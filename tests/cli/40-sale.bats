@@ -97,6 +97,24 @@ snapshot() {
 	mbr-db -q check
 }
 
+@test "import: points beyond what one operation may move are refused, never wrapped around" {
+	mbr-add -q --member-no M1 --name A --phone 13800000001 >/dev/null
+	printf 'effective 2025-01-01\nbase 1 per 0.01\nmultiplier dates 2025-01-01..2025-12-31 x1000\nmultiplier category big x1000\n' >r.txt
+	mbr-points -q rules load r.txt
+	printf 'sku,name,category,price\nB1,big,big,1.00\n' >p.csv
+	mbr-sale -q products p.csv
+	run --separate-stderr mbr-sale add --ts '2025-03-03 10:00' --member M1 R2 B1:1:100000000.00
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "${stderr_lines[0]}" = "mbr-sale: add:1: points: the receipt would earn more than 1000000000000 points" ]
+	[ "$(q 'SELECT COUNT(*) FROM sales')" = 0 ]
+	# the most is fine: 1.00 earns 100 x 1000 x 1000
+	run --separate-stderr mbr-sale add --ts '2025-03-03 10:00' --member M1 R3 B1:1:10000.00
+	[ "$status" -eq 0 ]
+	[ "$output" = "S01,R3,10000.00,1000000000000" ]
+	mbr-db -q check
+}
+
 @test "import: a bad amount rejects the whole file (exit 3), nothing written" {
 	load_examples
 	sed '3s/,15\.60,/,abc,/' "$EX/sales-2025-03-01.csv" >bad.csv

@@ -202,6 +202,15 @@ static void test_parse_every_directive(void **state)
 	assert_int_equal(mbr_rules_line_bp(&r, "other", "生鲜"), 20000);
 	assert_int_equal(mbr_rules_line_bp(&r, "other", "toys"), BP);
 	assert_int_equal(mbr_rules_line_bp(&r, NULL, NULL), BP);
+
+	/* of several naming one product or one category, the last; the sku
+	 * one still wins over the category one, wherever it stands */
+	parse_ok("effective 2025-01-01\nmultiplier sku A x7\nmultiplier category c x2\n"
+		 "multiplier sku A x3\nmultiplier category c x5\n", &r);
+	assert_int_equal(mbr_rules_line_bp(&r, "A", "c"), 30000);
+	assert_int_equal(mbr_rules_line_bp(&r, "B", "c"), 50000);
+	parse_ok("effective 2025-01-01\nmultiplier sku A x0\n", &r);
+	assert_int_equal(mbr_rules_line_bp(&r, "A", "c"), 0);
 }
 
 static void test_parse_expiry_forms(void **state)
@@ -511,6 +520,11 @@ static void test_points_huge(void **state)
 	parse_ok("effective 2025-01-01\nbase 100 per 0.01\n", &r);
 	assert_int_equal(points_of(&r, amount, BP, BP, &res), 100000000000000000LL);
 	assert_int_equal(res, 0);
+	/* beyond int64 the points saturate (a receipt above MBR_POINTS_MAX
+	 * is refused by the sale import), in both signs: never wrap */
+	assert_int_equal(points_of(&r, amount, 10000000, 10000000, &res), INT64_MAX);
+	assert_int_equal(mbr_rules_points(&r, -(__int128)amount * 10000000, -amount, -amount, 10000000, &res),
+			 -INT64_MAX);
 }
 
 /* -------------------------------------------------------------- expiry */
