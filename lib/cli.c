@@ -369,6 +369,9 @@ int cli_common_option(struct mbr_cli *c, int opt, const char *arg)
 		c->dry_run = 1;
 		return 1;
 	case CLI_OPT_OPERATOR:
+		/* an empty name is a mistake, not a request to be the login user */
+		if (!*arg)
+			cli_usage_error(c, "--operator needs a name");
 		c->operator = arg;
 		return 1;
 	case CLI_OPT_FORMAT:

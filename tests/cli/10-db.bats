@@ -514,6 +514,10 @@ load_members() {
 	[ "$stderr" = "mbr-db: operator name must not hold control characters" ]
 	MBR_OPERATOR=$'admin1\r' run --separate-stderr mbr-db stores
 	[ "$status" -eq 3 ]
+	# an empty --operator is a mistake, not "the login user" (exit 2)
+	run --separate-stderr mbr-db --operator '' grant li admin
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "mbr-db: --operator needs a name" ]
 	[ "$(dump)" = "$before" ]
 	# UTF-8 names are fine
 	run --separate-stderr mbr-db grant 王芳 cashier
