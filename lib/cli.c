@@ -407,9 +407,20 @@ int cli_common_option(struct mbr_cli *c, int opt, const char *arg)
 	return 0;
 }
 
+static int stdout_reported;	/* a write error on stdout was said already */
+
 int cli_db_error(struct mbr_cli *c, struct mbr_db *db, int err)
 {
-	cli_warn(c, "%s", mbr_db_errmsg(db));
+	/* output that could not be written sets no database message */
+	if (err == MBR_EIO && ferror(stdout) && !strcmp(mbr_db_errmsg(db), "no error")) {
+		int e = errno;
+
+		if (!stdout_reported)
+			cli_warn(c, "write error on standard output%s%s", e ? ": " : "", e ? strerror(e) : "");
+		stdout_reported = 1;
+	} else {
+		cli_warn(c, "%s", mbr_db_errmsg(db));
+	}
 	return mbr_exit_status(err);
 }
 
@@ -472,7 +483,8 @@ int cli_close_stdout(struct mbr_cli *c, int status)
 	if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0) {
 		if (errno == EPIPE)
 			return status;
-		cli_warn(c, "write error on standard output: %s", strerror(errno));
+		if (!stdout_reported)
+			cli_warn(c, "write error on standard output: %s", strerror(errno));
 		return status ? status : MBR_EXIT_DB;
 	}
 	return status;

@@ -48,6 +48,16 @@ HEAD=receipts,returns,amount,discount,items,member_receipts,member_amount,avg_re
 	[ "$(sqlite3 shop.db .dump | md5sum)" = "$before" ]
 }
 
+@test "output that cannot be written: one message saying so, and a failing status" {
+	[ -w /dev/full ] || skip "no /dev/full"
+	for cmd in "mbr-report sales" "mbr-member export" "mbr-points balance M0001"; do
+		run --separate-stderr bash -c "$cmd >/dev/full"
+		echo "$cmd: $status: $stderr"
+		[ "$status" -eq 4 ]
+		[ "$stderr" = "${cmd%% *}: write error on standard output: No space left on device" ]
+	done
+}
+
 @test "sales: by day is the default, and CSV when piped" {
 	run --separate-stderr mbr-report sales
 	[ "$status" -eq 0 ]
