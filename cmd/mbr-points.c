@@ -326,6 +326,11 @@ static int rules(struct mbr_db *db, int argc, char **argv)
 			mbr_buf_add(&text, buf, n);
 		if (fp != stdin)
 			fclose(fp);
+		if (text.len >= 2 && (unsigned char)text.buf[0] == 0x1f && (unsigned char)text.buf[1] == 0x8b) {
+			cli_warn(&cli, "%s: a rules file is plain text, not gzip: gunzip it first", argv[1]);
+			mbr_buf_release(&text);
+			return MBR_EXIT_DATA;
+		}
 		if (text.len >= 1024 * 1024 || memchr(text.buf, '\0', text.len)) {
 			cli_warn(&cli, "%s: not a rules file", argv[1]);
 			mbr_buf_release(&text);
@@ -333,7 +338,9 @@ static int rules(struct mbr_db *db, int argc, char **argv)
 		}
 		if ((rc = mbr_begin(db)) < 0)
 			return cli_db_error(&cli, db, rc);
-		rc = mbr_rules_load(db, text.buf, &version);
+		/* a byte order mark, as Windows editors write, is not text */
+		rc = mbr_rules_load(db, text.buf + (text.len >= 3 && !memcmp(text.buf, "\xef\xbb\xbf", 3) ? 3 : 0),
+				    &version);
 		mbr_buf_release(&text);
 		if (rc == MBR_EINVAL) {
 			mbr_rollback(db);

@@ -267,6 +267,18 @@ adjust|-80|data fix|m1" ]
 	[ "$(mbr-points history --format json M0001 | jq -s 'map(.points) | add')" = "$(mbr-points balance M0001 | sed 1d | cut -d, -f1)" ]
 }
 
+@test "rules load: a byte order mark is skipped; gzip is refused saying so" {
+	printf '\xef\xbb\xbfeffective 2025-01-01\ntier SILVER rank 1 spend 500.00 name 银卡\n' >bom.txt
+	run --separate-stderr mbr-points rules load bom.txt
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$(mbr-points rules show | head -c 9)" = effective ]
+	gzip -c bom.txt >r.gz
+	run --separate-stderr mbr-points rules load r.gz
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-points: r.gz: a rules file is plain text, not gzip: gunzip it first" ]
+}
+
 @test "rules load: a bad line is a data error naming the line, nothing stored" {
 	printf 'effective 2025-01-01\nbase 1 per 1.00\nmultiplier weekday funday x2\n' >bad.txt
 	run --separate-stderr mbr-points rules load bad.txt
