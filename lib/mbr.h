@@ -577,6 +577,8 @@ struct mbr_rules_set {
 };
 int mbr_rules_set_load(struct mbr_db *db, struct mbr_rules_set *rs);
 const struct mbr_rules *mbr_rules_at(const struct mbr_rules_set *rs, int64_t day);
+/* The version that scored a sale (sales.rules_version), or NULL. */
+const struct mbr_rules *mbr_rules_version(const struct mbr_rules_set *rs, int64_t version);
 void mbr_rules_set_free(struct mbr_rules_set *rs);
 /* Store a new version (parsed first; MBR_EINVAL with "line N: ..."). */
 int mbr_rules_load(struct mbr_db *db, const char *text, int64_t *version);

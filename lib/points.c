@@ -832,6 +832,18 @@ const struct mbr_rules *mbr_rules_at(const struct mbr_rules_set *rs, int64_t day
 	return &rs->deflt;
 }
 
+const struct mbr_rules *mbr_rules_version(const struct mbr_rules_set *rs, int64_t version)
+{
+	size_t i;
+
+	if (version == 0)
+		return &rs->deflt;
+	for (i = 0; i < rs->n; i++)
+		if (rs->v[i].version == version)
+			return &rs->v[i];
+	return NULL;
+}
+
 void mbr_rules_set_free(struct mbr_rules_set *rs)
 {
 	free(rs->v);

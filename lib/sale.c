@@ -1199,7 +1199,7 @@ static int64_t units_back(const struct mbr_sale_import *im, size_t k)
 
 /*
  * A member's return that names no sale is scored as of the sale it gives
- * back, when one can be told: by the rules in force on that sale's day,
+ * back, when one can be told: by the rules version that scored that sale,
  * with that day's multipliers and birthday, not the return's.  Else goods
  * bought on a double-points day and given back on another day without
  * naming the sale would keep half their points.  The sale is the latest
@@ -1215,13 +1215,13 @@ static int64_t units_back(const struct mbr_sale_import *im, size_t k)
  * reversal).  1 if a sale matched, 0 if none, < 0 on error.
  */
 struct match {
-	int64_t sale, when, cap;
+	int64_t sale, when, cap, version;
 };
 
 static int match_sale(struct mbr_sale_import *im, int64_t member, int64_t ts, int64_t amount, struct match *m)
 {
 	sqlite3_stmt *st = mbr_stmt(im->db,
-		"SELECT s.id, s.ts, MAX(s.points_earned - s.points_reversed, 0) FROM points_ledger l"
+		"SELECT s.id, s.ts, MAX(s.points_earned - s.points_reversed, 0), s.rules_version FROM points_ledger l"
 		" JOIN sales s ON s.id = l.sale"
 		" WHERE l.member = ?1 AND l.ts <= ?2 AND (l.kind = 'earn' OR l.kind = 'redeem') AND l.source = 'sale'"
 		"   AND s.member = ?1 AND s.original IS NULL AND s.total > 0 AND s.total - s.returned >= ?3"
@@ -1253,6 +1253,7 @@ static int match_sale(struct mbr_sale_import *im, int64_t member, int64_t ts, in
 			m->sale = sale;
 			m->when = sqlite3_column_int64(st, 1);
 			m->cap = sqlite3_column_int64(st, 2);
+			m->version = sqlite3_column_int64(st, 3);
 		}
 	}
 	if (!found && rc != SQLITE_DONE) {
@@ -1624,7 +1625,7 @@ static int write_receipt(struct mbr_sale_import *im)
 	struct payment pay[MAX_PAYMENTS];
 	struct mbr_sale_member sm;
 	struct original orig;
-	struct match mt = { 0, 0, INT64_MAX };	/* the sale a return naming none matched */
+	struct match mt = { 0, 0, INT64_MAX, 0 };	/* the sale a return naming none matched */
 	const struct mbr_rules *r, *sr;	/* rules of the receipt's day; what scores it */
 	sqlite3_stmt *st;
 	int64_t total = 0, discount = 0, items = 0, ts = im->last_ts, day, member = 0, prev_batch = 0;
@@ -1831,8 +1832,11 @@ static int write_receipt(struct mbr_sale_import *im)
 				if ((matched = match_sale(im, member, ts, -total, &mt)) < 0)
 					return matched;
 				if (matched) {
+					/* the version that scored it, even if one
+					 * loaded since now covers its day */
 					when = mt.when;
-					sr = mbr_rules_at(&im->rules, mbr_local_day(when));
+					if (!(sr = mbr_rules_version(&im->rules, mt.version)))
+						sr = mbr_rules_at(&im->rules, mbr_local_day(when));
 				}
 			}
 			for (k = 0; k < im->nlines; k++) {

@@ -374,6 +374,22 @@ S02|536366|$(date -u -d '2010-12-02 01:00:00' +%s)|350" ]
 	mbr-db -q check
 }
 
+@test "returns: an unreferenced return is scored by the rules version that scored its matched sale, not one loaded since" {
+	mbr-add -q --member-no M1 --name A --phone 13800000001 >/dev/null
+	printf 'effective 2025-01-01\nbase 2 per 1.00\n' >v1.txt
+	mbr-points -q rules load v1.txt
+	run --separate-stderr mbr-sale add --ts '2025-03-03 10:00' --member M1 R1 A:1:10.00
+	[ "$output" = "S01,R1,10.00,20" ]
+	# a correction effective before the sale, loaded after it
+	printf 'effective 2025-03-01\nbase 1 per 1.00\n' >v2.txt
+	mbr-points -q rules load v2.txt
+	run --separate-stderr mbr-sale add --ts '2025-03-05 10:00' --member M1 R2 A:-1:10.00
+	echo "$output $stderr"
+	[ "$output" = "S01,R2,-10.00,-20" ]
+	[ "$(mbr-points balance --format csv M1 | sed -n '2s/,.*//p')" = 0 ]
+	mbr-db -q check
+}
+
 @test "returns: an unreferenced return counts against the sale it matched: no goods back twice, undo keeps count" {
 	load_examples
 	# M0005 buys 2 fish (x2) on Sunday (x1.5): 20.00 x3 = 60
