@@ -303,39 +303,78 @@ out:
 	return rc;
 }
 
+/*
+ * Inflate a backup into path.  Strict, as gzip -t is: the file must be
+ * gzip, end with its trailer (CRC and length, which inflate checks), and
+ * hold nothing after it; gzread would take plain files as they are and
+ * stop quietly at a missing trailer or trailing data.
+ */
 static int gunzip_to(const char *gzpath, const char *path, struct mbr_buf *err)
 {
-	char buf[65536];
-	gzFile gz = gzopen(gzpath, "rb");
-	int fd, n;
+	unsigned char in[65536], out[65536];
+	z_stream zs;
+	int fd, outfd, zrc = Z_OK, rc = 0;
+	ssize_t n = 0;
 
-	if (!gz) {
-		mbr_buf_addf(err, "backup '%s': %s", gzpath, strerror(errno ? errno : ENOENT));
+	if ((fd = open(gzpath, O_RDONLY)) < 0) {
+		mbr_buf_addf(err, "backup '%s': %s", gzpath, strerror(errno));
 		return MBR_EIO;
 	}
-	fd = open(path, O_WRONLY | O_TRUNC);
-	if (fd < 0) {
-		gzclose(gz);
+	if ((outfd = open(path, O_WRONLY | O_TRUNC)) < 0) {
 		mbr_buf_addf(err, "restore: %s", strerror(errno));
+		close(fd);
 		return MBR_EIO;
 	}
-	while ((n = gzread(gz, buf, sizeof(buf))) > 0) {
-		if (write(fd, buf, (size_t)n) != n) {
+	memset(&zs, 0, sizeof(zs));
+	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
+		mbr_buf_addf(err, "restore: out of memory");
+		close(fd);
+		close(outfd);
+		return MBR_ENOMEM;
+	}
+	while (zrc != Z_STREAM_END) {
+		if (zs.avail_in == 0) {
+			if ((n = read(fd, in, sizeof(in))) < 0) {
+				mbr_buf_addf(err, "backup '%s': %s", gzpath, strerror(errno));
+				rc = MBR_EIO;
+				break;
+			}
+			if (n == 0) {
+				mbr_buf_addf(err, "backup '%s': cut short (unexpected end of gzip data)", gzpath);
+				rc = MBR_EIO;
+				break;
+			}
+			zs.next_in = in;
+			zs.avail_in = (uInt)n;
+		}
+		zs.next_out = out;
+		zs.avail_out = sizeof(out);
+		zrc = inflate(&zs, Z_NO_FLUSH);
+		if (zrc != Z_OK && zrc != Z_STREAM_END && zrc != Z_BUF_ERROR) {
+			mbr_buf_addf(err, "backup '%s': not a sound gzip file (%s)", gzpath,
+				     zs.msg ? zs.msg : "bad data");
+			rc = MBR_EIO;
+			break;
+		}
+		if (sizeof(out) - zs.avail_out &&
+		    write(outfd, out, sizeof(out) - zs.avail_out) != (ssize_t)(sizeof(out) - zs.avail_out)) {
 			mbr_buf_addf(err, "restore: %s", strerror(errno));
-			close(fd);
-			gzclose(gz);
-			return MBR_EIO;
+			rc = MBR_EIO;
+			break;
 		}
 	}
-	if (n < 0) {
-		int e;
-		mbr_buf_addf(err, "backup '%s': %s", gzpath, gzerror(gz, &e));
-		close(fd);
-		gzclose(gz);
-		return MBR_EIO;
+	/* nothing may follow the trailer */
+	if (rc == 0 && (zs.avail_in > 0 || (n = read(fd, in, 1)) != 0)) {
+		mbr_buf_addf(err, "backup '%s': data after the end of its gzip stream", gzpath);
+		rc = MBR_EIO;
 	}
-	gzclose(gz);
-	if (fsync(fd) < 0 || close(fd) < 0) {
+	inflateEnd(&zs);
+	close(fd);
+	if (rc < 0) {
+		close(outfd);
+		return rc;
+	}
+	if (fsync(outfd) < 0 || close(outfd) < 0) {
 		mbr_buf_addf(err, "restore: %s", strerror(errno));
 		return MBR_EIO;
 	}

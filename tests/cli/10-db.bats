@@ -362,15 +362,27 @@ load_members() {
 
 @test "restore: a file that is not a backup is refused (exit 4); nothing replaced" {
 	load_members
+	mbr-db -q backup good.gz
 	before=$(dump)
 	echo 'not a database' | gzip >junk.gz
-	echo 'plain text' >plain.gz
-	for f in junk.gz plain.gz; do
+	run --separate-stderr mbr-db restore junk.gz
+	echo "$stderr"
+	[ "$status" -eq 4 ]
+	[[ "$stderr" == "mbr-db: backup 'junk.gz' is not a sound mbr database"* ]]
+	# as strict as gzip -t: not gzip, cut short at the trailer, data after it
+	sqlite3 "$MBR_DB" .dump >plain.gz
+	head -c $(($(stat -c %s good.gz) - 8)) good.gz >cut.gz
+	{ cat good.gz; echo more; } >trailing.gz
+	while IFS='|' read -r f msg; do
 		run --separate-stderr mbr-db restore "$f"
 		echo "$stderr"
 		[ "$status" -eq 4 ]
-		[[ "$stderr" == "mbr-db: backup '$f' is not a sound mbr database"* ]]
-	done
+		[ "$stderr" = "mbr-db: backup '$f': $msg" ]
+	done <<-'EOF'
+	plain.gz|not a sound gzip file (incorrect header check)
+	cut.gz|cut short (unexpected end of gzip data)
+	trailing.gz|data after the end of its gzip stream
+	EOF
 	run --separate-stderr mbr-db restore missing.gz
 	[ "$status" -eq 4 ]
 	[ "$stderr" = "mbr-db: backup 'missing.gz': No such file or directory" ]
