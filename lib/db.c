@@ -684,6 +684,14 @@ int mbr_setting_set(struct mbr_db *db, const char *key, const char *value)
 		return rc;
 	if ((rc = insert_setting(db, key, value)) < 0)
 		return rc;
+	/* business days follow the zone: sales and reports move with it
+	 * (setting_check has made it the zone in use) */
+	if (!strcmp(key, "time_zone")) {
+		long moved;
+
+		if ((rc = mbr_sales_redate(db, &moved)) < 0)
+			return rc;
+	}
 	return mbr_audit(db, "setting.set", key, value);
 }
 

@@ -705,6 +705,9 @@ int mbr_payment_method_valid(const char *method);
 int mbr_sale_undo(struct mbr_db *db, int64_t batch, long *receipts);
 /* Recompute the aggregates from the sales; compare them with it. */
 int mbr_agg_rebuild(struct mbr_db *db);
+/* The store's time zone changed: put each sale on its business day in
+ * the zone now set, and rebuild the aggregates.  Sets *moved. */
+int mbr_sales_redate(struct mbr_db *db, long *moved);
 int mbr_agg_verify(struct mbr_db *db, mbr_problem_fn fn, void *ctx, int *problems);
 struct mbr_product {
 	char sku[64], name[256], category[64];

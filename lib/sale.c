@@ -2272,6 +2272,37 @@ int mbr_agg_rebuild(struct mbr_db *db)
 		"INSERT INTO agg_category_day(category, store, day, lines, qty, amount) " AGG_CATEGORY_DAY_SQL ";");
 }
 
+int mbr_sales_redate(struct mbr_db *db, long *moved)
+{
+	sqlite3_stmt *sel = mbr_stmt(db, "SELECT id, ts, day FROM sales"), *upd;
+	int rc;
+
+	*moved = 0;
+	if (!sel)
+		return MBR_EDB;
+	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		int64_t day = mbr_local_day(sqlite3_column_int64(sel, 1));
+
+		if (day == sqlite3_column_int64(sel, 2))
+			continue;
+		if (!(upd = mbr_stmt(db, "UPDATE sales SET day = ? WHERE id = ?"))) {
+			sqlite3_reset(sel);
+			return MBR_EDB;
+		}
+		sqlite3_bind_int64(upd, 1, day);
+		sqlite3_bind_int64(upd, 2, sqlite3_column_int64(sel, 0));
+		if ((rc = mbr_stmt_done(db, upd)) < 0) {
+			sqlite3_reset(sel);
+			return rc;
+		}
+		(*moved)++;
+	}
+	sqlite3_reset(sel);
+	if (rc != SQLITE_DONE)
+		return mbr_db_sqlerr(db, "sales");
+	return *moved ? mbr_agg_rebuild(db) : 0;
+}
+
 /*
  * Compare the maintained aggregates with a recomputation from the raw
  * sales; each differing key is passed to fn.  Category aggregates are

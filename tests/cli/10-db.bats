@@ -571,6 +571,21 @@ load_members() {
 	[ "$output" = Asia/Shanghai ]
 }
 
+@test "config time_zone: recorded sales move to their business day in the new zone, aggregates with them" {
+	export MBR_NOW=2025-12-01T00:00:00Z
+	mbr-add -q --member-no M1 --name A --phone 13800000001 >/dev/null
+	mbr-sale -q add --ts '2025-03-31T16:30:00Z' --member M1 R1 X:1:10.00 >/dev/null
+	mbr-sale -q add --ts '2025-03-31T10:00:00Z' R2 X:1:5.00 >/dev/null
+	[ "$(mbr-report sales --format csv | cut -d, -f1,2 | sed 1d | tr '\n' ' ')" = "2025-03-31,1 2025-04-01,1 " ]
+	mbr-db config time_zone America/New_York
+	[ "$(mbr-report sales --format csv | cut -d, -f1,2 | sed 1d | tr '\n' ' ')" = "2025-03-31,2 " ]
+	[ "$(q 'SELECT COUNT(*) FROM agg_member_day WHERE day = 20178')" = 1 ]
+	mbr-db -q check
+	mbr-db config time_zone Asia/Shanghai
+	[ "$(mbr-report sales --format csv | cut -d, -f1,2 | sed 1d | tr '\n' ' ')" = "2025-03-31,1 2025-04-01,1 " ]
+	mbr-db -q check
+}
+
 @test "store-add, stores, config: an admin adds stores and changes settings; bad values are exit 3" {
 	run --separate-stderr mbr-db store-add NORTH 'North Street 北街'
 	[ "$status" -eq 0 ]
