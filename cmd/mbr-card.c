@@ -128,24 +128,32 @@ static void account(const char *key, struct mbr_sv_account *a, struct mbr_member
 	memset(m, 0, sizeof(*m));
 }
 
-static void print_balance(const struct mbr_sv_account *a, const struct mbr_member *m)
+/*
+ * An account's balance, read inside the command's transaction so that a
+ * --dry-run shows the balance the change would leave, printed after it.
+ */
+static void get_balance(const struct mbr_sv_account *a, struct mbr_sv *b)
+{
+	int rc;
+
+	if ((rc = mbr_sv_balance(db, a, b)) < 0)
+		fail_exit(rc);
+}
+
+static void print_balance(const struct mbr_sv_account *a, const struct mbr_member *m, const struct mbr_sv *b)
 {
 	static const struct mbr_col cols[] = {
 		{ "account", NULL, 0 }, { "principal", NULL, MBR_COL_NUMBER }, { "bonus", NULL, MBR_COL_NUMBER },
 		{ "total", NULL, MBR_COL_NUMBER },
 	};
-	struct mbr_sv b;
 	struct mbr_out *out;
 	char p[MBR_MONEY_BUFSZ], bo[MBR_MONEY_BUFSZ], t[MBR_MONEY_BUFSZ];
 	const char *v[4];
-	int rc;
 
-	if ((rc = mbr_sv_balance(db, a, &b)) < 0)
-		fail_exit(rc);
 	v[0] = a->gift ? a->gift : m->uid;
-	v[1] = mbr_money_format(b.principal, mbr_db_exponent(db), p);
-	v[2] = mbr_money_format(b.bonus, mbr_db_exponent(db), bo);
-	v[3] = mbr_money_format(b.principal + b.bonus, mbr_db_exponent(db), t);
+	v[1] = mbr_money_format(b->principal, mbr_db_exponent(db), p);
+	v[2] = mbr_money_format(b->bonus, mbr_db_exponent(db), bo);
+	v[3] = mbr_money_format(b->principal + b->bonus, mbr_db_exponent(db), t);
 	out = mbr_out_new(stdout, cli_format(&cli), cli.excel, cols, 4);
 	mbr_out_row(out, v);
 	if (mbr_out_end(out) < 0)
@@ -208,7 +216,7 @@ int main(int argc, char *argv[])
 {
 	struct mbr_sv_account a;
 	struct mbr_member m;
-	struct mbr_sv s;
+	struct mbr_sv s, b;
 	const char *cmd;
 	char **args, x[MBR_MONEY_BUFSZ], y[MBR_MONEY_BUFSZ];
 	int opt, nargs, rc, exp;
@@ -251,7 +259,8 @@ int main(int argc, char *argv[])
 				fail_exit(rc);
 		} else if (!strcmp(cmd, "balance")) {
 			account(args[0], &a, &m);
-			print_balance(&a, &m);
+			get_balance(&a, &s);
+			print_balance(&a, &m, &s);
 		} else {
 			static const struct mbr_col cols[] = {
 				{ "entry", NULL, MBR_COL_NUMBER }, { "time", NULL, 0 }, { "kind", NULL, 0 },
@@ -285,11 +294,12 @@ int main(int argc, char *argv[])
 		account(args[0], &a, &m);
 		if ((rc = mbr_sv_topup(db, &a, amount, payment, store, &s)) < 0)
 			fail_exit(rc);
+		get_balance(&a, &b);
 		done();
 		if (!cli.quiet)
 			cli_warn(&cli, "%s: topped up %s, bonus %s", args[0], mbr_money_format(s.principal, exp, x),
 				 mbr_money_format(s.bonus, exp, y));
-		print_balance(&a, &m);
+		print_balance(&a, &m, &b);
 	} else if (!strcmp(cmd, "payout")) {
 		int64_t id = 0;
 
@@ -320,8 +330,9 @@ int main(int argc, char *argv[])
 				   reason);
 		if (rc < 0)
 			fail_exit(rc);
+		get_balance(&a, &b);
 		done();
-		print_balance(&a, &m);
+		print_balance(&a, &m, &b);
 	} else if (!strcmp(cmd, "freeze") || !strcmp(cmd, "unfreeze")) {
 		ARGS(1, 1);
 		cli_require(&cli, db, MBR_ROLE_MANAGER, "freezing stored value");

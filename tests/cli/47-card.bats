@@ -107,6 +107,9 @@ S01-2,499.99,0.00,499.99" ]
 	echo "$stderr"
 	[ "$status" -eq 0 ]
 	[[ "$stderr" == *"mbr-card: dry run, nothing written"* ]]
+	echo "$output"
+	# the balance printed is the one the top-up would leave
+	[ "${lines[1]}" = "S01-2,1000.00,100.00,1100.00" ]
 	[ "$(snapshot)" = "$before" ]
 	[ "$(bal M0001)" = "0.00,0.00,0.00" ]
 }
@@ -194,6 +197,7 @@ S01-2,499.99,0.00,499.99" ]
 	run --separate-stderr mbr-card -n --reason typo adjust -- M0001 -100.00 -10.00
 	[ "$status" -eq 0 ]
 	[[ "$stderr" == *"dry run, nothing written"* ]]
+	[ "${lines[1]}" = "S01-2,400.00,20.00,420.00" ]
 	[ "$(snapshot)" = "$before" ]
 	run --separate-stderr mbr-card --reason closing adjust -- M0001 -500.00 -30.00
 	[ "$status" -eq 0 ]
