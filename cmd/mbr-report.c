@@ -1,8 +1,10 @@
 /*
- * mbr-report - reports: sales by day, month or store over a range of
- * business dates (from the maintained aggregates), coupon campaigns,
- * members with a birthday in the coming days, settlement between stores
- * and what is owed in prepaid value and points.
+ * mbr-report - reports: sales by day, month or store and sales by
+ * category over a range of business dates, members' RFM scores and
+ * cohorts (all from the maintained aggregates), coupon campaigns, members
+ * with a birthday in the coming days, settlement between stores, what is
+ * owed in prepaid value and points, members per tier and members whose
+ * points balance is negative.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -13,7 +15,12 @@
 
 static const char usage[] =
 	"usage: mbr-report [-d file] [--operator name] [--format fmt] [--excel] [--by day|month|store]\n"
-	"                  [--from date] [--to date] sales\n"
+	"                  [--store code] [--from date] [--to date] sales\n"
+	"       mbr-report [-d file] [--operator name] [--format fmt] [--excel] [--store code] [--from date]\n"
+	"                  [--to date] categories\n"
+	"       mbr-report [-d file] [--operator name] [--format fmt] [--excel] [--from date] [--to date]\n"
+	"                  rfm | cohorts\n"
+	"       mbr-report [-d file] [--operator name] [--format fmt] [--excel] tiers | negative\n"
 	"       mbr-report [-d file] [--operator name] [--format fmt] [--excel] coupons\n"
 	"       mbr-report [-d file] [--operator name] [--format fmt] [--excel] [--from date] [--days n]\n"
 	"                  birthdays\n"
@@ -21,7 +28,7 @@ static const char usage[] =
 	"                  settlement\n"
 	"       mbr-report [-d file] [--operator name] [--format fmt] [--excel] liability\n";
 
-enum { OPT_BY = CLI_OPT_NEXT, OPT_FROM, OPT_TO, OPT_DAYS };
+enum { OPT_BY = CLI_OPT_NEXT, OPT_FROM, OPT_TO, OPT_DAYS, OPT_STORE };
 
 static const char shortopts[] = "d:hq";
 
@@ -34,6 +41,7 @@ static const struct option options[] = {
 	{ "help", no_argument, NULL, CLI_OPT_HELP },
 	{ "operator", required_argument, NULL, CLI_OPT_OPERATOR },
 	{ "quiet", no_argument, NULL, 'q' },
+	{ "store", required_argument, NULL, OPT_STORE },
 	{ "to", required_argument, NULL, OPT_TO },
 	{ "version", no_argument, NULL, CLI_OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -56,12 +64,16 @@ static int row(const char *const *vals, void *p)
 	return mbr_out_row(p, vals);
 }
 
+static const char *const reports[] = {
+	"sales", "categories", "rfm", "cohorts", "tiers", "negative", "coupons", "birthdays", "settlement", "liability",
+};
+
 int main(int argc, char *argv[])
 {
 	static const char *const by_names[] = { "day", "month", "store" };
 	struct mbr_col cols[MBR_REPORT_SALES_NCOLS];
 	enum mbr_report_by by = MBR_BY_DAY;
-	const char *from = NULL, *to = NULL, *report;
+	const char *from = NULL, *to = NULL, *store = NULL, *report;
 	int days = 7;
 	int64_t from_day = INT32_MIN, to_day = INT32_MAX;
 	struct mbr_out *out;
@@ -90,6 +102,7 @@ int main(int argc, char *argv[])
 		}
 		case OPT_FROM: from = optarg; break;
 		case OPT_TO: to = optarg; break;
+		case OPT_STORE: store = optarg; break;
 		default: cli_usage_error(&cli, NULL);
 		}
 	}
@@ -97,8 +110,9 @@ int main(int argc, char *argv[])
 	if (optind >= argc)
 		cli_usage_error(&cli, "missing report name");
 	report = argv[optind];
-	if (strcmp(report, "sales") && strcmp(report, "coupons") && strcmp(report, "birthdays") &&
-	    strcmp(report, "settlement") && strcmp(report, "liability"))
+	for (i = 0; i < (int)(sizeof(reports) / sizeof(reports[0])) && strcmp(report, reports[i]); i++)
+		;
+	if (i == (int)(sizeof(reports) / sizeof(reports[0])))
 		cli_usage_error(&cli, "unknown report '%s'", report);
 	if (argc - optind > 1)
 		cli_usage_error(&cli, "too many arguments");
@@ -108,11 +122,44 @@ int main(int argc, char *argv[])
 	if (to)
 		to_day = parse_day("--to", to);
 	cli_require(&cli, db, MBR_ROLE_CASHIER, "reports");
+	/* before any output: an unknown store prints no header */
+	if ((rc = mbr_store_check(db, store)) < 0) {
+		rc = cli_db_error(&cli, db, rc);
+		mbr_db_close(db);
+		return cli_close_stdout(&cli, rc);
+	}
 	if (!strcmp(report, "sales")) {
 		memcpy(cols, mbr_report_sales_cols, sizeof(cols));
 		cols[0].name = by_names[by];
 		out = mbr_out_new(stdout, cli_format(&cli), cli.excel, cols, MBR_REPORT_SALES_NCOLS);
-		rc = mbr_report_sales(db, by, from_day, to_day, row, out);
+		rc = mbr_report_sales(db, by, store, from_day, to_day, row, out);
+	} else if (!strcmp(report, "categories")) {
+		out = mbr_out_new(stdout, cli_format(&cli), cli.excel, mbr_report_category_cols,
+				  MBR_REPORT_CATEGORY_NCOLS);
+		rc = mbr_report_categories(db, store, from_day, to_day, row, out);
+	} else if (!strcmp(report, "rfm")) {
+		/* a list of members, like an export */
+		cli_require(&cli, db, MBR_ROLE_MANAGER, "the rfm report");
+		/* a year up to today unless told */
+		if (!to)
+			to_day = mbr_local_day(mbr_now());
+		if (!from)
+			from_day = to_day - 364;
+		if (from_day > to_day)
+			cli_usage_error(&cli, "--from is after --to");
+		out = mbr_out_new(stdout, cli_format(&cli), cli.excel, mbr_report_rfm_cols, MBR_REPORT_RFM_NCOLS);
+		rc = mbr_report_rfm(db, from_day, to_day, row, out);
+	} else if (!strcmp(report, "cohorts")) {
+		out = mbr_out_new(stdout, cli_format(&cli), cli.excel, mbr_report_cohort_cols, MBR_REPORT_COHORT_NCOLS);
+		rc = mbr_report_cohorts(db, from_day, to_day, row, out);
+	} else if (!strcmp(report, "tiers")) {
+		out = mbr_out_new(stdout, cli_format(&cli), cli.excel, mbr_report_tier_cols, MBR_REPORT_TIER_NCOLS);
+		rc = mbr_report_tiers(db, row, out);
+	} else if (!strcmp(report, "negative")) {
+		cli_require(&cli, db, MBR_ROLE_MANAGER, "the negative report");
+		out = mbr_out_new(stdout, cli_format(&cli), cli.excel, mbr_report_negative_cols,
+				  MBR_REPORT_NEGATIVE_NCOLS);
+		rc = mbr_report_negative(db, row, out);
 	} else if (!strcmp(report, "coupons")) {
 		out = mbr_out_new(stdout, cli_format(&cli), cli.excel, mbr_coupon_summary_cols, 9);
 		rc = mbr_coupon_summary(db, row, out);

@@ -304,6 +304,8 @@ typedef int (*mbr_name_fn)(const char *code, const char *name, void *ctx);
 int mbr_store_code_valid(const char *code);
 int mbr_store_add(struct mbr_db *db, const char *code, const char *name);
 int mbr_store_exists(struct mbr_db *db, const char *code);	/* 1, 0 or < 0 */
+/* 0 if code is NULL or a store's; else MBR_ENOTFOUND "no store 'X'" (or < 0). */
+int mbr_store_check(struct mbr_db *db, const char *code);
 int mbr_stores_each(struct mbr_db *db, mbr_name_fn fn, void *ctx);
 int mbr_tier_exists(struct mbr_db *db, const char *code);	/* 1, 0 or < 0 */
 int mbr_tiers_each(struct mbr_db *db, mbr_name_fn fn, void *ctx);
@@ -901,11 +903,41 @@ int mbr_prepaid_undo_batch(struct mbr_db *db, int64_t batch);
 enum mbr_report_by { MBR_BY_DAY, MBR_BY_MONTH, MBR_BY_STORE };
 typedef int (*mbr_report_fn)(const char *const *vals, void *ctx);
 /* key (day, month or store), receipts, returns, amount, discount, items,
- * member_receipts, member_amount, avg_receipt, points */
+ * member_receipts, member_amount, avg_receipt, points; of one store
+ * unless store is NULL. */
 #define MBR_REPORT_SALES_NCOLS 10
 extern const struct mbr_col mbr_report_sales_cols[MBR_REPORT_SALES_NCOLS];
-int mbr_report_sales(struct mbr_db *db, enum mbr_report_by by, int64_t from_day, int64_t to_day,
-		     mbr_report_fn fn, void *ctx);
+int mbr_report_sales(struct mbr_db *db, enum mbr_report_by by, const char *store, int64_t from_day,
+		     int64_t to_day, mbr_report_fn fn, void *ctx);
+/* Per category, over [from_day, to_day] and one store (NULL: all):
+ * category, lines, qty, amount, share (% of the amount, one decimal). */
+#define MBR_REPORT_CATEGORY_NCOLS 5
+extern const struct mbr_col mbr_report_category_cols[MBR_REPORT_CATEGORY_NCOLS];
+int mbr_report_categories(struct mbr_db *db, const char *store, int64_t from_day, int64_t to_day,
+			  mbr_report_fn fn, void *ctx);
+/* Recency, frequency and monetary value of the members (not erased) who
+ * bought in [from_day, to_day]: uid, tier, store, last_purchase,
+ * recency_days, frequency, monetary, r, f, m, rfm, segment. */
+#define MBR_REPORT_RFM_NCOLS 12
+extern const struct mbr_col mbr_report_rfm_cols[MBR_REPORT_RFM_NCOLS];
+int mbr_report_rfm(struct mbr_db *db, int64_t from_day, int64_t to_day, mbr_report_fn fn, void *ctx);
+/* Members by month of first purchase (cohorts first bought in
+ * [from_day, to_day]) and how many of them bought in each month since:
+ * cohort, members, month, offset, active, retention. */
+#define MBR_REPORT_COHORT_NCOLS 6
+extern const struct mbr_col mbr_report_cohort_cols[MBR_REPORT_COHORT_NCOLS];
+int mbr_report_cohorts(struct mbr_db *db, int64_t from_day, int64_t to_day, mbr_report_fn fn, void *ctx);
+/* Members (not erased) per tier: tier, members, points, negative,
+ * stored_value. */
+#define MBR_REPORT_TIER_NCOLS 5
+extern const struct mbr_col mbr_report_tier_cols[MBR_REPORT_TIER_NCOLS];
+int mbr_report_tiers(struct mbr_db *db, mbr_report_fn fn, void *ctx);
+/* Members whose points balance is below zero: member_no, uid, points,
+ * tier, store, since (the day of the entry that took it below zero
+ * last). */
+#define MBR_REPORT_NEGATIVE_NCOLS 6
+extern const struct mbr_col mbr_report_negative_cols[MBR_REPORT_NEGATIVE_NCOLS];
+int mbr_report_negative(struct mbr_db *db, mbr_report_fn fn, void *ctx);
 /* Active members whose birthday (month-day) falls within days of today
  * (a local day number): member_no, uid, birthday (MM-DD), in_days, tier, store. */
 #define MBR_REPORT_BIRTHDAY_NCOLS 6

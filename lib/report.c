@@ -1,6 +1,9 @@
 /*
  * report.c - reports answered from the maintained aggregates, never by
- * rescanning sale lines: sales by day, month or store.
+ * rescanning sale lines: sales by day, month or store, categories,
+ * members' recency, frequency and monetary value (RFM) and cohorts (from
+ * the member-day aggregate); and from the members table: tiers and
+ * members whose points balance is negative.
  *
  * Every report is a column list plus a query over the agg_* tables; rows
  * come back as text (money formatted with the currency exponent, business
@@ -30,10 +33,38 @@ const struct mbr_col mbr_report_sales_cols[MBR_REPORT_SALES_NCOLS] = {
 
 #define SALES_SUMS " SUM(receipts), SUM(returns), SUM(amount), SUM(discount), SUM(items)," \
 		   " SUM(member_receipts), SUM(member_amount), SUM(points_earned)" \
-		   " FROM agg_store_day WHERE day BETWEEN ? AND ?"
+		   " FROM agg_store_day WHERE day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR store = ?3)"
 
-int mbr_report_sales(struct mbr_db *db, enum mbr_report_by by, int64_t from_day, int64_t to_day,
-		     mbr_report_fn fn, void *ctx)
+int mbr_store_check(struct mbr_db *db, const char *store)
+{
+	int rc;
+
+	if (!store)
+		return 0;
+	if ((rc = mbr_store_exists(db, store)) < 0)
+		return rc;
+	return rc ? 0 : mbr_db_fail(db, MBR_ENOTFOUND, "no store '%s'", store);
+}
+
+/* part per hundred of whole, rounded down to one decimal, into buf; empty
+ * when whole is not positive */
+static void percent(int64_t part, int64_t whole, char *buf, size_t n)
+{
+	__int128 t;
+
+	if (whole <= 0) {
+		snprintf(buf, n, "%s", "");
+		return;
+	}
+	t = (__int128)part * 1000 / whole;
+	if (t < 0 && ((__int128)part * 1000) % whole)
+		t--;	/* down, not toward zero */
+	snprintf(buf, n, "%s%lld.%lld", t < 0 && t > -10 ? "-" : "", (long long)(t / 10),
+		 (long long)(t < 0 ? -(t % 10) : t % 10));
+}
+
+int mbr_report_sales(struct mbr_db *db, enum mbr_report_by by, const char *store, int64_t from_day,
+		     int64_t to_day, mbr_report_fn fn, void *ctx)
 {
 	static const char *const sql[] = {
 		[MBR_BY_DAY] = "SELECT date(day * 86400, 'unixepoch') AS k," SALES_SUMS " GROUP BY day ORDER BY day",
@@ -46,11 +77,17 @@ int mbr_report_sales(struct mbr_db *db, enum mbr_report_by by, int64_t from_day,
 	sqlite3_stmt *st;
 	int rc, i, r;
 
+	if ((rc = mbr_store_check(db, store)) < 0)
+		return rc;
 	st = mbr_stmt(db, sql[by]);
 	if (!st)
 		return MBR_EDB;
 	sqlite3_bind_int64(st, 1, from_day);
 	sqlite3_bind_int64(st, 2, to_day);
+	if (store)
+		sqlite3_bind_text(st, 3, store, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 3);
 	for (i = 0; i < MBR_REPORT_SALES_NCOLS; i++)
 		v[i] = buf[i];
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -145,4 +182,330 @@ int mbr_report_birthdays(struct mbr_db *db, int64_t today, int days, mbr_report_
 			b.offset[2][29] = k + 1;
 	}
 	return mbr_member_each(db, bday_cb, &b);
+}
+
+/* ----------------------------------------------------------- categories */
+
+const struct mbr_col mbr_report_category_cols[MBR_REPORT_CATEGORY_NCOLS] = {
+	{ "category", NULL, 0 }, { "lines", NULL, MBR_COL_NUMBER }, { "qty", NULL, MBR_COL_NUMBER },
+	{ "amount", NULL, MBR_COL_NUMBER }, { "share", NULL, MBR_COL_NUMBER },
+};
+
+/* From the category x store x day aggregate: largest amount first. */
+int mbr_report_categories(struct mbr_db *db, const char *store, int64_t from_day, int64_t to_day,
+			  mbr_report_fn fn, void *ctx)
+{
+	static const char sql[] =
+		"SELECT category, SUM(lines), SUM(qty), SUM(amount), SUM(SUM(amount)) OVER ()"
+		" FROM agg_category_day WHERE day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR store = ?3)"
+		" GROUP BY category ORDER BY SUM(amount) DESC, category";
+	char b[4][48];
+	const char *v[MBR_REPORT_CATEGORY_NCOLS];
+	sqlite3_stmt *st;
+	int rc, r;
+
+	if ((rc = mbr_store_check(db, store)) < 0)
+		return rc;
+	if (!(st = mbr_stmt(db, sql)))
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, from_day);
+	sqlite3_bind_int64(st, 2, to_day);
+	if (store)
+		sqlite3_bind_text(st, 3, store, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		v[0] = (const char *)sqlite3_column_text(st, 0);
+		snprintf(b[0], sizeof(b[0]), "%lld", (long long)sqlite3_column_int64(st, 1));
+		snprintf(b[1], sizeof(b[1]), "%lld", (long long)sqlite3_column_int64(st, 2));
+		v[1] = b[0];
+		v[2] = b[1];
+		v[3] = mbr_money_format(sqlite3_column_int64(st, 3), db->exp, b[2]);
+		percent(sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4), b[3], sizeof(b[3]));
+		v[4] = b[3];
+		if ((r = fn(v, ctx)) != 0) {
+			sqlite3_reset(st);
+			return r;
+		}
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "report");
+}
+
+/* ------------------------------------------------------------------ RFM */
+
+const struct mbr_col mbr_report_rfm_cols[MBR_REPORT_RFM_NCOLS] = {
+	{ "uid", NULL, 0 }, { "tier", NULL, 0 }, { "store", NULL, 0 }, { "last_purchase", NULL, 0 },
+	{ "recency_days", NULL, MBR_COL_NUMBER }, { "frequency", NULL, MBR_COL_NUMBER },
+	{ "monetary", NULL, MBR_COL_NUMBER }, { "r", NULL, MBR_COL_NUMBER }, { "f", NULL, MBR_COL_NUMBER },
+	{ "m", NULL, MBR_COL_NUMBER }, { "rfm", NULL, 0 }, { "segment", NULL, 0 },
+};
+
+/* The segment of a member's scores, first match in this order (mbr-report(1)). */
+static const char *rfm_segment(int r, int f, int m)
+{
+	if (r >= 4 && f >= 4 && m >= 4)
+		return "champions";
+	if (f >= 4)
+		return r >= 3 ? "loyal" : "at_risk";
+	if (r >= 4)
+		return "new";
+	if (r == 1)
+		return "lost";
+	if (r == 2)
+		return "hibernating";
+	return "regular";
+}
+
+/*
+ * Over the member-day aggregate: a member's last day with a sale, its
+ * sales (receipts that are not returns) and its net amount, in the days
+ * asked.  Each is scored 1-5 by where it stands among those members,
+ * ascending, taking the middle of its ties: with b members below it and
+ * e members at or below it, 1 + 5 * (b + e) / (2 * members) rounded down.
+ * Equal values share a score (members who all bought on the same day
+ * score 3), the scores do not depend on the order rows come in, and the
+ * top value scores 5 and the bottom 1 once there are three members.
+ */
+int mbr_report_rfm(struct mbr_db *db, int64_t from_day, int64_t to_day, mbr_report_fn fn, void *ctx)
+{
+	static const char sql[] =
+		"WITH w AS (SELECT member, MAX(CASE WHEN receipts > 0 THEN day END) AS last,"
+		"  SUM(receipts) AS f, SUM(amount) AS m FROM agg_member_day"
+		"  WHERE day BETWEEN ?1 AND ?2 AND member NOT IN (SELECT id FROM members WHERE status = 'erased')"
+		"  GROUP BY member HAVING SUM(receipts) > 0),"
+		" s AS (SELECT w.*, 2 * COUNT(*) OVER () AS n2,"
+		"  RANK() OVER wr - 1 + COUNT(*) OVER wr AS rr, RANK() OVER wf - 1 + COUNT(*) OVER wf AS fr,"
+		"  RANK() OVER wm - 1 + COUNT(*) OVER wm AS mr FROM w"
+		"  WINDOW wr AS (ORDER BY last), wf AS (ORDER BY f), wm AS (ORDER BY m))"
+		" SELECT x.uid, COALESCE(x.tier, ''), COALESCE(x.store, ''), date(s.last * 86400, 'unixepoch'),"
+		"  s.last, s.f, s.m, 1 + 5 * s.rr / s.n2, 1 + 5 * s.fr / s.n2, 1 + 5 * s.mr / s.n2"
+		" FROM s JOIN members x ON x.id = s.member ORDER BY x.id";
+	char b[8][48];
+	const char *v[MBR_REPORT_RFM_NCOLS];
+	sqlite3_stmt *st;
+	int rc, r, i;
+
+	if (!(st = mbr_stmt(db, sql)))
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, from_day);
+	sqlite3_bind_int64(st, 2, to_day);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int sc[3];
+
+		for (i = 0; i < 4; i++)
+			v[i] = (const char *)sqlite3_column_text(st, i);
+		snprintf(b[0], sizeof(b[0]), "%lld", (long long)(to_day - sqlite3_column_int64(st, 4)));
+		snprintf(b[1], sizeof(b[1]), "%lld", (long long)sqlite3_column_int64(st, 5));
+		mbr_money_format(sqlite3_column_int64(st, 6), db->exp, b[2]);
+		for (i = 0; i < 3; i++) {
+			sc[i] = sqlite3_column_int(st, 7 + i);
+			snprintf(b[3 + i], sizeof(b[3 + i]), "%d", sc[i]);
+		}
+		snprintf(b[6], sizeof(b[6]), "%d%d%d", sc[0], sc[1], sc[2]);
+		for (i = 0; i < 7; i++)
+			v[4 + i] = b[i];
+		v[11] = rfm_segment(sc[0], sc[1], sc[2]);
+		if ((r = fn(v, ctx)) != 0) {
+			sqlite3_reset(st);
+			return r;
+		}
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "report");
+}
+
+/* -------------------------------------------------------------- cohorts */
+
+const struct mbr_col mbr_report_cohort_cols[MBR_REPORT_COHORT_NCOLS] = {
+	{ "cohort", NULL, 0 }, { "members", NULL, MBR_COL_NUMBER }, { "month", NULL, 0 },
+	{ "offset", NULL, MBR_COL_NUMBER }, { "active", NULL, MBR_COL_NUMBER }, { "retention", NULL, MBR_COL_NUMBER },
+};
+
+/* months since year 0 of a day number's month */
+#define DAY_MONTH(d) "(CAST(strftime('%Y', " d " * 86400, 'unixepoch') AS INTEGER) * 12" \
+		     " + CAST(strftime('%m', " d " * 86400, 'unixepoch') AS INTEGER) - 1)"
+
+struct cohort {
+	int64_t month, members;
+	mbr_report_fn fn;
+	void *ctx;
+};
+
+/* one row: cohort c in month mon, with active members buying */
+static int cohort_row(struct cohort *c, int64_t mon, int64_t active)
+{
+	char b[6][24];
+	const char *v[MBR_REPORT_COHORT_NCOLS];
+	int i;
+
+	snprintf(b[0], sizeof(b[0]), "%04lld-%02lld", (long long)(c->month / 12), (long long)(c->month % 12 + 1));
+	snprintf(b[1], sizeof(b[1]), "%lld", (long long)c->members);
+	snprintf(b[2], sizeof(b[2]), "%04lld-%02lld", (long long)(mon / 12), (long long)(mon % 12 + 1));
+	snprintf(b[3], sizeof(b[3]), "%lld", (long long)(mon - c->month));
+	snprintf(b[4], sizeof(b[4]), "%lld", (long long)active);
+	percent(active, c->members, b[5], sizeof(b[5]));
+	for (i = 0; i < MBR_REPORT_COHORT_NCOLS; i++)
+		v[i] = b[i];
+	return c->fn(v, c->ctx);
+}
+
+/* the months of cohort c from `from' up to before `to', with nobody active */
+static int cohort_gap(struct cohort *c, int64_t from, int64_t to)
+{
+	int r = 0;
+
+	for (; from < to && r == 0; from++)
+		r = cohort_row(c, from, 0);
+	return r;
+}
+
+/*
+ * A member's cohort is the month of its first sale (a receipt that is not
+ * a return) on record; cohorts whose first sale falls in [from_day,
+ * to_day] are followed to the last month with a sale to any member, one
+ * row a month, months with no sale to the cohort included.
+ */
+int mbr_report_cohorts(struct mbr_db *db, int64_t from_day, int64_t to_day, mbr_report_fn fn, void *ctx)
+{
+	static const char last_sql[] = "SELECT " DAY_MONTH("MAX(day)") " FROM agg_member_day WHERE receipts > 0";
+	static const char sql[] =
+		"WITH a AS (SELECT member, day, " DAY_MONTH("day") " AS mon FROM agg_member_day WHERE receipts > 0),"
+		" f AS (SELECT member, MIN(mon) AS cohort FROM a GROUP BY member HAVING MIN(day) BETWEEN ?1 AND ?2)"
+		" SELECT f.cohort, a.mon, COUNT(DISTINCT a.member) FROM f JOIN a ON a.member = f.member"
+		" GROUP BY f.cohort, a.mon ORDER BY f.cohort, a.mon";
+	struct cohort c = { -1, 0, fn, ctx };
+	int64_t last, next = 0;
+	sqlite3_stmt *st;
+	int rc, r = 0;
+
+	if (!(st = mbr_stmt(db, last_sql)))
+		return MBR_EDB;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return mbr_db_sqlerr(db, "report");
+	}
+	last = sqlite3_column_int64(st, 0);
+	if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
+		sqlite3_reset(st);
+		return 0;	/* no sale to a member yet */
+	}
+	sqlite3_reset(st);
+	if (!(st = mbr_stmt(db, sql)))
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, from_day);
+	sqlite3_bind_int64(st, 2, to_day);
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t cohort = sqlite3_column_int64(st, 0), mon = sqlite3_column_int64(st, 1);
+		int64_t active = sqlite3_column_int64(st, 2);
+
+		if (cohort != c.month) {
+			if (c.month >= 0)
+				r = cohort_gap(&c, next, last + 1);
+			/* rows come in month order, and a cohort's first month is
+			 * its own, where every member of it was active */
+			c.month = cohort;
+			c.members = active;
+			next = cohort;
+		}
+		if (r == 0)
+			r = cohort_gap(&c, next, mon);
+		if (r == 0)
+			r = cohort_row(&c, mon, active);
+		next = mon + 1;
+	}
+	if (r == 0 && c.month >= 0 && (rc == SQLITE_DONE))
+		r = cohort_gap(&c, next, last + 1);
+	sqlite3_reset(st);
+	if (r)
+		return r;
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : mbr_db_sqlerr(db, "report");
+}
+
+/* ---------------------------------------------------------------- tiers */
+
+const struct mbr_col mbr_report_tier_cols[MBR_REPORT_TIER_NCOLS] = {
+	{ "tier", NULL, 0 }, { "members", NULL, MBR_COL_NUMBER }, { "points", NULL, MBR_COL_NUMBER },
+	{ "negative", NULL, MBR_COL_NUMBER }, { "stored_value", NULL, MBR_COL_NUMBER },
+};
+
+/* Every tier by rank, members without a tier (tier "") first; tiers no
+ * member holds show zeros. */
+int mbr_report_tiers(struct mbr_db *db, mbr_report_fn fn, void *ctx)
+{
+	static const char sql[] =
+		"WITH g AS (SELECT COALESCE(tier, '') AS code, COUNT(*) AS n, SUM(points) AS p,"
+		"  SUM(points < 0) AS neg, SUM(sv_principal + sv_bonus) AS sv FROM members"
+		"  WHERE status != 'erased' GROUP BY 1),"
+		" t AS (SELECT '' AS code, -1 AS rank UNION ALL SELECT code, rank FROM tiers"
+		"  UNION ALL SELECT code, 9223372036854775807 FROM g WHERE code NOT IN (SELECT code FROM tiers) AND code != '')"
+		" SELECT t.code, COALESCE(g.n, 0), COALESCE(g.p, 0), COALESCE(g.neg, 0), COALESCE(g.sv, 0)"
+		" FROM t LEFT JOIN g ON g.code = t.code ORDER BY t.rank, t.code";
+	char b[4][48];
+	const char *v[MBR_REPORT_TIER_NCOLS];
+	sqlite3_stmt *st;
+	int rc, r, i;
+
+	if (!(st = mbr_stmt(db, sql)))
+		return MBR_EDB;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		v[0] = (const char *)sqlite3_column_text(st, 0);
+		for (i = 0; i < 3; i++) {
+			snprintf(b[i], sizeof(b[i]), "%lld", (long long)sqlite3_column_int64(st, 1 + i));
+			v[1 + i] = b[i];
+		}
+		v[4] = mbr_money_format(sqlite3_column_int64(st, 4), db->exp, b[3]);
+		if ((r = fn(v, ctx)) != 0) {
+			sqlite3_reset(st);
+			return r;
+		}
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "report");
+}
+
+/* ------------------------------------------------------------- negative */
+
+const struct mbr_col mbr_report_negative_cols[MBR_REPORT_NEGATIVE_NCOLS] = {
+	{ "member_no", NULL, 0 }, { "uid", NULL, 0 }, { "points", NULL, MBR_COL_NUMBER },
+	{ "tier", NULL, 0 }, { "store", NULL, 0 }, { "last_entry", NULL, 0 },
+};
+
+/* Members owing points (a return reversed points already spent), in the
+ * order they were added, with the day of their latest ledger entry. */
+int mbr_report_negative(struct mbr_db *db, mbr_report_fn fn, void *ctx)
+{
+	static const char sql[] =
+		"SELECT uid, points, COALESCE(tier, ''), COALESCE(store, ''),"
+		" (SELECT MAX(ts) FROM points_ledger l WHERE l.member = m.id)"
+		" FROM members m WHERE points < 0 ORDER BY id";
+	char b[2][MBR_TIME_BUFSZ];
+	const char *v[MBR_REPORT_NEGATIVE_NCOLS];
+	struct mbr_member mem;
+	sqlite3_stmt *st;
+	int rc, r;
+
+	if (!(st = mbr_stmt(db, sql)))
+		return MBR_EDB;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *uid = (const char *)sqlite3_column_text(st, 0);
+
+		/* member_no is sealed: read it through the member module */
+		if ((r = mbr_member_get(db, uid, &mem)) < 0) {
+			sqlite3_reset(st);
+			return r;
+		}
+		v[0] = mem.member_no;
+		v[1] = mem.uid;
+		snprintf(b[0], sizeof(b[0]), "%lld", (long long)sqlite3_column_int64(st, 1));
+		v[2] = b[0];
+		v[3] = (const char *)sqlite3_column_text(st, 2);
+		v[4] = (const char *)sqlite3_column_text(st, 3);
+		v[5] = sqlite3_column_type(st, 4) == SQLITE_NULL ? "" : mbr_date_format(sqlite3_column_int64(st, 4), b[1]);
+		if ((r = fn(v, ctx)) != 0) {
+			sqlite3_reset(st);
+			return r;
+		}
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "report");
 }

@@ -207,3 +207,119 @@ S02,1,0,24.30,0.00,3,1,24.30,24.30,58" ]
 	grep -q 'An option that a report does not use is a usage error' "$MBR_TOP/man/mbr-report.1"
 	! grep -q 'does not use are ignored' "$MBR_TOP/man/mbr-report.1"
 }
+
+@test "sales --store: one store's days; categories per store and range; an unknown store is exit 3" {
+	run --separate-stderr mbr-report sales --store S02 --format csv
+	[ "$status" -eq 0 ]
+	[ "$output" = "day,$HEAD
+2025-03-01,1,0,24.30,0.00,3,1,24.30,24.30,58
+2025-03-02,1,0,31.20,0.00,2,1,31.20,31.20,93" ]
+	# the stores' days add up to the chain's
+	[ "$(mbr-report sales --store S01 --by month | sed -n 2p)" = "2025-03,5,1,185.70,1.00,12,4,179.70,37.14,290" ]
+	run --separate-stderr mbr-report categories --format csv
+	[ "$status" -eq 0 ]
+	[ "$output" = "category,lines,qty,amount,share
+日化,3,3,119.70,49.6
+生鲜,3,5,60.20,24.9
+乳品,3,4,48.30,20.0
+饮料,2,5,13.00,5.3" ]
+	# a day whose return outweighs its sales: no share to give
+	run --separate-stderr mbr-report categories --store S01 --from 2025-03-02 --to 2025-03-02
+	[ "$output" = "category,lines,qty,amount,share
+乳品,1,1,12.80,
+日化,1,-1,-39.90," ]
+	run --separate-stderr mbr-report categories --store S09
+	[ "$status" -eq 3 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "mbr-report: no store 'S09'" ]
+	run --separate-stderr mbr-report sales --store S09
+	[ "$status" -eq 3 ]
+	run --separate-stderr mbr-report tiers --store S01
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "mbr-report: --store does not go with tiers" ]
+	# the category aggregate is what mbr-db check proves against the lines
+	mbr-db -q check
+}
+
+@test "rfm: scores and segments over a window, manager only, erased members left out" {
+	run --separate-stderr mbr-report rfm --to 2025-03-31
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$output" = "uid,tier,store,last_purchase,recency_days,frequency,monetary,r,f,m,rfm,segment
+S01-2,,S01,2025-03-02,29,2,53.00,5,5,4,554,champions
+S01-3,,S01,2025-03-01,30,1,46.90,2,3,3,233,hibernating
+S01-4,,S02,2025-03-01,30,1,24.30,2,3,1,231,hibernating
+S01-5,,S02,2025-03-01,30,1,79.80,2,3,5,235,hibernating
+S01-6,,S01,2025-03-02,29,1,31.20,5,3,2,532,new" ]
+	# a window of the second day only: M0004's return alone is no purchase
+	run --separate-stderr mbr-report rfm --from 2025-03-02 --to 2025-03-02 --format csv
+	[ "$output" = "uid,tier,store,last_purchase,recency_days,frequency,monetary,r,f,m,rfm,segment
+S01-2,,S01,2025-03-02,0,1,12.80,3,3,2,332,regular
+S01-6,,S01,2025-03-02,0,1,31.20,3,3,4,334,regular" ]
+	# the default window is the year up to today (2026-11-22): nobody
+	run --separate-stderr mbr-report rfm
+	[ "$status" -eq 0 ]
+	[ "$output" = "uid,tier,store,last_purchase,recency_days,frequency,monetary,r,f,m,rfm,segment" ]
+	mbr-member -q --yes erase M0001
+	run --separate-stderr mbr-report rfm --to 2025-03-31 --format json
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 4 ]
+	! grep -q S01-2 <<<"$output"
+	jq -e 'select(.uid == "S01-6") | .monetary == 31.20 and .r == 5 and .rfm == "532"' <<<"${lines[3]}"
+	mbr-db -q grant li cashier
+	run --separate-stderr mbr-report --operator li rfm
+	[ "$status" -eq 5 ]
+	[ "$output" = "" ]
+	run --separate-stderr mbr-report rfm --from 2025-03-02 --to 2025-03-01
+	[ "$status" -eq 2 ]
+}
+
+@test "cohorts: a row a month from each cohort's first purchase to the last sale, empty months included" {
+	mbr-add -q --member-no M0009 --name Zed --phone 13600009999 --store S02
+	mbr-sale -q add --ts '2025-05-10 10:00:00' --member M0001 R3001 A100:1:12.80 >/dev/null
+	mbr-sale -q add --ts '2025-04-03 10:00:00' --member M0009 R3002 A100:1:12.80 >/dev/null
+	run --separate-stderr mbr-report cohorts --format csv
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$output" = "cohort,members,month,offset,active,retention
+2025-03,5,2025-03,0,5,100.0
+2025-03,5,2025-04,1,0,0.0
+2025-03,5,2025-05,2,1,20.0
+2025-04,1,2025-04,0,1,100.0
+2025-04,1,2025-05,1,0,0.0" ]
+	run --separate-stderr mbr-report cohorts --from 2025-04-01 --format csv
+	[ "$output" = "cohort,members,month,offset,active,retention
+2025-04,1,2025-04,0,1,100.0
+2025-04,1,2025-05,1,0,0.0" ]
+	# cashiers may read it: it names nobody
+	mbr-db -q grant li cashier
+	run --separate-stderr mbr-report --operator li cohorts
+	[ "$status" -eq 0 ]
+}
+
+@test "tiers and negative: members per tier, and the members who owe points" {
+	run --separate-stderr mbr-report tiers --format csv
+	[ "$status" -eq 0 ]
+	[ "$output" = "tier,members,points,negative,stored_value
+,5,391,0,0.00
+SILVER,0,0,0,0.00
+GOLD,0,0,0,0.00" ]
+	run --separate-stderr mbr-report negative
+	[ "$status" -eq 0 ]
+	[ "$output" = "member_no,uid,points,tier,store,last_entry" ]
+	# M0004 spends what R1004 left, then returns another of its goods
+	MBR_NOW=2025-03-03T01:00:00Z mbr-points -q redeem M0004 "$(mbr-points balance M0004 | sed -n 2p | cut -d, -f1)" >/dev/null
+	mbr-sale -q add --ts '2025-03-03 12:30:00' --original R1004 R1007 D400:-1:39.90 >/dev/null
+	run --separate-stderr mbr-report negative --format csv
+	[ "$status" -eq 0 ]
+	[ "$output" = "member_no,uid,points,tier,store,last_entry
+M0004,S01-5,-60,,S02,2025-03-03" ]
+	run --separate-stderr mbr-report tiers --format csv
+	[ "${lines[1]}" = ",5,211,1,0.00" ]
+	mbr-db -q grant li cashier
+	run --separate-stderr mbr-report --operator li negative
+	[ "$status" -eq 5 ]
+	run --separate-stderr mbr-report --operator li tiers
+	[ "$status" -eq 0 ]
+	mbr-db -q check
+}
