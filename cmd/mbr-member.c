@@ -184,9 +184,13 @@ static int change(struct mbr_db *db, const char *cmd, struct mbr_member *m, int 
 	}
 	if ((rc = mbr_commit(db)) < 0)
 		return cli_db_error(&cli, db, rc);
-	if (!strcmp(cmd, "erase"))
-		mbr_db_checkpoint(db);	/* leave no copy of the erased data in the WAL */
-	if (!cli.quiet)
+	/* leave no copy of the erased data in the WAL; a reader's snapshot
+	 * (waited for up to MBR_BUSY_TIMEOUT) can keep it there */
+	if (!strcmp(cmd, "erase") && mbr_db_checkpoint(db) < 0)
+		cli_warn(&cli, "%s: erased, but a program reading the database kept its write-ahead log from being"
+			 " cleared: a copy of the erased data stays in %s-wal until the last program using the"
+			 " database ends", m->uid, cli.db_path);
+	else if (!cli.quiet)
 		cli_warn(&cli, "%s: %s", m->uid, !strcmp(cmd, "set") ? "updated" : !strcmp(cmd, "erase") ? "erased"
 					: !strcmp(cmd, "freeze") ? "frozen" : "active");
 	return MBR_EXIT_OK;

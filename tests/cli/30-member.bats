@@ -363,6 +363,25 @@ last_audit() { q 'SELECT MAX(id) FROM audit'; }
 	[ "$output" = "S01-7" ]
 }
 
+@test "erase while another program reads: erased, and a warning that the -wal keeps a copy until the last program ends" {
+	id=$(q "SELECT id FROM members WHERE uid = 'S01-5'")
+	sealed=$(q "SELECT hex(pii) FROM member_pii WHERE member = $id")
+	# a reader holding a snapshot for 4 seconds
+	{ echo "BEGIN; SELECT COUNT(*) FROM members;"; sleep 4; echo "COMMIT;"; } | sqlite3 shop.db >/dev/null &
+	reader=$!
+	sleep 1
+	MBR_BUSY_TIMEOUT=1 run --separate-stderr mbr-member --yes erase M0004
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "mbr-member: S01-5: erased, but a program reading the database kept its write-ahead log from being cleared: a copy of the erased data stays in $T/shop.db-wal until the last program using the database ends" ]
+	[ "$(q "SELECT COUNT(*) FROM member_pii WHERE member = $id")" = 0 ]
+	wait "$reader"
+	# the last program to end checkpoints: nothing is left in the files
+	mbr-db -q check
+	[ ! -e shop.db-wal ] || [ ! -s shop.db-wal ]
+	[[ "$(xxd -p shop.db | tr -d '\n' | tr a-f A-F)" != *"${sealed:48:64}"* ]]
+}
+
 @test "erase: an erased member cannot be erased, changed or frozen again (exit 3)" {
 	mbr-member -q --yes erase M0004
 	before=$(dump)
