@@ -56,6 +56,13 @@ const struct mbr_col mbr_sale_cols[MBR_S_COUNT] = {
 #define MAX_PAYMENTS 8
 #define MAX_COUPONS 4
 #define SKU_MAX 64
+/*
+ * The largest total (in minor units, either sign) one receipt may have:
+ * far beyond any till, and small enough that the daily aggregates, sums
+ * of a day's receipts, cannot overflow int64 below 9,000 such receipts a
+ * day (items cannot either: at most MAX_LINES lines of QTY_MAX units).
+ */
+#define RECEIPT_MAX 1000000000000000LL
 #define AGG_SLOTS 16384		/* power of two; 3 MiB of accumulators, flushed in key order */
 
 /* an aggregate accumulator, see agg_get */
@@ -1674,6 +1681,13 @@ static int write_receipt(struct mbr_sale_import *im)
 		}
 		l->amount = amt;
 		items += l->qty;
+	}
+	if (total > RECEIPT_MAX || total < -RECEIPT_MAX) {
+		char max[MBR_MONEY_BUFSZ];
+
+		receipt_bad(im, "%s:%ld: amount: the receipt's total is beyond %s either way", im->file,
+			    im->first_line, mbr_money_format(RECEIPT_MAX, im->db->exp, max));
+		return 1;
 	}
 	if (mixed_receipt(im))
 		return 1;

@@ -115,6 +115,22 @@ snapshot() {
 	mbr-db -q check
 }
 
+@test "import: a receipt total beyond 10^15 minor units is refused, so a day's figures cannot overflow" {
+	# two receipts of 9e16 minor units each would overflow a day's sum
+	printf 'store,receipt,ts,sku,qty,unit_price\nS01,R1,2025-03-03 10:00,A,100,900000000000000.00\nS01,R2,2025-03-03 11:00,A,1000,9000000000000.00\nS01,R3,2025-03-03 12:00,A,1,10000000000000.00\nS01,R4,2025-03-03 12:00,A,-1,10000000000000.01\n' >big.csv
+	run --separate-stderr mbr-sale --skip-bad --rejects rej.csv import big.csv
+	echo "$stderr"
+	[ "$status" -eq 1 ]
+	[ "${stderr_lines[0]}" = "mbr-sale: big.csv:2: amount: the receipt's total is beyond 10000000000000.00 either way" ]
+	[ "${stderr_lines[1]}" = "mbr-sale: big.csv:3: amount: the receipt's total is beyond 10000000000000.00 either way" ]
+	[ "${stderr_lines[2]}" = "mbr-sale: big.csv:5: amount: the receipt's total is beyond 10000000000000.00 either way" ]
+	# the most goes in, and the day's figures are exact
+	[ "$(q 'SELECT receipt, total FROM sales')" = "R3|1000000000000000" ]
+	[ "$(mbr-report sales | sed -n 2p | cut -d, -f1-4)" = "2025-03-03,1,0,10000000000000.00" ]
+	[ "$(wc -l <rej.csv)" = 4 ]
+	mbr-db -q check
+}
+
 @test "import: a bad amount rejects the whole file (exit 3), nothing written" {
 	load_examples
 	sed '3s/,15\.60,/,abc,/' "$EX/sales-2025-03-01.csv" >bad.csv
