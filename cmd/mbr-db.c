@@ -5,9 +5,11 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "banned.h"
@@ -17,22 +19,23 @@ static const char usage[] =
 	"              [--currency code] [--exponent n] [--time-zone zone]\n"
 	"       mbr-db [-q] [-d file] [--operator name] check\n"
 	"       mbr-db [-q] [-d file] [--operator name] backup file.gz\n"
-	"       mbr-db [-q] [-d file] [--operator name] restore file.gz\n"
-	"       mbr-db [-q] [-d file] [--operator name] migrate\n"
-	"       mbr-db [-q] [-d file] [--operator name] grant operator cashier|manager|admin\n"
-	"       mbr-db [-q] [-d file] [--operator name] revoke operator\n"
+	"       mbr-db [-nq] [-d file] [--operator name] restore file.gz\n"
+	"       mbr-db [-nq] [-d file] [--operator name] migrate\n"
+	"       mbr-db [-nq] [-d file] [--operator name] grant operator cashier|manager|admin\n"
+	"       mbr-db [-nq] [-d file] [--operator name] revoke operator\n"
 	"       mbr-db [-d file] [--operator name] [--format fmt] [--excel] operators\n"
 	"       mbr-db [-d file] [--operator name] [--format fmt] [--excel] stores\n"
-	"       mbr-db [-q] [-d file] [--operator name] store-add code [name]\n"
-	"       mbr-db [-d file] [--operator name] config [key [value]]\n"
+	"       mbr-db [-nq] [-d file] [--operator name] store-add code [name]\n"
+	"       mbr-db [-nq] [-d file] [--operator name] config [key [value]]\n"
 	"       mbr-db [-d file] [--operator name] [--format fmt] [--excel] audit\n";
 
 enum { OPT_STORE = CLI_OPT_NEXT, OPT_ROLE, OPT_CURRENCY, OPT_EXPONENT, OPT_TZ };
 
-static const char shortopts[] = "d:hq";
+static const char shortopts[] = "d:hnq";
 
 static const struct option options[] = {
 	{ "currency", required_argument, NULL, OPT_CURRENCY },
+	{ "dry-run", no_argument, NULL, CLI_OPT_DRY_RUN },
 	{ "excel", no_argument, NULL, CLI_OPT_EXCEL },
 	{ "exponent", required_argument, NULL, OPT_EXPONENT },
 	{ "format", required_argument, NULL, CLI_OPT_FORMAT },
@@ -136,7 +139,32 @@ static int list(struct mbr_db *db, int stores)
 	return rc < 0 ? cli_db_error(&cli, db, rc) : MBR_EXIT_OK;
 }
 
-/* Run fn(db) in a transaction as an admin-only change. */
+/*
+ * End a change begun with mbr_begin: commit it, or under -n roll it back
+ * (with its audit entry) and say on stderr what it would have done.
+ */
+static int change_done(struct mbr_db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int change_done(struct mbr_db *db, const char *fmt, ...)
+{
+	struct mbr_buf what = MBR_BUF_INIT;
+	va_list ap;
+	int rc;
+
+	if (!cli.dry_run)
+		return (rc = mbr_commit(db)) < 0 ? cli_db_error(&cli, db, rc) : MBR_EXIT_OK;
+	mbr_rollback(db);
+	if (!cli.quiet) {
+		va_start(ap, fmt);
+		mbr_buf_vaddf(&what, fmt, ap);
+		va_end(ap);
+		cli_warn(&cli, "would %s", what.buf);
+		cli_warn(&cli, "dry run, nothing written");
+	}
+	mbr_buf_release(&what);
+	return MBR_EXIT_OK;
+}
+
+/* grant, or revoke when role is NULL: an admin-only change. */
 static int grant(struct mbr_db *db, const char *name, const char *role)
 {
 	enum mbr_role r = MBR_ROLE_NONE;
@@ -153,9 +181,9 @@ static int grant(struct mbr_db *db, const char *name, const char *role)
 		mbr_rollback(db);
 		return cli_db_error(&cli, db, rc);
 	}
-	if ((rc = mbr_commit(db)) < 0)
-		return cli_db_error(&cli, db, rc);
-	return MBR_EXIT_OK;
+	if (role)
+		return change_done(db, "grant '%s' the role %s", name, mbr_role_name(r));
+	return change_done(db, "revoke the role of '%s'", name);
 }
 
 static int store_add(struct mbr_db *db, const char *code, const char *name)
@@ -169,9 +197,9 @@ static int store_add(struct mbr_db *db, const char *code, const char *name)
 		mbr_rollback(db);
 		return cli_db_error(&cli, db, rc);
 	}
-	if ((rc = mbr_commit(db)) < 0)
-		return cli_db_error(&cli, db, rc);
-	return MBR_EXIT_OK;
+	if (*name)
+		return change_done(db, "add store %s '%s'", code, name);
+	return change_done(db, "add store %s", code);
 }
 
 static int config(struct mbr_db *db, int argc, char **argv)
@@ -188,9 +216,7 @@ static int config(struct mbr_db *db, int argc, char **argv)
 			mbr_rollback(db);
 			return cli_db_error(&cli, db, rc);
 		}
-		if ((rc = mbr_commit(db)) < 0)
-			return cli_db_error(&cli, db, rc);
-		return MBR_EXIT_OK;
+		return change_done(db, "set %s to '%s'", argv[0], argv[1]);
 	}
 	cli_require(&cli, db, MBR_ROLE_CASHIER, "reading settings");
 	if (argc == 1) {
@@ -240,27 +266,41 @@ static int audit_list(struct mbr_db *db)
 	return rc < 0 ? cli_db_error(&cli, db, rc) : MBR_EXIT_OK;
 }
 
+/*
+ * restore file.gz, or - for standard input; under -n the backup is
+ * checked in full (mbr_db_restore_check) and nothing is replaced.
+ */
 static int restore(const char *gz)
 {
+	const char *from = strcmp(gz, "-") ? gz : "standard input";
 	struct mbr_buf err = MBR_BUF_INIT;
 	struct stat st;
 	int rc;
 
 	if (!cli.db_path || !*cli.db_path)
 		cli_usage_error(&cli, "no database: use -d FILE or set MBR_DB");
+	if (!strcmp(gz, "-") && isatty(0))
+		cli_usage_error(&cli, "refusing to read a backup from a terminal");
 	if (stat(cli.db_path, &st) == 0) {
 		/* Replacing a database is for its admins. */
 		struct mbr_db *db = cli_open(&cli, MBR_OPEN_RW | MBR_OPEN_MIGRATE);
 		cli_require(&cli, db, MBR_ROLE_ADMIN, "restore");
 		mbr_db_close(db);
 	}
-	rc = mbr_db_restore(cli.db_path, gz, &err);
+	rc = cli.dry_run ? mbr_db_restore_check(cli.db_path, gz, &err) : mbr_db_restore(cli.db_path, gz, &err);
 	if (rc < 0) {
 		cli_warn(&cli, "%s", err.buf);
 		mbr_buf_release(&err);
 		return mbr_exit_status(rc);
 	}
 	mbr_buf_release(&err);
+	if (cli.dry_run) {
+		if (!cli.quiet) {
+			cli_warn(&cli, "would restore %s from %s", cli.db_path, from);
+			cli_warn(&cli, "dry run, nothing written");
+		}
+		return MBR_EXIT_OK;
+	}
 	{
 		struct mbr_db *db = cli_open(&cli, MBR_OPEN_RW | MBR_OPEN_MIGRATE);
 		rc = mbr_audit_outside_tx(db, "db.restore", gz, "");
@@ -271,7 +311,33 @@ static int restore(const char *gz)
 			return rc;
 	}
 	if (!cli.quiet)
-		cli_warn(&cli, "restored %s from %s", cli.db_path, gz);
+		cli_warn(&cli, "restored %s from %s", cli.db_path, from);
+	return MBR_EXIT_OK;
+}
+
+/* migrate; under -n only say from which schema version to which. */
+static int migrate(struct mbr_db *db)
+{
+	int from, to, rc;
+
+	cli_require(&cli, db, MBR_ROLE_ADMIN, "migrate");
+	if (cli.dry_run) {
+		if ((from = mbr_db_version(db)) < 0)
+			return cli_db_error(&cli, db, MBR_EDB);
+		to = mbr_db_latest_version();
+		if (!cli.quiet) {
+			if (from == to)
+				cli_warn(&cli, "schema version %d, up to date", from);
+			else
+				cli_warn(&cli, "would migrate schema version %d -> %d", from, to);
+			cli_warn(&cli, "dry run, nothing written");
+		}
+		return MBR_EXIT_OK;
+	}
+	if ((rc = mbr_db_migrate(db, &from, &to)) < 0)
+		return cli_db_error(&cli, db, rc);
+	if (!cli.quiet)
+		cli_warn(&cli, from == to ? "schema version %d, up to date" : "schema version %d -> %d", from, to);
 	return MBR_EXIT_OK;
 }
 
@@ -327,16 +393,9 @@ int main(int argc, char *argv[])
 		return cli_close_stdout(&cli, restore(args[0]));
 	}
 	if (!strcmp(cmd, "migrate")) {
-		int from, to;
-
 		need_args(nargs, 0, 0);
 		db = cli_open(&cli, MBR_OPEN_RW | MBR_OPEN_MIGRATE);
-		cli_require(&cli, db, MBR_ROLE_ADMIN, "migrate");
-		rc = mbr_db_migrate(db, &from, &to);
-		if (rc < 0)
-			rc = cli_db_error(&cli, db, rc);
-		else if (!cli.quiet)
-			cli_warn(&cli, from == to ? "schema version %d, up to date" : "schema version %d -> %d", from, to);
+		rc = migrate(db);
 		mbr_db_close(db);
 		return cli_close_stdout(&cli, rc);
 	}
@@ -347,13 +406,18 @@ int main(int argc, char *argv[])
 		db = cli_open(&cli, 0);
 		rc = cmd_check(db);
 	} else if (!strcmp(cmd, "backup")) {
+		int to_stdout;
+
 		need_args(nargs, 1, 1);
+		to_stdout = !strcmp(args[0], "-");
+		if (to_stdout && isatty(1))
+			cli_usage_error(&cli, "refusing to write a backup to a terminal");
 		db = cli_open(&cli, MBR_OPEN_RW);
 		cli_require(&cli, db, MBR_ROLE_MANAGER, "backup");
 		rc = mbr_db_backup(db, args[0]);
 		rc = rc < 0 ? cli_db_error(&cli, db, rc) : MBR_EXIT_OK;
 		if (rc == 0 && !cli.quiet)
-			cli_warn(&cli, "backed up %s to %s", cli.db_path, args[0]);
+			cli_warn(&cli, "backed up %s to %s", cli.db_path, to_stdout ? "standard output" : args[0]);
 	} else if (!strcmp(cmd, "grant") || !strcmp(cmd, "revoke")) {
 		int g = !strcmp(cmd, "grant");
 

@@ -357,7 +357,8 @@ int mbr_audit_verify(struct mbr_db *db, int64_t *entries);
 
 /*
  * Check a database: integrity_check, foreign keys, cached balances equal
- * ledger sums, audit chain.  Each problem is passed to fn (one line of
+ * ledger sums, points lots against balances and their ledger entries,
+ * personal data opens with the key, report aggregates, audit chain.  Each problem is passed to fn (one line of
  * text); returns 0 when sound, MBR_EINVAL when a problem was found.
  */
 typedef void (*mbr_problem_fn)(const char *problem, void *ctx);
@@ -365,12 +366,23 @@ int mbr_db_check(struct mbr_db *db, mbr_problem_fn fn, void *ctx);
 
 /*
  * Online backup to a gzip file, and restore from one (replaces the
- * database).  A backup never replaces a file: MBR_EEXIST if gzpath
- * exists, MBR_EINVAL if it names the database, its -wal, -shm or
- * -journal file or its key file (even when they do not exist yet).
+ * database).  gzpath "-" is standard output for a backup and standard
+ * input for a restore (the caller refuses a terminal).  A backup never
+ * replaces a file: MBR_EEXIST if gzpath exists, MBR_EINVAL if it names
+ * the database, its -wal, -shm or -journal file or its key file (even
+ * when they do not exist yet).  Both stream, in constant memory, through
+ * a temporary copy of the database (beside gzpath, or beside the database
+ * for "-"; for a restore beside dbpath) that is removed when they return,
+ * and also when SIGHUP, SIGINT, SIGPIPE or SIGTERM ends the program
+ * meanwhile (for those of the four whose disposition is the default;
+ * they install a handler while they run, and put the old one back).
+ * mbr_db_restore_check does what mbr_db_restore does short of replacing
+ * anything: the backup is inflated and proved a sound mbr database whose
+ * key is the one that would serve it at dbpath (MBR_KEY, else dbpath.key).
  */
 int mbr_db_backup(struct mbr_db *db, const char *gzpath);
 int mbr_db_restore(const char *dbpath, const char *gzpath, struct mbr_buf *err);
+int mbr_db_restore_check(const char *dbpath, const char *gzpath, struct mbr_buf *err);
 
 /*
  * Do paths a and b name the same file: the same inode when both exist,

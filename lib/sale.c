@@ -2327,17 +2327,19 @@ int mbr_sales_redate(struct mbr_db *db, long *moved)
 int mbr_agg_verify(struct mbr_db *db, mbr_problem_fn fn, void *ctx, int *problems)
 {
 	static const struct { const char *name, *sql; } q[] = {
-		{ "store/day", "SELECT DISTINCT 'store ' || store || ' day ' || day FROM ("
+		{ "store/day", "SELECT DISTINCT 'store ' || store || ' on ' || date(day * 86400, 'unixepoch') FROM ("
 			"SELECT * FROM (" AGG_STORE_DAY_SQL ") EXCEPT SELECT store, day, receipts, returns, amount, discount,"
 			" items, member_receipts, member_amount, points_earned FROM agg_store_day"
 			" UNION SELECT * FROM (SELECT store, day, receipts, returns, amount, discount, items,"
 			" member_receipts, member_amount, points_earned FROM agg_store_day"
 			" EXCEPT SELECT * FROM (" AGG_STORE_DAY_SQL ")))" },
-		{ "member/day", "SELECT DISTINCT 'member #' || member || ' day ' || day FROM ("
+		{ "member/day", "SELECT DISTINCT 'member ' || COALESCE((SELECT uid FROM members WHERE members.id = x.member),"
+			" '#' || x.member) || ' on ' || date(x.day * 86400, 'unixepoch') FROM ("
 			"SELECT * FROM (" AGG_MEMBER_DAY_SQL ") EXCEPT SELECT member, day, receipts, amount, points_earned"
 			" FROM agg_member_day UNION SELECT * FROM (SELECT member, day, receipts, amount, points_earned"
-			" FROM agg_member_day EXCEPT SELECT * FROM (" AGG_MEMBER_DAY_SQL ")))" },
-		{ "category/day", "SELECT DISTINCT 'category ' || quote(category) || ' store ' || store || ' day ' || day FROM ("
+			" FROM agg_member_day EXCEPT SELECT * FROM (" AGG_MEMBER_DAY_SQL "))) AS x" },
+		{ "category/day", "SELECT DISTINCT 'category ' || quote(category) || ' store ' || store || ' on '"
+			" || date(day * 86400, 'unixepoch') FROM ("
 			"SELECT * FROM (SELECT * FROM (" AGG_CATEGORY_DAY_SQL ") EXCEPT SELECT category, store, day, lines,"
 			" qty, amount FROM agg_category_day) UNION SELECT * FROM (SELECT category, store, day, lines,"
 			" qty, amount FROM agg_category_day EXCEPT SELECT * FROM (" AGG_CATEGORY_DAY_SQL ")))" },

@@ -408,6 +408,168 @@ load_members() {
 	[ "$(dump)" = "$before" ]
 }
 
+# ------------------------------------------- backup to stdout, restore from stdin
+
+# A database that compresses to well over a pipe's 64 KiB buffer: a
+# backup to a pipe nobody reads blocks while its temporary copy exists.
+# (The pipes of these tests are on fd 7: bats keeps 3 for itself.)
+pad_database() {
+	q "CREATE TABLE pad(b); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${1:-64})
+	   INSERT INTO pad SELECT randomblob(4096) FROM n"
+}
+
+# no temporary copy, partial backup or their journals left in the directory
+no_temp_files() {
+	! ls -A | grep -E '\.(tmp|part)'
+}
+
+@test "backup - | restore -: a pipeline copies the database exactly into another; both audited with target -" {
+	load_members
+	want=$(members)
+	cp -p shop.db.key copy.db.key
+	run --separate-stderr bash -c 'set -o pipefail; mbr-db -q backup - | mbr-db -d copy.db restore -'
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "mbr-db: restored copy.db from standard input" ]
+	[ "$(mbr-member -d copy.db --reveal export)" = "$want" ]
+	[ "$(stat -c %a copy.db)" = 600 ]
+	mbr-db -q -d copy.db check
+	[ "$(q "SELECT action || ' ' || target FROM audit WHERE action LIKE 'db.%' ORDER BY id DESC LIMIT 1")" = "db.backup -" ]
+	[ "$(sqlite3 copy.db "SELECT action || ' ' || target FROM audit WHERE action LIKE 'db.%' ORDER BY id DESC LIMIT 1")" = "db.restore -" ]
+	no_temp_files
+	# to a file through stdout, and back over the live database from stdin
+	run --separate-stderr sh -c 'mbr-db backup - >b.gz'
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "mbr-db: backed up $MBR_DB to standard output" ]
+	gzip -t b.gz
+	[ "$(gzip -dc b.gz | head -c 15)" = "SQLite format 3" ]
+	[ ! -e ./- ]
+	mbr-member -q --yes erase M0002
+	[ "$(members)" != "$want" ]
+	run --separate-stderr mbr-db restore - <b.gz
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "mbr-db: restored $MBR_DB from standard input" ]
+	[ "$(members)" = "$want" ]
+	mbr-db -q check
+	no_temp_files
+}
+
+@test "backup - and restore -: a terminal is refused (exit 2), nothing written" {
+	command -v script >/dev/null || skip "script(1) is not installed"
+	before=$(dump)
+	for cmd in 'backup -' 'restore -'; do
+		run script -qec "mbr-db $cmd" /dev/null </dev/null
+		echo "$cmd: $output"
+		[ "$status" -eq 2 ]
+		[[ "$output" == *"mbr-db: refusing to "*" a backup "*" a terminal"* ]]
+		[[ "$output" == *"usage: mbr-db "* ]]
+	done
+	[ "$(dump)" = "$before" ]
+	[ ! -e ./- ]
+}
+
+@test "restore -: standard input is checked as strictly as a file (exit 4); nothing replaced" {
+	load_members
+	mbr-db -q backup good.gz
+	cp shop.db before.db
+	echo 'not a database' | gzip >junk.gz
+	sqlite3 "$MBR_DB" .dump >plain.gz
+	head -c $(($(stat -c %s good.gz) - 8)) good.gz >cut.gz
+	{ cat good.gz; echo more; } >trailing.gz
+	: >empty.gz
+	while IFS='|' read -r f msg; do
+		run --separate-stderr mbr-db restore - <"$f"
+		echo "$f: $stderr"
+		[ "$status" -eq 4 ]
+		[ "$output" = "" ]
+		[[ "$stderr" == "mbr-db: backup on standard input"$msg ]]
+		cmp shop.db before.db
+	done <<-'EOF'
+	junk.gz| is not a sound mbr database*
+	plain.gz|: not a sound gzip file (incorrect header check)
+	cut.gz|: cut short (unexpected end of gzip data)
+	trailing.gz|: data after the end of its gzip stream
+	empty.gz|: cut short (unexpected end of gzip data)
+	EOF
+	# through a pipe too, and into a database that does not exist yet
+	run --separate-stderr sh -c '{ cat good.gz; echo more; } | mbr-db -d new.db restore -'
+	[ "$status" -eq 4 ]
+	[ "$stderr" = "mbr-db: backup on standard input: data after the end of its gzip stream" ]
+	[ ! -e new.db ]
+	no_temp_files
+	mbr-db -q check
+}
+
+@test "backup, restore: SIGTERM or SIGHUP in the middle leaves no temporary file; the database is untouched" {
+	load_members
+	pad_database 64
+	mbr-db -q backup good.gz
+	cp shop.db before.db
+	mkfifo pipe
+	for sig in TERM HUP; do
+		# backup - into a pipe that is opened but not read: it blocks, copy made
+		mbr-db backup - >pipe 2>err &
+		pid=$!
+		exec 7<pipe
+		for i in $(seq 100); do ls | grep -q '\.tmp' && break; sleep 0.05; done
+		ls | grep -q '^shop\.db\.tmp'
+		kill -$sig $pid
+		status=0
+		wait $pid || status=$?
+		exec 7<&-
+		echo "backup, SIG$sig: $status $(cat err)"
+		[ "$status" -eq $((128 + $(kill -l $sig))) ]
+		no_temp_files
+		# restore - from a pipe that gives half a backup and stays open
+		mbr-db restore - <pipe 2>err &
+		pid=$!
+		exec 7>pipe
+		head -c 100000 good.gz >&7
+		for i in $(seq 100); do ls | grep -q '\.tmp' && break; sleep 0.05; done
+		ls | grep -q '^shop\.db\.tmp'
+		kill -$sig $pid
+		status=0
+		wait $pid || status=$?
+		exec 7>&-
+		echo "restore, SIG$sig: $status $(cat err)"
+		[ "$status" -eq $((128 + $(kill -l $sig))) ]
+		no_temp_files
+	done
+	# a reader that goes away: SIGPIPE (141), or exit 4 where it is ignored
+	run --separate-stderr bash -c 'mbr-db backup - | head -c 10 >/dev/null; exit ${PIPESTATUS[0]}'
+	[ "$status" -eq 141 ] || [ "$status" -eq 4 ]
+	no_temp_files
+	cmp shop.db before.db
+	mbr-db -q check
+}
+
+@test "backup to a file: SIGTERM while it compresses leaves neither the copy nor the partial file" {
+	load_members
+	pad_database 4096
+	cp shop.db before.db
+	killed=0
+	for try in 1 2 3 4 5; do
+		rm -f b.gz
+		mbr-db -q backup b.gz &
+		pid=$!
+		# the partial .gz appears once the copy is made; kill while it grows
+		while kill -0 $pid 2>/dev/null && ! ls | grep -q '\.part'; do :; done
+		kill -TERM $pid 2>/dev/null || true
+		status=0
+		wait $pid || status=$?
+		no_temp_files
+		if [ "$status" -eq 143 ]; then
+			killed=1
+			[ ! -e b.gz ]
+			break
+		fi
+		[ "$status" -eq 0 ]	# done before the signal: try again
+	done
+	[ "$killed" = 1 ]
+	cmp shop.db before.db
+}
+
 # --------------------------------------------------------------- migrate
 
 @test "migrate: an up-to-date database is left as it is, however often; needs admin" {
@@ -609,5 +771,111 @@ load_members() {
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "id,time,operator,program,action,target,detail" ]
 	[[ "${lines[-1]}" == *",admin1,mbr-db,setting.set,time_zone,Europe/Paris" ]]
+	mbr-db -q check
+}
+
+# --------------------------------------------------------------- dry run
+
+# what a dry run must leave as it was: the file, the content, the audit log
+snapshot() {
+	cksum <"$MBR_DB"
+	dump
+	mbr-db audit --format csv
+}
+
+@test "-n: grant, revoke, store-add, config, migrate, restore say what they would do and write nothing" {
+	load_members
+	mbr-db -q grant wang manager
+	mbr-db -q backup b.gz
+	before=$(snapshot)
+	[ ! -e "$MBR_DB-wal" ] || [ ! -s "$MBR_DB-wal" ]
+	while IFS='|' read -r args would; do
+		run --separate-stderr mbr-db $args
+		echo "$args: $stderr"
+		[ "$status" -eq 0 ]
+		[ "$output" = "" ]
+		[ "$stderr" = "$(printf 'mbr-db: %s\nmbr-db: dry run, nothing written' "$would")" ]
+		[ "$(snapshot)" = "$before" ]
+	done <<-EOF
+	-n grant li cashier|would grant 'li' the role cashier
+	--dry-run grant wang admin|would grant 'wang' the role admin
+	-n revoke wang|would revoke the role of 'wang'
+	-n store-add S03 Third|would add store S03 'Third'
+	-n store-add S04|would add store S04
+	-n config time_zone UTC|would set time_zone to 'UTC'
+	-n config currency HKD|would set currency to 'HKD'
+	-n migrate|schema version 4, up to date
+	-n restore b.gz|would restore $MBR_DB from b.gz
+	EOF
+	run --separate-stderr mbr-db -n restore - <b.gz
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "$(printf 'mbr-db: would restore %s from standard input\nmbr-db: dry run, nothing written' "$MBR_DB")" ]
+	# -q: silent
+	run --separate-stderr mbr-db -nq grant li cashier
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$(snapshot)" = "$before" ]
+	[ "$(mbr-db operators --format csv | grep -c '^li,')" = 0 ]
+	[ -z "$(ls | grep -E 'tmp|part')" ]
+	# without -n the same commands do write
+	mbr-db -q grant li cashier
+	[ "$(mbr-db operators --format csv | grep '^li,')" = "li,cashier" ]
+}
+
+@test "-n: every check still runs; a refusal has its usual status and message, and nothing is written" {
+	load_members
+	mbr-db -q grant li cashier
+	echo 'not a database' | gzip >junk.gz
+	mbr-db -q backup b.gz
+	mbr-db -q -d other.db init
+	before=$(snapshot)
+	while IFS='|' read -r want args msg; do
+		run --separate-stderr mbr-db $args
+		echo "$args: $status $stderr"
+		[ "$status" -eq "$want" ]
+		[ "$output" = "" ]
+		[[ "$stderr" == "mbr-db: "$msg ]]
+		[[ "$stderr" != *"dry run"* ]]
+		[ "$(snapshot)" = "$before" ]
+	done <<-'EOF'
+	3|-n grant li boss|role 'boss' must be cashier, manager or admin
+	3|-n revoke admin1|refusing to revoke your own role
+	3|-n grant admin1 cashier|*admin*
+	3|-n store-add S02|store 'S02' already exists
+	3|-n config time_zone Nowhere/Land|unknown time zone 'Nowhere/Land'
+	3|-n config store_code S09|*store_code*
+	4|-n restore junk.gz|backup 'junk.gz' is not a sound mbr database*
+	4|-n restore missing.gz|backup 'missing.gz': No such file or directory
+	5|-n --operator li grant li admin|operator 'li' is cashier; grant needs admin
+	5|-n --operator li restore b.gz|operator 'li' is cashier; restore needs admin
+	5|-n --operator li migrate|operator 'li' is cashier; migrate needs admin
+	EOF
+	# restore -n checks the key too: another database's is refused
+	cp -p other.db other.before
+	run --separate-stderr mbr-db -d other.db -n restore b.gz
+	[ "$status" -eq 4 ]
+	[[ "$stderr" == "mbr-db: not restored: key file 'other.db.key' does not belong to database 'b.gz'"* ]]
+	cmp other.db other.before
+	# into a new path: checked in full, nothing created
+	cp -p shop.db.key new.db.key
+	run --separate-stderr mbr-db -d new.db -n restore b.gz
+	[ "$status" -eq 0 ]
+	[ ! -e new.db ]
+	[ -z "$(ls | grep -E 'tmp|part')" ]
+}
+
+@test "migrate -n: says from which schema version to which; the database stays as it was until migrate" {
+	load_members
+	q 'PRAGMA user_version = 3'
+	before=$(cksum <"$MBR_DB")
+	run --separate-stderr mbr-db -n migrate
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "$(printf 'mbr-db: would migrate schema version 3 -> 4\nmbr-db: dry run, nothing written')" ]
+	[ "$(cksum <"$MBR_DB")" = "$before" ]
+	[ "$(q 'PRAGMA user_version')" = 3 ]
+	run --separate-stderr mbr-db migrate
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "mbr-db: schema version 3 -> 4" ]
+	[ "$(q 'PRAGMA user_version')" = 4 ]
 	mbr-db -q check
 }

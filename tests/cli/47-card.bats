@@ -628,7 +628,7 @@ expired count cards,1,20.00,0.00,20.00
 	run --separate-stderr mbr-db check
 	echo "$output"
 	[ "$status" -eq 1 ]
-	[ "$output" = "stored value differs from ledger: S01-2, cached 100001+10000, ledger 100000+10000" ]
+	[ "$output" = "stored value differs from ledger: S01-2, cached principal 1000.01 bonus 100.00, ledger principal 1000.00 bonus 100.00" ]
 	[[ "$stderr" == *"1 problem found"* ]]
 	q "UPDATE members SET sv_principal = sv_principal - 1 WHERE id = 1"
 	sound
@@ -640,7 +640,7 @@ expired count cards,1,20.00,0.00,20.00
 	q "UPDATE gift_cards SET bonus = 1"
 	run --separate-stderr mbr-db check
 	[ "$status" -eq 1 ]
-	[[ "$output" == "gift card differs from ledger: "*", cached 5000+1, ledger 5000+0" ]]
+	[[ "$output" == "gift card differs from ledger: "*", cached principal 50.00 bonus 0.01, ledger principal 50.00 bonus 0.00" ]]
 }
 
 # ------------------------------------------------------- edges found later

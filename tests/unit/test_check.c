@@ -1,7 +1,9 @@
 /*
  * test_check.c - unit tests for lib/check.c: mbr_db_check on sound and
- * damaged databases (cached balances that differ from their ledgers, a
- * broken audit chain, dangling references), and gzip backup and restore,
+ * damaged databases (cached balances that differ from their ledgers,
+ * points lots that do not fit the balance or their ledger entry, personal
+ * data that does not open with the key, a broken audit chain, dangling
+ * references), the wording of the problems, and gzip backup and restore,
  * including restores from files that are not sound mbr backups, which
  * must fail with a clear message and leave the target untouched.
  *
@@ -274,7 +276,12 @@ static void test_check_detects_damage(void **state)
 	static const struct damage cases[] = {
 		{ "points cache", "UPDATE members SET points = 5 WHERE id = 2", NULL, "points", 2 },
 		{ "points cache, no ledger", "UPDATE members SET points = 5 WHERE id = 3", NULL, "ledger 0", 3 },
-		{ "stored value cache", "UPDATE members SET sv_principal = 100 WHERE id = 1", NULL, "stored value", 1 },
+		{ "stored value cache", "UPDATE members SET sv_principal = 100 WHERE id = 1", NULL,
+		  "stored value differs from ledger", 1 },
+		{ "stored value in decimals", "UPDATE members SET sv_principal = 100 WHERE id = 1", NULL,
+		  "cached principal 1.00 bonus 0.00, ledger principal 0.00 bonus 0.00", 1 },
+		{ "stored value below zero", "UPDATE members SET sv_bonus = -250 WHERE id = 2", NULL,
+		  "bonus -2.50", 2 },
 		{ "audit detail",
 		  "DROP TRIGGER audit_no_update; UPDATE audit SET detail = 'forged' WHERE id = 2",
 		  "audit", "entry 2", 0 },
@@ -282,7 +289,7 @@ static void test_check_detects_damage(void **state)
 		  "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE id = 3", "audit", "entry 3", 0 },
 		{ "dangling store",
 		  "PRAGMA foreign_keys = OFF; UPDATE members SET store = 'GONE' WHERE id = 1",
-		  "foreign key", "members", 0 },
+		  NULL, "store refers to a missing row of stores", 1 },
 	};
 	struct problems p;
 	char name[32], uid[40];
@@ -365,6 +372,165 @@ static void test_check_names_only_the_bad_member(void **state)
 		assert_null(strchr(p.line[i], '\n'));	/* one line each */
 	}
 	mbr_db_close(db);
+}
+
+/* ------------------------------------------------ lots, personal data */
+
+/*
+ * A database whose members hold points in lots: C001 (id 1) earns 100
+ * expiring a year on and 40 that never expire, then redeems 30 (out of
+ * the lot: 70 left of it); C002 (id 2) earns 20 expiring, C003 (id 3)
+ * none.  Returns the ledger id of C001's lot.
+ */
+static int64_t lots_db(const char *path)
+{
+	struct mbr_db *db = open_db(path);
+	struct mbr_post p;
+	int64_t lot = 0;
+
+	add_members(db, 3, 0);
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	memset(&p, 0, sizeof(p));
+	p.member = 1;
+	p.kind = "earn";
+	p.source = "operator";
+	p.points = 100;
+	p.expires_at = mbr_now() + 365 * 86400;
+	assert_int_equal(mbr_points_post(db, &p, &lot), MBR_OK);
+	p.points = 40;
+	p.expires_at = 0;
+	assert_int_equal(mbr_points_post(db, &p, NULL), MBR_OK);
+	p.kind = "redeem";
+	p.points = -30;
+	assert_int_equal(mbr_points_post(db, &p, NULL), MBR_OK);
+	p.member = 2;
+	p.kind = "earn";
+	p.points = 20;
+	p.expires_at = mbr_now() + 365 * 86400;
+	assert_int_equal(mbr_points_post(db, &p, NULL), MBR_OK);
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	check_clean(db);
+	mbr_db_close(db);
+	return lot;
+}
+
+/* Each damage to the lots is found, in the user's terms: member uid,
+ * ledger entry as history shows it, dates, points. */
+static void test_check_points_lots(void **state)
+{
+	static const struct {
+		const char *what, *sql;
+		const char *line;	/* the whole problem line; %s: C001's lot entry "S01:n" */
+	} cases[] = {
+		{ "remaining below zero", "UPDATE points_lots SET remaining = -1 WHERE member = 1",
+		  "points lot out of range: member S01-1, lot of entry %s (2026-11-22, lapses 2027-11-22),"
+		  " remaining -1 of 100" },
+		{ "remaining above the lot's points", "UPDATE points_lots SET points = 60 WHERE member = 1",
+		  "points lot out of range: member S01-1, lot of entry %s (2026-11-22, lapses 2027-11-22),"
+		  " remaining 70 of 60" },
+		{ "more than the balance", "UPDATE points_lots SET points = 200, remaining = 120 WHERE member = 1",
+		  "open points lots exceed the balance: S01-1, open lots 120, balance 110" },
+		{ "a lot larger than its entry", "UPDATE points_lots SET points = 500 WHERE member = 1",
+		  "points lot differs from its ledger entry: lot of entry %s (2026-11-22), member S01-1 (entry: S01-1),"
+		  " points 500 (entry: 100)" },
+		{ "a lot moved to another member", "UPDATE points_lots SET member = 3 WHERE member = 1",
+		  "points lot differs from its ledger entry: lot of entry %s (2026-11-22), member S01-3 (entry: S01-1),"
+		  " points 100 (entry: 100)" },
+	};
+	char name[32], want[256], entry[32];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct problems p;
+		struct mbr_db *db;
+		const char *path;
+		int64_t lot;
+
+		snprintf(name, sizeof(name), "l%zu.db", i);
+		path = make_db(name);
+		lot = lots_db(path);
+		snprintf(entry, sizeof(entry), "S01:%lld", (long long)lot);
+		raw_exec(path, cases[i].sql);
+		db = open_db(path);
+		memset(&p, 0, sizeof(p));
+		if (mbr_db_check(db, collect, &p) != MBR_EINVAL)
+			fail_msg("%s: check passed (%s)", cases[i].what, mbr_db_errmsg(db));
+		snprintf(want, sizeof(want), cases[i].line, entry);
+		if (problem_with(&p, want, NULL) < 0)
+			fail_msg("%s: no line '%s' (%d problems, first '%s')", cases[i].what, want, p.n, p.line[0]);
+		mbr_db_close(db);
+	}
+}
+
+/* Personal data that does not open with the key is found and its member
+ * named; erased members, who have none, pass. */
+static void test_check_personal_data(void **state)
+{
+	static const struct {
+		const char *what, *sql, *line;
+	} cases[] = {
+		{ "altered", "UPDATE member_pii SET pii = substr(pii, 1, 30) || x'00' || substr(pii, 32) WHERE member = 2",
+		  "personal data of member S01-2 does not decrypt with this database's key (altered, or sealed under another key)" },
+		{ "another member's", "UPDATE member_pii SET pii = (SELECT pii FROM member_pii WHERE member = 1) WHERE member = 3",
+		  "personal data of member S01-3 does not decrypt" },
+		{ "sealed under another key",
+		  "ATTACH 'other.db' AS o; UPDATE member_pii SET pii = (SELECT pii FROM o.member_pii WHERE member = 1)"
+		  " WHERE member = 1",
+		  "personal data of member S01-1 does not decrypt" },
+		{ "kept for an erased member", "UPDATE members SET status = 'erased' WHERE id = 2",
+		  "personal data of member S01-2 is still there, though the member was erased" },
+	};
+	const char *other = make_db("other.db");
+	struct mbr_db *db = open_db(other);
+	char name[32], sql[512];
+	size_t i;
+
+	(void)state;
+	add_members(db, 3, 0);		/* the same uids, another key */
+	mbr_db_close(db);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct problems p;
+		const char *path;
+		int k;
+
+		snprintf(name, sizeof(name), "k%zu.db", i);
+		path = make_db(name);
+		db = open_db(path);
+		add_members(db, 3, 1);
+		/* an erased member is sound */
+		assert_int_equal(mbr_begin(db), MBR_OK);
+		{
+			struct mbr_member m;
+
+			mbr_member_clear(&m);
+			snprintf(m.member_no, sizeof(m.member_no), "GONE");
+			assert_int_equal(mbr_member_add(db, &m, 0), MBR_OK);
+			assert_int_equal(mbr_member_erase(db, m.id), MBR_OK);
+		}
+		assert_int_equal(mbr_commit(db), MBR_OK);
+		check_clean(db);
+		mbr_db_close(db);
+
+		/* other.db is in the test's directory, not the working one */
+		if (strstr(cases[i].sql, "'other.db'"))
+			snprintf(sql, sizeof(sql), "ATTACH '%s' AS o; UPDATE member_pii SET pii ="
+				 " (SELECT pii FROM o.member_pii WHERE member = 1) WHERE member = 1", other);
+		else
+			snprintf(sql, sizeof(sql), "%s", cases[i].sql);
+		raw_exec(path, sql);
+		db = open_db(path);
+		memset(&p, 0, sizeof(p));
+		if (mbr_db_check(db, collect, &p) != MBR_EINVAL)
+			fail_msg("%s: check passed (%s)", cases[i].what, mbr_db_errmsg(db));
+		if (problem_with(&p, cases[i].line, NULL) < 0)
+			fail_msg("%s: no line '%s' (%d problems, first '%s')", cases[i].what, cases[i].line, p.n, p.line[0]);
+		/* only that member is named */
+		for (k = 0; k < p.n && k < 16; k++)
+			assert_non_null(strstr(p.line[k], "personal data of member "));
+		assert_int_equal(p.n, 1);
+		mbr_db_close(db);
+	}
 }
 
 /* --------------------------------------------------- backup, restore */
@@ -655,6 +821,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_check_with_points, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_detects_damage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_names_only_the_bad_member, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_points_lots, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_personal_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_restore_new_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_over_existing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_refuses_bad_backups, setup, teardown),

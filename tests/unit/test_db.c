@@ -1,14 +1,19 @@
 /*
  * test_db.c - unit tests for lib/db.c and lib/schema.c: creating and
  * opening databases (modes, refusals, foreign files), settings, roles,
- * transactions, chain-unique keys, stores and schema versions.
+ * transactions, chain-unique keys, stores and schema versions; and of
+ * backup and restore (lib/check.c) through standard output and input,
+ * and their temporary files on a signal.
  *
  * Every test runs in a fresh temporary directory with MBR_KEY unset,
  * MBR_OPERATOR "tester" and MBR_NOW pinned.  The raw sqlite3 API is used
  * only to build hostile files (foreign databases, lowered user_version),
  * as someone outside mbr would.
  */
+#include <dirent.h>
+#include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -961,6 +967,205 @@ static void test_append_only_tables(void **state)
 	mbr_db_close(db);
 }
 
+/* ------------------------------------------- backup and restore streams */
+
+/* Names in the test directory that hold "tmp" or "part" (temporary files). */
+static int temp_files(void)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (strstr(e->d_name, ".tmp") || strstr(e->d_name, ".part"))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Make path's database compress to well over a pipe's 64 KiB buffer. */
+static void pad_db(const char *path)
+{
+	raw_exec(path, "CREATE TABLE pad(b); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+		       " WHERE i < 64) INSERT INTO pad SELECT randomblob(4096) FROM n");
+}
+
+/* Point fd (0 or 1) at path for a while; returns the saved descriptor. */
+static int redirect(int fd, const char *path, int flags)
+{
+	int saved = dup(fd), f = open(path, flags, 0600);
+
+	assert_true(saved >= 0 && f >= 0);
+	assert_int_equal(dup2(f, fd), fd);
+	close(f);
+	return saved;
+}
+
+static void restore_fd(int fd, int saved)
+{
+	assert_int_equal(dup2(saved, fd), fd);
+	close(saved);
+}
+
+static void test_backup_restore_streams(void **state)
+{
+	const char *path = make_db("s.db");
+	struct mbr_buf err = MBR_BUF_INIT;
+	struct mbr_db *db = open_db(path, MBR_OPEN_RW);
+	char key[200], *p;
+	size_t len;
+	int saved;
+
+	(void)state;
+	assert_int_equal(mbr_store_add(db, "S07", "Seventh"), MBR_OK);
+	/* "-" is standard output: a gzip stream there, no file named "-" */
+	fflush(stdout);
+	saved = redirect(1, tmp("out.gz"), O_WRONLY | O_CREAT | O_TRUNC);
+	assert_int_equal(mbr_db_backup(db, "-"), MBR_OK);
+	restore_fd(1, saved);
+	mbr_db_close(db);
+	assert_false(exists(tmp("-")));
+	assert_int_equal(temp_files(), 0);
+	p = read_file(tmp("out.gz"), &len);
+	assert_true(len > 20);
+	assert_int_equal((unsigned char)p[0], 0x1f);
+	assert_int_equal((unsigned char)p[1], 0x8b);
+	free(p);
+
+	/* "-" is standard input; checking it replaces and creates nothing */
+	snprintf(key, sizeof(key), "%s.key", path);
+	setenv("MBR_KEY", key, 1);
+	saved = redirect(0, tmp("out.gz"), O_RDONLY);
+	if (mbr_db_restore_check(tmp("copy.db"), "-", &err) != MBR_OK)
+		fail_msg("restore check: %s", err.buf);
+	assert_false(exists(tmp("copy.db")));
+	assert_int_equal(temp_files(), 0);
+	assert_int_equal(lseek(0, 0, SEEK_SET), 0);
+	if (mbr_db_restore(tmp("copy.db"), "-", &err) != MBR_OK)
+		fail_msg("restore: %s", err.buf);
+	restore_fd(0, saved);
+	assert_int_equal(temp_files(), 0);
+	db = open_db(tmp("copy.db"), MBR_OPEN_RW);
+	assert_int_equal(mbr_store_exists(db, "S07"), 1);
+	mbr_db_close(db);
+
+	/* the same strictness as for a file: trailing data, named as stdin */
+	write_file(tmp("junk"), "junk");
+	p = read_file(tmp("out.gz"), &len);
+	{
+		FILE *fp = fopen(tmp("trailing.gz"), "wb");
+		assert_non_null(fp);
+		assert_int_equal(fwrite(p, 1, len, fp), len);
+		fputs("more", fp);
+		assert_int_equal(fclose(fp), 0);
+	}
+	free(p);
+	saved = redirect(0, tmp("trailing.gz"), O_RDONLY);
+	assert_int_equal(mbr_db_restore_check(tmp("copy.db"), "-", &err), MBR_EIO);
+	restore_fd(0, saved);
+	assert_string_equal(err.buf, "backup on standard input: data after the end of its gzip stream");
+	saved = redirect(0, tmp("junk"), O_RDONLY);
+	assert_int_equal(mbr_db_restore_check(tmp("copy.db"), "-", &err), MBR_EIO);
+	restore_fd(0, saved);
+	assert_non_null(strstr(err.buf, "backup on standard input: not a sound gzip file"));
+	assert_int_equal(temp_files(), 0);
+	mbr_buf_release(&err);
+}
+
+/*
+ * A child backs up to a pipe that is never read, so that it blocks with
+ * its temporary copy made; then it gets sig.  ignore_hup: the child
+ * ignores SIGHUP first (as under nohup).  Returns the child's wait status.
+ */
+static int backup_signalled(const char *path, int sig, int ignore_hup)
+{
+	int fds[2], status, i;
+	pid_t pid;
+
+	assert_int_equal(pipe(fds), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct mbr_db *db = NULL;
+
+		/* whatever the test runner's were (a background job ignores SIGINT) */
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, ignore_hup ? SIG_IGN : SIG_DFL);
+		dup2(fds[1], 1);
+		close(fds[0]);
+		close(fds[1]);
+		if (mbr_db_open(path, MBR_OPEN_RW, "test", &db) != MBR_OK)
+			_exit(90);
+		_exit(mbr_db_backup(db, "-") == MBR_OK ? 0 : 91);
+	}
+	close(fds[1]);
+	for (i = 0; i < 500 && !temp_files(); i++)
+		usleep(10000);
+	assert_true(temp_files() > 0);
+	if (ignore_hup) {
+		assert_int_equal(kill(pid, SIGHUP), 0);
+		usleep(100000);
+		assert_int_equal(waitpid(pid, &status, WNOHANG), 0);	/* still there */
+		assert_true(temp_files() > 0);
+	}
+	assert_int_equal(kill(pid, sig), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	close(fds[0]);
+	return status;
+}
+
+static void test_backup_signal_removes_temp_files(void **state)
+{
+	const char *path = make_db("big.db");
+	int status;
+
+	(void)state;
+	pad_db(path);
+	status = backup_signalled(path, SIGTERM, 0);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGTERM);
+	assert_int_equal(temp_files(), 0);
+	status = backup_signalled(path, SIGINT, 1);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGINT);
+	assert_int_equal(temp_files(), 0);
+}
+
+static void on_term(int sig)
+{
+	(void)sig;
+}
+
+/* A program's own handlers and ignored signals are as they were after. */
+static void test_backup_keeps_signal_dispositions(void **state)
+{
+	const char *path = make_db("d.db");
+	struct mbr_db *db = open_db(path, MBR_OPEN_RW);
+	struct sigaction sa, now, intr;
+
+	(void)state;
+	assert_int_equal(sigaction(SIGINT, NULL, &intr), 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGTERM, &sa, NULL), 0);
+	signal(SIGHUP, SIG_IGN);
+	assert_int_equal(mbr_db_backup(db, tmp("d.gz")), MBR_OK);
+	mbr_db_close(db);
+	assert_int_equal(sigaction(SIGTERM, NULL, &now), 0);
+	assert_ptr_equal(now.sa_handler, on_term);
+	assert_int_equal(sigaction(SIGHUP, NULL, &now), 0);
+	assert_ptr_equal(now.sa_handler, SIG_IGN);
+	assert_int_equal(sigaction(SIGINT, NULL, &now), 0);
+	assert_ptr_equal(now.sa_handler, intr.sa_handler);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	assert_int_equal(temp_files(), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -987,6 +1192,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_version_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_only_tables, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backup_restore_streams, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backup_signal_removes_temp_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backup_keeps_signal_dispositions, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

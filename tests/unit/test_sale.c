@@ -569,10 +569,10 @@ static void test_aggregates(void **state)
 	mbr_buf_reset(&b);
 	assert_int_equal(mbr_agg_verify(db, problem, &b, &problems), MBR_OK);
 	{
-		char want[128];
+		char want[128], date[MBR_TIME_BUFSZ];
 
-		snprintf(want, sizeof(want), "store/day aggregate differs from the sales: store S01 day %lld\n",
-			 (long long)day);
+		snprintf(want, sizeof(want), "store/day aggregate differs from the sales: store S01 on %s\n",
+			 mbr_date_format(local(T1), date));
 		if (problems != 1 || strcmp(b.buf, want))
 			fail_msg("%d problems, wanted 1:\n%s", problems, b.buf);
 	}
