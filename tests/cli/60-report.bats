@@ -274,6 +274,23 @@ S01-6,,S01,2025-03-02,0,1,31.20,3,3,4,334,regular" ]
 	[ "$status" -eq 2 ]
 }
 
+@test "--from after --to is a usage error for every report with a range, not an empty report" {
+	for r in sales categories rfm cohorts settlement; do
+		run --separate-stderr mbr-report --from 2025-03-02 --to 2025-03-01 "$r"
+		[ "$status" -eq 2 ]
+		[ "$output" = "" ]
+		[ "${stderr_lines[0]}" = "mbr-report: --from 2025-03-02 is after --to 2025-03-01" ]
+	done
+	# one day is fine
+	run --separate-stderr mbr-report --from 2025-03-02 --to 2025-03-02 sales
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 2 ]
+	mbr-db -q grant li manager
+	run --separate-stderr mbr-report --operator nobody sales
+	[ "$status" -eq 5 ]
+	[[ "$stderr" == *"; a report needs cashier "* ]]
+}
+
 @test "cohorts: a row a month from each cohort's first purchase to the last sale, empty months included" {
 	mbr-add -q --member-no M0009 --name Zed --phone 13600009999 --store S02
 	mbr-sale -q add --ts '2025-05-10 10:00:00' --member M0001 R3001 A100:1:12.80 >/dev/null

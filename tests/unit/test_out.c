@@ -130,6 +130,33 @@ static void test_excel_formulas(void **state)
 	free(s);
 }
 
+/* --excel: text made of digits (a phone, member number 00123) is written
+ * as ="..." so that Excel keeps it as text instead of 1.38E+10 or 123;
+ * numbers and text with anything else are left alone. */
+static void test_excel_digits(void **state)
+{
+	const char *const rows[][3] = {
+		{ "13812345678", "13812345678", "00123" },
+		{ "0", "007", "12a" },
+		{ "", "1", "1.5" },
+	};
+	char *s = render(MBR_FMT_CSV, 1, rows, 3);
+
+	(void)state;
+	assert_string_equal(s, "\xEF\xBB\xBFname,points,note\r\n"
+			       "\"=\"\"13812345678\"\"\",13812345678,\"=\"\"00123\"\"\"\r\n"
+			       "\"=\"\"0\"\"\",007,12a\r\n"
+			       ",1,1.5\r\n");
+	free(s);
+	s = render(MBR_FMT_TSV, 1, rows, 1);
+	assert_string_equal(s, "\xEF\xBB\xBFname\tpoints\tnote\r\n"
+			       "\"=\"\"13812345678\"\"\"\t13812345678\t\"=\"\"00123\"\"\"\r\n");
+	free(s);
+	s = render(MBR_FMT_CSV, 0, rows, 1);	/* plain CSV is byte-exact */
+	assert_string_equal(s, "name,points,note\n13812345678,13812345678,00123\n");
+	free(s);
+}
+
 static void test_json(void **state)
 {
 	const char *const rows[][3] = {
@@ -229,6 +256,7 @@ int main(void)
 		cmocka_unit_test(test_tsv),
 		cmocka_unit_test(test_excel),
 		cmocka_unit_test(test_excel_formulas),
+		cmocka_unit_test(test_excel_digits),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_auto_is_csv_off_a_terminal),
