@@ -124,8 +124,12 @@ int main(int argc, char *argv[])
 	if (from && to && from_day > to_day)
 		cli_usage_error(&cli, "--from %s is after --to %s", from, to);
 	cli_require(&cli, db, MBR_ROLE_CASHIER, "a report");
-	/* before any output: an unknown store prints no header */
-	if ((rc = mbr_store_check(db, store)) < 0) {
+	/* before any output: an unknown store, or a missing key for the
+	 * reports that print personal data, prints no header */
+	rc = mbr_store_check(db, store);
+	if (rc == 0 && (!strcmp(report, "birthdays") || !strcmp(report, "negative")))
+		rc = mbr_db_key_ready(db);
+	if (rc < 0) {
 		rc = cli_db_error(&cli, db, rc);
 		mbr_db_close(db);
 		return cli_close_stdout(&cli, rc);

@@ -340,3 +340,19 @@ M0004,S01-5,-60,,S02,2025-03-03" ]
 	[ "$status" -eq 0 ]
 	mbr-db -q check
 }
+
+@test "the key: reports of figures run without it; birthdays and negative, which print personal data, fail before any output" {
+	mv shop.db.key away.key
+	run --separate-stderr mbr-report sales --by store
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 3 ]
+	for r in birthdays negative; do
+		run --separate-stderr mbr-report "$r"
+		[ "$status" -eq 4 ]
+		[ "$output" = "" ]
+		[[ "$stderr" == *"key file '$T/shop.db.key'"* ]] || [[ "$stderr" == *"key file 'shop.db.key'"* ]]
+	done
+	mv away.key shop.db.key
+	run --separate-stderr mbr-report negative
+	[ "$status" -eq 0 ]
+}
