@@ -9,8 +9,11 @@
  * receipt).  It is checked whole before anything is written, so a bad
  * receipt is rejected whole and never half-written.  (store, receipt) is
  * unique chain-wide: a receipt already recorded by an earlier batch is
- * skipped and counted as a duplicate, which makes re-importing a file a
- * no-op; the same receipt twice in one file, apart, is an error.
+ * skipped and counted as a duplicate when it is the same receipt (items,
+ * amounts, member, original: same_receipt), which makes re-importing a
+ * file or a POS retry a no-op; one that differs is rejected, never lost
+ * silently; the same receipt twice in one file, apart, is an error.
+ * What a return is: receipt_is_return.
  *
  * Points (stated in mbr-sale(1)):
  *  - a sale earns by the rules in force on its business day; the share of
@@ -64,6 +67,23 @@ const struct mbr_col mbr_sale_cols[MBR_S_COUNT] = {
  */
 #define RECEIPT_MAX 1000000000000000LL
 #define AGG_SLOTS 16384		/* power of two; 3 MiB of accumulators, flushed in key order */
+
+/*
+ * What a return is, the one definition that the engine (scoring, the
+ * check of a return naming its sale, matching a return to a sale), the
+ * daily aggregates and `mbr-db check` all use, stated in mbr-sale(1) and
+ * mbr-report(1): a receipt whose total is negative, or zero with more
+ * goods taken back than sold (items, the sum of its quantities, below
+ * zero): a free gift given back, or goods paid with count-card uses
+ * given back as uses.  Any other receipt is a sale.  RECEIPT_IS_RETURN_SQL
+ * is the same test on a sales row, its columns prefixed by p ("s." or "").
+ */
+#define RECEIPT_IS_RETURN_SQL(p) "(" p "total < 0 OR (" p "total = 0 AND " p "items < 0))"
+
+static int receipt_is_return(int64_t total, int64_t items)
+{
+	return total < 0 || (total == 0 && items < 0);
+}
 
 /* an aggregate accumulator, see agg_get */
 enum { AGG_STORE_DAY, AGG_MEMBER_DAY, AGG_CATEGORY_DAY };
@@ -683,7 +703,7 @@ static int find_original(struct mbr_sale_import *im, struct original *o)
 		" s.points_reversed, s.points_refunded,"
 		" COALESCE((SELECT l.id FROM points_ledger l"
 		"           WHERE l.member = s.member AND l.sale = s.id AND l.kind = 'earn' LIMIT 1), 0),"
-		" s.total < 0 OR s.original IS NOT NULL,"
+		" " RECEIPT_IS_RETURN_SQL("s.") " OR s.original IS NOT NULL,"
 		" COALESCE((SELECT l.id FROM points_ledger l"
 		"           WHERE l.member = s.member AND l.sale = s.id AND l.kind = 'redeem' LIMIT 1), 0)"
 		" FROM sales s WHERE s.store = ? AND s.receipt = ?");
@@ -815,9 +835,26 @@ static int return_prepaid_parts(struct mbr_sale_import *im, const struct origina
 	return 0;
 }
 
-static int existing_receipt(struct mbr_sale_import *im, int64_t *batch)
+/* What the sales row of a receipt already recorded says of it. */
+struct recorded {
+	int64_t id, batch, total, discount, coupon_discount, items, member;
+	int member_erased;
+	char member_uid[40];
+	char original[64];		/* receipt number of the sale it returns, "" if none */
+};
+
+/*
+ * Is the open receipt recorded already?  1 (and *r filled) or 0, < 0 on
+ * error.  One statement per receipt, as the unique (store, receipt)
+ * index answers it; the joins cost nothing for a receipt not recorded.
+ */
+static int existing_receipt(struct mbr_sale_import *im, struct recorded *r)
 {
-	sqlite3_stmt *st = mbr_stmt(im->db, "SELECT COALESCE(batch, 0) FROM sales WHERE store = ? AND receipt = ?");
+	sqlite3_stmt *st = mbr_stmt(im->db,
+		"SELECT COALESCE(s.batch, 0), s.total, s.discount, s.coupon_discount, s.items, COALESCE(s.member, 0),"
+		" COALESCE(m.status = 'erased', 0), COALESCE(m.uid, ''), COALESCE(o.receipt, ''), s.id"
+		" FROM sales s LEFT JOIN members m ON m.id = s.member LEFT JOIN sales o ON o.id = s.original"
+		" WHERE s.store = ? AND s.receipt = ?");
 	int rc;
 
 	if (!st)
@@ -825,12 +862,115 @@ static int existing_receipt(struct mbr_sale_import *im, int64_t *batch)
 	sqlite3_bind_text(st, 1, im->store, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, im->receipt, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*batch = sqlite3_column_int64(st, 0);
+	if (rc == SQLITE_ROW) {
+		r->batch = sqlite3_column_int64(st, 0);
+		r->total = sqlite3_column_int64(st, 1);
+		r->discount = sqlite3_column_int64(st, 2);
+		r->coupon_discount = sqlite3_column_int64(st, 3);
+		r->items = sqlite3_column_int64(st, 4);
+		r->member = sqlite3_column_int64(st, 5);
+		r->member_erased = sqlite3_column_int(st, 6);
+		mbr_copy(r->member_uid, sizeof(r->member_uid), (const char *)sqlite3_column_text(st, 7));
+		mbr_copy(r->original, sizeof(r->original), (const char *)sqlite3_column_text(st, 8));
+		r->id = sqlite3_column_int64(st, 9);
+	}
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
 		return 1;
 	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(im->db, "sales");
+}
+
+/* Did count-card uses of member pay for some of sale (or come back by it)?
+ * 1, 0 or < 0. */
+static int paid_with_uses(struct mbr_db *db, int64_t sale, int64_t member)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "SELECT EXISTS (SELECT 1 FROM count_cards c JOIN count_card_ledger l"
+					" ON l.card = c.id WHERE c.member = ?1 AND l.sale = ?2 AND l.kind = 'use')");
+	int rc, found = 0;
+
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, member);
+	sqlite3_bind_int64(st, 2, sale);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		found = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? found : mbr_db_sqlerr(db, "count cards");
+}
+
+/*
+ * The open receipt is recorded already (r) by an earlier batch: is it the
+ * same receipt (a file imported again, a POS retry), to be skipped as a
+ * duplicate?  It is when it has as many items, the same amount before
+ * discounts (sum of qty x unit_price: what the row's total and discount
+ * add up to, whatever coupons and count-card uses took off), the same
+ * total before coupon discounts (unless count-card uses paid for some of
+ * it: they took some off too, and the row does not say how much), the
+ * same original and the same member.
+ * Otherwise it is rejected, saying what differs: most often the rest of a
+ * receipt whose lines were apart in a file, whose first run was recorded
+ * and the rest rejected.  total, discount and items are the receipt's,
+ * from its lines.  0 (the same), 1 (rejected) or < 0.  Statements beyond
+ * the probe run only for a receipt recorded already.
+ */
+static int same_receipt(struct mbr_sale_import *im, const struct recorded *r, int64_t total, int64_t discount,
+			int64_t items)
+{
+	char a[MBR_MONEY_BUFSZ], b[MBR_MONEY_BUFSZ], undo[48];
+	int exp = mbr_db_exponent(im->db), rc, differs;
+	int64_t was = r->total + r->coupon_discount;	/* its lines' total, as this one's */
+
+	differs = items != r->items || (__int128)total + discount != (__int128)r->total + r->discount;
+	if (!differs && total != was) {
+		differs = 1;
+		if (r->member) {
+			if ((rc = paid_with_uses(im->db, r->id, r->member)) < 0)
+				return rc;
+			differs = !rc;
+		}
+	}
+	if (r->batch)
+		snprintf(undo, sizeof(undo), "undo batch %lld", (long long)r->batch);
+	else
+		mbr_copy(undo, sizeof(undo), "undo it");
+	if (differs) {
+		receipt_bad(im, "%s:%ld: receipt: '%s' is already recorded with total %s and %lld item%s, not %s and"
+			    " %lld%s; if these lines are part of it (its lines were apart in the file), %s,"
+			    " sort the file by receipt and import it again; else give this receipt another number",
+			    im->file, im->first_line, im->receipt, mbr_money_format(was, exp, a), (long long)r->items,
+			    r->items == 1 || r->items == -1 ? "" : "s", mbr_money_format(total, exp, b),
+			    (long long)items, was == total && items == r->items ? " (its amount before discounts differs)" : "",
+			    undo);
+		return 1;
+	}
+	if (strcmp(im->original, r->original)) {
+		receipt_bad(im, "%s:%ld: receipt: '%s' is already recorded %s%s%s, not %s%s%s", im->file,
+			    im->first_line, im->receipt, r->original[0] ? "as a return of '" : "naming no original",
+			    r->original, r->original[0] ? "'" : "", im->original[0] ? "as a return of '" : "naming no original",
+			    im->original, im->original[0] ? "'" : "");
+		return 1;
+	}
+	if (im->member[0]) {
+		struct mbr_sale_member sm;
+
+		rc = find_member(im, im->member, &sm);
+		if (rc == MBR_ENOTFOUND || rc == MBR_EINVAL) {
+			/* an erased member's card and phone no longer name it */
+			if (r->member_erased)
+				return 0;
+			sm.id = 0;
+		} else if (rc < 0) {
+			return rc;
+		}
+		if (sm.id == r->member)
+			return 0;
+	} else if (!r->member || im->original[0]) {
+		return 0;	/* a return naming its sale and no member is the sale's member's */
+	}
+	receipt_bad(im, "%s:%ld: receipt: '%s' is already recorded %s%s, not %s%s%s", im->file, im->first_line,
+		    im->receipt, r->member ? "for member " : "with no member", r->member_uid,
+		    im->member[0] ? "for '" : "with no member", im->member, im->member[0] ? "'" : "");
+	return 1;
 }
 
 /*
@@ -1231,7 +1371,8 @@ static int match_sale(struct mbr_sale_import *im, int64_t member, int64_t ts, in
 		"SELECT s.id, s.ts, MAX(s.points_earned - s.points_reversed, 0), s.rules_version FROM points_ledger l"
 		" JOIN sales s ON s.id = l.sale"
 		" WHERE l.member = ?1 AND l.ts <= ?2 AND (l.kind = 'earn' OR l.kind = 'redeem') AND l.source = 'sale'"
-		"   AND s.member = ?1 AND s.original IS NULL AND s.total > 0 AND s.total - s.returned >= ?3"
+		"   AND s.member = ?1 AND s.original IS NULL AND NOT " RECEIPT_IS_RETURN_SQL("s.")
+		"   AND s.total - s.returned >= ?3"
 		" ORDER BY l.ts DESC, l.id DESC LIMIT 100");
 	int rc, found = 0;
 
@@ -1440,7 +1581,7 @@ static void coupon_take_off(struct mbr_sale_import *im, const char *cats, int64_
  * Several coupons on one receipt must all allow stacking ("all").
  * Returns 0, 1 (rejected, im->bad says why) or < 0.
  */
-static int apply_coupons(struct mbr_sale_import *im, const struct mbr_sale_member *sm, int64_t ts,
+static int apply_coupons(struct mbr_sale_import *im, const struct mbr_sale_member *sm, int64_t ts, int is_return,
 			 int *ncodes, char codes[][MBR_CODE_SZ], int64_t *amounts, int64_t *discount)
 {
 	const char *p = im->coupon;
@@ -1454,7 +1595,7 @@ static int apply_coupons(struct mbr_sale_import *im, const struct mbr_sale_membe
 	}
 	left = total;
 	*discount = 0;
-	if (total < 0) {
+	if (is_return) {
 		receipt_bad(im, "%s:%ld: coupon: a return cannot use a coupon", im->file, im->first_line);
 		return 1;
 	}
@@ -1632,10 +1773,11 @@ static int write_receipt(struct mbr_sale_import *im)
 	struct payment pay[MAX_PAYMENTS];
 	struct mbr_sale_member sm;
 	struct original orig;
+	struct recorded rec;
 	struct match mt = { 0, 0, INT64_MAX, 0 };	/* the sale a return naming none matched */
 	const struct mbr_rules *r, *sr;	/* rules of the receipt's day; what scores it */
 	sqlite3_stmt *st;
-	int64_t total = 0, discount = 0, items = 0, ts = im->last_ts, day, member = 0, prev_batch = 0;
+	int64_t total = 0, discount = 0, items = 0, ts = im->last_ts, day, member = 0;
 	int64_t earned = 0, residue = 0, reversed = 0, paid_points = 0, refund_points = 0, eligible, sale;
 	int64_t lines_total, coupon_discount = 0;
 	char codes[MAX_COUPONS][MBR_CODE_SZ];
@@ -1654,22 +1796,7 @@ static int write_receipt(struct mbr_sale_import *im)
 			    im->file, im->first_line, im->receipt);
 	if (im->bad.len)
 		return 1;
-	rc = existing_receipt(im, &prev_batch);
-	if (rc < 0)
-		return rc;
-	if (rc == 1) {
-		if (prev_batch && prev_batch == im->batch) {
-			/* Its first run is already written in this batch: these
-			 * lines are refused, and the message says how to fix it. */
-			receipt_bad(im, "%s:%ld: receipt: '%s' appears again after other receipts; a receipt's lines"
-				    " must be together (sort the file by receipt, undo the batch, import again)",
-				    im->file, im->first_line, im->receipt);
-			return 1;
-		}
-		im->st.duplicates++;
-		return 0;
-	}
-	/* totals */
+	/* totals, before the duplicate check compares them */
 	for (k = 0; k < im->nlines; k++) {
 		struct line *l = &im->lines[k];
 		int64_t amt;
@@ -1689,9 +1816,27 @@ static int write_receipt(struct mbr_sale_import *im)
 			    im->first_line, mbr_money_format(RECEIPT_MAX, im->db->exp, max));
 		return 1;
 	}
+	rc = existing_receipt(im, &rec);
+	if (rc < 0)
+		return rc;
+	if (rc == 1) {
+		if (rec.batch && rec.batch == im->batch) {
+			/* Its first run is already written in this batch: these
+			 * lines are refused, and the message says how to fix it. */
+			receipt_bad(im, "%s:%ld: receipt: '%s' appears again after other receipts; a receipt's lines"
+				    " must be together (sort the file by receipt, undo the batch, import again)",
+				    im->file, im->first_line, im->receipt);
+			return 1;
+		}
+		/* an earlier batch recorded it: skipped if it is the same */
+		if ((rc = same_receipt(im, &rec, total, discount, items)) != 0)
+			return rc;
+		im->st.duplicates++;
+		return 0;
+	}
 	if (mixed_receipt(im))
 		return 1;
-	is_return = total < 0;
+	is_return = receipt_is_return(total, items);
 	day = mbr_local_day(ts);
 	r = sr = mbr_rules_at(&im->rules, day);
 
@@ -1757,7 +1902,7 @@ static int write_receipt(struct mbr_sale_import *im)
 	}
 	lines_total = total;
 	if (im->coupon[0]) {
-		if ((rc = apply_coupons(im, &sm, ts, &ncoupons, codes, coupon_amounts, &coupon_discount)) != 0)
+		if ((rc = apply_coupons(im, &sm, ts, is_return, &ncoupons, codes, coupon_amounts, &coupon_discount)) != 0)
 			return rc;
 		total -= coupon_discount;
 		discount += coupon_discount;
@@ -1823,7 +1968,7 @@ static int write_receipt(struct mbr_sale_import *im)
 	/* a return takes back what its sale earned whatever the member's
 	 * state (freezing a card must not keep points a return reverses) */
 	if (member && have_orig) {
-		int64_t cum = orig.returned - total;	/* total < 0 */
+		int64_t cum = orig.returned - total;	/* total <= 0 */
 		int64_t take = muldiv(orig.points_earned, cum, orig.total), lapsed;
 
 		/* points of the sale's lot that lapsed were taken by expiry
@@ -2008,9 +2153,10 @@ static int write_receipt(struct mbr_sale_import *im)
 		if ((rc = mbr_stmt_done(db, st)) < 0)
 			return rc;
 	}
-	/* as AGG_RETURN_SQL counts it */
+	/* by the figures written, as AGG_RETURN_SQL counts it (count-card
+	 * uses and coupons never make a sale a return or the reverse) */
 	if ((rc = agg_update(im, day, member, total, discount, items, earned - reversed,
-			     total < 0 || (total == 0 && items < 0))) < 0)
+			     receipt_is_return(total, items))) < 0)
 		return rc;
 
 	im->st.receipts++;
@@ -2253,9 +2399,7 @@ void mbr_sale_import_free(struct mbr_sale_import *im)
 /* ------------------------------------------------------------ aggregates */
 
 /* The aggregates recomputed from sales and lines, as SELECTs. */
-/* a return: money back, or none when count-card uses came back instead
- * (agg_return in C) */
-#define AGG_RETURN_SQL "(total < 0 OR (total = 0 AND items < 0))"
+#define AGG_RETURN_SQL RECEIPT_IS_RETURN_SQL("")
 #define AGG_STORE_DAY_SQL \
 	"SELECT store, day, SUM(NOT " AGG_RETURN_SQL "), SUM(" AGG_RETURN_SQL "), SUM(total), SUM(discount), SUM(items)," \
 	" SUM(member IS NOT NULL AND NOT " AGG_RETURN_SQL "), SUM(CASE WHEN member IS NOT NULL THEN total ELSE 0 END)," \

@@ -5,8 +5,10 @@
  * than was earned, points paid that come back twice, points earned on
  * the share paid with points, a POS retry that earns twice, a points
  * payment beyond the balance, returns of a sale made under older rules
- * reversed at today's rate, aggregates drifting from the sales, and a
- * batch undo that leaves things behind.
+ * reversed at today's rate, aggregates drifting from the sales, a batch
+ * undo that leaves things behind, the rest of a split receipt skipped as
+ * "already imported" and lost, and a free gift given back that counts as
+ * a return in the reports but not in the engine.
  *
  * Every test runs in a fresh temporary directory with MBR_KEY unset,
  * MBR_OPERATOR "tester" and MBR_NOW pinned, and ends by proving the
@@ -408,13 +410,95 @@ static void test_duplicate_across_batches(void **state)
 	assert_int_equal(st.amount, 0);
 	assert_int_equal(balance(db, m), 25);
 	/* a file with the old receipt and a new one */
-	IMPORT_OK(db, &st, &e, { "R1", T1, "M001", "A", "2", "10.00" }, { "R2", T2, "M001", "A", "1", "1.00" });
+	IMPORT_OK(db, &st, &e, { "R1", T1, "M001", "A", "2", "10.00" }, { "R1", T1, "M001", "B", "1", "5.00" },
+		  { "R2", T2, "M001", "A", "1", "1.00" });
 	assert_int_equal(st.receipts, 1);
 	assert_int_equal(st.duplicates, 1);
 	assert_int_equal(balance(db, m), 26);
 	assert_int_equal(qi(db, "SELECT COUNT(*) FROM sales"), 2);
 	assert_int_equal(qi(db, "SELECT COUNT(*) FROM sale_lines"), 3);
 	assert_int_equal(qi(db, "SELECT SUM(amount) FROM agg_store_day"), 2600);
+	assert_sound(db);
+	mbr_buf_release(&e.all);
+	mbr_db_close(db);
+}
+
+/* A receipt an earlier batch recorded is a duplicate only when it is the
+ * same: its number with other lines (the rest of a receipt whose lines were
+ * apart in a file, fed back from the rejects), another member or another
+ * original is rejected, never skipped as recorded and lost. */
+static void test_duplicate_differs(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct mbr_sale_stats st;
+	struct errors e = errs_init();
+	struct mbr_member mm;
+	char want[512];
+	int64_t m, batch;
+
+	(void)state;
+	m = add_member(db, "M001", &mm);
+	add_member(db, "M002", NULL);
+	IMPORT_OK(db, &st, &e, { "R1", T1, "M001", "A", "2", "10.00" }, { "R2", T1, NULL, "A", "1", "1.00" },
+		  { "X1", T2, NULL, "A", "-1", "10.00", NULL, "R1" });
+	batch = qi(db, "SELECT batch FROM sales WHERE receipt = 'R1'");
+	assert_int_equal(balance(db, m), 10);
+
+	IMPORT(db, &st, &e, { "R1", T1, "M001", "B", "1", "90.00" }, { "R3", T2, NULL, "A", "1", "3.00" });
+	snprintf(want, sizeof(want), "sales.csv:2: receipt: 'R1' is already recorded with total 20.00 and 2 items,"
+		 " not 90.00 and 1; if these lines are part of it (its lines were apart in the file), undo batch %lld,"
+		 " sort the file by receipt and import it again; else give this receipt another number\n",
+		 (long long)batch);
+	assert_string_equal(e.all.buf, want);
+	assert_int_equal(st.rejected_receipts, 1);
+	assert_int_equal(st.duplicates, 0);
+	assert_int_equal(st.receipts, 1);
+	assert_int_equal(qi(db, "SELECT total FROM sales WHERE receipt = 'R1'"), 2000);
+
+	IMPORT(db, &st, &e, { "R1", T1, "M002", "A", "2", "10.00" });
+	snprintf(want, sizeof(want), "sales.csv:2: receipt: 'R1' is already recorded for member %s, not for 'M002'\n",
+		 mm.uid);
+	assert_string_equal(e.all.buf, want);
+	IMPORT(db, &st, &e, { "R2", T1, "M001", "A", "1", "1.00" });
+	assert_string_equal(e.all.buf, "sales.csv:2: receipt: 'R2' is already recorded with no member, not for 'M001'\n");
+	IMPORT(db, &st, &e, { "X1", T2, NULL, "A", "-1", "10.00" });
+	assert_string_equal(e.all.buf, "sales.csv:2: receipt: 'X1' is already recorded as a return of 'R1',"
+			    " not naming no original\n");
+
+	/* the same receipts: duplicates, a return naming its sale and no member included */
+	IMPORT_OK(db, &st, &e, { "R1", T1, "M001", "A", "2", "10.00" }, { "R2", T1, NULL, "A", "1", "1.00" },
+		  { "X1", T2, NULL, "A", "-1", "10.00", NULL, "R1" });
+	assert_int_equal(st.duplicates, 3);
+	assert_int_equal(st.rejected_receipts, 0);
+	assert_int_equal(balance(db, m), 10);
+	assert_sound(db);
+	mbr_buf_release(&e.all);
+	mbr_db_close(db);
+}
+
+/* A receipt of zero total that takes goods back (a free gift returned) is
+ * a return, for the engine as for the aggregates: it may name its sale,
+ * and is counted among returns, not sales. */
+static void test_zero_total_return(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct mbr_sale_stats st;
+	struct errors e = errs_init();
+
+	(void)state;
+	IMPORT_OK(db, &st, &e, { "R1", T1, NULL, "G", "2", "0.00" });
+	assert_int_equal(st.returns, 0);
+	IMPORT_OK(db, &st, &e, { "X1", T1, NULL, "G", "-1", "0.00", NULL, "R1" }, { "X2", T1, NULL, "G", "-1", "0.00" });
+	assert_int_equal(st.receipts, 2);
+	assert_int_equal(st.returns, 2);
+	assert_int_equal(qi(db, "SELECT o.receipt = 'R1' FROM sales s JOIN sales o ON o.id = s.original"
+			    " WHERE s.receipt = 'X1'"), 1);
+	assert_int_equal(qi(db, "SELECT receipts FROM agg_store_day"), 1);
+	assert_int_equal(qi(db, "SELECT returns FROM agg_store_day"), 2);
+	assert_int_equal(qi(db, "SELECT items FROM agg_store_day"), 0);
+	/* a return is no sale to name */
+	IMPORT(db, &st, &e, { "X3", T1, NULL, "G", "-1", "0.00", NULL, "X2" });
+	assert_string_equal(e.all.buf, "sales.csv:2: original: only a return may reference a sale\n");
 	assert_sound(db);
 	mbr_buf_release(&e.all);
 	mbr_db_close(db);
@@ -793,6 +877,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_points_payment_and_refund, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_points_payment_beyond_balance, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_across_batches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_differs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_zero_total_return, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_same_receipt_apart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_member, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_sku, setup, teardown),
