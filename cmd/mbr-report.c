@@ -78,10 +78,18 @@ int main(int argc, char *argv[])
 	int64_t from_day = INT32_MIN, to_day = INT32_MAX;
 	struct mbr_out *out;
 	struct mbr_db *db;
+	char title[256];
 	int opt, rc, i;
 
 	cli_init(&cli, "mbr-report", usage);
 	while ((opt = getopt_long(argc, argv, shortopts, options, NULL)) != -1) {
+		/* reports alone may be a web page */
+		if (opt == CLI_OPT_FORMAT && !strcmp(optarg, "html")) {
+			cli.format = MBR_FMT_HTML;
+			continue;
+		}
+		if (opt == CLI_OPT_FORMAT && mbr_format_parse(optarg, &cli.format) < 0)
+			cli_usage_error(&cli, "format '%s' must be table, csv, tsv, json or html", optarg);
 		if (cli_common_option(&cli, opt, optarg))
 			continue;
 		switch (opt) {
@@ -107,6 +115,8 @@ int main(int argc, char *argv[])
 		}
 	}
 	cli_check_options(&cli, argc, argv, optind, shortopts, options);
+	if (cli.excel && cli.format == MBR_FMT_HTML)
+		cli_usage_error(&cli, "--excel goes with csv or tsv, not html");
 	if (optind >= argc)
 		cli_usage_error(&cli, "missing report name");
 	report = argv[optind];
@@ -183,6 +193,12 @@ int main(int argc, char *argv[])
 				  MBR_REPORT_BIRTHDAY_NCOLS);
 		/* counted from --from, else from today */
 		rc = mbr_report_birthdays(db, from ? from_day : mbr_local_day(mbr_now()), days, row, out);
+	}
+	if (cli.format == MBR_FMT_HTML) {
+		snprintf(title, sizeof(title), "%s%s%s%s%s%s%s%s%s", report, strcmp(report, "sales") ? "" : " by ",
+			 strcmp(report, "sales") ? "" : by_names[by], store ? ", store " : "", store ? store : "",
+			 from ? ", from " : "", from ? from : "", to ? " to " : "", to ? to : "");
+		mbr_out_title(out, title);
 	}
 	if (mbr_out_end(out) < 0 && rc == 0)
 		rc = MBR_EIO;

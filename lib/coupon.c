@@ -788,7 +788,7 @@ int mbr_coupon_summary(struct mbr_db *db, mbr_report_fn fn, void *ctx)
 const struct mbr_col mbr_coupon_summary_cols[9] = {
 	{ "campaign", NULL, 0 }, { "type", NULL, 0 }, { "issued", NULL, MBR_COL_NUMBER },
 	{ "redeemed", NULL, MBR_COL_NUMBER }, { "expired", NULL, MBR_COL_NUMBER }, { "voided", NULL, MBR_COL_NUMBER },
-	{ "redemption_rate", NULL, MBR_COL_NUMBER }, { "discount", NULL, MBR_COL_NUMBER },
+	{ "redemption_rate", NULL, MBR_COL_NUMBER | MBR_COL_CHART }, { "discount", NULL, MBR_COL_NUMBER },
 	{ "sales", NULL, MBR_COL_NUMBER },
 };
 

@@ -147,6 +147,7 @@ struct mbr_col {
 };
 #define MBR_COL_REQUIRED 0x1	/* reader: header must have it */
 #define MBR_COL_NUMBER	 0x2	/* writer: right-align, JSON number */
+#define MBR_COL_CHART	 0x4	/* writer, HTML: the column the bar chart shows */
 
 struct mbr_reader_opts {
 	const char *encoding;	/* NULL or "UTF-8": no conversion; else iconv name */
@@ -226,6 +227,7 @@ enum mbr_format {
 	MBR_FMT_CSV,
 	MBR_FMT_TSV,
 	MBR_FMT_JSON,		/* JSON lines: one object per record */
+	MBR_FMT_HTML,		/* a page with a table and a bar chart (reports) */
 };
 
 struct mbr_out;
@@ -243,6 +245,8 @@ int mbr_format_parse(const char *s, enum mbr_format *f);
  */
 struct mbr_out *mbr_out_new(FILE *fp, enum mbr_format fmt, int excel,
 			    const struct mbr_col *cols, size_t ncols);
+/* HTML: the page's title and heading (kept, not copied; default "mbr"). */
+void mbr_out_title(struct mbr_out *o, const char *title);
 /* Write one record; vals[i] NULL is an empty field (JSON null). */
 int mbr_out_row(struct mbr_out *o, const char *const *vals);
 /* CSV/TSV: write one record of n fields, more than the columns if need be

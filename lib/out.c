@@ -1,9 +1,10 @@
 /*
- * out.c - record output: CSV, TSV, JSON lines and aligned tables, the one
- * way every mbr program prints records.  CSV, TSV and JSON are streamed
- * straight to the FILE (no allocation per record); a table is kept in
- * memory until mbr_out_end, because its column widths depend on every
- * row.  Widths count terminal cells: East Asian wide characters take two.
+ * out.c - record output: CSV, TSV, JSON lines, aligned tables and HTML
+ * pages, the one way every mbr program prints records.  CSV, TSV and JSON
+ * are streamed straight to the FILE (no allocation per record); a table
+ * is kept in memory until mbr_out_end, because its column widths depend
+ * on every row, and so is an HTML page, whose chart scales to the largest
+ * value.  Widths count terminal cells: East Asian wide characters take two.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,8 @@ struct mbr_out {
 	const char *eol;		/* "\n", or "\r\n" for excel */
 	const struct mbr_col *cols;
 	size_t ncols;
-	/* table only: every cell, NUL-terminated, row after row */
+	const char *title;		/* HTML */
+	/* table and HTML only: every cell, NUL-terminated, row after row */
 	struct mbr_buf cells;
 	size_t *off;			/* offset of each cell in cells */
 	size_t ncells, cap;
@@ -391,6 +393,110 @@ static void put_table(struct mbr_out *o)
 	free(w);
 }
 
+/* ----------------------------------------------------------------- HTML */
+
+#define CHART_MAX_ROWS 400	/* more bars than that are no chart */
+
+/* s as HTML text: & < > " ' escaped. */
+static void put_html_text(FILE *fp, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&': fputs("&amp;", fp); break;
+		case '<': fputs("&lt;", fp); break;
+		case '>': fputs("&gt;", fp); break;
+		case '"': fputs("&quot;", fp); break;
+		case '\'': fputs("&#39;", fp); break;
+		default: putc(*s, fp);
+		}
+	}
+}
+
+/*
+ * A horizontal bar chart (inline SVG) of the first MBR_COL_CHART column,
+ * one bar a row labelled by the first column, scaled to the largest
+ * magnitude; negative values are drawn in another colour.  The values are
+ * the printed decimals, read as doubles only to size the bars.  None when
+ * there is no such column, no row, too many rows or nothing but zeros.
+ */
+static void put_html_chart(struct mbr_out *o, size_t nrows)
+{
+	const int label_w = 160, bar_w = 480, row_h = 20;
+	double max = 0, v;
+	size_t c, r;
+
+	for (c = 0; c < o->ncols && !(o->cols[c].flags & MBR_COL_CHART); c++)
+		;
+	if (c == o->ncols || nrows == 0 || nrows > CHART_MAX_ROWS)
+		return;
+	for (r = 0; r < nrows; r++) {
+		v = strtod(o->cells.buf + o->off[r * o->ncols + c], NULL);
+		if (v < 0)
+			v = -v;
+		if (v > max)
+			max = v;
+	}
+	if (max <= 0)
+		return;
+	fprintf(o->fp, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%zu\" role=\"img\""
+		" aria-label=\"", label_w + bar_w + 120, nrows * (size_t)row_h + 4);
+	put_html_text(o->fp, o->cols[c].name);
+	fputs("\">\n<g font-family=\"sans-serif\" font-size=\"12\">\n", o->fp);
+	for (r = 0; r < nrows; r++) {
+		const char *val = o->cells.buf + o->off[r * o->ncols + c];
+		long y = (long)r * row_h;
+		int w;
+
+		v = strtod(val, NULL);
+		w = (int)((v < 0 ? -v : v) / max * bar_w + 0.5);
+		fprintf(o->fp, "<text x=\"%d\" y=\"%ld\" text-anchor=\"end\">", label_w - 6, y + 15);
+		put_html_text(o->fp, o->cells.buf + o->off[r * o->ncols]);
+		fprintf(o->fp, "</text><rect x=\"%d\" y=\"%ld\" width=\"%d\" height=\"14\" fill=\"%s\"/>"
+			"<text x=\"%d\" y=\"%ld\">", label_w, y + 3, w, v < 0 ? "#c0504d" : "#4a7ebb",
+			label_w + w + 4, y + 15);
+		put_html_text(o->fp, val);
+		fputs("</text>\n", o->fp);
+	}
+	fputs("</g>\n</svg>\n", o->fp);
+}
+
+/* The buffered rows as a page: title, chart, table; numbers right-aligned. */
+static void put_html(struct mbr_out *o)
+{
+	const char *title = o->title ? o->title : "mbr";
+	size_t i, r, nrows = o->ncols ? o->ncells / o->ncols : 0;
+
+	fputs("<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>", o->fp);
+	put_html_text(o->fp, title);
+	fputs("</title>\n<style>\n"
+	      "body { font-family: sans-serif; margin: 1em 2em; }\n"
+	      "table { border-collapse: collapse; margin-top: 1em; }\n"
+	      "th, td { padding: 2px 10px; border-bottom: 1px solid #ddd; }\n"
+	      "th { text-align: left; background: #f3f3f3; }\n"
+	      ".n { text-align: right; font-variant-numeric: tabular-nums; }\n"
+	      "</style>\n</head>\n<body>\n<h1>", o->fp);
+	put_html_text(o->fp, title);
+	fputs("</h1>\n", o->fp);
+	put_html_chart(o, nrows);
+	fputs("<table>\n<thead><tr>", o->fp);
+	for (i = 0; i < o->ncols; i++) {
+		fputs(o->cols[i].flags & MBR_COL_NUMBER ? "<th class=\"n\">" : "<th>", o->fp);
+		put_html_text(o->fp, o->cols[i].name);
+		fputs("</th>", o->fp);
+	}
+	fputs("</tr></thead>\n<tbody>\n", o->fp);
+	for (r = 0; r < nrows; r++) {
+		fputs("<tr>", o->fp);
+		for (i = 0; i < o->ncols; i++) {
+			fputs(o->cols[i].flags & MBR_COL_NUMBER ? "<td class=\"n\">" : "<td>", o->fp);
+			put_html_text(o->fp, o->cells.buf + o->off[r * o->ncols + i]);
+			fputs("</td>", o->fp);
+		}
+		fputs("</tr>\n", o->fp);
+	}
+	fputs("</tbody>\n</table>\n</body>\n</html>\n", o->fp);
+}
+
 /* ------------------------------------------------------------ interface */
 
 /*
@@ -443,10 +549,16 @@ int mbr_out_row(struct mbr_out *o, const char *const *vals)
 		break;
 	case MBR_FMT_TABLE:
 	case MBR_FMT_AUTO:
+	case MBR_FMT_HTML:
 		keep_table_row(o, vals);
 		break;
 	}
 	return ferror(o->fp) ? MBR_EIO : 0;
+}
+
+void mbr_out_title(struct mbr_out *o, const char *title)
+{
+	o->title = title;
 }
 
 /* Write one CSV/TSV record of n fields, n > ncols allowed (see mbr.h). */
@@ -468,6 +580,8 @@ int mbr_out_end(struct mbr_out *o)
 		return 0;
 	if (o->fmt == MBR_FMT_TABLE)
 		put_table(o);
+	else if (o->fmt == MBR_FMT_HTML)
+		put_html(o);
 	rc = fflush(o->fp) != 0 || ferror(o->fp) ? MBR_EIO : 0;
 	mbr_buf_release(&o->cells);
 	free(o->off);

@@ -22,7 +22,7 @@ const struct mbr_col mbr_report_sales_cols[MBR_REPORT_SALES_NCOLS] = {
 	{ "key", NULL, 0 },	/* named by the caller: day, month or store */
 	{ "receipts", NULL, MBR_COL_NUMBER },
 	{ "returns", NULL, MBR_COL_NUMBER },
-	{ "amount", NULL, MBR_COL_NUMBER },
+	{ "amount", NULL, MBR_COL_NUMBER | MBR_COL_CHART },
 	{ "discount", NULL, MBR_COL_NUMBER },
 	{ "items", NULL, MBR_COL_NUMBER },
 	{ "member_receipts", NULL, MBR_COL_NUMBER },
@@ -188,7 +188,7 @@ int mbr_report_birthdays(struct mbr_db *db, int64_t today, int days, mbr_report_
 
 const struct mbr_col mbr_report_category_cols[MBR_REPORT_CATEGORY_NCOLS] = {
 	{ "category", NULL, 0 }, { "lines", NULL, MBR_COL_NUMBER }, { "qty", NULL, MBR_COL_NUMBER },
-	{ "amount", NULL, MBR_COL_NUMBER }, { "share", NULL, MBR_COL_NUMBER },
+	{ "amount", NULL, MBR_COL_NUMBER | MBR_COL_CHART }, { "share", NULL, MBR_COL_NUMBER },
 };
 
 /* From the category x store x day aggregate: largest amount first. */
@@ -424,7 +424,7 @@ int mbr_report_cohorts(struct mbr_db *db, int64_t from_day, int64_t to_day, mbr_
 /* ---------------------------------------------------------------- tiers */
 
 const struct mbr_col mbr_report_tier_cols[MBR_REPORT_TIER_NCOLS] = {
-	{ "tier", NULL, 0 }, { "members", NULL, MBR_COL_NUMBER }, { "points", NULL, MBR_COL_NUMBER },
+	{ "tier", NULL, 0 }, { "members", NULL, MBR_COL_NUMBER | MBR_COL_CHART }, { "points", NULL, MBR_COL_NUMBER },
 	{ "negative", NULL, MBR_COL_NUMBER }, { "stored_value", NULL, MBR_COL_NUMBER },
 };
 

@@ -356,3 +356,30 @@ M0004,S01-5,-60,,S02,2025-03-03" ]
 	run --separate-stderr mbr-report negative
 	[ "$status" -eq 0 ]
 }
+
+@test "--format html: a page with a bar chart and the table, for reports only" {
+	run --separate-stderr mbr-report sales --by store --format html
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "${lines[0]}" = "<!DOCTYPE html>" ]
+	grep -qx '<title>sales by store</title>' <<<"$output"
+	# a bar and a row for each store, the header row too
+	[ "$(grep -o '<rect ' <<<"$output" | wc -l)" -eq 2 ]
+	[ "$(grep -c '^<tr>' <<<"$output")" -eq 2 ]
+	grep -q '<tr><td>S01</td><td class="n">5</td><td class="n">1</td><td class="n">185.70</td>' <<<"$output"
+	[ "${lines[-1]}" = "</html>" ]
+	run --separate-stderr mbr-report categories --store S01 --from 2025-03-02 --to 2025-03-02 --format html
+	[ "$status" -eq 0 ]
+	grep -qx '<title>categories, store S01, from 2025-03-02 to 2025-03-02</title>' <<<"$output"
+	# a negative amount is a bar of its own colour
+	grep -q 'fill="#c0504d"' <<<"$output"
+	run --separate-stderr mbr-report sales --format html --excel
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "mbr-report: --excel goes with csv or tsv, not html" ]
+	run --separate-stderr mbr-report sales --format xml
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "mbr-report: format 'xml' must be table, csv, tsv, json or html" ]
+	# other programs print records, not pages
+	run --separate-stderr mbr-member export --format html
+	[ "$status" -eq 2 ]
+}

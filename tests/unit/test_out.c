@@ -157,6 +157,47 @@ static void test_excel_digits(void **state)
 	free(s);
 }
 
+/* HTML: a page with the title, a bar chart of the chart column (negative
+ * bars apart) and the table, every text escaped; no chart without a chart
+ * column or with nothing but zeros. */
+static void test_html(void **state)
+{
+	static const struct mbr_col ccols[] = {
+		{ "store", NULL, 0 }, { "amount", NULL, MBR_COL_NUMBER | MBR_COL_CHART },
+	};
+	const char *const rows[][3] = { { "<b>&'\"", "10", "x" }, { "S2", "-5.00", "" } };
+	char *text = NULL;
+	size_t len = 0, i;
+	FILE *fp;
+	struct mbr_out *o;
+	char *s;
+
+	(void)state;
+	fp = open_memstream(&text, &len);
+	o = mbr_out_new(fp, MBR_FMT_HTML, 0, ccols, 2);
+	mbr_out_title(o, "sales <by> store");
+	for (i = 0; i < 2; i++)
+		assert_int_equal(mbr_out_row(o, rows[i]), 0);
+	assert_int_equal(mbr_out_end(o), 0);
+	fclose(fp);
+	assert_non_null(strstr(text, "<title>sales &lt;by&gt; store</title>"));
+	assert_non_null(strstr(text, "<h1>sales &lt;by&gt; store</h1>"));
+	/* 10 is the largest: the whole 480 pixels; -5.00 half, in red */
+	assert_non_null(strstr(text, "<rect x=\"160\" y=\"3\" width=\"480\" height=\"14\" fill=\"#4a7ebb\"/>"));
+	assert_non_null(strstr(text, "<rect x=\"160\" y=\"23\" width=\"240\" height=\"14\" fill=\"#c0504d\"/>"));
+	assert_non_null(strstr(text, "<tr><td>&lt;b&gt;&amp;&#39;&quot;</td><td class=\"n\">10</td></tr>"));
+	assert_non_null(strstr(text, "<th>store</th><th class=\"n\">amount</th>"));
+	assert_null(strstr(text, "<b>"));
+	assert_non_null(strstr(text, "</tbody>\n</table>\n</body>\n</html>\n"));
+	free(text);
+	/* no chart column: a table only */
+	s = render(MBR_FMT_HTML, 0, rows, 2);
+	assert_null(strstr(s, "<svg"));
+	assert_non_null(strstr(s, "<title>mbr</title>"));
+	assert_non_null(strstr(s, "<td>x</td>"));
+	free(s);
+}
+
 static void test_json(void **state)
 {
 	const char *const rows[][3] = {
@@ -257,6 +298,7 @@ int main(void)
 		cmocka_unit_test(test_excel),
 		cmocka_unit_test(test_excel_formulas),
 		cmocka_unit_test(test_excel_digits),
+		cmocka_unit_test(test_html),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_auto_is_csv_off_a_terminal),
