@@ -287,6 +287,14 @@ static void test_text_width(void **state)
 	assert_int_equal(mbr_text_width("£5"), 2);
 	assert_int_equal(mbr_text_width("a\xFF"), 2);		/* a bad byte is one cell */
 	assert_int_equal(mbr_text_width("\xF0\xA0\x80\x80"), 2);	/* U+20000 */
+	assert_int_equal(mbr_text_width("🚀"), 2);		/* U+1F680, transport */
+	assert_int_equal(mbr_text_width("🪴"), 2);		/* U+1FAB4 */
+	assert_int_equal(mbr_text_width("a\xE2\x80\x8B" "b"), 2);	/* zero-width space */
+	assert_int_equal(mbr_text_width("❤\xEF\xB8\x8F"), 1);	/* U+2764 + VS16 */
+	assert_int_equal(mbr_text_width("👍\xF0\x9F\x8F\xBD"), 2);	/* + skin tone */
+	/* 👩 ZWJ 👧: the joiner takes no cell */
+	assert_int_equal(mbr_text_width("\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7"), 4);
+	assert_int_equal(mbr_text_width("a\xD6\x91"), 1);	/* Hebrew point */
 }
 
 int main(void)
