@@ -215,7 +215,11 @@ static void campaign_row(const struct mbr_campaign *c, int exp, char b[][48], co
 		mbr_money_format(c->cap, exp, b[3]);
 	else
 		b[3][0] = '\0';
-	mbr_money_format(c->min_spend, exp, b[4]);
+	/* a minimum of 0 is none: empty (JSON null), as an unset cap */
+	if (c->min_spend > 0)
+		mbr_money_format(c->min_spend, exp, b[4]);
+	else
+		b[4][0] = '\0';
 	snprintf(b[5], 48, "%s", c->valid_from ? mbr_date_format(c->valid_from, d) : "");
 	snprintf(b[6], 48, "%s", c->valid_to ? mbr_date_format(c->valid_to - 1, d) : "");
 	snprintf(b[7], 48, c->total_limit >= 0 ? "%lld" : "", (long long)c->total_limit);

@@ -344,7 +344,8 @@ static int rules(struct mbr_db *db, int argc, char **argv)
 		mbr_buf_release(&text);
 		if (rc == MBR_EINVAL) {
 			mbr_rollback(db);
-			cli_warn(&cli, "%s: %s", argv[1], mbr_db_errmsg(db));
+			/* "N: reason" (mbr_rules_parse): file:N: reason, as the CSV imports */
+			cli_warn(&cli, "%s:%s", argv[1], mbr_db_errmsg(db));
 			return MBR_EXIT_DATA;
 		}
 		if ((status = commit(db, rc)) == MBR_EXIT_OK && !cli.quiet)

@@ -255,8 +255,59 @@ static void option_fits(struct mbr_cli *c, const struct form *forms, int nf, uns
 	cli_usage_error(c, "%s does not go with %s", name, cmd ? cmd : "this form");
 }
 
-void cli_check_options(struct mbr_cli *c, int argc, char *const argv[], int first_operand, const char *shortopts,
-		       const struct option *longopts)
+/* ------------------------------------------------------ operator names */
+
+static int is_control(unsigned cp)
+{
+	return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);	/* C0, DEL, C1 */
+}
+
+/*
+ * The operator's name (--operator, else $MBR_OPERATOR) must be UTF-8 text
+ * without control characters (mbr(7)): it is printed in messages, tables
+ * and the audit log.  Another is refused with exit 3 before anything
+ * prints it raw: a name that is not UTF-8 is shown with its bad bytes
+ * (and control characters) as \xHH, so that it can neither garble the
+ * terminal nor hide what it is; one with control characters gets the
+ * library's message, which does not show it.  Its length is the
+ * library's to check (mbr_set_operator).
+ */
+static void operator_check(struct mbr_cli *c)
+{
+	const unsigned char *p = (const unsigned char *)c->operator;
+	struct mbr_buf shown = MBR_BUF_INIT;
+	int control = 0, not_utf8 = 0;
+	unsigned cp;
+	size_t k;
+
+	if (!p)
+		return;
+	while (*p) {
+		k = mbr_utf8_decode(p, strlen((const char *)p), &cp);
+		if (k && !is_control(cp)) {
+			mbr_buf_add(&shown, p, k);
+			p += k;
+			continue;
+		}
+		if (k)
+			control = 1;
+		else
+			not_utf8 = 1, k = 1;
+		for (; k; k--)
+			mbr_buf_addf(&shown, "\\x%02x", *p++);
+	}
+	/* the message of mbr_set_operator when it finds a C0 control */
+	if (control && !not_utf8)
+		cli_warn(c, "operator name must not hold control characters");
+	else if (not_utf8)
+		cli_warn(c, "operator name '%s' is not UTF-8 text", shown.buf);
+	mbr_buf_release(&shown);
+	if (control || not_utf8)
+		exit(MBR_EXIT_DATA);
+}
+
+static void check_forms(struct mbr_cli *c, int argc, char *const argv[], int first_operand, const char *shortopts,
+			const struct option *longopts)
 {
 	static struct form forms[FORM_MAX];
 	int nf = parse_forms(c, longopts, forms), i, j, any_cmd = 0, any_sub = 0;
@@ -312,6 +363,15 @@ void cli_check_options(struct mbr_cli *c, int argc, char *const argv[], int firs
 			}
 		}
 	}
+}
+
+void cli_check_options(struct mbr_cli *c, int argc, char *const argv[], int first_operand, const char *shortopts,
+		       const struct option *longopts)
+{
+	check_forms(c, argc, argv, first_operand, shortopts, longopts);
+	/* the options are all read, so the operator is known: checked here
+	 * too because mbr-db init makes it admin without cli_open */
+	operator_check(c);
 }
 
 #define NEG_MARK '\x1f'
@@ -431,6 +491,7 @@ struct mbr_db *cli_open(struct mbr_cli *c, unsigned flags)
 
 	if (!c->db_path || !*c->db_path)
 		cli_usage_error(c, "no database: use -d FILE or set MBR_DB");
+	operator_check(c);
 	rc = mbr_db_open(c->db_path, flags, c->prog, &db);
 	if (rc == 0 && c->operator && *c->operator)
 		rc = mbr_set_operator(db, c->operator);

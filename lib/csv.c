@@ -204,41 +204,14 @@ static int col_matches(const struct mbr_col *c, const char *s, size_t n)
 
 /*
  * Length of the valid UTF-8 sequence at s (at most n bytes): 1 to 4, or 0
- * when the bytes there are not UTF-8 (overlong forms, surrogates and code
- * points past U+10FFFF included).  A NUL byte is valid UTF-8 here.
+ * when the bytes there are not UTF-8 (mbr_utf8_decode).  A NUL byte is
+ * valid UTF-8 here.
  */
 static size_t utf8_seq(const unsigned char *s, size_t n)
 {
-	unsigned char c = s[0];
-	size_t len, i;
-	unsigned char lo = 0x80, hi = 0xBF;
+	unsigned cp;
 
-	if (c < 0x80)
-		return 1;
-	if (c < 0xC2)
-		return 0;
-	if (c < 0xE0)
-		len = 2;
-	else if (c < 0xF0) {
-		len = 3;
-		if (c == 0xE0)
-			lo = 0xA0;
-		else if (c == 0xED)
-			hi = 0x9F;
-	} else if (c < 0xF5) {
-		len = 4;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-	} else
-		return 0;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < len; i++)
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-	return len;
+	return mbr_utf8_decode(s, n, &cp);
 }
 
 /*

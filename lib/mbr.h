@@ -254,6 +254,12 @@ int mbr_out_row(struct mbr_out *o, const char *const *vals);
 int mbr_out_fields(struct mbr_out *o, const char *const *vals, size_t n);
 /* Flush (tables are printed here) and free.  MBR_EIO on write error. */
 int mbr_out_end(struct mbr_out *o);
+/*
+ * Decode the UTF-8 character at s (n > 0 bytes): its length (1-4) with
+ * *cp set, or 0 if the bytes are not well-formed UTF-8 (overlong forms,
+ * surrogates and code points past U+10FFFF included).
+ */
+size_t mbr_utf8_decode(const unsigned char *s, size_t n, unsigned *cp);
 /* Display width of UTF-8 text in terminal cells. */
 size_t mbr_text_width(const char *s);
 
@@ -571,7 +577,7 @@ struct mbr_rules {
 
 /* The built-in default: 1 point per whole currency unit, never expiring, no tiers. */
 void mbr_rules_default(struct mbr_rules *r);
-/* Parse rules text; on MBR_EINVAL err says "line N: reason". */
+/* Parse rules text; on MBR_EINVAL err says "N: reason", N the line at fault. */
 int mbr_rules_parse(const char *text, int exp, struct mbr_rules *r, struct mbr_buf *err);
 const struct mbr_tier *mbr_rules_tier(const struct mbr_rules *r, const char *code);
 int64_t mbr_rules_line_bp(const struct mbr_rules *r, const char *sku, const char *category);

@@ -50,11 +50,8 @@ int mbr_format_parse(const char *s, enum mbr_format *f)
 
 /* --------------------------------------------------------------- UTF-8 */
 
-/*
- * Decode the UTF-8 character at s (n > 0 bytes): its length (1-4) with
- * *cp set, or 0 if the bytes are not well-formed UTF-8.
- */
-static size_t utf8_decode(const unsigned char *s, size_t n, unsigned *cp)
+/* The one UTF-8 decoder of mbr (see mbr.h): out.c, csv.c and cli.c use it. */
+size_t mbr_utf8_decode(const unsigned char *s, size_t n, unsigned *cp)
 {
 	unsigned c = s[0], min;
 	size_t len, i;
@@ -148,7 +145,7 @@ size_t mbr_text_width(const char *s)
 	unsigned c;
 
 	while (n) {
-		if ((k = utf8_decode(p, n, &c)) == 0) {
+		if ((k = mbr_utf8_decode(p, n, &c)) == 0) {
 			k = 1;
 			c = '?';
 		}
@@ -254,7 +251,7 @@ static void put_json_string(FILE *fp, const char *s)
 			p++, n--;
 			continue;
 		}
-		if (*p >= 0x80 && (k = utf8_decode(p, n, &c)) != 0) {
+		if (*p >= 0x80 && (k = mbr_utf8_decode(p, n, &c)) != 0) {
 			p += k, n -= k;
 			continue;
 		}

@@ -806,7 +806,7 @@ int mbr_rules_set_load(struct mbr_db *db, struct mbr_rules_set *rs)
 		}
 		r = &rs->v[rs->n];
 		if (mbr_rules_parse((const char *)sqlite3_column_text(st, 1), db->exp, r, &err) < 0) {
-			rc = mbr_db_fail(db, MBR_EDB, "rules version %lld: %s", (long long)sqlite3_column_int64(st, 0), err.buf);
+			rc = mbr_db_fail(db, MBR_EDB, "rules version %lld: line %s", (long long)sqlite3_column_int64(st, 0), err.buf);
 			sqlite3_reset(st);
 			mbr_buf_release(&err);
 			mbr_rules_set_free(rs);
@@ -857,6 +857,7 @@ int mbr_rules_load(struct mbr_db *db, const char *text, int64_t *version)
 	struct mbr_rules *r = malloc(sizeof(*r));
 	sqlite3_stmt *st;
 	char detail[64];
+	int64_t shift;
 	int rc, i;
 
 	if (!r)
@@ -877,7 +878,36 @@ int mbr_rules_load(struct mbr_db *db, const char *text, int64_t *version)
 	if ((rc = mbr_stmt_done(db, st)) < 0)
 		goto out;
 	*version = sqlite3_last_insert_rowid(db->sql);
-	/* The tiers table (members.tier's reference) learns every tier named. */
+	/*
+	 * The tiers table is what members.tier refers to: every tier code any
+	 * version has named, so that a member's code stays valid whatever is
+	 * loaded later.  A version's codes and ranks are unique within it
+	 * (mbr_rules_parse), not across versions: the table's ranks (UNIQUE)
+	 * are those of the version loaded last.  First every row's rank moves
+	 * below 0 and below every rank it had, in the same order, so that no
+	 * row collides with another on the way and the new version may give a
+	 * rank to any tier; tiers it does not name keep their rows there.
+	 */
+	st = mbr_stmt(db, "SELECT COALESCE(MAX(rank) - MIN(MIN(rank), 0) + 1, 0) FROM tiers");
+	if (!st) {
+		rc = MBR_EDB;
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	shift = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW) {
+		rc = mbr_db_sqlerr(db, "tiers");
+		goto out;
+	}
+	st = mbr_stmt(db, "UPDATE tiers SET rank = rank - ?");
+	if (!st) {
+		rc = MBR_EDB;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, shift);
+	if ((rc = mbr_stmt_done(db, st)) < 0)
+		goto out;
 	for (i = 0; i < r->ntiers; i++) {
 		const struct mbr_tier *t = &r->tiers[i];
 
@@ -898,12 +928,8 @@ int mbr_rules_load(struct mbr_db *db, const char *text, int64_t *version)
 		sqlite3_bind_int64(st, 6, t->window_days);
 		sqlite3_bind_int64(st, 7, t->discount_bp);
 		sqlite3_bind_int64(st, 8, t->earn_mult_bp);
-		if ((rc = mbr_stmt_done(db, st)) < 0) {
-			if (rc == MBR_EEXIST)
-				rc = mbr_db_fail(db, MBR_EINVAL, "tier %s: rank %lld is taken by another tier; give every tier its own rank",
-						 t->code, (long long)t->rank);
+		if ((rc = mbr_stmt_done(db, st)) < 0)
 			goto out;
-		}
 	}
 	snprintf(detail, sizeof(detail), "version %lld", (long long)*version);
 	rc = mbr_audit(db, "rules.load", "", detail);

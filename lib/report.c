@@ -428,8 +428,9 @@ const struct mbr_col mbr_report_tier_cols[MBR_REPORT_TIER_NCOLS] = {
 	{ "negative", NULL, MBR_COL_NUMBER }, { "stored_value", NULL, MBR_COL_NUMBER },
 };
 
-/* Every tier by rank, members without a tier (tier "") first; tiers no
- * member holds show zeros. */
+/* Members without a tier (tier "") first, then every tier of the rules
+ * loaded last by rank, then tiers only older rules had (points.c keeps
+ * them, below rank 0); tiers no member holds show zeros. */
 int mbr_report_tiers(struct mbr_db *db, mbr_report_fn fn, void *ctx)
 {
 	static const char sql[] =
@@ -439,7 +440,7 @@ int mbr_report_tiers(struct mbr_db *db, mbr_report_fn fn, void *ctx)
 		" t AS (SELECT '' AS code, -1 AS rank UNION ALL SELECT code, rank FROM tiers"
 		"  UNION ALL SELECT code, 9223372036854775807 FROM g WHERE code NOT IN (SELECT code FROM tiers) AND code != '')"
 		" SELECT t.code, COALESCE(g.n, 0), COALESCE(g.p, 0), COALESCE(g.neg, 0), COALESCE(g.sv, 0)"
-		" FROM t LEFT JOIN g ON g.code = t.code ORDER BY t.rank, t.code";
+		" FROM t LEFT JOIN g ON g.code = t.code ORDER BY t.code != '', t.rank < 0, t.rank, t.code";
 	char b[4][48];
 	const char *v[MBR_REPORT_TIER_NCOLS];
 	sqlite3_stmt *st;

@@ -170,7 +170,7 @@ static int copy_code(char *dst, size_t n, const char *s)
 	return 0;
 }
 
-#define FAIL(...) do { mbr_buf_addf(err, "line %d: ", lineno); mbr_buf_addf(err, __VA_ARGS__); return MBR_EINVAL; } while (0)
+#define FAIL(...) do { mbr_buf_addf(err, "%d: ", lineno); mbr_buf_addf(err, __VA_ARGS__); return MBR_EINVAL; } while (0)
 
 static int parse_tier(struct mbr_rules *r, char **w, int n, int lineno, int exp, struct mbr_buf *err)
 {
@@ -294,6 +294,16 @@ static int parse_topup(struct mbr_rules *r, char **w, int n, int lineno, int exp
 	return 0;
 }
 
+/*
+ * Parse rules text into r.  On MBR_EINVAL err is "N: reason", N being the
+ * line of the text at fault, so that a caller that read the text from a
+ * file says "file:N: reason" as the CSV imports do.  Errors found once the
+ * whole text is read point at a line too: a tier defined twice or with a
+ * rank taken at the later definition, a multiplier for an unknown tier at
+ * the multiplier, a missing effective date at line 1.  Tier codes and
+ * ranks are unique within this text only: another version may reuse them
+ * freely.
+ */
 int mbr_rules_parse(const char *text, int exp, struct mbr_rules *r, struct mbr_buf *err)
 {
 	struct mbr_buf line = MBR_BUF_INIT;
@@ -325,26 +335,26 @@ int mbr_rules_parse(const char *text, int exp, struct mbr_rules *r, struct mbr_b
 		if (nw == 0)
 			continue;
 		if (nw > 39) {
-			mbr_buf_addf(err, "line %d: too many words", lineno);
+			mbr_buf_addf(err, "%d: too many words", lineno);
 			rc = MBR_EINVAL;
 		} else if (!strcmp(w[0], "effective")) {
 			if (nw != 2 || parse_day(w[1], &r->effective_day) < 0) {
-				mbr_buf_addf(err, "line %d: effective needs a date (YYYY-MM-DD)", lineno);
+				mbr_buf_addf(err, "%d: effective needs a date (YYYY-MM-DD)", lineno);
 				rc = MBR_EINVAL;
 			}
 			have_effective = 1;
 		} else if (!strcmp(w[0], "base")) {
 			if (nw != 4 || strcmp(w[2], "per") || parse_count(w[1], 0, 1000000, &r->base_points) < 0 ||
 			    mbr_money_parse(w[3], exp, &r->base_per) < 0) {
-				mbr_buf_addf(err, "line %d: base needs: base POINTS per AMOUNT (e.g. base 1 per 1.00)", lineno);
+				mbr_buf_addf(err, "%d: base needs: base POINTS per AMOUNT (e.g. base 1 per 1.00)", lineno);
 				rc = MBR_EINVAL;
 			} else if (r->base_per <= 0) {
-				mbr_buf_addf(err, "line %d: base: the amount '%s' must be above 0", lineno, w[3]);
+				mbr_buf_addf(err, "%d: base: the amount '%s' must be above 0", lineno, w[3]);
 				rc = MBR_EINVAL;
 			}
 		} else if (!strcmp(w[0], "min_spend")) {
 			if (nw != 2 || mbr_money_parse(w[1], exp, &r->min_spend) < 0 || r->min_spend < 0) {
-				mbr_buf_addf(err, "line %d: min_spend needs an amount", lineno);
+				mbr_buf_addf(err, "%d: min_spend needs an amount", lineno);
 				rc = MBR_EINVAL;
 			}
 		} else if (!strcmp(w[0], "expiry")) {
@@ -355,16 +365,16 @@ int mbr_rules_parse(const char *text, int exp, struct mbr_rules *r, struct mbr_b
 			} else if (nw == 3 && !strcmp(w[1], "year-end") && parse_count(w[2], 0, 100, &r->expiry_n) == 0) {
 				r->expiry = MBR_EXPIRY_YEAR_END;
 			} else {
-				mbr_buf_addf(err, "line %d: expiry needs: never | months N | year-end N", lineno);
+				mbr_buf_addf(err, "%d: expiry needs: never | months N | year-end N", lineno);
 				rc = MBR_EINVAL;
 			}
 		} else if (!strcmp(w[0], "redeem")) {
 			if (nw != 4 || strcmp(w[2], "=") || parse_count(w[1], 1, 1000000000, &r->redeem_points) < 0 ||
 			    mbr_money_parse(w[3], exp, &r->redeem_value) < 0) {
-				mbr_buf_addf(err, "line %d: redeem needs: redeem POINTS = AMOUNT (e.g. redeem 100 = 1.00)", lineno);
+				mbr_buf_addf(err, "%d: redeem needs: redeem POINTS = AMOUNT (e.g. redeem 100 = 1.00)", lineno);
 				rc = MBR_EINVAL;
 			} else if (r->redeem_value <= 0) {
-				mbr_buf_addf(err, "line %d: redeem: the amount '%s' must be above 0", lineno, w[3]);
+				mbr_buf_addf(err, "%d: redeem: the amount '%s' must be above 0", lineno, w[3]);
 				rc = MBR_EINVAL;
 			}
 		} else if (!strcmp(w[0], "earn_on")) {
@@ -375,13 +385,13 @@ int mbr_rules_parse(const char *text, int exp, struct mbr_rules *r, struct mbr_b
 				else if (!strcmp(w[k], "stored_value"))
 					r->earn_on_stored_value = 1;
 				else {
-					mbr_buf_addf(err, "line %d: earn_on takes points, stored_value", lineno);
+					mbr_buf_addf(err, "%d: earn_on takes points, stored_value", lineno);
 					rc = MBR_EINVAL;
 				}
 			}
 		} else if (!strcmp(w[0], "birthday")) {
 			if (nw != 2 || parse_mult(w[1], &r->birthday_bp) < 0) {
-				mbr_buf_addf(err, "line %d: birthday needs a multiplier (e.g. birthday x2)", lineno);
+				mbr_buf_addf(err, "%d: birthday needs a multiplier (e.g. birthday x2)", lineno);
 				rc = MBR_EINVAL;
 			}
 		} else if (!strcmp(w[0], "topup")) {
@@ -391,13 +401,13 @@ int mbr_rules_parse(const char *text, int exp, struct mbr_rules *r, struct mbr_b
 		} else if (!strcmp(w[0], "multiplier")) {
 			rc = parse_multiplier(r, w, nw, lineno, err);
 		} else {
-			mbr_buf_addf(err, "line %d: unknown directive '%s'", lineno, w[0]);
+			mbr_buf_addf(err, "%d: unknown directive '%s'", lineno, w[0]);
 			rc = MBR_EINVAL;
 		}
 	}
 	mbr_buf_release(&line);
 	if (rc == 0 && !have_effective) {
-		mbr_buf_adds(err, "rules need an 'effective YYYY-MM-DD' line");
+		mbr_buf_adds(err, "1: rules need an 'effective YYYY-MM-DD' line");
 		rc = MBR_EINVAL;
 	}
 	if (rc == 0) {
@@ -406,7 +416,7 @@ int mbr_rules_parse(const char *text, int exp, struct mbr_rules *r, struct mbr_b
 			for (k = 0; k < r->ntiers && !found; k++)
 				found = !strcmp(r->tiers[k].code, r->mults[i].key);
 			if (!found) {
-				mbr_buf_addf(err, "line %d: multiplier for unknown tier '%s'", r->mults[i].line,
+				mbr_buf_addf(err, "%d: multiplier for unknown tier '%s'", r->mults[i].line,
 					     r->mults[i].key);
 				rc = MBR_EINVAL;
 				break;

@@ -88,21 +88,33 @@ mistype() {
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 6 ]
 	[ "${lines[0]}" = "campaign,type,value,cap,min_spend,from,to,limit,per_member,points_cost,stores,categories,stack,status" ]
-	[ "${lines[1]}" = "A10,amount,10.00,,0.00,,,,,,,,none,open" ]
-	[ "${lines[2]}" = "GIFT,gift,C301,,0.00,,,,,200,,,tier,open" ]
-	[ "${lines[3]}" = "P15,percent,15.00%,20.00,0.00,,,,,,,,none,open" ]
-	[ "${lines[4]}" = 'P7,percent,7.50%,,0.00,2026-12-01,2026-12-31,,,,"S01,S02","生鲜,乳品",all,open' ]
+	# no minimum spend is an empty field, as no cap is
+	[ "${lines[1]}" = "A10,amount,10.00,,,,,,,,,,none,open" ]
+	[ "${lines[2]}" = "GIFT,gift,C301,,,,,,,200,,,tier,open" ]
+	[ "${lines[3]}" = "P15,percent,15.00%,20.00,,,,,,,,,none,open" ]
+	[ "${lines[4]}" = 'P7,percent,7.50%,,,2026-12-01,2026-12-31,,,,"S01,S02","生鲜,乳品",all,open' ]
 	[ "${lines[5]}" = "T100,threshold,20.00,,100.00,,,50,2,,,,none,open" ]
 	run --separate-stderr mbr-coupon show --format csv P7
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 2 ]
-	[ "${lines[1]}" = 'P7,percent,7.50%,,0.00,2026-12-01,2026-12-31,,,,"S01,S02","生鲜,乳品",all,open' ]
+	[ "${lines[1]}" = 'P7,percent,7.50%,,,2026-12-01,2026-12-31,,,,"S01,S02","生鲜,乳品",all,open' ]
 	run --separate-stderr mbr-coupon show NOPE
 	[ "$status" -eq 3 ]
 	[[ "$stderr" == *"no campaign 'NOPE'"* ]]
 	# JSON lines parse
 	run --separate-stderr mbr-coupon list --format json
 	[ "$(printf '%s\n' "$output" | jq -rs 'map(.campaign) | join(" ")')" = "A10 GIFT P15 P7 T100" ]
+	# min_spend is null when there is none, as cap is, and a number otherwise
+	[ "$(printf '%s\n' "$output" | jq -cs 'map(.min_spend == null)')" = '[true,true,true,true,false]' ]
+	[[ "${lines[0]}" == *'"cap":null,"min_spend":null,'* ]]
+	[[ "${lines[2]}" == *'"cap":20.00,"min_spend":null,'* ]]
+	[[ "${lines[4]}" == *'"cap":null,"min_spend":100.00,'* ]]
+	run --separate-stderr mbr-coupon show --format tsv A10
+	[ "${lines[1]}" = "$(printf 'A10\tamount\t10.00\t\t\t\t\t\t\t\t\t\tnone\topen')" ]
+	run --separate-stderr mbr-coupon show --format table A10
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "${lines[1]}" | tr -s ' ')" = "A10 amount 10.00 none open" ]
+	[[ "$(mbr-coupon show --format table T100)" == *100.00* ]]
 }
 
 @test "create: refusals write nothing (usage 2, bad campaign 3)" {
@@ -168,6 +180,9 @@ mistype() {
 	[ "$status" -eq 2 ]
 	run --separate-stderr mbr-coupon edit NOPE --value 1
 	[ "$status" -eq 3 ]
+	# --min-spend 0 takes the minimum away: shown empty again
+	mbr-coupon edit A --min-spend 0
+	[ "$(mbr-coupon show --format csv A | sed -n 2p)" = "A,amount,12.50,,,,2026-12-31,,,,S01,,none,open" ]
 	c=$(give A M0001)
 	run --separate-stderr mbr-coupon close A
 	[ "$status" -eq 0 ]

@@ -279,17 +279,17 @@ adjust|-80|data fix|m1" ]
 	[ "$stderr" = "mbr-points: r.gz: a rules file is plain text, not gzip: gunzip it first" ]
 }
 
-@test "rules load: a bad line is a data error naming the line, nothing stored" {
+@test "rules load: a bad line is a data error naming file:line, nothing stored" {
 	printf 'effective 2025-01-01\nbase 1 per 1.00\nmultiplier weekday funday x2\n' >bad.txt
 	run --separate-stderr mbr-points rules load bad.txt
 	echo "$stderr"
 	[ "$status" -eq 3 ]
 	[ "$output" = "" ]
-	[[ "$stderr" == *"bad.txt: line 3: "* ]]
+	[ "$stderr" = "mbr-points: bad.txt:3: bad weekdays 'funday' (e.g. sat,sun)" ]
 	printf 'effective 2025-01-01\nbogus 1\n' >bad2.txt
 	run --separate-stderr mbr-points rules load bad2.txt
 	[ "$status" -eq 3 ]
-	[[ "$stderr" == *"line 2: unknown directive 'bogus'"* ]]
+	[ "$stderr" = "mbr-points: bad2.txt:2: unknown directive 'bogus'" ]
 	printf 'base 1 per 1.00\n' >bad3.txt
 	run --separate-stderr mbr-points rules load bad3.txt
 	[ "$status" -eq 3 ]
@@ -301,6 +301,76 @@ adjust|-80|data fix|m1" ]
 	mbr-db -q grant c1 cashier
 	run --separate-stderr mbr-points --operator c1 rules load "$EX/rules.txt"
 	[ "$status" -eq 5 ]
+}
+
+@test "rules load: errors found after the whole file is read still say file:line" {
+	# a tier defined twice, or a rank given twice: the later line
+	printf 'effective 2025-01-01\ntier GOLD rank 2 spend 5.00\n\ntier GOLD rank 3 spend 9.00\n' >dup.txt
+	run --separate-stderr mbr-points rules load dup.txt
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "mbr-points: dup.txt:4: tier GOLD defined twice" ]
+	printf 'effective 2025-01-01\ntier SILVER rank 1 spend 5.00\n# gap\ntier GOLD rank 1 spend 9.00\n' >rank.txt
+	run --separate-stderr mbr-points rules load rank.txt
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-points: rank.txt:4: tiers SILVER and GOLD have the same rank" ]
+	# a multiplier for a tier the file does not define: the multiplier's line
+	printf 'effective 2025-01-01\nmultiplier tier GOLD x2\ntier SILVER rank 1 spend 5.00\n' >mt.txt
+	run --separate-stderr mbr-points rules load mt.txt
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-points: mt.txt:2: multiplier for unknown tier 'GOLD'" ]
+	# no effective line: line 1, where it goes
+	printf '# no date\nbase 1 per 1.00\n' >noeff.txt
+	run --separate-stderr mbr-points rules load noeff.txt
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-points: noeff.txt:1: rules need an 'effective YYYY-MM-DD' line" ]
+	# standard input is '-', as in the CSV imports
+	run --separate-stderr mbr-points rules load - <dup.txt
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-points: -:4: tier GOLD defined twice" ]
+	[ "$(q 'SELECT COUNT(*) FROM rules_versions')" = 0 ]
+}
+
+@test "rules load: a new version may rename tiers and give their ranks to others; members keep their code until tiers" {
+	mbr-add -q "$EX/members.csv"
+	# v1: every member reaches GOLD (rank 2), above SILVER (rank 1)
+	printf 'effective 2025-01-01\ntier SILVER rank 1 spend 0.00\ntier GOLD rank 2 spend 0.00 earn x2\n' >v1.txt
+	mbr-points -q rules load v1.txt
+	mbr-points -q tiers --as-of 2025-03-01 >/dev/null
+	[ "$(q "SELECT DISTINCT tier FROM members")" = GOLD ]
+	# v2 drops GOLD, gives its rank 2 to SILVER and SILVER's rank 1 to PLATINUM
+	printf 'effective 2025-06-01\ntier PLATINUM rank 1 spend 0.00\ntier SILVER rank 2 spend 0.00\n' >v2.txt
+	run --separate-stderr mbr-points rules load v2.txt
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "mbr-points: rules version 2 loaded" ]
+	# members keep GOLD: v1 is still in force before 2025-06-01, and GOLD
+	# stays a tier a member may have
+	[ "$(q "SELECT DISTINCT tier FROM members")" = GOLD ]
+	# GOLD earns x2 under v1, and is no tier (x1) under v2
+	mbr-sale -q products "$EX/products.csv"
+	[ "$(mbr-sale -q add --ts '2025-05-30 10:00:00' --member M0001 T1 D400:1:39.90)" = "S01,T1,39.90,79" ]
+	[ "$(mbr-sale -q add --ts '2025-06-02 10:00:00' --member M0001 T2 D400:1:39.90)" = "S01,T2,39.90,39" ]
+	run --separate-stderr mbr-points tiers --as-of 2025-05-31
+	[ "$status" -eq 0 ]
+	[ "$output" = "member,old_tier,new_tier,change" ]
+	# under v2, GOLD is no tier of the rules in force: GOLD counts as none
+	# and the evaluation gives the best tier of v2 (SILVER, rank 2), up
+	run --separate-stderr mbr-points tiers --as-of 2025-06-01
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "$(uid M0001),GOLD,SILVER,up" ]
+	[ "$(q "SELECT DISTINCT tier FROM members")" = SILVER ]
+	# and GOLD may come back with rank 2 again, after a version that swaps ranks
+	printf 'effective 2025-07-01\ntier PLATINUM rank 2 spend 0.00\ntier SILVER rank 1 spend 0.00\n' >v3.txt
+	mbr-points -q rules load v3.txt
+	printf 'effective 2025-08-01\ntier SILVER rank 1 spend 0.00\ntier GOLD rank 2 spend 0.00\n' >v4.txt
+	mbr-points -q rules load v4.txt
+	mbr-points -q tiers --as-of 2025-08-01 >/dev/null
+	[ "$(q "SELECT DISTINCT tier FROM members")" = GOLD ]
+	[ "$(q 'SELECT COUNT(*) FROM rules_versions')" = 4 ]
+	mbr-db -q check
 }
 
 @test "rules show: exactly the text loaded; the built-in statement by default" {
@@ -417,15 +487,53 @@ adjust|-80|data fix|m1" ]
 	echo "$stderr"
 	[ "$status" -eq 3 ]
 	[ "$output" = "" ]
-	[ "$stderr" = "mbr-points: r0.txt: line 2: redeem: the amount '0.00' must be above 0" ]
+	[ "$stderr" = "mbr-points: r0.txt:2: redeem: the amount '0.00' must be above 0" ]
 	printf 'effective 2025-01-01\nbase 1 per 0.00\n' >b0.txt
 	run --separate-stderr mbr-points rules load b0.txt
 	[ "$status" -eq 3 ]
-	[ "$stderr" = "mbr-points: b0.txt: line 2: base: the amount '0.00' must be above 0" ]
+	[ "$stderr" = "mbr-points: b0.txt:2: base: the amount '0.00' must be above 0" ]
 	# a malformed line still shows the form
 	printf 'effective 2025-01-01\nredeem 100 1.00\n' >r1.txt
 	run --separate-stderr mbr-points rules load r1.txt
 	[ "$status" -eq 3 ]
-	[[ "$stderr" == *"line 2: redeem needs: redeem POINTS = AMOUNT"* ]]
+	[[ "$stderr" == "mbr-points: r1.txt:2: redeem needs: redeem POINTS = AMOUNT"* ]]
 	[ "$(q 'SELECT COUNT(*) FROM rules_versions')" = 0 ]
+}
+
+@test "operator names: not UTF-8, or with control characters, are refused (exit 3) and shown escaped, never raw" {
+	load_examples
+	before=$(q 'SELECT COUNT(*) FROM audit')
+	# --operator, MBR_OPERATOR (overlong, surrogate, cut short): exit 3, the bytes as \xHH
+	run --separate-stderr mbr-points --operator $'ab\xff' balance M0001
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "$output" = "" ]
+	[ "$stderr" = 'mbr-points: operator name '\''ab\xff'\'' is not UTF-8 text' ]
+	MBR_OPERATOR=$'\xc0\xaf' run --separate-stderr mbr-points balance M0001
+	[ "$status" -eq 3 ]
+	[ "$stderr" = 'mbr-points: operator name '\''\xc0\xaf'\'' is not UTF-8 text' ]
+	run --separate-stderr mbr-points --operator $'li\xed\xa0\x80' earn M0001 5
+	[ "$status" -eq 3 ]
+	[ "$stderr" = 'mbr-points: operator name '\''li\xed\xa0\x80'\'' is not UTF-8 text' ]
+	run --separate-stderr mbr-points --operator $'\xe7\x8e' balance M0001
+	[ "$status" -eq 3 ]
+	[ "$stderr" = 'mbr-points: operator name '\''\xe7\x8e'\'' is not UTF-8 text' ]
+	# a C1 control (U+009B, the 8-bit CSI) is a control character too
+	run --separate-stderr mbr-points --operator $'admin1\xc2\x9b2J' balance M0001
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-points: operator name must not hold control characters" ]
+	# --operator wins over a bad MBR_OPERATOR
+	MBR_OPERATOR=$'\xff' run --separate-stderr mbr-points --operator admin1 balance M0001
+	[ "$status" -eq 0 ]
+	# mbr-db init makes its operator admin: refused too, and no file is made
+	run --separate-stderr mbr-db -d new.db --operator $'boss\xfe' init
+	[ "$status" -eq 3 ]
+	[ "$stderr" = 'mbr-db: operator name '\''boss\xfe'\'' is not UTF-8 text' ]
+	[ ! -e new.db ]
+	# nothing was written
+	[ "$(q 'SELECT COUNT(*) FROM audit')" = "$before" ]
+	# UTF-8 names are fine
+	mbr-db -q grant 王芳 cashier
+	run --separate-stderr mbr-points --operator 王芳 balance M0001
+	[ "$status" -eq 0 ]
 }

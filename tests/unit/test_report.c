@@ -207,7 +207,8 @@ static void test_tiers_and_negative(void **state)
 	a = add_member(db, "A", NULL);
 	b = add_member(db, "B", NULL);
 	add_member(db, "C", NULL);
-	raw(db, "INSERT INTO tiers(code, rank) VALUES ('GOLD', 2), ('SILVER', 1)");
+	/* OLD: a tier only older rules had (ranked below 0 by the loads since) */
+	raw(db, "INSERT INTO tiers(code, rank) VALUES ('GOLD', 2), ('SILVER', 1), ('OLD', -7)");
 	{
 		char sql[256];
 
@@ -219,7 +220,7 @@ static void test_tiers_and_negative(void **state)
 		raw(db, sql);
 	}
 	assert_int_equal(mbr_report_tiers(db, collect, &r), MBR_OK);
-	assert_string_equal(r.b.buf, ",2,7,0,0.00\nSILVER,0,0,0,0.00\nGOLD,1,-20,1,10.50\n");
+	assert_string_equal(r.b.buf, ",2,7,0,0.00\nSILVER,0,0,0,0.00\nGOLD,1,-20,1,10.50\nOLD,0,0,0,0.00\n");
 
 	mbr_buf_reset(&r.b);
 	r.ncols = MBR_REPORT_NEGATIVE_NCOLS;

@@ -5,7 +5,8 @@
  * expiry dates in the store's time zone, and receipt multipliers by
  * weekday, date range, tier and birthday.
  *
- * These are pure functions: no database.  The zone is pinned to
+ * Every error is "N: reason", N the line at fault (a caller names the file:
+ * "rules.txt:N: reason").  These are pure functions: no database.  The zone is pinned to
  * Asia/Shanghai (UTC+8) so that business days differ from UTC dates.
  */
 #include <setjmp.h>
@@ -260,81 +261,81 @@ struct bad_case {
 static void test_parse_errors(void **state)
 {
 	static const struct bad_case cases[] = {
-		{ "effective\n", "line 1: effective needs a date (YYYY-MM-DD)" },
-		{ "effective 2025-02-30\n", "line 1: effective needs a date (YYYY-MM-DD)" },
-		{ "effective 2025-01-01 2025-01-02\n", "line 1: effective needs a date (YYYY-MM-DD)" },
-		{ "# rules\neffective 2025-01-01\nbase 1 per 0\n", "line 3: base: the amount '0' must be above 0" },
+		{ "effective\n", "1: effective needs a date (YYYY-MM-DD)" },
+		{ "effective 2025-02-30\n", "1: effective needs a date (YYYY-MM-DD)" },
+		{ "effective 2025-01-01 2025-01-02\n", "1: effective needs a date (YYYY-MM-DD)" },
+		{ "# rules\neffective 2025-01-01\nbase 1 per 0\n", "3: base: the amount '0' must be above 0" },
 		{ "effective 2025-01-01\nbase 1 for 1.00\n",
-		  "line 2: base needs: base POINTS per AMOUNT (e.g. base 1 per 1.00)" },
+		  "2: base needs: base POINTS per AMOUNT (e.g. base 1 per 1.00)" },
 		{ "effective 2025-01-01\nbase -1 per 1.00\n",
-		  "line 2: base needs: base POINTS per AMOUNT (e.g. base 1 per 1.00)" },
+		  "2: base needs: base POINTS per AMOUNT (e.g. base 1 per 1.00)" },
 		{ "effective 2025-01-01\nbase 1 per 1.001\n",
-		  "line 2: base needs: base POINTS per AMOUNT (e.g. base 1 per 1.00)" },
-		{ "effective 2025-01-01\n\n\nmin_spend ten\n", "line 4: min_spend needs an amount" },
-		{ "effective 2025-01-01\nmin_spend -1.00\n", "line 2: min_spend needs an amount" },
-		{ "effective 2025-01-01\nexpiry months 0\n", "line 2: expiry needs: never | months N | year-end N" },
-		{ "effective 2025-01-01\nexpiry months\n", "line 2: expiry needs: never | months N | year-end N" },
-		{ "effective 2025-01-01\nexpiry sometimes\n", "line 2: expiry needs: never | months N | year-end N" },
-		{ "effective 2025-01-01\nexpiry year-end -1\n", "line 2: expiry needs: never | months N | year-end N" },
+		  "2: base needs: base POINTS per AMOUNT (e.g. base 1 per 1.00)" },
+		{ "effective 2025-01-01\n\n\nmin_spend ten\n", "4: min_spend needs an amount" },
+		{ "effective 2025-01-01\nmin_spend -1.00\n", "2: min_spend needs an amount" },
+		{ "effective 2025-01-01\nexpiry months 0\n", "2: expiry needs: never | months N | year-end N" },
+		{ "effective 2025-01-01\nexpiry months\n", "2: expiry needs: never | months N | year-end N" },
+		{ "effective 2025-01-01\nexpiry sometimes\n", "2: expiry needs: never | months N | year-end N" },
+		{ "effective 2025-01-01\nexpiry year-end -1\n", "2: expiry needs: never | months N | year-end N" },
 		{ "effective 2025-01-01\nredeem 100 1.00\n",
-		  "line 2: redeem needs: redeem POINTS = AMOUNT (e.g. redeem 100 = 1.00)" },
+		  "2: redeem needs: redeem POINTS = AMOUNT (e.g. redeem 100 = 1.00)" },
 		{ "effective 2025-01-01\nredeem 0 = 1.00\n",
-		  "line 2: redeem needs: redeem POINTS = AMOUNT (e.g. redeem 100 = 1.00)" },
-		{ "effective 2025-01-01\nredeem 100 = 0\n", "line 2: redeem: the amount '0' must be above 0" },
-		{ "effective 2025-01-01\nredeem 100 = -1.00\n", "line 2: redeem: the amount '-1.00' must be above 0" },
-		{ "effective 2025-01-01\nearn_on coupons\n", "line 2: earn_on takes points, stored_value" },
-		{ "effective 2025-01-01\nbirthday\n", "line 2: birthday needs a multiplier (e.g. birthday x2)" },
-		{ "effective 2025-01-01\nbirthday x1.00001\n", "line 2: birthday needs a multiplier (e.g. birthday x2)" },
-		{ "effective 2025-01-01\nbirthday x-2\n", "line 2: birthday needs a multiplier (e.g. birthday x2)" },
-		{ "effective 2025-01-01\nbonus x2\n", "line 2: unknown directive 'bonus'" },
+		  "2: redeem needs: redeem POINTS = AMOUNT (e.g. redeem 100 = 1.00)" },
+		{ "effective 2025-01-01\nredeem 100 = 0\n", "2: redeem: the amount '0' must be above 0" },
+		{ "effective 2025-01-01\nredeem 100 = -1.00\n", "2: redeem: the amount '-1.00' must be above 0" },
+		{ "effective 2025-01-01\nearn_on coupons\n", "2: earn_on takes points, stored_value" },
+		{ "effective 2025-01-01\nbirthday\n", "2: birthday needs a multiplier (e.g. birthday x2)" },
+		{ "effective 2025-01-01\nbirthday x1.00001\n", "2: birthday needs a multiplier (e.g. birthday x2)" },
+		{ "effective 2025-01-01\nbirthday x-2\n", "2: birthday needs a multiplier (e.g. birthday x2)" },
+		{ "effective 2025-01-01\nbonus x2\n", "2: unknown directive 'bonus'" },
 		{ "effective 2025-01-01\ntier SILVER rank 1\n",
-		  "line 2: tier needs: tier CODE rank N spend|points THRESHOLD" },
+		  "2: tier needs: tier CODE rank N spend|points THRESHOLD" },
 		{ "effective 2025-01-01\ntier SIL-VER rank 1 spend 5.00\n",
-		  "line 2: tier needs: tier CODE rank N spend|points THRESHOLD" },
-		{ "effective 2025-01-01\ntier SILVER rank one spend 5.00\n", "line 2: tier SILVER: bad rank 'one'" },
+		  "2: tier needs: tier CODE rank N spend|points THRESHOLD" },
+		{ "effective 2025-01-01\ntier SILVER rank one spend 5.00\n", "2: tier SILVER: bad rank 'one'" },
 		{ "effective 2025-01-01\ntier SILVER rank 1 spend 5.001\n",
-		  "line 2: tier SILVER: bad spend threshold '5.001'" },
+		  "2: tier SILVER: bad spend threshold '5.001'" },
 		{ "effective 2025-01-01\ntier SILVER rank 1 points 1.5\n",
-		  "line 2: tier SILVER: bad points threshold '1.5'" },
+		  "2: tier SILVER: bad points threshold '1.5'" },
 		{ "effective 2025-01-01\ntier SILVER rank 1 spend 5.00 window 0\n",
-		  "line 2: tier SILVER: bad window '0' (days)" },
+		  "2: tier SILVER: bad window '0' (days)" },
 		{ "effective 2025-01-01\ntier SILVER rank 1 spend 5.00 discount 5\n",
-		  "line 2: tier SILVER: bad discount '5' (e.g. 5%)" },
+		  "2: tier SILVER: bad discount '5' (e.g. 5%)" },
 		{ "effective 2025-01-01\ntier SILVER rank 1 spend 5.00 discount 101%\n",
-		  "line 2: tier SILVER: bad discount '101%' (e.g. 5%)" },
+		  "2: tier SILVER: bad discount '101%' (e.g. 5%)" },
 		{ "effective 2025-01-01\ntier SILVER rank 1 spend 5.00 earn double\n",
-		  "line 2: tier SILVER: bad earn multiplier 'double' (e.g. x1.5)" },
+		  "2: tier SILVER: bad earn multiplier 'double' (e.g. x1.5)" },
 		{ "effective 2025-01-01\ntier SILVER rank 1 spend 5.00 colour grey\n",
-		  "line 2: tier SILVER: unknown word 'colour'" },
+		  "2: tier SILVER: unknown word 'colour'" },
 		{ "effective 2025-01-01\ntier SILVER rank 1 spend 5.00 window\n",
-		  "line 2: tier SILVER: 'window' needs a value" },
+		  "2: tier SILVER: 'window' needs a value" },
 		/* duplicate tier, duplicate rank: the line of the second one */
 		{ "effective 2025-01-01\ntier GOLD rank 2 spend 5.00\ntier GOLD rank 3 spend 9.00\n",
-		  "line 3: tier GOLD defined twice" },
+		  "3: tier GOLD defined twice" },
 		{ "effective 2025-01-01\ntier SILVER rank 1 spend 5.00\n# gap\ntier GOLD rank 1 spend 9.00\n",
-		  "line 4: tiers SILVER and GOLD have the same rank" },
+		  "4: tiers SILVER and GOLD have the same rank" },
 		{ "effective 2025-01-01\nmultiplier category x2\n",
-		  "line 2: multiplier needs: multiplier category|sku|tier|weekday|dates WHAT xM" },
-		{ "effective 2025-01-01\nmultiplier category food two\n", "line 2: bad multiplier 'two' (e.g. x2)" },
-		{ "effective 2025-01-01\nmultiplier category food x1001\n", "line 2: bad multiplier 'x1001' (e.g. x2)" },
-		{ "effective 2025-01-01\nmultiplier brand acme x2\n", "line 2: unknown multiplier kind 'brand'" },
+		  "2: multiplier needs: multiplier category|sku|tier|weekday|dates WHAT xM" },
+		{ "effective 2025-01-01\nmultiplier category food two\n", "2: bad multiplier 'two' (e.g. x2)" },
+		{ "effective 2025-01-01\nmultiplier category food x1001\n", "2: bad multiplier 'x1001' (e.g. x2)" },
+		{ "effective 2025-01-01\nmultiplier brand acme x2\n", "2: unknown multiplier kind 'brand'" },
 		{ "effective 2025-01-01\nmultiplier weekday sat,xyz x2\n",
-		  "line 2: bad weekdays 'sat,xyz' (e.g. sat,sun)" },
-		{ "effective 2025-01-01\nmultiplier weekday 8 x2\n", "line 2: bad weekdays '8' (e.g. sat,sun)" },
+		  "2: bad weekdays 'sat,xyz' (e.g. sat,sun)" },
+		{ "effective 2025-01-01\nmultiplier weekday 8 x2\n", "2: bad weekdays '8' (e.g. sat,sun)" },
 		{ "effective 2025-01-01\nmultiplier dates 2025-11-11 x2\n",
-		  "line 2: bad dates '2025-11-11' (FROM..TO)" },
+		  "2: bad dates '2025-11-11' (FROM..TO)" },
 		{ "effective 2025-01-01\nmultiplier dates 2025-11-12..2025-11-11 x2\n",
-		  "line 2: bad dates '2025-11-12..2025-11-11'" },
+		  "2: bad dates '2025-11-12..2025-11-11'" },
 		{ "effective 2025-01-01\nmultiplier dates 2025-11-11..2025-13-01 x2\n",
-		  "line 2: bad dates '2025-11-11..2025-13-01'" },
+		  "2: bad dates '2025-11-11..2025-13-01'" },
 		/* the first error stops the parse */
 		{ "effective 2025-01-01\nbase 1 per x\nbonus x2\n",
-		  "line 2: base needs: base POINTS per AMOUNT (e.g. base 1 per 1.00)" },
+		  "2: base needs: base POINTS per AMOUNT (e.g. base 1 per 1.00)" },
 		/* CRLF files count lines the same way */
-		{ "effective 2025-01-01\r\nbase 1 per 1.00\r\nbonus x2\r\n", "line 3: unknown directive 'bonus'" },
-		/* missing effective: no line to point at */
-		{ "", "rules need an 'effective YYYY-MM-DD' line" },
-		{ "# nothing\nbase 1 per 1.00\n", "rules need an 'effective YYYY-MM-DD' line" },
+		{ "effective 2025-01-01\r\nbase 1 per 1.00\r\nbonus x2\r\n", "3: unknown directive 'bonus'" },
+		/* missing effective: line 1, where it belongs; an error always has a line */
+		{ "", "1: rules need an 'effective YYYY-MM-DD' line" },
+		{ "# nothing\nbase 1 per 1.00\n", "1: rules need an 'effective YYYY-MM-DD' line" },
 	};
 	size_t i;
 
@@ -343,8 +344,8 @@ static void test_parse_errors(void **state)
 		parse_bad(cases[i].text, cases[i].want);
 }
 
-/* A tier multiplier naming a tier the rules do not define.  mbr.h promises
- * "line N: reason" for every parse error; the line is known. */
+/* A tier multiplier naming a tier the rules do not define: found after the
+ * whole text is read, still "N: reason" with the multiplier's line. */
 static void test_parse_multiplier_unknown_tier(void **state)
 {
 	struct mbr_rules r;
@@ -354,7 +355,7 @@ static void test_parse_multiplier_unknown_tier(void **state)
 	parse_ok("effective 2025-01-01\nmultiplier tier GOLD x2\ntier GOLD rank 1 spend 1.00\n", &r);
 	assert_int_equal(r.nmults, 1);
 	parse_bad("effective 2025-01-01\ntier GOLD rank 1 spend 1.00\n\nmultiplier tier PLATINUM x2\n",
-		  "line 4: multiplier for unknown tier 'PLATINUM'");
+		  "4: multiplier for unknown tier 'PLATINUM'");
 }
 
 static void test_parse_limits(void **state)
@@ -371,7 +372,7 @@ static void test_parse_limits(void **state)
 	assert_int_equal(r.ntiers, MBR_MAX_TIERS);
 	mbr_buf_addf(&text, "tier TX rank 99 spend 1.00\n");
 	assert_int_equal(mbr_rules_parse(text.buf, 2, &r, &err), MBR_EINVAL);
-	assert_string_equal(err.buf, "line 18: more than 16 tiers");
+	assert_string_equal(err.buf, "18: more than 16 tiers");
 
 	mbr_buf_reset(&text);
 	mbr_buf_adds(&text, "effective 2025-01-01\n");
@@ -381,7 +382,16 @@ static void test_parse_limits(void **state)
 	assert_int_equal(r.nmults, MBR_MAX_MULTS);
 	mbr_buf_addf(&text, "multiplier sku SX x2\n");
 	assert_int_equal(mbr_rules_parse(text.buf, 2, &r, &err), MBR_EINVAL);
-	assert_string_equal(err.buf, "line 66: more than 64 multipliers");
+	assert_string_equal(err.buf, "66: more than 64 multipliers");
+
+	/* a line of more than 39 words */
+	mbr_buf_reset(&text);
+	mbr_buf_adds(&text, "effective 2025-01-01\n\nearn_on");
+	for (i = 0; i < 39; i++)
+		mbr_buf_adds(&text, " points");
+	mbr_buf_adds(&text, "\n");
+	assert_int_equal(mbr_rules_parse(text.buf, 2, &r, &err), MBR_EINVAL);
+	assert_string_equal(err.buf, "3: too many words");
 	mbr_buf_release(&text);
 	mbr_buf_release(&err);
 }
@@ -399,7 +409,7 @@ static void test_parse_exponent_zero(void **state)
 	assert_int_equal(mbr_rules_parse("effective 2025-01-01\n", 0, &r, &err), MBR_OK);
 	assert_int_equal(r.base_per, 1);
 	assert_int_equal(mbr_rules_parse("effective 2025-01-01\nbase 1 per 1.50\n", 0, &r, &err), MBR_EINVAL);
-	assert_string_equal(err.buf, "line 2: base needs: base POINTS per AMOUNT (e.g. base 1 per 1.00)");
+	assert_string_equal(err.buf, "2: base needs: base POINTS per AMOUNT (e.g. base 1 per 1.00)");
 	mbr_buf_release(&err);
 }
 
