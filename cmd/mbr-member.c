@@ -36,6 +36,11 @@ static const struct option options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* The longest an erasure waits for readers to let go of the write-ahead
+ * log: a front desk must not hang for MBR_BUSY_TIMEOUT (10 minutes by
+ * default) because someone has a report open. */
+#define ERASE_CHECKPOINT_MS 5000
+
 static struct mbr_cli cli;
 static int reveal, yes;
 
@@ -44,12 +49,21 @@ struct list {
 	long n;
 };
 
+/* The output starts (a CSV header) with the first member: a lookup
+ * that fails prints nothing a pipe could take for an empty result. */
+static void start_output(struct list *l)
+{
+	if (!l->out)
+		l->out = mbr_out_new(stdout, cli_format(&cli), cli.excel, mbr_member_view_cols, MBR_VIEW_COUNT);
+}
+
 static int print_member(const struct mbr_member *m, void *p)
 {
 	struct list *l = p;
 	struct mbr_member_view v;
 
 	mbr_member_view(m, reveal, &v);
+	start_output(l);
 	l->n++;
 	return mbr_out_row(l->out, v.val);
 }
@@ -63,9 +77,10 @@ static int list(struct mbr_db *db, const char *query)
 	/* no key, no members: say so before a header could go out */
 	if ((rc = mbr_db_key_ready(db)) < 0)
 		return cli_db_error(&cli, db, rc);
-	l.out = mbr_out_new(stdout, cli_format(&cli), cli.excel, mbr_member_view_cols, MBR_VIEW_COUNT);
 	rc = query ? mbr_member_find(db, query, print_member, &l) : mbr_member_each(db, print_member, &l);
-	if (mbr_out_end(l.out) < 0 && rc == 0)
+	if (!query && rc == 0)
+		start_output(&l);	/* no members: an export is a header alone */
+	if (l.out && mbr_out_end(l.out) < 0 && rc == 0)
 		rc = MBR_EIO;
 	if (rc == MBR_ENOTFOUND) {
 		if (!cli.quiet)
@@ -127,7 +142,8 @@ static void apply(struct mbr_db *db, struct mbr_member *m, int argc, char **argv
 	mbr_buf_release(&why);
 }
 
-/* Confirm an erasure on a terminal by typing the member's uid. */
+/* Confirm an erasure on a terminal by typing the member's uid (main
+ * refuses one without --yes when there is no terminal to ask on). */
 static int confirmed(const struct mbr_member *m)
 {
 	struct mbr_buf line = MBR_BUF_INIT;
@@ -184,12 +200,13 @@ static int change(struct mbr_db *db, const char *cmd, struct mbr_member *m, int 
 	}
 	if ((rc = mbr_commit(db)) < 0)
 		return cli_db_error(&cli, db, rc);
-	/* leave no copy of the erased data in the WAL; a reader's snapshot
-	 * (waited for up to MBR_BUSY_TIMEOUT) can keep it there */
-	if (!strcmp(cmd, "erase") && mbr_db_checkpoint(db) < 0)
+	/* leave no copy of the erased data in the database files.  A
+	 * reader's snapshot keeps the log from being copied back: the old
+	 * pages stay in the database file, the new ones in the -wal */
+	if (!strcmp(cmd, "erase") && mbr_member_erase_checkpoint(db, ERASE_CHECKPOINT_MS) < 0)
 		cli_warn(&cli, "%s: erased, but a program reading the database kept its write-ahead log from being"
-			 " cleared: a copy of the erased data stays in %s-wal until the last program using the"
-			 " database ends", m->uid, cli.db_path);
+			 " cleared: a copy of the erased data stays in the database files (%s and %s-wal) until the"
+			 " last program using the database ends", m->uid, cli.db_path, cli.db_path);
 	else if (!cli.quiet)
 		cli_warn(&cli, "%s: %s", m->uid, !strcmp(cmd, "set") ? "updated" : !strcmp(cmd, "erase") ? "erased"
 					: !strcmp(cmd, "freeze") ? "frozen" : "active");
@@ -251,6 +268,8 @@ int main(int argc, char *argv[])
 	if (!strcmp(cmd, "find") || !strcmp(cmd, "show")) {
 		if (nargs != 1)
 			cli_usage_error(&cli, "%s takes one argument", cmd);
+		if (!strcmp(cmd, "find") && !*args[0])
+			cli_usage_error(&cli, "find needs a non-empty query");
 	} else if (!strcmp(cmd, "export")) {
 		if (nargs != 0)
 			cli_usage_error(&cli, "export takes no arguments");
@@ -260,6 +279,9 @@ int main(int argc, char *argv[])
 	} else if (!strcmp(cmd, "freeze") || !strcmp(cmd, "unfreeze") || !strcmp(cmd, "erase")) {
 		if (nargs != 1)
 			cli_usage_error(&cli, "%s takes one member", cmd);
+		/* an irreversible change is not made on a redirected stdin's say-so */
+		if (!strcmp(cmd, "erase") && !yes && !cli.dry_run && !cli_interactive())
+			cli_usage_error(&cli, "erase needs --yes when not asked on a terminal");
 	} else {
 		cli_usage_error(&cli, "unknown command '%s'", cmd);
 	}

@@ -459,7 +459,8 @@ int mbr_member_field_lookup(const char *name);
  * Validate and normalise one field value into m (phone digits, birthday
  * YYYY-MM-DD, gender M/F, ...).  On MBR_EINVAL, why holds the reason
  * (without location).  Tier and store codes are checked against the
- * database when db is not NULL.
+ * database when db is not NULL, and so is a member number, which may not
+ * be another member's uid.
  */
 int mbr_member_set_field(struct mbr_db *db, struct mbr_member *m,
 			 enum mbr_member_field f, const char *value, struct mbr_buf *why);
@@ -505,8 +506,19 @@ int mbr_member_each(struct mbr_db *db, mbr_member_fn fn, void *ctx);
  * needs mbr_member_may_change (MBR_EPERM). */
 int mbr_member_update(struct mbr_db *db, struct mbr_member *m, const char *what);
 int mbr_member_set_status(struct mbr_db *db, int64_t id, const char *status);
-/* Remove personal data for good; keeps uid and anonymous history. */
+/* Remove personal data for good; keeps uid and anonymous history.  A
+ * positive points balance is forfeited (an 'expire' entry, "erased"); a
+ * member holding stored value or count-card uses is refused. */
 int mbr_member_erase(struct mbr_db *db, int64_t id);
+/*
+ * After an erasure is committed: checkpoint and truncate the WAL as
+ * mbr_db_checkpoint does, waiting for readers at most max_ms (less if the
+ * handle's busy timeout, MBR_BUSY_TIMEOUT, is shorter), then put the
+ * busy timeout back.  < 0 (MBR_EBUSY) when a reader kept the log: a copy
+ * of the erased data then stays in the database files until the last
+ * program using the database ends.
+ */
+int mbr_member_erase_checkpoint(struct mbr_db *db, int max_ms);
 
 /*
  * A member as output columns (uid, member_no, name, phone, email,

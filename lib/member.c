@@ -233,6 +233,60 @@ static int norm_member_no(const char *s, size_t n, char *out, size_t outsz, stru
 }
 
 /*
+ * The id of the member whose uid is uid into *id: 0, MBR_ENOTFOUND, or
+ * another error.
+ */
+static int member_of_uid(struct mbr_db *db, const char *uid, int64_t *id)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "SELECT id FROM members WHERE uid = ?");
+	int rc;
+
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_text(st, 1, uid, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? MBR_ENOTFOUND : mbr_db_sqlerr(db, "member");
+}
+
+/*
+ * A member number that is another member's uid would make that uid name
+ * two members, and every lookup by it ambiguous (see lookup): refuse it.
+ * Only a number shaped like a uid, a known store's code, '-' and a
+ * sequence number without leading zeros (mbr_db_next_uid), is looked
+ * up: a bulk enrolment drops the uid index (mbr_member_bulk_begin), and
+ * legacy numbers ("2023-0001") must not cost a scan each.  A member's
+ * own uid as its number names no one else.
+ */
+static int not_another_uid(struct mbr_db *db, const struct mbr_member *m, const char *no, struct mbr_buf *why)
+{
+	const char *dash = strrchr(no, '-');
+	char store[32];
+	int64_t id;
+	int rc;
+
+	if (!dash || dash == no || (size_t)(dash - no) >= sizeof(store) || dash[1] < '1' || dash[1] > '9' ||
+	    strspn(dash + 1, "0123456789") != strlen(dash + 1) || (m->uid[0] && !strcmp(no, m->uid)))
+		return 0;
+	memcpy(store, no, (size_t)(dash - no));
+	store[dash - no] = '\0';
+	if (!mbr_store_code_valid(store) || (rc = mbr_store_exists(db, store)) == 0)
+		return 0;
+	if (rc > 0 && (rc = member_of_uid(db, no, &id)) == MBR_ENOTFOUND)
+		return 0;
+	if (rc < 0) {
+		mbr_buf_adds(why, mbr_db_errmsg(db));
+		return rc;
+	}
+	mbr_buf_addf(why, "'%s' is the uid of another member", no);
+	return MBR_EINVAL;
+}
+
+/*
  * Is s (n bytes, trimmed) one of mbr's own masks for field f?  A masked
  * export fed back (say to change tiers) must not overwrite the real data
  * with asterisks.  A birthday is masked as "****-MM-DD" (mbr_member_view).
@@ -280,7 +334,11 @@ int mbr_member_set_field(struct mbr_db *db, struct mbr_member *m, enum mbr_membe
 	}
 	switch (f) {
 	case MBR_F_MEMBER_NO:
-		return norm_member_no(s, n, dst, size, why);
+		if ((rc = norm_member_no(s, n, dst, size, why)) < 0 || !db)
+			return rc;
+		if ((rc = not_another_uid(db, m, dst, why)) < 0)
+			dst[0] = '\0';
+		return rc;
 	case MBR_F_PHONE:
 		return norm_phone(s, n, dst, size, why);
 	case MBR_F_EMAIL:
@@ -657,17 +715,15 @@ static int lookup(struct mbr_db *db, const char *keytext, int brief, struct mbr_
 	} else if (rc == 0 && strchr(keytext, '-')) {
 		/* a member number or phone shaped like a uid (STORE-SEQ) may be
 		 * another member's uid: say so rather than pick one */
-		st = mbr_stmt(db, "SELECT id FROM members WHERE uid = ?");
-		if (!st) {
-			rc = MBR_EDB;
-		} else {
-			sqlite3_bind_text(st, 1, keytext, -1, SQLITE_TRANSIENT);
-			if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) != m->id)
-				rc = mbr_db_fail(db, MBR_EINVAL, "'%s' is ambiguous: member %s has it as member number or"
-						 " phone, and it is another member's uid; name the member by another of its keys",
-						 keytext, m->uid);
-			sqlite3_reset(st);
-		}
+		int64_t other;
+		int r2 = member_of_uid(db, keytext, &other);
+
+		if (r2 == 0 && other != m->id)
+			rc = mbr_db_fail(db, MBR_EINVAL, "'%s' is ambiguous: member %s has it as member number or"
+					 " phone, and it is another member's uid; name the member by another of its keys",
+					 keytext, m->uid);
+		else if (r2 < 0 && r2 != MBR_ENOTFOUND)
+			rc = r2;
 	}
 	mbr_buf_release(&why);
 	if (rc == MBR_ENOTFOUND)
@@ -737,14 +793,15 @@ int mbr_member_find(struct mbr_db *db, const char *query, mbr_member_fn fn, void
 	struct find_ctx f = { query, fn, ctx, 0 };
 	int rc;
 
+	/* every name contains the empty string: that is no query */
+	if (!*query)
+		return mbr_db_fail(db, MBR_EINVAL, "empty query");
 	rc = mbr_member_get(db, query, &m);
 	if (rc == 0)
 		return fn(&m, ctx) < 0 ? MBR_EDB : 0;
 	if (rc != MBR_ENOTFOUND)
 		return rc;
 	/* Names are sealed: a name search unseals every member (a scan). */
-	if (!*query)
-		return mbr_db_fail(db, MBR_ENOTFOUND, "empty query");
 	rc = mbr_member_each(db, find_cb, &f);
 	if (rc < 0)
 		return rc;
@@ -913,10 +970,46 @@ static int prepaid_left(struct mbr_db *db, const struct mbr_member *m)
 	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "count cards");
 }
 
+/*
+ * Points cannot be spent, moved or adjusted once their member is erased
+ * (mbr-points refuses an erased member), so erasure forfeits a positive
+ * balance, which would otherwise stay in the liability for good: lots
+ * lapsed by now expire first, as ever, then one 'expire' entry, reason
+ * "erased", takes the rest.  Its kind is that of expiry because it is
+ * one: it empties the member's lots and records what it took from each
+ * (mbr_points_post), so a later return of a sale whose lot it emptied
+ * does not take those points again (mbr_points_lot_expired).  A debt (a
+ * negative balance) stays: it is owed to the business, not by it.
+ * *forfeited: the points taken, 0 if none.
+ */
+static int forfeit_points(struct mbr_db *db, const struct mbr_member *m, int64_t *forfeited)
+{
+	struct mbr_post p;
+	int64_t now = mbr_now(), balance;
+	int rc;
+
+	*forfeited = 0;
+	if ((rc = mbr_points_spendable(db, m->id, now, &balance)) < 0 || balance <= 0)
+		return rc;
+	memset(&p, 0, sizeof(p));
+	p.member = m->id;
+	p.kind = "expire";
+	p.source = "operator";
+	p.reason = "erased";
+	p.ts = now;
+	p.points = -balance;
+	if ((rc = mbr_points_post(db, &p, NULL)) < 0)
+		return rc;
+	*forfeited = balance;
+	return 0;
+}
+
 int mbr_member_erase(struct mbr_db *db, int64_t id)
 {
 	struct mbr_member m;
 	sqlite3_stmt *st;
+	int64_t forfeited;
+	char detail[64] = "";
 	int rc;
 
 	if ((rc = mbr_member_get_id(db, id, &m)) < 0)
@@ -925,6 +1018,10 @@ int mbr_member_erase(struct mbr_db *db, int64_t id)
 		return mbr_db_fail(db, MBR_EINVAL, "member %s was already erased", m.uid);
 	if ((rc = prepaid_left(db, &m)) < 0)
 		return rc;
+	if ((rc = forfeit_points(db, &m, &forfeited)) < 0)
+		return rc;
+	if (forfeited)
+		snprintf(detail, sizeof(detail), "%lld points forfeited", (long long)forfeited);
 	/* secure_delete overwrites the freed content in the database pages. */
 	if ((rc = mbr_db_exec(db, "PRAGMA secure_delete = ON")) < 0)
 		return rc;
@@ -942,7 +1039,25 @@ int mbr_member_erase(struct mbr_db *db, int64_t id)
 	sqlite3_bind_int64(st, 2, id);
 	if ((rc = mbr_stmt_done(db, st)) < 0)
 		return rc;
-	return mbr_audit(db, "member.erase", m.uid, "");
+	return mbr_audit(db, "member.erase", m.uid, detail);
+}
+
+int mbr_member_erase_checkpoint(struct mbr_db *db, int max_ms)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "PRAGMA busy_timeout");
+	int ms = 0, rc;
+
+	if (!st)
+		return MBR_EDB;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		ms = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return mbr_db_sqlerr(db, "busy timeout");
+	sqlite3_busy_timeout(db->sql, ms < max_ms ? ms : max_ms);
+	rc = mbr_db_checkpoint(db);
+	sqlite3_busy_timeout(db->sql, ms);
+	return rc;
 }
 
 /* ------------------------------------------------------- bulk */

@@ -295,8 +295,41 @@ refused() {
 	--phone 13900000011 --member-no 'M 1'|--member-no: 'M 1' is not a member number (letters, digits, - _ . /)
 	--name Dup --phone '+86 138 1234 5678'|phone 138****5678 already belongs to member S01-2
 	--member-no M0003|member_no 'M0003' already belongs to member S01-4
+	--member-no S01-4 --phone 13900000011|--member-no: 'S01-4' is the uid of another member
+	--update --member-no S01-2 --name X|--member-no: 'S01-2' is the uid of another member
 	EOF
 	[ "$(dump)" = "$before" ]
+}
+
+@test "import: a member number that is another member's uid is refused with its line (exit 3), nothing imported; one like a uid is not" {
+	mbr-add -q "$EX/members.csv"
+	before=$(dump)
+	printf 'member_no,name,phone\nN1,One,13900000011\nS01-3,Two,13900000012\nS01-7,Three,13900000013\n' >uid.csv
+	run --separate-stderr mbr-add uid.csv
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "$output" = "" ]
+	# S01-7 is the batch's uid, S01-8 the uid of line 2's member
+	[ "$stderr" = "$(printf '%s\n' "mbr-add: uid.csv:3: member_no: 'S01-3' is the uid of another member" \
+		"mbr-add: 1 bad record; nothing imported")" ]
+	[ "$(dump)" = "$before" ]
+	# a uid enrolled earlier in the same file counts too
+	printf 'member_no,name,phone\nN1,One,13900000011\nS01-8,Two,13900000012\n' >same.csv
+	run --separate-stderr mbr-add same.csv
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "${stderr_lines[0]}" = "mbr-add: same.csv:3: member_no: 'S01-8' is the uid of another member" ]
+	[ "$(dump)" = "$before" ]
+	# --skip-bad commits the others
+	run --separate-stderr mbr-add --skip-bad uid.csv
+	[ "$status" -eq 1 ]
+	[ "$(q "SELECT COUNT(*) FROM members")" = 7 ]
+	# numbers that only look like a uid (another store's, zero-padded, a year) are numbers
+	printf 'member_no,name\nS02-3,A\nS01-003,B\n2023-5,C\n' >like.csv
+	run --separate-stderr mbr-add like.csv
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	mbr-db -q check
 }
 
 @test "one member --update: the non-empty fields of the member with that phone change" {

@@ -84,6 +84,28 @@ last_audit() { q 'SELECT MAX(id) FROM audit'; }
 	[ "${#lines[@]}" -le 1 ]
 }
 
+@test "find: an empty query is a usage error (exit 2), with nothing on stdout" {
+	for fmt in csv json; do
+		run --separate-stderr mbr-member --format $fmt find ''
+		[ "$status" -eq 2 ]
+		[ "$output" = "" ]
+		[ "${stderr_lines[0]}" = "mbr-member: find needs a non-empty query" ]
+	done
+}
+
+@test "find: an error before any member is printed prints no header either" {
+	# S01-8 (S01-7 is the batch's) gets number S01-9, the uid of the
+	# member enrolled next
+	printf 'member_no,name,phone\nS01-9,Early,13800000007\nM8,Late,13800000008\n' >f.csv
+	mbr-add -q f.csv
+	[ "$(mbr-member show --format csv M8 | sed -n '2s/,.*//p')" = S01-9 ]
+	run --separate-stderr mbr-member --format csv find S01-9
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == "mbr-member: 'S01-9' is ambiguous: "* ]]
+}
+
 @test "find, show: in json, tsv and table" {
 	run --separate-stderr mbr-member find M0004 --format json
 	[ "$status" -eq 0 ]
@@ -264,6 +286,8 @@ last_audit() { q 'SELECT MAX(id) FROM audit'; }
 	M0001 name=ok email=bad|email: 'bad' is not an email address
 	M0001 phone=13900001111|phone 139****1111 already belongs to member S01-3
 	M0001 member_no=M0002|member_no 'M0002' already belongs to member S01-3
+	M0002 member_no=S01-4|member_no: 'S01-4' is the uid of another member
+	M0002 name=x member_no=S01-2|member_no: 'S01-2' is the uid of another member
 	M0001 member_no= phone=|a member needs a member_no or a phone
 	M9999 name=x|no member 'M9999'
 	EOF
@@ -318,7 +342,7 @@ last_audit() { q 'SELECT MAX(id) FROM audit'; }
 
 # ----------------------------------------------------------------- erase
 
-@test "erase: personal data gone for good, uid, store and points history kept; audited; check passes" {
+@test "erase: personal data gone for good, uid, store and points history kept, the balance forfeited; audited; check passes" {
 	mbr-points -q earn M0004 120 --reason welcome >/dev/null
 	mbr-points -q redeem M0004 20 --reason gift >/dev/null
 	id=$(q "SELECT id FROM members WHERE uid = 'S01-5'")
@@ -336,7 +360,7 @@ last_audit() { q 'SELECT MAX(id) FROM audit'; }
 	[ "$output" = "" ]
 	[ "$stderr" = "mbr-member: S01-5: erased" ]
 	# the row stays, anonymous; nothing sealed is left for it
-	[ "$(mbr-member --reveal show --format csv S01-5 | sed 1d)" = "S01-5,,,,,,,,S02,erased,100,2026-11-22," ]
+	[ "$(mbr-member --reveal show --format csv S01-5 | sed 1d)" = "S01-5,,,,,,,,S02,erased,0,2026-11-22," ]
 	[ "$(q "SELECT COUNT(*) FROM member_pii WHERE member = $id")" = 0 ]
 	[ "$(q "SELECT COALESCE(card_hash, 'none') || ',' || COALESCE(phone_hash, 'none') FROM members WHERE id = $id")" = "none,none" ]
 	# no copy of the sealed data, this version or the one before, in the
@@ -346,15 +370,16 @@ last_audit() { q 'SELECT MAX(id) FROM audit'; }
 	[[ "$hex" != *"${sealed1:48:64}"* ]]
 	[[ "$hex" != *"${sealed2:48:64}"* ]]
 	[ ! -s shop.db-wal ]
-	# the points history is untouched and still adds up
-	[ "$(q "SELECT * FROM points_ledger WHERE member = $id ORDER BY id")" = "$ledger" ]
-	[ "$(q "SELECT points FROM members WHERE id = $id")" = 100 ]
+	# the points history is untouched, the balance forfeited by one more entry
+	[ "$(q "SELECT * FROM points_ledger WHERE member = $id ORDER BY id LIMIT 2")" = "$ledger" ]
+	[ "$(q "SELECT kind, points, reason FROM points_ledger WHERE member = $id ORDER BY id LIMIT 1 OFFSET 2")" = "expire|-100|erased" ]
+	[ "$(q "SELECT points FROM members WHERE id = $id")" = 0 ]
 	# no longer found by its number, phone or name
 	for key in M0004 15011112222 'Ann Lee'; do
 		run --separate-stderr mbr-member -q find "$key"
 		[ "$status" -eq 1 ]
 	done
-	[ "$(audit_since "$a" | head -n 1)" = "member.erase|S01-5|" ]
+	[ "$(audit_since "$a" | head -n 1)" = "member.erase|S01-5|100 points forfeited" ]
 	run --separate-stderr mbr-db check
 	[ "$status" -eq 0 ]
 	# the phone is free again
@@ -363,23 +388,102 @@ last_audit() { q 'SELECT MAX(id) FROM audit'; }
 	[ "$output" = "S01-7" ]
 }
 
-@test "erase while another program reads: erased, and a warning that the -wal keeps a copy until the last program ends" {
+@test "erase while another program reads: erased after at most 5 s (not MBR_BUSY_TIMEOUT), and a warning that the database files keep a copy until the last program ends" {
 	id=$(q "SELECT id FROM members WHERE uid = 'S01-5'")
 	sealed=$(q "SELECT hex(pii) FROM member_pii WHERE member = $id")
-	# a reader holding a snapshot for 4 seconds
-	{ echo "BEGIN; SELECT COUNT(*) FROM members;"; sleep 4; echo "COMMIT;"; } | sqlite3 shop.db >/dev/null &
+	# a reader holding a snapshot for 9 seconds
+	{ echo "BEGIN; SELECT COUNT(*) FROM members;"; sleep 9; echo "COMMIT;"; } | sqlite3 shop.db >/dev/null &
 	reader=$!
 	sleep 1
-	MBR_BUSY_TIMEOUT=1 run --separate-stderr mbr-member --yes erase M0004
-	echo "$stderr"
+	start=$(date +%s%N)
+	MBR_BUSY_TIMEOUT=600 run --separate-stderr mbr-member --yes erase M0004
+	took=$((($(date +%s%N) - start) / 1000000))
+	echo "$stderr; took $took ms"
 	[ "$status" -eq 0 ]
-	[ "$stderr" = "mbr-member: S01-5: erased, but a program reading the database kept its write-ahead log from being cleared: a copy of the erased data stays in $T/shop.db-wal until the last program using the database ends" ]
+	[ "$took" -ge 4500 ] && [ "$took" -lt 7000 ]
+	[ "$stderr" = "mbr-member: S01-5: erased, but a program reading the database kept its write-ahead log from being cleared: a copy of the erased data stays in the database files ($T/shop.db and $T/shop.db-wal) until the last program using the database ends" ]
 	[ "$(q "SELECT COUNT(*) FROM member_pii WHERE member = $id")" = 0 ]
+	# the copy is the old page, left in the database file itself
+	[[ "$(xxd -p shop.db | tr -d '\n' | tr a-f A-F)" == *"${sealed:48:64}"* ]]
+	# a shorter MBR_BUSY_TIMEOUT is a shorter wait
+	start=$(date +%s%N)
+	MBR_BUSY_TIMEOUT=1 run --separate-stderr mbr-member --yes erase M0005
+	took=$((($(date +%s%N) - start) / 1000000))
+	echo "$stderr; took $took ms"
+	[ "$status" -eq 0 ]
+	[ "$took" -lt 3000 ]
+	[[ "$stderr" == "mbr-member: S01-6: erased, but a program reading"* ]]
 	wait "$reader"
 	# the last program to end checkpoints: nothing is left in the files
 	mbr-db -q check
 	[ ! -e shop.db-wal ] || [ ! -s shop.db-wal ]
 	[[ "$(xxd -p shop.db | tr -d '\n' | tr a-f A-F)" != *"${sealed:48:64}"* ]]
+}
+
+@test "erase: a positive points balance is forfeited by an expire entry (reason erased), lots emptied, out of the liability; check passes" {
+	mbr-sale -q products "$EX/products.csv"
+	mbr-points -q rules load "$EX/rules.txt"
+	mbr-sale -q import "$EX/sales-2025-03-01.csv"
+	mbr-sale -q import "$EX/sales-2025-03-02.csv"
+	mbr-points -q earn M0004 500 --reason welcome
+	id=$(q "SELECT id FROM members WHERE uid = 'S01-5'")
+	[ "$(q "SELECT points FROM members WHERE id = $id")" = 620 ]
+	[ "$(q "SELECT SUM(remaining) FROM points_lots WHERE member = $id")" = 620 ]
+	[ "$(mbr-report liability --format csv | tail -n 1)" = "points,5,891,,891" ]
+	a=$(last_audit)
+	run --separate-stderr mbr-member --yes erase M0004
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "mbr-member: S01-5: erased" ]
+	# the lot lapsed by now expires as ever, then the rest is forfeited
+	[ "$(q "SELECT kind || ',' || points || ',' || reason || ',' || source FROM points_ledger WHERE member = $id ORDER BY id DESC LIMIT 2")" = "$(printf '%s\n' 'expire,-500,erased,operator' 'expire,-120,lot lapsed,expiry')" ]
+	[ "$(q "SELECT points FROM members WHERE id = $id")" = 0 ]
+	[ "$(q "SELECT SUM(points) FROM points_ledger WHERE member = $id")" = 0 ]
+	[ "$(q "SELECT SUM(remaining) FROM points_lots WHERE member = $id")" = 0 ]
+	[ "$(mbr-points history S01-5 --format csv | tail -n 1 | cut -d, -f2,3,4,8)" = "expire,-500,0,erased" ]
+	[ "$(mbr-report liability --format csv | tail -n 1)" = "points,4,271,,271" ]
+	[ "$(audit_since "$a")" = "$(printf '%s\n' 'points.expire||1 lots, 120 points' 'member.erase|S01-5|500 points forfeited')" ]
+	run --separate-stderr mbr-db check
+	[ "$status" -eq 0 ]
+	# the expiry finds nothing left to take
+	mbr-points -q expire
+	[ "$(q "SELECT points FROM members WHERE id = $id")" = 0 ]
+}
+
+@test "erase: a debt (negative balance) stays, with no entry; a dry run forfeits nothing" {
+	mbr-points -q adjust M0003 -30 --reason correction
+	id=$(q "SELECT id FROM members WHERE uid = 'S01-4'")
+	n=$(q "SELECT COUNT(*) FROM points_ledger WHERE member = $id")
+	mbr-member -q --yes erase M0003
+	[ "$(q "SELECT points FROM members WHERE id = $id")" = -30 ]
+	[ "$(q "SELECT COUNT(*) FROM points_ledger WHERE member = $id")" = "$n" ]
+	[ "$(q "SELECT detail FROM audit WHERE action = 'member.erase'")" = "" ]
+	mbr-points -q earn M0004 40
+	before=$(dump)
+	run --separate-stderr mbr-member -n --yes erase M0004
+	[ "$status" -eq 0 ]
+	[ "$(dump)" = "$before" ]
+	mbr-db -q check
+}
+
+@test "erase without --yes and no terminal to ask on (stdin a pipe or /dev/null) is a usage error (exit 2); nothing erased" {
+	before=$(dump)
+	run --separate-stderr mbr-member erase M0004 </dev/null
+	echo "$stderr"
+	[ "$status" -eq 2 ]
+	[ "$output" = "" ]
+	[ "${stderr_lines[0]}" = "mbr-member: erase needs --yes when not asked on a terminal" ]
+	[[ "${stderr_lines[1]}" == "usage: mbr-member "* ]]
+	run --separate-stderr bash -c 'echo S01-5 | mbr-member erase M0004'
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "mbr-member: erase needs --yes when not asked on a terminal" ]
+	# a dry run erases nothing, and needs no --yes
+	run --separate-stderr mbr-member -n erase M0004 </dev/null
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "mbr-member: dry run, nothing written" ]
+	[ "$(dump)" = "$before" ]
+	mbr-member -q --yes erase M0004 </dev/null
+	[ "$(q "SELECT status FROM members WHERE uid = 'S01-5'")" = erased ]
 }
 
 @test "erase: an erased member cannot be erased, changed or frozen again (exit 3)" {
@@ -528,16 +632,42 @@ last_audit() { q 'SELECT MAX(id) FROM audit'; }
 	[ "$(mbr-member show --format csv 13600000001 | sed -n '2p' | cut -d, -f2)" = 13600000001 ]
 }
 
+@test "set: a member number that is another member's uid is refused (exit 3); the member's own uid is allowed" {
+	before=$(dump)
+	run --separate-stderr mbr-member set M0002 member_no=S01-4
+	[ "$status" -eq 3 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "mbr-member: member_no: 'S01-4' is the uid of another member" ]
+	[ "$(dump)" = "$before" ]
+	# S01-4 is still M0003's alone
+	[ "$(mbr-member show --format csv S01-4 | sed -n '2p' | cut -d, -f2)" = M0003 ]
+	# numbers merely like a uid are no one's: another store's unknown
+	# sequence, a leading zero, an unknown store
+	for no in S01-04 S02-4 S09-4 2023-4; do
+		mbr-member -q set S01-3 member_no=$no
+		[ "$(mbr-member show --format csv S01-4 | sed -n '2p' | cut -d, -f2)" = M0003 ]
+	done
+	run --separate-stderr mbr-member set S01-3 member_no=S01-3
+	[ "$status" -eq 0 ]
+	[ "$(mbr-member show --format csv S01-3 | sed -n '2p' | cut -d, -f1,2)" = "S01-3,S01-3" ]
+	mbr-db -q check
+}
+
 @test "a member number that is another member's uid is ambiguous: refused, nothing changed" {
-	u=$(mbr-member show --format csv M0001 | sed -n '2s/,.*//p')
-	printf 'member_no,name,phone\n%s,Second,13800000002\n' "$u" >uc.csv
+	# only a uid not given out yet can become a member number: S01-8
+	# (S01-7 is the batch's) gets number S01-9, the uid of the member
+	# enrolled after it
+	printf 'member_no,name,phone\nS01-9,Early,13800000007\nM8,Second,13800000002\n' >uc.csv
 	mbr-add -q uc.csv
-	v=$(mbr-member show --format csv 13800000002 | sed -n '2s/,.*//p')
+	u=S01-9
+	v=S01-8
+	[ "$(mbr-member show --format csv M8 | sed -n '2s/,.*//p')" = "$u" ]
 	run --separate-stderr mbr-member --yes erase "$u"
 	[ "$status" -eq 3 ]
 	[[ "$stderr" == *"'$u' is ambiguous: member $v has it as member number or phone, and it is another member's uid"* ]]
 	[ "$(q "SELECT COUNT(*) FROM members WHERE status = 'erased'")" = 0 ]
 	# named by another key, each is found
-	[ "$(mbr-member show --format csv M0001 | sed -n '2s/,.*//p')" = "$u" ]
+	[ "$(mbr-member show --format csv M8 | sed -n '2s/,.*//p')" = "$u" ]
+	[ "$(mbr-member show --format csv 13800000007 | sed -n '2s/,.*//p')" = "$v" ]
 	[ "$(mbr-member show --format csv "$v" | sed -n '2s/,.*//p')" = "$v" ]
 }

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -688,6 +689,241 @@ static void test_erase(void **state)
 	mbr_db_close(db);
 }
 
+/* A member's balance, open lots, and ledger entries. */
+static void points_state(struct mbr_db *db, int64_t id, int64_t *balance, int64_t *lots, int64_t *entries)
+{
+	sqlite3_stmt *st;
+
+	assert_int_equal(sqlite3_prepare_v2(db->sql, "SELECT points, (SELECT COALESCE(SUM(remaining), 0) FROM points_lots"
+					    " WHERE member = ?1), (SELECT COUNT(*) FROM points_ledger WHERE member = ?1)"
+					    " FROM members WHERE id = ?1", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_int64(st, 1, id);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	*balance = sqlite3_column_int64(st, 0);
+	*lots = sqlite3_column_int64(st, 1);
+	*entries = sqlite3_column_int64(st, 2);
+	sqlite3_finalize(st);
+}
+
+static void post_ok(struct mbr_db *db, int64_t member, const char *kind, int64_t points, int64_t expires_at)
+{
+	struct mbr_post p;
+
+	memset(&p, 0, sizeof(p));
+	p.member = member;
+	p.kind = kind;
+	p.source = "operator";
+	p.points = points;
+	p.expires_at = expires_at;
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	assert_int_equal(mbr_points_post(db, &p, NULL), MBR_OK);
+	assert_int_equal(mbr_commit(db), MBR_OK);
+}
+
+/*
+ * Erasure forfeits a positive balance (it could never be spent or
+ * written off after): one 'expire' entry, reason "erased", that empties
+ * the lots; audited with the erasure.  A debt stays as it is.
+ */
+static void test_erase_forfeits_points(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct mbr_member a, b;
+	int64_t bal, lots, n;
+	sqlite3_stmt *st;
+
+	(void)state;
+	fill(db, &a, "member_no=C001", NULL);
+	add_ok(db, &a);
+	post_ok(db, a.id, "earn", 300, NOW_T + 30 * 86400);	/* a lot */
+	post_ok(db, a.id, "earn", 200, 0);			/* never lapses: no lot */
+	points_state(db, a.id, &bal, &lots, &n);
+	assert_int_equal(bal, 500);
+	assert_int_equal(lots, 300);
+	assert_int_equal(n, 2);
+
+	/* a dry run (rolled back) forfeits nothing */
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	assert_int_equal(mbr_member_erase(db, a.id), MBR_OK);
+	assert_int_equal(mbr_rollback(db), MBR_OK);
+	points_state(db, a.id, &bal, &lots, &n);
+	assert_int_equal(bal, 500);
+	assert_int_equal(n, 2);
+
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	assert_int_equal(mbr_member_erase(db, a.id), MBR_OK);
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	points_state(db, a.id, &bal, &lots, &n);
+	assert_int_equal(bal, 0);
+	assert_int_equal(lots, 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(sqlite3_prepare_v2(db->sql, "SELECT kind, points, reason, source, ts FROM points_ledger"
+					    " WHERE member = ? ORDER BY id DESC LIMIT 1", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_int64(st, 1, a.id);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "expire");
+	assert_int_equal(sqlite3_column_int64(st, 1), -500);
+	assert_string_equal((const char *)sqlite3_column_text(st, 2), "erased");
+	assert_string_equal((const char *)sqlite3_column_text(st, 3), "operator");
+	assert_int_equal(sqlite3_column_int64(st, 4), NOW_T);
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_prepare_v2(db->sql, "SELECT detail FROM audit WHERE action = 'member.erase' AND target = ?",
+					    -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, a.uid, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "500 points forfeited");
+	sqlite3_finalize(st);
+
+	/* a debt stays: no entry, nothing in the audit detail */
+	fill(db, &b, "member_no=C002", NULL);
+	add_ok(db, &b);
+	post_ok(db, b.id, "adjust", -40, 0);
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	assert_int_equal(mbr_member_erase(db, b.id), MBR_OK);
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	points_state(db, b.id, &bal, &lots, &n);
+	assert_int_equal(bal, -40);
+	assert_int_equal(n, 1);
+	assert_int_equal(sqlite3_prepare_v2(db->sql, "SELECT detail FROM audit WHERE action = 'member.erase' AND target = ?",
+					    -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, b.uid, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "");
+	sqlite3_finalize(st);
+	mbr_db_close(db);
+}
+
+static int busy_timeout_of(struct mbr_db *db)
+{
+	sqlite3_stmt *st;
+	int ms;
+
+	assert_int_equal(sqlite3_prepare_v2(db->sql, "PRAGMA busy_timeout", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	ms = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return ms;
+}
+
+static int64_t ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The checkpoint after an erasure waits for a reader at most max_ms, not
+ * the handle's busy timeout (10 minutes by default), and leaves that
+ * timeout as it was; a shorter MBR_BUSY_TIMEOUT is a shorter wait.
+ */
+static void test_erase_checkpoint_bounded(void **state)
+{
+	const char *path = make_db("w.db");
+	struct mbr_db *db;
+	struct mbr_member m;
+	sqlite3 *reader;
+	int64_t t0, took;
+
+	(void)state;
+	setenv("MBR_BUSY_TIMEOUT", "600", 1);
+	db = open_db(path);
+	assert_int_equal(busy_timeout_of(db), 600000);
+	fill(db, &m, "member_no=C001", "name=张三", NULL);
+	add_ok(db, &m);
+	assert_int_equal(mbr_db_checkpoint(db), MBR_OK);
+
+	/* a reader holding a snapshot from before the erasure */
+	assert_int_equal(sqlite3_open_v2(path, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(reader, "BEGIN; SELECT COUNT(*) FROM members;", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	assert_int_equal(mbr_member_erase(db, m.id), MBR_OK);
+	assert_int_equal(mbr_commit(db), MBR_OK);
+
+	t0 = ms_now();
+	assert_int_equal(mbr_member_erase_checkpoint(db, 300), MBR_EBUSY);
+	took = ms_now() - t0;
+	if (took < 250 || took > 3000)
+		fail_msg("the checkpoint waited %lld ms, want about 300", (long long)took);
+	assert_int_equal(busy_timeout_of(db), 600000);
+	mbr_db_close(db);
+
+	/* a busy timeout below the bound is the bound */
+	setenv("MBR_BUSY_TIMEOUT", "0", 1);
+	db = open_db(path);
+	t0 = ms_now();
+	assert_true(mbr_member_erase_checkpoint(db, 5000) < 0);
+	took = ms_now() - t0;
+	if (took > 2000)
+		fail_msg("the checkpoint waited %lld ms, want none", (long long)took);
+	assert_int_equal(busy_timeout_of(db), 0);
+
+	/* the reader gone, the log is cleared */
+	assert_int_equal(sqlite3_exec(reader, "COMMIT;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(reader);
+	assert_int_equal(mbr_member_erase_checkpoint(db, 300), MBR_OK);
+	mbr_db_close(db);
+	unsetenv("MBR_BUSY_TIMEOUT");
+}
+
+/*
+ * A member number that is another member's uid would make that uid name
+ * two members: refused wherever a member number is validated with a
+ * database.  The member's own uid, and numbers merely shaped like one
+ * (a leading zero, an unknown store, a uid not given to a member), are
+ * accepted.
+ */
+static void test_member_no_not_a_uid(void **state)
+{
+	static const struct {
+		const char *no;
+		int rc;
+	} cases[] = {
+		{ "S01-1", MBR_EINVAL },	/* a's uid */
+		{ " S01-1 ", MBR_EINVAL },
+		{ "S01-2", MBR_OK },		/* b's own */
+		{ "S01-01", MBR_OK },
+		{ "S01-99", MBR_OK },
+		{ "S99-1", MBR_OK },
+		{ "s01-1", MBR_OK },		/* uids are case-sensitive */
+		{ "S01-", MBR_OK },
+		{ "-1", MBR_OK },
+		{ "S01-1x", MBR_OK },
+	};
+	struct mbr_db *db = new_db();
+	struct mbr_buf why = MBR_BUF_INIT;
+	struct mbr_member a, b, n;
+	size_t i;
+
+	(void)state;
+	fill(db, &a, "member_no=C001", NULL);
+	add_ok(db, &a);
+	fill(db, &b, "member_no=C002", NULL);
+	add_ok(db, &b);
+	assert_string_equal(a.uid, "S01-1");
+	assert_string_equal(b.uid, "S01-2");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct mbr_member m = b;
+		int rc = mbr_member_set_field(db, &m, MBR_F_MEMBER_NO, cases[i].no, &why);
+
+		if (rc != cases[i].rc)
+			fail_msg("member_no '%s': %d (%s), want %d", cases[i].no, rc, why.buf, cases[i].rc);
+		if (rc == MBR_EINVAL) {
+			assert_string_equal(why.buf, "'S01-1' is the uid of another member");
+			assert_string_equal(m.member_no, "");
+		}
+	}
+	/* a new member has no uid yet: b's is another member's */
+	mbr_member_clear(&n);
+	assert_int_equal(mbr_member_set_field(db, &n, MBR_F_MEMBER_NO, "S01-2", &why), MBR_EINVAL);
+	assert_string_equal(why.buf, "'S01-2' is the uid of another member");
+	/* without a database only the form is checked */
+	assert_int_equal(mbr_member_set_field(NULL, &n, MBR_F_MEMBER_NO, "S01-2", &why), MBR_OK);
+	mbr_buf_release(&why);
+	mbr_db_close(db);
+}
+
 /* ------------------------------------------------------------- find */
 
 struct found {
@@ -726,7 +962,7 @@ static void test_find(void **state)
 		{ "S01-3", MBR_OK, 1, "S01-3" },		/* exact uid */
 		{ "1381234", MBR_ENOTFOUND, 0, NULL },		/* phones are not searched by part */
 		{ "nobody", MBR_ENOTFOUND, 0, NULL },
-		{ "", MBR_ENOTFOUND, 0, NULL },
+		{ "", MBR_EINVAL, 0, NULL },			/* no query: every name would match */
 	};
 	struct mbr_db *db = new_db();
 	struct mbr_member m;
@@ -1093,6 +1329,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_update_rehashes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_erase, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_erase_forfeits_points, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_erase_checkpoint_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_member_no_not_a_uid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_find, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_view, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_privacy_on_disk, setup, teardown),
