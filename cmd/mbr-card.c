@@ -91,18 +91,6 @@ static int64_t money(const char *what, const char *s, int allow_negative)
 	return v;
 }
 
-static int64_t end_of_day(const char *s)
-{
-	char d[11], next[MBR_TIME_BUFSZ];
-	int64_t t;
-
-	if (mbr_date_normalize(s, d) < 0 || mbr_time_parse(d, NULL, &t) < 0)
-		cli_usage_error(&cli, "--expires '%s' is not a date (YYYY-MM-DD)", s);
-	mbr_date_format(t + 36 * 3600, next);
-	mbr_time_parse(next, NULL, &t);
-	return t;
-}
-
 /* An account: a member (member_no, phone or uid), else a gift card code. */
 static void account(const char *key, struct mbr_sv_account *a, struct mbr_member *m)
 {
@@ -357,8 +345,8 @@ int main(int argc, char *argv[])
 		if ((rc = mbr_batch_start(db, "gift cards", "", &batch)) < 0)
 			fail_exit(rc);
 		out = mbr_out_new(stdout, cli.format == MBR_FMT_AUTO ? MBR_FMT_CSV : cli.format, cli.excel, cols, 1);
-		rc = mbr_gift_create(db, n, money("amount", args[1], 0), expires ? end_of_day(expires) : 0, batch,
-				     print_code, out);
+		rc = mbr_gift_create(db, n, money("amount", args[1], 0),
+				     expires ? cli_date(&cli, "--expires", expires, 1) : 0, batch, print_code, out);
 		if (rc == 0)
 			rc = mbr_batch_finish(db, batch, n, 0, 0);
 		if (mbr_out_end(out) < 0 && rc == 0)
@@ -378,8 +366,8 @@ int main(int argc, char *argv[])
 		begin();
 		if ((rc = mbr_member_get_brief(db, args[0], &m)) < 0)
 			fail_exit(rc);
-		rc = mbr_count_sell(db, &m, args[1], uses, money("price", args[3], 0), expires ? end_of_day(expires) : 0,
-				    store, payment, uid);
+		rc = mbr_count_sell(db, &m, args[1], uses, money("price", args[3], 0),
+				    expires ? cli_date(&cli, "--expires", expires, 1) : 0, store, payment, uid);
 		if (rc < 0)
 			fail_exit(rc);
 		done();

@@ -107,24 +107,6 @@ static int64_t count(const char *opt, const char *s)
 	return v;
 }
 
-/*
- * Start of a local date (from), or of the day after it (to: inclusive
- * date), in the store's time zone: call it once the database is open.
- */
-static int64_t date_bound(const char *opt, const char *s, int end_of_day)
-{
-	char d[11], next[MBR_TIME_BUFSZ];
-	int64_t t;
-
-	if (mbr_date_normalize(s, d) < 0 || mbr_time_parse(d, NULL, &t) < 0)
-		cli_usage_error(&cli, "%s '%s' is not a date (YYYY-MM-DD)", opt, s);
-	if (!end_of_day)
-		return t;
-	mbr_date_format(t + 36 * 3600, next);
-	mbr_time_parse(next, NULL, &t);
-	return t;
-}
-
 static void apply_options(struct mbr_db *db, struct mbr_campaign *c)
 {
 	if (o_type)
@@ -146,9 +128,9 @@ static void apply_options(struct mbr_db *db, struct mbr_campaign *c)
 	if (o_min_spend)
 		c->min_spend = money(db, "--min-spend", o_min_spend);
 	if (o_from)
-		c->valid_from = date_bound("--from", o_from, 0);
+		c->valid_from = cli_date(&cli, "--from", o_from, 0);
 	if (o_to)
-		c->valid_to = date_bound("--to", o_to, 1);
+		c->valid_to = cli_date(&cli, "--to", o_to, 1);
 	if (o_limit)
 		c->total_limit = count("--limit", o_limit);
 	if (o_per_member)
@@ -698,7 +680,7 @@ int main(int argc, char *argv[])
 
 		ARGS(0, 0);
 		db = cli_open(&cli, MBR_OPEN_RW);	/* sets the store's time zone, which the date is in */
-		t = as_of ? date_bound("--as-of", as_of, 1) : mbr_now();
+		t = as_of ? cli_date(&cli, "--as-of", as_of, 1) : mbr_now();
 		cli_require(&cli, db, MBR_ROLE_MANAGER, "expiring coupons");
 		begin(db);
 		if ((rc = mbr_coupon_expire(db, t, &n)) < 0)

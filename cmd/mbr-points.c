@@ -43,23 +43,13 @@ static const char *as_of, *reason;
  * end) and the day itself; without it, now and today. */
 static void as_of_time(int64_t *end, int64_t *day)
 {
-	char d[11];
-	int64_t t;
-
 	if (!as_of) {
 		*end = mbr_now();
 		*day = mbr_local_day(*end);
 		return;
 	}
-	if (mbr_date_normalize(as_of, d) < 0 || mbr_time_parse(d, NULL, &t) < 0)
-		cli_usage_error(&cli, "--as-of '%s' is not a date (YYYY-MM-DD)", as_of);
-	*day = mbr_local_day(t);
-	/* the next local midnight: add a day and a half, take that date */
-	{
-		char next[MBR_TIME_BUFSZ];
-		mbr_date_format(t + 36 * 3600, next);
-		mbr_time_parse(next, NULL, end);
-	}
+	*day = mbr_local_day(cli_date(&cli, "--as-of", as_of, 0));
+	*end = cli_date(&cli, "--as-of", as_of, 1);
 }
 
 /* --as-of for work that writes (expire, tiers): today or a past day.  A

@@ -49,16 +49,6 @@ static const struct option options[] = {
 
 static struct mbr_cli cli;
 
-static int64_t parse_day(const char *opt, const char *s)
-{
-	char d[11];
-	int64_t t;
-
-	if (mbr_date_normalize(s, d) < 0 || mbr_time_parse(d, NULL, &t) < 0)
-		cli_usage_error(&cli, "%s '%s' is not a date (YYYY-MM-DD)", opt, s);
-	return mbr_local_day(t);
-}
-
 static int row(const char *const *vals, void *p)
 {
 	return mbr_out_row(p, vals);
@@ -128,9 +118,9 @@ int main(int argc, char *argv[])
 		cli_usage_error(&cli, "too many arguments");
 	db = cli_open(&cli, 0);
 	if (from)
-		from_day = parse_day("--from", from);
+		from_day = mbr_local_day(cli_date(&cli, "--from", from, 0));
 	if (to)
-		to_day = parse_day("--to", to);
+		to_day = mbr_local_day(cli_date(&cli, "--to", to, 0));
 	if (from && to && from_day > to_day)
 		cli_usage_error(&cli, "--from %s is after --to %s", from, to);
 	cli_require(&cli, db, MBR_ROLE_CASHIER, "a report");

@@ -551,6 +551,22 @@ int cli_close_stdout(struct mbr_cli *c, int status)
 	return status;
 }
 
+int64_t cli_date(struct mbr_cli *c, const char *opt, const char *s, int end_of_day)
+{
+	char d[11], next[MBR_TIME_BUFSZ];
+	int64_t t;
+
+	if (mbr_date_normalize(s, d) < 0 || mbr_time_parse(d, NULL, &t) < 0)
+		cli_usage_error(c, "%s '%s' is not a date (YYYY-MM-DD, 1900 to 2100)", opt, s);
+	if (!end_of_day)
+		return t;
+	/* the next local midnight: a day and a half later, that date's start
+	 * (days are 23 to 25 hours long where clocks change) */
+	mbr_date_format(t + 36 * 3600, next);
+	mbr_time_parse(next, NULL, &t);
+	return t;
+}
+
 enum mbr_format cli_format(struct mbr_cli *c)
 {
 	if (c->format != MBR_FMT_AUTO)

@@ -84,6 +84,12 @@ void cli_progress_done(struct mbr_cli *c);
 int cli_close_stdout(struct mbr_cli *c, int status);
 /* Output format to use: --format, else table on a terminal, else CSV. */
 enum mbr_format cli_format(struct mbr_cli *c);
+/*
+ * The date option opt's value s (YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD, years
+ * 1900 to 2100) as the UTC time of the local midnight that starts it, or
+ * with end_of_day the one that ends it; a usage error (exit 2) otherwise.
+ */
+int64_t cli_date(struct mbr_cli *c, const char *opt, const char *s, int end_of_day);
 
 /*
  * Read one line for an interactive form.  On a terminal (stdin and stderr)

@@ -352,7 +352,7 @@ int mbr_member_set_field(struct mbr_db *db, struct mbr_member *m, enum mbr_membe
 		int64_t now = mbr_now();
 
 		if (n >= sizeof(tmp) || (memcpy(tmp, s, n), tmp[n] = '\0', mbr_date_normalize(tmp, date) < 0)) {
-			mbr_buf_addf(why, "'%.*s' is not a date (YYYY-MM-DD)", (int)(n > 20 ? 20 : n), s);
+			mbr_buf_addf(why, "'%.*s' is not a date (YYYY-MM-DD, 1900 to 2100)", (int)(n > 20 ? 20 : n), s);
 			return MBR_EINVAL;
 		}
 		/* today's local date, worked out once a minute: imports check

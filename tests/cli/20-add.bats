@@ -287,7 +287,7 @@ refused() {
 	--name X --phone 12|--phone: '12' is not a phone number (5-15 digits)
 	--name 'No Key'|a member needs a member_no or a phone
 	--phone 13900000011 --birthday 2030-01-01|--birthday: birthday 2030-01-01 is in the future
-	--phone 13900000011 --birthday 1990-02-30|--birthday: '1990-02-30' is not a date (YYYY-MM-DD)
+	--phone 13900000011 --birthday 1990-02-30|--birthday: '1990-02-30' is not a date (YYYY-MM-DD, 1900 to 2100)
 	--phone 13900000011 --store S99|--store: unknown store 'S99'
 	--phone 13900000011 --tier GOLD|--tier: unknown tier 'GOLD'
 	--phone 13900000011 --gender X|--gender: 'X' is not a gender (M, F, 男, 女)
@@ -415,7 +415,7 @@ refused() {
 	[ "$status" -eq 1 ]
 	[ "$output" = "" ]
 	[ "${stderr_lines[0]}" = "mbr-add: mix.csv:3: phone: '12' is not a phone number (5-15 digits)" ]
-	[ "${stderr_lines[1]}" = "mbr-add: mix.csv:5: birthday: '1980-13-01' is not a date (YYYY-MM-DD)" ]
+	[ "${stderr_lines[1]}" = "mbr-add: mix.csv:5: birthday: '1980-13-01' is not a date (YYYY-MM-DD, 1900 to 2100)" ]
 	[ "${stderr_lines[2]}" = "mbr-add: mix.csv:6: phone 139****0001 already belongs to member S01-2 (line 2)" ]
 	[ "${stderr_lines[3]}" = "mbr-add: mix.csv: batch 1: 2 added, 0 updated, 3 rejected" ]
 	[ "$(q 'SELECT COUNT(*) FROM members')" = 2 ]
@@ -424,7 +424,7 @@ refused() {
 	[ "$(cat rej.csv)" = "$(printf '%s\n' \
 		'member_no,name,phone,birthday,reject_reason' \
 		"B1,Bad Phone,12,,phone: '12' is not a phone number (5-15 digits)" \
-		"B2,\"Bad, Date\",13911110004,1980-13-01,birthday: '1980-13-01' is not a date (YYYY-MM-DD)" \
+		"B2,\"Bad, Date\",13911110004,1980-13-01,\"birthday: '1980-13-01' is not a date (YYYY-MM-DD, 1900 to 2100)\"" \
 		'B3,Dup Phone,139 1111 0001,,phone 139****0001 already belongs to member S01-2 (line 2)')" ]
 	# fix two, feed the file back; the third is still bad
 	sed -e 's/,12,,/,13911110003,,/' -e 's/1980-13-01/1980-12-01/' rej.csv >fixed.csv
@@ -523,7 +523,7 @@ refused() {
 	[ "$stderr" = "$(printf '%s\n' \
 		'mbr-add: many.csv:2: 姓名: control characters are not allowed' \
 		"mbr-add: many.csv:5: 邮箱: 'not-mail' is not an email address" \
-		"mbr-add: many.csv:6: 生日: '1990-02-30' is not a date (YYYY-MM-DD)" \
+		"mbr-add: many.csv:6: 生日: '1990-02-30' is not a date (YYYY-MM-DD, 1900 to 2100)" \
 		'mbr-add: many.csv:7: 生日: birthday 2027-01-01 is in the future' \
 		'mbr-add: 4 bad records; nothing imported')" ]
 	[ "$(dump)" = "$before" ]

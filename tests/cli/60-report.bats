@@ -274,6 +274,15 @@ S01-6,,S01,2025-03-02,0,1,31.20,3,3,4,334,regular" ]
 	[ "$status" -eq 2 ]
 }
 
+@test "a date beyond the years 1900 to 2100 says what the range is" {
+	run --separate-stderr mbr-report sales --to 2199-12-31
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "mbr-report: --to '2199-12-31' is not a date (YYYY-MM-DD, 1900 to 2100)" ]
+	run --separate-stderr mbr-report sales --from 1900-01-01 --to 2100-12-31
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 3 ]
+}
+
 @test "--from after --to is a usage error for every report with a range, not an empty report" {
 	for r in sales categories rfm cohorts settlement; do
 		run --separate-stderr mbr-report --from 2025-03-02 --to 2025-03-01 "$r"
