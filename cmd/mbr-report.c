@@ -105,8 +105,6 @@ int main(int argc, char *argv[])
 		}
 	}
 	cli_check_options(&cli, argc, argv, optind, shortopts, options);
-	if (cli.excel && cli.format == MBR_FMT_HTML)
-		cli_usage_error(&cli, "--excel goes with csv or tsv, not html");
 	if (optind >= argc)
 		cli_usage_error(&cli, "missing report name");
 	report = argv[optind];

@@ -369,6 +369,10 @@ void cli_check_options(struct mbr_cli *c, int argc, char *const argv[], int firs
 		       const struct option *longopts)
 {
 	check_forms(c, argc, argv, first_operand, shortopts, longopts);
+	/* --excel shapes CSV and TSV: with another format it would do nothing */
+	if (c->excel && c->format != MBR_FMT_AUTO && c->format != MBR_FMT_CSV && c->format != MBR_FMT_TSV)
+		cli_usage_error(c, "--excel goes with csv or tsv, not %s",
+				c->format == MBR_FMT_JSON ? "json" : c->format == MBR_FMT_HTML ? "html" : "table");
 	/* the options are all read, so the operator is known: checked here
 	 * too because mbr-db init makes it admin without cli_open */
 	operator_check(c);
@@ -571,7 +575,8 @@ enum mbr_format cli_format(struct mbr_cli *c)
 {
 	if (c->format != MBR_FMT_AUTO)
 		return c->format;
-	return isatty(1) ? MBR_FMT_TABLE : MBR_FMT_CSV;
+	/* --excel means CSV for a spreadsheet, even on a terminal */
+	return isatty(1) && !c->excel ? MBR_FMT_TABLE : MBR_FMT_CSV;
 }
 
 /* ------------------------------------------------------------ prompting */

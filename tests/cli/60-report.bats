@@ -106,6 +106,13 @@ S02,1,0,24.30,0.00,3,1,24.30,24.30,58" ]
 	run --separate-stderr mbr-report sales --from 2025-02-30
 	[ "$status" -eq 2 ]
 	[[ "$stderr" == *"--from '2025-02-30' is not a date"* ]]
+	for f in json table; do
+		run --separate-stderr mbr-report sales --format $f --excel
+		[ "$status" -eq 2 ]
+		[ "${stderr_lines[0]}" = "mbr-report: --excel goes with csv or tsv, not $f" ]
+		run --separate-stderr mbr-member export --excel --format $f
+		[ "$status" -eq 2 ]
+	done
 	run --separate-stderr mbr-report sales --format xml
 	[ "$status" -eq 2 ]
 	run --separate-stderr mbr-report nosuch
@@ -385,6 +392,13 @@ M0004,S01-5,-60,,S02,2025-03-03" ]
 	run --separate-stderr mbr-report sales --format html --excel
 	[ "$status" -eq 2 ]
 	[ "${stderr_lines[0]}" = "mbr-report: --excel goes with csv or tsv, not html" ]
+	for f in json table; do
+		run --separate-stderr mbr-report sales --format $f --excel
+		[ "$status" -eq 2 ]
+		[ "${stderr_lines[0]}" = "mbr-report: --excel goes with csv or tsv, not $f" ]
+		run --separate-stderr mbr-member export --excel --format $f
+		[ "$status" -eq 2 ]
+	done
 	run --separate-stderr mbr-report sales --format xml
 	[ "$status" -eq 2 ]
 	[ "${stderr_lines[0]}" = "mbr-report: format 'xml' must be table, csv, tsv, json or html" ]
