@@ -39,15 +39,49 @@ static void print_usage(struct mbr_cli *c, FILE *fp)
 	fputs(c->usage, fp);
 }
 
+static int is_control(unsigned cp)
+{
+	return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);	/* C0, DEL, C1 */
+}
+
+/*
+ * "prog: message" and a newline on stderr.  Messages quote what users
+ * typed or files held: bytes that are not UTF-8, and control characters
+ * other than tab and newline, are shown as \xHH, so that a message can
+ * neither garble the terminal nor hide what the input was.
+ */
+static void vwarn(struct mbr_cli *c, const char *fmt, va_list ap)
+{
+	struct mbr_buf b = MBR_BUF_INIT;
+	const unsigned char *p, *end;
+	unsigned cp;
+	size_t k;
+
+	mbr_buf_vaddf(&b, fmt, ap);
+	fprintf(stderr, "%s: ", c->prog);
+	p = (const unsigned char *)(b.buf ? b.buf : "");
+	end = p + b.len;
+	while (p < end) {
+		k = mbr_utf8_decode(p, (size_t)(end - p), &cp);
+		if (k && (!is_control(cp) || cp == '\t' || cp == '\n')) {
+			fwrite(p, 1, k, stderr);
+			p += k;
+			continue;
+		}
+		for (k = k ? k : 1; k; k--)
+			fprintf(stderr, "\\x%02x", *p++);
+	}
+	fputc('\n', stderr);
+	mbr_buf_release(&b);
+}
+
 void cli_warn(struct mbr_cli *c, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", c->prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vwarn(c, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 /* ------------------------------------------------ options per command */
@@ -257,11 +291,6 @@ static void option_fits(struct mbr_cli *c, const struct form *forms, int nf, uns
 
 /* ------------------------------------------------------ operator names */
 
-static int is_control(unsigned cp)
-{
-	return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);	/* C0, DEL, C1 */
-}
-
 /*
  * The operator's name (--operator, else $MBR_OPERATOR) must be UTF-8 text
  * without control characters (mbr(7)): it is printed in messages, tables
@@ -275,33 +304,23 @@ static int is_control(unsigned cp)
 static void operator_check(struct mbr_cli *c)
 {
 	const unsigned char *p = (const unsigned char *)c->operator;
-	struct mbr_buf shown = MBR_BUF_INIT;
 	int control = 0, not_utf8 = 0;
 	unsigned cp;
 	size_t k;
 
 	if (!p)
 		return;
-	while (*p) {
+	for (; *p; p += k ? k : 1) {
 		k = mbr_utf8_decode(p, strlen((const char *)p), &cp);
-		if (k && !is_control(cp)) {
-			mbr_buf_add(&shown, p, k);
-			p += k;
-			continue;
-		}
-		if (k)
+		if (!k)
+			not_utf8 = 1;
+		else if (is_control(cp))
 			control = 1;
-		else
-			not_utf8 = 1, k = 1;
-		for (; k; k--)
-			mbr_buf_addf(&shown, "\\x%02x", *p++);
 	}
-	/* the message of mbr_set_operator when it finds a C0 control */
-	if (control && !not_utf8)
+	if (not_utf8)	/* cli_warn shows the bad bytes as \xHH */
+		cli_warn(c, "operator name '%s' is not UTF-8 text", c->operator);
+	else if (control)	/* the message of mbr_set_operator for a C0 control */
 		cli_warn(c, "operator name must not hold control characters");
-	else if (not_utf8)
-		cli_warn(c, "operator name '%s' is not UTF-8 text", shown.buf);
-	mbr_buf_release(&shown);
 	if (control || not_utf8)
 		exit(MBR_EXIT_DATA);
 }
@@ -409,11 +428,9 @@ void cli_usage_error(struct mbr_cli *c, const char *fmt, ...)
 	va_list ap;
 
 	if (fmt) {
-		fprintf(stderr, "%s: ", c->prog);
 		va_start(ap, fmt);
-		vfprintf(stderr, fmt, ap);
+		vwarn(c, fmt, ap);
 		va_end(ap);
-		fputc('\n', stderr);
 	}
 	print_usage(c, stderr);
 	exit(MBR_EXIT_USAGE);

@@ -671,3 +671,15 @@ last_audit() { q 'SELECT MAX(id) FROM audit'; }
 	[ "$(mbr-member show --format csv 13800000007 | sed -n '2s/,.*//p')" = "$v" ]
 	[ "$(mbr-member show --format csv "$v" | sed -n '2s/,.*//p')" = "$v" ]
 }
+
+@test "messages show bytes that are not UTF-8, and control characters, as \\xHH" {
+	run --separate-stderr mbr-member find "$(printf 'Zo\377\033[31m')"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = 'mbr-member: no member matches '\''Zo\xff\x1b[31m'\''' ]
+	# UTF-8 text is shown as it is
+	run --separate-stderr mbr-member find '王小明'
+	[ "$stderr" = "mbr-member: no member matches '王小明'" ]
+	run --separate-stderr mbr-add --store "$(printf 'S\tX\001')" --name A --phone 13800000099
+	[ "$status" -eq 2 ] || [ "$status" -eq 3 ]
+	[[ "$stderr" == *'S	X\x01'* ]]
+}
