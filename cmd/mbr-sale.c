@@ -103,8 +103,8 @@ static void summary(const char *what, const struct mbr_sale_stats *s, int exp)
 	if (s->new_products)
 		cli_warn(&cli, "%ld new product%s added to the catalogue", s->new_products, s->new_products == 1 ? "" : "s");
 	if (s->rejected_receipts)
-		cli_warn(&cli, "%ld receipt%s (%ld lines) rejected", s->rejected_receipts,
-			 s->rejected_receipts == 1 ? "" : "s", s->rejected_lines);
+		cli_warn(&cli, "%ld receipt%s (%ld line%s) rejected", s->rejected_receipts,
+			 s->rejected_receipts == 1 ? "" : "s", s->rejected_lines, s->rejected_lines == 1 ? "" : "s");
 }
 
 /*

@@ -207,7 +207,7 @@ static int norm_gender(const char *s, size_t n, char *out, struct mbr_buf *why)
 			return 0;
 		}
 	}
-	mbr_buf_addf(why, "'%.*s' is not a gender (M, F, 男, 女)", (int)(n > 20 ? 20 : n), s);
+	mbr_buf_addf(why, "'%.*s' is not a gender (M, F, male, female, 男, 女)", (int)(n > 20 ? 20 : n), s);
 	return MBR_EINVAL;
 }
 

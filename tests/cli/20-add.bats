@@ -290,7 +290,7 @@ refused() {
 	--phone 13900000011 --birthday 1990-02-30|--birthday: '1990-02-30' is not a date (YYYY-MM-DD, 1900 to 2100)
 	--phone 13900000011 --store S99|--store: unknown store 'S99'
 	--phone 13900000011 --tier GOLD|--tier: unknown tier 'GOLD'
-	--phone 13900000011 --gender X|--gender: 'X' is not a gender (M, F, 男, 女)
+	--phone 13900000011 --gender X|--gender: 'X' is not a gender (M, F, male, female, 男, 女)
 	--phone 13900000011 --email a@b|--email: 'a@b' is not an email address
 	--phone 13900000011 --member-no 'M 1'|--member-no: 'M 1' is not a member number (letters, digits, - _ . /)
 	--name Dup --phone '+86 138 1234 5678'|phone 138****5678 already belongs to member S01-2

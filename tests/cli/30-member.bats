@@ -282,7 +282,7 @@ last_audit() { q 'SELECT MAX(id) FROM audit'; }
 	M0001 email=x@y|email: 'x@y' is not an email address
 	M0001 birthday=2030-01-01|birthday: birthday 2030-01-01 is in the future
 	M0001 store=S99|store: unknown store 'S99'
-	M0001 gender=X|gender: 'X' is not a gender (M, F, 男, 女)
+	M0001 gender=X|gender: 'X' is not a gender (M, F, male, female, 男, 女)
 	M0001 name=ok email=bad|email: 'bad' is not an email address
 	M0001 phone=13900001111|phone 139****1111 already belongs to member S01-3
 	M0001 member_no=M0002|member_no 'M0002' already belongs to member S01-3

@@ -926,7 +926,7 @@ refund:250" ]
 	[[ "$stderr" != *"already imported"* ]]
 	run --separate-stderr mbr-sale import --skip-bad --rejects rej2.csv rej.csv
 	[ "$status" -eq 1 ]
-	[[ "$stderr" == *"1 receipt (1 lines) rejected"* ]]
+	[[ "$stderr" == *"1 receipt (1 line) rejected"* ]]
 	[ "$(sed -n 2p rej2.csv)" = "S01,R1,2025-03-01 10:00,B,1,90.00,\"$reason\"" ]
 	# the whole file again: R1's first run and R2 are the same receipts, R1's rest is not
 	run --separate-stderr mbr-sale import day.csv
@@ -986,7 +986,7 @@ refund:250" ]
 	[ "$(snapshot)" = "$before" ]
 	run --separate-stderr mbr-sale import --skip-bad --rejects rej.csv other.csv
 	[ "$status" -eq 1 ]
-	[[ "$stderr" == *"1 receipt (1 lines) rejected"* ]]
+	[[ "$stderr" == *"1 receipt (1 line) rejected"* ]]
 	[ "$(grep -c '^S01,R1001,.*already recorded with total 40.20 and 3 items, not 25.60 and 2' rej.csv)" = 1 ]
 	[ "$(q "SELECT total FROM sales WHERE receipt = 'R1008'")" = 200 ]
 	mbr-sale -q undo "$(q "SELECT batch FROM sales WHERE receipt = 'R1008'")"
