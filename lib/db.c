@@ -851,6 +851,21 @@ int mbr_store_add(struct mbr_db *db, const char *code, const char *name)
 
 	if (!mbr_store_code_valid(code))
 		return mbr_db_fail(db, MBR_EINVAL, "store code '%s' must be 1-16 letters, digits or '_'", code);
+	/* S01 and s01 would be two stores that people and tills mix up */
+	st = mbr_stmt(db, "SELECT code FROM stores WHERE code = ?1 COLLATE NOCASE AND code != ?1");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char other[32];
+
+		mbr_copy(other, sizeof(other), (const char *)sqlite3_column_text(st, 0));
+		sqlite3_reset(st);
+		return mbr_db_fail(db, MBR_EEXIST, "store '%s' differs from store '%s' only in case", code, other);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return mbr_db_sqlerr(db, "stores");
 	st = mbr_stmt(db, "INSERT INTO stores(code, name, created_at) VALUES (?, ?, ?)");
 	if (!st)
 		return MBR_EDB;

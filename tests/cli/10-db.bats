@@ -755,6 +755,10 @@ no_temp_files() {
 	run --separate-stderr mbr-db store-add NORTH again
 	[ "$status" -eq 3 ]
 	[ "$stderr" = "mbr-db: store 'NORTH' already exists" ]
+	# a code that differs only in case would be a second store people mix up
+	run --separate-stderr mbr-db store-add north
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-db: store 'north' differs from store 'NORTH' only in case" ]
 	run --separate-stderr mbr-db store-add 'N-1'
 	[ "$status" -eq 3 ]
 	run --separate-stderr mbr-db config time_zone Europe/Paris
