@@ -1868,7 +1868,12 @@ static int write_receipt(struct mbr_sale_import *im)
 		}
 		if (rc < 0)
 			return rc;
-		if (!is_return || orig.is_return) {
+		if (orig.is_return) {
+			receipt_bad(im, "%s:%ld: original: '%s' is itself a return; name the sale it gave back", im->file,
+				    im->first_line, im->original);
+			return 1;
+		}
+		if (!is_return) {
 			receipt_bad(im, "%s:%ld: original: only a return may reference a sale", im->file, im->first_line);
 			return 1;
 		}

@@ -1029,7 +1029,7 @@ refund:250" ]
 	# a return cannot be returned
 	run --separate-stderr mbr-sale --ts '2025-03-03 12:00' --original R10 add R12 C300:-1:0.00
 	[ "$status" -eq 3 ]
-	[[ "$stderr" == *"add:1: original: only a return may reference a sale"* ]]
+	[[ "$stderr" == *"add:1: original: 'R10' is itself a return; name the sale it gave back"* ]]
 	# the import summary counts it as the report does
 	printf 'store,receipt,ts,sku,qty,unit_price,original\nS01,R13,2025-03-03 13:00,C300,-1,0.00,R9\n' >z.csv
 	run --separate-stderr mbr-sale import z.csv

@@ -498,7 +498,7 @@ static void test_zero_total_return(void **state)
 	assert_int_equal(qi(db, "SELECT items FROM agg_store_day"), 0);
 	/* a return is no sale to name */
 	IMPORT(db, &st, &e, { "X3", T1, NULL, "G", "-1", "0.00", NULL, "X2" });
-	assert_string_equal(e.all.buf, "sales.csv:2: original: only a return may reference a sale\n");
+	assert_string_equal(e.all.buf, "sales.csv:2: original: 'X2' is itself a return; name the sale it gave back\n");
 	assert_sound(db);
 	mbr_buf_release(&e.all);
 	mbr_db_close(db);
