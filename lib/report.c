@@ -63,6 +63,73 @@ static void percent(int64_t part, int64_t whole, char *buf, size_t n)
 		 (long long)(t < 0 ? -(t % 10) : t % 10));
 }
 
+/*
+ * One report row: the statement's current row made into the report's
+ * values v[] (each may point into its own buf[]).  arg is the report's
+ * own (the last day, for rfm).  0, or < 0 to stop with that error.
+ */
+#define ROW_MAX 12
+typedef int (*row_fn)(struct mbr_db *db, sqlite3_stmt *st, void *arg, char buf[][48], const char **v);
+
+/* Run st (bound), each row made by make and passed to fn: 0, fn's
+ * non-zero, or an error. */
+static int each_row(struct mbr_db *db, sqlite3_stmt *st, row_fn make, void *arg, mbr_report_fn fn, void *ctx)
+{
+	char buf[ROW_MAX][48];
+	const char *v[ROW_MAX];
+	int rc, r = 0, i;
+
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (i = 0; i < ROW_MAX; i++)
+			v[i] = buf[i];
+		if ((r = make(db, st, arg, buf, v)) == 0)
+			r = fn(v, ctx);
+	}
+	sqlite3_reset(st);
+	if (r)
+		return r;
+	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "report");
+}
+
+/* column i as a whole number, or as money, into b */
+static const char *col_int(sqlite3_stmt *st, int i, char *b)
+{
+	snprintf(b, 48, "%lld", (long long)sqlite3_column_int64(st, i));
+	return b;
+}
+
+static const char *col_money(struct mbr_db *db, sqlite3_stmt *st, int i, char *b)
+{
+	return mbr_money_format(sqlite3_column_int64(st, i), db->exp, b);
+}
+
+/* column i's text (valid until the next step) */
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t ? (const char *)t : "";
+}
+
+static int sales_row(struct mbr_db *db, sqlite3_stmt *st, void *arg, char buf[][48], const char **v)
+{
+	int64_t receipts = sqlite3_column_int64(st, 1), amount = sqlite3_column_int64(st, 3);
+
+	(void)arg;
+	v[0] = col_text(st, 0);
+	col_int(st, 1, buf[1]);
+	col_int(st, 2, buf[2]);
+	col_money(db, st, 3, buf[3]);
+	col_money(db, st, 4, buf[4]);
+	col_int(st, 5, buf[5]);
+	col_int(st, 6, buf[6]);
+	col_money(db, st, 7, buf[7]);
+	/* the average receipt, net of returns, rounded down to the minor unit */
+	mbr_money_format(receipts ? amount / receipts : 0, db->exp, buf[8]);
+	col_int(st, 8, buf[9]);
+	return 0;
+}
+
 int mbr_report_sales(struct mbr_db *db, enum mbr_report_by by, const char *store, int64_t from_day,
 		     int64_t to_day, mbr_report_fn fn, void *ctx)
 {
@@ -72,10 +139,8 @@ int mbr_report_sales(struct mbr_db *db, enum mbr_report_by by, const char *store
 				 " GROUP BY k ORDER BY k",
 		[MBR_BY_STORE] = "SELECT store AS k," SALES_SUMS " GROUP BY store ORDER BY store",
 	};
-	char buf[MBR_REPORT_SALES_NCOLS][48];
-	const char *v[MBR_REPORT_SALES_NCOLS];
 	sqlite3_stmt *st;
-	int rc, i, r;
+	int rc;
 
 	if ((rc = mbr_store_check(db, store)) < 0)
 		return rc;
@@ -86,31 +151,7 @@ int mbr_report_sales(struct mbr_db *db, enum mbr_report_by by, const char *store
 	sqlite3_bind_int64(st, 2, to_day);
 	if (store)
 		sqlite3_bind_text(st, 3, store, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 3);
-	for (i = 0; i < MBR_REPORT_SALES_NCOLS; i++)
-		v[i] = buf[i];
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t receipts = sqlite3_column_int64(st, 1), amount = sqlite3_column_int64(st, 3);
-
-		snprintf(buf[0], sizeof(buf[0]), "%s", (const char *)sqlite3_column_text(st, 0));
-		snprintf(buf[1], sizeof(buf[1]), "%lld", (long long)receipts);
-		snprintf(buf[2], sizeof(buf[2]), "%lld", (long long)sqlite3_column_int64(st, 2));
-		mbr_money_format(amount, db->exp, buf[3]);
-		mbr_money_format(sqlite3_column_int64(st, 4), db->exp, buf[4]);
-		snprintf(buf[5], sizeof(buf[5]), "%lld", (long long)sqlite3_column_int64(st, 5));
-		snprintf(buf[6], sizeof(buf[6]), "%lld", (long long)sqlite3_column_int64(st, 6));
-		mbr_money_format(sqlite3_column_int64(st, 7), db->exp, buf[7]);
-		/* the average receipt, net of returns, rounded down to the minor unit */
-		mbr_money_format(receipts ? amount / receipts : 0, db->exp, buf[8]);
-		snprintf(buf[9], sizeof(buf[9]), "%lld", (long long)sqlite3_column_int64(st, 8));
-		if ((r = fn(v, ctx)) != 0) {
-			sqlite3_reset(st);
-			return r;
-		}
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "report");
+	return each_row(db, st, sales_row, NULL, fn, ctx);
 }
 
 /* ------------------------------------------------------------ birthdays */
@@ -192,6 +233,17 @@ const struct mbr_col mbr_report_category_cols[MBR_REPORT_CATEGORY_NCOLS] = {
 };
 
 /* From the category x store x day aggregate: largest amount first. */
+static int category_row(struct mbr_db *db, sqlite3_stmt *st, void *arg, char buf[][48], const char **v)
+{
+	(void)arg;
+	v[0] = col_text(st, 0);
+	col_int(st, 1, buf[1]);
+	col_int(st, 2, buf[2]);
+	col_money(db, st, 3, buf[3]);
+	percent(sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4), buf[4], sizeof(buf[4]));
+	return 0;
+}
+
 int mbr_report_categories(struct mbr_db *db, const char *store, int64_t from_day, int64_t to_day,
 			  mbr_report_fn fn, void *ctx)
 {
@@ -199,10 +251,8 @@ int mbr_report_categories(struct mbr_db *db, const char *store, int64_t from_day
 		"SELECT category, SUM(lines), SUM(qty), SUM(amount), SUM(SUM(amount)) OVER ()"
 		" FROM agg_category_day WHERE day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR store = ?3)"
 		" GROUP BY category ORDER BY SUM(amount) DESC, category";
-	char b[4][48];
-	const char *v[MBR_REPORT_CATEGORY_NCOLS];
 	sqlite3_stmt *st;
-	int rc, r;
+	int rc;
 
 	if ((rc = mbr_store_check(db, store)) < 0)
 		return rc;
@@ -212,22 +262,7 @@ int mbr_report_categories(struct mbr_db *db, const char *store, int64_t from_day
 	sqlite3_bind_int64(st, 2, to_day);
 	if (store)
 		sqlite3_bind_text(st, 3, store, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		v[0] = (const char *)sqlite3_column_text(st, 0);
-		snprintf(b[0], sizeof(b[0]), "%lld", (long long)sqlite3_column_int64(st, 1));
-		snprintf(b[1], sizeof(b[1]), "%lld", (long long)sqlite3_column_int64(st, 2));
-		v[1] = b[0];
-		v[2] = b[1];
-		v[3] = mbr_money_format(sqlite3_column_int64(st, 3), db->exp, b[2]);
-		percent(sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4), b[3], sizeof(b[3]));
-		v[4] = b[3];
-		if ((r = fn(v, ctx)) != 0) {
-			sqlite3_reset(st);
-			return r;
-		}
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "report");
+	return each_row(db, st, category_row, NULL, fn, ctx);
 }
 
 /* ------------------------------------------------------------------ RFM */
@@ -255,6 +290,25 @@ static const char *rfm_segment(int r, int f, int m)
 	return "regular";
 }
 
+static int rfm_row(struct mbr_db *db, sqlite3_stmt *st, void *arg, char buf[][48], const char **v)
+{
+	int64_t to_day = *(int64_t *)arg;
+	int sc[3], i;
+
+	for (i = 0; i < 4; i++)
+		v[i] = col_text(st, i);
+	snprintf(buf[4], 48, "%lld", (long long)(to_day - sqlite3_column_int64(st, 4)));
+	col_int(st, 5, buf[5]);
+	col_money(db, st, 6, buf[6]);
+	for (i = 0; i < 3; i++) {
+		sc[i] = sqlite3_column_int(st, 7 + i);
+		snprintf(buf[7 + i], 48, "%d", sc[i]);
+	}
+	snprintf(buf[10], 48, "%d%d%d", sc[0], sc[1], sc[2]);
+	v[11] = rfm_segment(sc[0], sc[1], sc[2]);
+	return 0;
+}
+
 /*
  * Over the member-day aggregate: a member's last day with a sale, its
  * sales (receipts that are not returns) and its net amount, in the days
@@ -279,38 +333,13 @@ int mbr_report_rfm(struct mbr_db *db, int64_t from_day, int64_t to_day, mbr_repo
 		" SELECT x.uid, COALESCE(x.tier, ''), COALESCE(x.store, ''), date(s.last * 86400, 'unixepoch'),"
 		"  s.last, s.f, s.m, 1 + 5 * s.rr / s.n2, 1 + 5 * s.fr / s.n2, 1 + 5 * s.mr / s.n2"
 		" FROM s JOIN members x ON x.id = s.member ORDER BY x.id";
-	char b[8][48];
-	const char *v[MBR_REPORT_RFM_NCOLS];
 	sqlite3_stmt *st;
-	int rc, r, i;
 
 	if (!(st = mbr_stmt(db, sql)))
 		return MBR_EDB;
 	sqlite3_bind_int64(st, 1, from_day);
 	sqlite3_bind_int64(st, 2, to_day);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int sc[3];
-
-		for (i = 0; i < 4; i++)
-			v[i] = (const char *)sqlite3_column_text(st, i);
-		snprintf(b[0], sizeof(b[0]), "%lld", (long long)(to_day - sqlite3_column_int64(st, 4)));
-		snprintf(b[1], sizeof(b[1]), "%lld", (long long)sqlite3_column_int64(st, 5));
-		mbr_money_format(sqlite3_column_int64(st, 6), db->exp, b[2]);
-		for (i = 0; i < 3; i++) {
-			sc[i] = sqlite3_column_int(st, 7 + i);
-			snprintf(b[3 + i], sizeof(b[3 + i]), "%d", sc[i]);
-		}
-		snprintf(b[6], sizeof(b[6]), "%d%d%d", sc[0], sc[1], sc[2]);
-		for (i = 0; i < 7; i++)
-			v[4 + i] = b[i];
-		v[11] = rfm_segment(sc[0], sc[1], sc[2]);
-		if ((r = fn(v, ctx)) != 0) {
-			sqlite3_reset(st);
-			return r;
-		}
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "report");
+	return each_row(db, st, rfm_row, &to_day, fn, ctx);
 }
 
 /* -------------------------------------------------------------- cohorts */
@@ -428,6 +457,17 @@ const struct mbr_col mbr_report_tier_cols[MBR_REPORT_TIER_NCOLS] = {
 	{ "negative", NULL, MBR_COL_NUMBER }, { "stored_value", NULL, MBR_COL_NUMBER },
 };
 
+static int tier_row(struct mbr_db *db, sqlite3_stmt *st, void *arg, char buf[][48], const char **v)
+{
+	(void)arg;
+	v[0] = col_text(st, 0);
+	col_int(st, 1, buf[1]);
+	col_int(st, 2, buf[2]);
+	col_int(st, 3, buf[3]);
+	col_money(db, st, 4, buf[4]);
+	return 0;
+}
+
 /* Members without a tier (tier "") first, then every tier of the rules
  * loaded last by rank, then tiers only older rules had (points.c keeps
  * them, below rank 0); tiers no member holds show zeros. */
@@ -441,27 +481,11 @@ int mbr_report_tiers(struct mbr_db *db, mbr_report_fn fn, void *ctx)
 		"  UNION ALL SELECT code, 9223372036854775807 FROM g WHERE code NOT IN (SELECT code FROM tiers) AND code != '')"
 		" SELECT t.code, COALESCE(g.n, 0), COALESCE(g.p, 0), COALESCE(g.neg, 0), COALESCE(g.sv, 0)"
 		" FROM t LEFT JOIN g ON g.code = t.code ORDER BY t.code != '', t.rank < 0, t.rank, t.code";
-	char b[4][48];
-	const char *v[MBR_REPORT_TIER_NCOLS];
 	sqlite3_stmt *st;
-	int rc, r, i;
 
 	if (!(st = mbr_stmt(db, sql)))
 		return MBR_EDB;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		v[0] = (const char *)sqlite3_column_text(st, 0);
-		for (i = 0; i < 3; i++) {
-			snprintf(b[i], sizeof(b[i]), "%lld", (long long)sqlite3_column_int64(st, 1 + i));
-			v[1 + i] = b[i];
-		}
-		v[4] = mbr_money_format(sqlite3_column_int64(st, 4), db->exp, b[3]);
-		if ((r = fn(v, ctx)) != 0) {
-			sqlite3_reset(st);
-			return r;
-		}
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "report");
+	return each_row(db, st, tier_row, NULL, fn, ctx);
 }
 
 /* ------------------------------------------------------------- negative */
@@ -471,6 +495,23 @@ const struct mbr_col mbr_report_negative_cols[MBR_REPORT_NEGATIVE_NCOLS] = {
 	{ "tier", NULL, 0 }, { "store", NULL, 0 }, { "last_entry", NULL, 0 },
 };
 
+/* member_no is sealed: read through the member module, into arg */
+static int negative_row(struct mbr_db *db, sqlite3_stmt *st, void *arg, char buf[][48], const char **v)
+{
+	struct mbr_member *mem = arg;
+	int rc;
+
+	if ((rc = mbr_member_get(db, col_text(st, 0), mem)) < 0)
+		return rc;
+	v[0] = mem->member_no;
+	v[1] = mem->uid;
+	col_int(st, 1, buf[2]);
+	v[3] = col_text(st, 2);
+	v[4] = col_text(st, 3);
+	v[5] = sqlite3_column_type(st, 4) == SQLITE_NULL ? "" : mbr_date_format(sqlite3_column_int64(st, 4), buf[5]);
+	return 0;
+}
+
 /* Members owing points (a return reversed points already spent), in the
  * order they were added, with the day of their latest ledger entry. */
 int mbr_report_negative(struct mbr_db *db, mbr_report_fn fn, void *ctx)
@@ -479,34 +520,10 @@ int mbr_report_negative(struct mbr_db *db, mbr_report_fn fn, void *ctx)
 		"SELECT uid, points, COALESCE(tier, ''), COALESCE(store, ''),"
 		" (SELECT MAX(ts) FROM points_ledger l WHERE l.member = m.id)"
 		" FROM members m WHERE points < 0 ORDER BY id";
-	char b[2][MBR_TIME_BUFSZ];
-	const char *v[MBR_REPORT_NEGATIVE_NCOLS];
 	struct mbr_member mem;
 	sqlite3_stmt *st;
-	int rc, r;
 
 	if (!(st = mbr_stmt(db, sql)))
 		return MBR_EDB;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *uid = (const char *)sqlite3_column_text(st, 0);
-
-		/* member_no is sealed: read it through the member module */
-		if ((r = mbr_member_get(db, uid, &mem)) < 0) {
-			sqlite3_reset(st);
-			return r;
-		}
-		v[0] = mem.member_no;
-		v[1] = mem.uid;
-		snprintf(b[0], sizeof(b[0]), "%lld", (long long)sqlite3_column_int64(st, 1));
-		v[2] = b[0];
-		v[3] = (const char *)sqlite3_column_text(st, 2);
-		v[4] = (const char *)sqlite3_column_text(st, 3);
-		v[5] = sqlite3_column_type(st, 4) == SQLITE_NULL ? "" : mbr_date_format(sqlite3_column_int64(st, 4), b[1]);
-		if ((r = fn(v, ctx)) != 0) {
-			sqlite3_reset(st);
-			return r;
-		}
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "report");
+	return each_row(db, st, negative_row, &mem, fn, ctx);
 }
