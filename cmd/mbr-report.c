@@ -19,7 +19,7 @@ static const char usage[] =
 	"       mbr-report [-d file] [--operator name] [--format fmt] [--excel] [--store code] [--from date]\n"
 	"                  [--to date] categories\n"
 	"       mbr-report [-d file] [--operator name] [--format fmt] [--excel] [--from date] [--to date]\n"
-	"                  rfm | cohorts\n"
+	"                  rfm | cohorts | churn\n"
 	"       mbr-report [-d file] [--operator name] [--format fmt] [--excel] tiers | negative\n"
 	"       mbr-report [-d file] [--operator name] [--format fmt] [--excel] coupons\n"
 	"       mbr-report [-d file] [--operator name] [--format fmt] [--excel] [--from date] [--days n]\n"
@@ -55,7 +55,8 @@ static int row(const char *const *vals, void *p)
 }
 
 static const char *const reports[] = {
-	"sales", "categories", "rfm", "cohorts", "tiers", "negative", "coupons", "birthdays", "settlement", "liability",
+	"sales", "categories", "rfm", "cohorts", "churn", "tiers", "negative", "coupons", "birthdays", "settlement",
+	"liability",
 };
 
 int main(int argc, char *argv[])
@@ -156,6 +157,9 @@ int main(int argc, char *argv[])
 	} else if (!strcmp(report, "cohorts")) {
 		out = mbr_out_new(stdout, cli_format(&cli), cli.excel, mbr_report_cohort_cols, MBR_REPORT_COHORT_NCOLS);
 		rc = mbr_report_cohorts(db, from_day, to_day, row, out);
+	} else if (!strcmp(report, "churn")) {
+		out = mbr_out_new(stdout, cli_format(&cli), cli.excel, mbr_report_churn_cols, MBR_REPORT_CHURN_NCOLS);
+		rc = mbr_report_churn(db, from_day, to_day, row, out);
 	} else if (!strcmp(report, "tiers")) {
 		out = mbr_out_new(stdout, cli_format(&cli), cli.excel, mbr_report_tier_cols, MBR_REPORT_TIER_NCOLS);
 		rc = mbr_report_tiers(db, row, out);

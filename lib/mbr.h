@@ -961,6 +961,12 @@ int mbr_report_rfm(struct mbr_db *db, int64_t from_day, int64_t to_day, mbr_repo
 #define MBR_REPORT_COHORT_NCOLS 6
 extern const struct mbr_col mbr_report_cohort_cols[MBR_REPORT_COHORT_NCOLS];
 int mbr_report_cohorts(struct mbr_db *db, int64_t from_day, int64_t to_day, mbr_report_fn fn, void *ctx);
+/* Month by month: month, active, new, retained, reactivated, churned,
+ * churn_rate, spend, avg_spend, clv (see report.c), the months meeting
+ * [from_day, to_day]. */
+#define MBR_REPORT_CHURN_NCOLS 10
+extern const struct mbr_col mbr_report_churn_cols[MBR_REPORT_CHURN_NCOLS];
+int mbr_report_churn(struct mbr_db *db, int64_t from_day, int64_t to_day, mbr_report_fn fn, void *ctx);
 /* Members (not erased) per tier: tier, members, points, negative,
  * stored_value. */
 #define MBR_REPORT_TIER_NCOLS 5

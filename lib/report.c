@@ -527,3 +527,114 @@ int mbr_report_negative(struct mbr_db *db, mbr_report_fn fn, void *ctx)
 		return MBR_EDB;
 	return each_row(db, st, negative_row, &mem, fn, ctx);
 }
+
+/* ---------------------------------------------------------------- churn */
+
+const struct mbr_col mbr_report_churn_cols[MBR_REPORT_CHURN_NCOLS] = {
+	{ "month", NULL, 0 }, { "active", NULL, MBR_COL_NUMBER | MBR_COL_CHART }, { "new", NULL, MBR_COL_NUMBER },
+	{ "retained", NULL, MBR_COL_NUMBER }, { "reactivated", NULL, MBR_COL_NUMBER }, { "churned", NULL, MBR_COL_NUMBER },
+	{ "churn_rate", NULL, MBR_COL_NUMBER }, { "spend", NULL, MBR_COL_NUMBER },
+	{ "avg_spend", NULL, MBR_COL_NUMBER }, { "clv", NULL, MBR_COL_NUMBER },
+};
+
+struct churn {
+	int64_t first, last;		/* the months to print */
+	int64_t prev_active;		/* active in the month before */
+	mbr_report_fn fn;
+	void *ctx;
+};
+
+/* One month's row (printed if asked for); it becomes the month before. */
+static int churn_month(struct mbr_db *db, struct churn *c, int64_t mon, int64_t active, int64_t new_members,
+		       int64_t retained, int64_t spend)
+{
+	char b[MBR_REPORT_CHURN_NCOLS][48];
+	const char *v[MBR_REPORT_CHURN_NCOLS];
+	int64_t before = c->prev_active, churned = before - retained;
+	int i;
+
+	c->prev_active = active;
+	if (mon < c->first || mon > c->last)
+		return 0;
+	snprintf(b[0], sizeof(b[0]), "%04lld-%02lld", (long long)(mon / 12), (long long)(mon % 12 + 1));
+	snprintf(b[1], sizeof(b[1]), "%lld", (long long)active);
+	snprintf(b[2], sizeof(b[2]), "%lld", (long long)new_members);
+	snprintf(b[3], sizeof(b[3]), "%lld", (long long)retained);
+	snprintf(b[4], sizeof(b[4]), "%lld", (long long)(active - new_members - retained));
+	snprintf(b[5], sizeof(b[5]), "%lld", (long long)churned);
+	percent(churned, before, b[6], sizeof(b[6]));
+	mbr_money_format(spend, db->exp, b[7]);
+	mbr_money_format(active ? spend / active : 0, db->exp, b[8]);
+	if (churned > 0 && active)
+		mbr_money_format((int64_t)((__int128)(spend / active) * before / churned), db->exp, b[9]);
+	else
+		b[9][0] = '\0';
+	for (i = 0; i < MBR_REPORT_CHURN_NCOLS; i++)
+		v[i] = b[i];
+	return c->fn(v, c->ctx);
+}
+
+/*
+ * Month by month, from the member-day aggregate: members active (with a
+ * sale, not only returns), new (their first sale on record), retained
+ * (active in the month before too), reactivated (the other active ones:
+ * back after a quiet month or more) and churned (active in the month
+ * before, not in this one); the churn rate, per hundred of the month
+ * before's active members, rounded down; what members spent (returns
+ * taken off) and its average per active member; and a customer lifetime
+ * value, the average spend divided by the churn rate (avg_spend x the
+ * month before's active / churned: what an active member will spend
+ * while the churn stays so, with no margin and no discounting), empty
+ * where nobody churned.  Every month from the first with a sale to a
+ * member to the last, quiet ones included; only those whose days meet
+ * [from_day, to_day] are printed, the month before the first still
+ * counting for its churn.
+ */
+int mbr_report_churn(struct mbr_db *db, int64_t from_day, int64_t to_day, mbr_report_fn fn, void *ctx)
+{
+	static const char sql[] =
+		"WITH a AS (SELECT DISTINCT member, " DAY_MONTH("day") " AS mon FROM agg_member_day WHERE receipts > 0),"
+		" f AS (SELECT member, MIN(mon) AS first FROM a GROUP BY member),"
+		" c AS (SELECT a.mon AS mon, COUNT(*) AS active, SUM(f.first = a.mon) AS new,"
+		"  SUM(p.member IS NOT NULL) AS retained FROM a JOIN f ON f.member = a.member"
+		"  LEFT JOIN a p ON p.member = a.member AND p.mon = a.mon - 1 GROUP BY a.mon),"
+		" s AS (SELECT " DAY_MONTH("day") " AS mon, SUM(amount) AS spend FROM agg_member_day GROUP BY 1)"
+		" SELECT s.mon, COALESCE(c.active, 0), COALESCE(c.new, 0), COALESCE(c.retained, 0), s.spend"
+		" FROM s LEFT JOIN c ON c.mon = s.mon ORDER BY s.mon";
+	static const char range_sql[] = "SELECT " DAY_MONTH("?1") ", " DAY_MONTH("?2");
+	struct churn c = { 0, 0, 0, fn, ctx };
+	int64_t next = 0;
+	sqlite3_stmt *st;
+	int rc, r = 0, started = 0;
+
+	/* the months of from_day and to_day (clamped to dates SQLite knows) */
+	if (!(st = mbr_stmt(db, range_sql)))
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, from_day < -719162 ? -719162 : from_day);	/* 0001-01-01 */
+	sqlite3_bind_int64(st, 2, to_day > 2932896 ? 2932896 : to_day);		/* 9999-12-31 */
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		c.first = sqlite3_column_int64(st, 0);
+		c.last = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return mbr_db_sqlerr(db, "report");
+	if (!(st = mbr_stmt(db, sql)))
+		return MBR_EDB;
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t mon = sqlite3_column_int64(st, 0);
+
+		/* months with nothing on record between two that have some */
+		while (r == 0 && started && next < mon)
+			r = churn_month(db, &c, next++, 0, 0, 0, 0);
+		if (r == 0)
+			r = churn_month(db, &c, mon, sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+					sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4));
+		next = mon + 1;
+		started = 1;
+	}
+	sqlite3_reset(st);
+	if (r)
+		return r;
+	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "report");
+}

@@ -406,3 +406,23 @@ M0004,S01-5,-60,,S02,2025-03-03" ]
 	run --separate-stderr mbr-member export --format html
 	[ "$status" -eq 2 ]
 }
+
+@test "churn: active, new, retained, reactivated and churned members month by month, quiet months included" {
+	mbr-add -q --member-no M0009 --name Zed --phone 13600009999 --store S02 >/dev/null
+	mbr-sale -q add --ts '2025-05-10 10:00:00' --member M0001 R3001 A100:1:12.80 >/dev/null
+	mbr-sale -q add --ts '2025-05-11 10:00:00' --member M0009 R3002 A100:1:10.00 >/dev/null
+	run --separate-stderr mbr-report churn --format csv
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	# March: five members, all new; April quiet: all five churned; May:
+	# M0009 new, M0001 back
+	[ "$output" = "month,active,new,retained,reactivated,churned,churn_rate,spend,avg_spend,clv
+2025-03,5,5,0,0,0,,235.20,47.04,
+2025-04,0,0,0,0,5,100.0,0.00,0.00,
+2025-05,2,1,0,1,0,,22.80,11.40," ]
+	run --separate-stderr mbr-report churn --from 2025-04-01 --to 2025-04-30 --format csv
+	[ "${lines[1]}" = "2025-04,0,0,0,0,5,100.0,0.00,0.00," ]
+	[ "${#lines[@]}" -eq 2 ]
+	run --separate-stderr mbr-report churn --store S01
+	[ "$status" -eq 2 ]
+}

@@ -165,6 +165,47 @@ static void test_cohorts_fill_months(void **state)
 	mbr_db_close(db);
 }
 
+static void test_churn_months(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct rows r = { MBR_BUF_INIT, MBR_REPORT_CHURN_NCOLS };
+	int64_t a, b, c;
+
+	(void)state;
+	a = add_member(db, "A", NULL);
+	b = add_member(db, "B", NULL);
+	c = add_member(db, "C", NULL);
+	assert_int_equal(mbr_report_churn(db, INT32_MIN, INT32_MAX, collect, &r), MBR_OK);
+	assert_int_equal(r.b.len, 0);
+	member_day(db, a, day("2025-01-10 12:00"), 1, 1000);
+	member_day(db, b, day("2025-01-20 12:00"), 1, 500);
+	member_day(db, a, day("2025-02-03 12:00"), 1, 300);
+	member_day(db, b, day("2025-02-04 12:00"), 0, -100);	/* a return is no purchase */
+	/* March: nothing at all */
+	member_day(db, b, day("2025-04-01 12:00"), 1, 200);
+	member_day(db, c, day("2025-04-30 12:00"), 1, 400);
+	assert_int_equal(mbr_report_churn(db, INT32_MIN, INT32_MAX, collect, &r), MBR_OK);
+	/*
+	 * February: A stayed, B churned (1 of 2: 50.0); 2.00 spent by one
+	 * member, who will spend 2.00 x 2 / 1 at that churn.  March, quiet:
+	 * A churned.  April: C new, B back after a quiet month.
+	 */
+	assert_string_equal(r.b.buf,
+			    "2025-01,2,2,0,0,0,,15.00,7.50,\n"
+			    "2025-02,1,0,1,0,1,50.0,2.00,2.00,4.00\n"
+			    "2025-03,0,0,0,0,1,100.0,0.00,0.00,\n"
+			    "2025-04,2,1,0,1,0,,6.00,3.00,\n");
+	/* the months asked for; February's churn still counts January */
+	mbr_buf_reset(&r.b);
+	assert_int_equal(mbr_report_churn(db, day("2025-02-15 00:00"), day("2025-03-02 00:00"), collect, &r),
+			 MBR_OK);
+	assert_string_equal(r.b.buf,
+			    "2025-02,1,0,1,0,1,50.0,2.00,2.00,4.00\n"
+			    "2025-03,0,0,0,0,1,100.0,0.00,0.00,\n");
+	mbr_buf_release(&r.b);
+	mbr_db_close(db);
+}
+
 static void test_category_shares(void **state)
 {
 	struct mbr_db *db = new_db();
@@ -236,6 +277,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_rfm_ties, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cohorts_fill_months, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_churn_months, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_category_shares, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tiers_and_negative, setup, teardown),
 	};
