@@ -20,6 +20,8 @@ static const char usage[] =
 	"                  [--to date] categories\n"
 	"       mbr-report [-d file] [--operator name] [--format fmt] [--excel] [--from date] [--to date]\n"
 	"                  rfm | cohorts | churn\n"
+	"       mbr-report [-d file] [--operator name] [--format fmt] [--excel] [--by month|store] [--from date]\n"
+	"                  [--to date] members\n"
 	"       mbr-report [-d file] [--operator name] [--format fmt] [--excel] tiers | negative\n"
 	"       mbr-report [-d file] [--operator name] [--format fmt] [--excel] coupons\n"
 	"       mbr-report [-d file] [--operator name] [--format fmt] [--excel] [--from date] [--days n]\n"
@@ -55,14 +57,14 @@ static int row(const char *const *vals, void *p)
 }
 
 static const char *const reports[] = {
-	"sales", "categories", "rfm", "cohorts", "churn", "tiers", "negative", "coupons", "birthdays", "settlement",
-	"liability",
+	"sales", "categories", "rfm", "cohorts", "churn", "members", "tiers", "negative", "coupons", "birthdays",
+	"settlement", "liability",
 };
 
 int main(int argc, char *argv[])
 {
 	static const char *const by_names[] = { "day", "month", "store" };
-	struct mbr_col cols[MBR_REPORT_SALES_NCOLS];
+	struct mbr_col cols[MBR_REPORT_SALES_NCOLS], mcols[MBR_REPORT_MEMBER_NCOLS];
 	enum mbr_report_by by = MBR_BY_DAY;
 	const char *from = NULL, *to = NULL, *store = NULL, *report;
 	int days = 7;
@@ -70,7 +72,7 @@ int main(int argc, char *argv[])
 	struct mbr_out *out;
 	struct mbr_db *db;
 	char title[256];
-	int opt, rc, i;
+	int opt, rc, i, by_set = 0;
 
 	cli_init(&cli, "mbr-report", usage);
 	while ((opt = getopt_long(argc, argv, shortopts, options, NULL)) != -1) {
@@ -90,6 +92,7 @@ int main(int argc, char *argv[])
 			if (i == 3)
 				cli_usage_error(&cli, "--by '%s' must be day, month or store", optarg);
 			by = (enum mbr_report_by)i;
+			by_set = 1;
 			break;
 		case OPT_DAYS: {
 			char *end;
@@ -157,6 +160,15 @@ int main(int argc, char *argv[])
 	} else if (!strcmp(report, "cohorts")) {
 		out = mbr_out_new(stdout, cli_format(&cli), cli.excel, mbr_report_cohort_cols, MBR_REPORT_COHORT_NCOLS);
 		rc = mbr_report_cohorts(db, from_day, to_day, row, out);
+	} else if (!strcmp(report, "members")) {
+		if (by_set && by == MBR_BY_DAY)
+			cli_usage_error(&cli, "members are reported --by month or store");
+		if (!by_set)
+			by = MBR_BY_MONTH;
+		memcpy(mcols, mbr_report_member_cols, sizeof(mcols));
+		mcols[0].name = by_names[by];
+		out = mbr_out_new(stdout, cli_format(&cli), cli.excel, mcols, MBR_REPORT_MEMBER_NCOLS);
+		rc = mbr_report_members(db, by, from_day, to_day, row, out);
 	} else if (!strcmp(report, "churn")) {
 		out = mbr_out_new(stdout, cli_format(&cli), cli.excel, mbr_report_churn_cols, MBR_REPORT_CHURN_NCOLS);
 		rc = mbr_report_churn(db, from_day, to_day, row, out);
@@ -187,9 +199,11 @@ int main(int argc, char *argv[])
 		rc = mbr_report_birthdays(db, from ? from_day : mbr_local_day(mbr_now()), days, row, out);
 	}
 	if (cli.format == MBR_FMT_HTML) {
-		snprintf(title, sizeof(title), "%s%s%s%s%s%s%s%s%s", report, strcmp(report, "sales") ? "" : " by ",
-			 strcmp(report, "sales") ? "" : by_names[by], store ? ", store " : "", store ? store : "",
-			 from ? ", from " : "", from ? from : "", to ? " to " : "", to ? to : "");
+		int with_by = !strcmp(report, "sales") || !strcmp(report, "members");
+
+		snprintf(title, sizeof(title), "%s%s%s%s%s%s%s%s%s", report, with_by ? " by " : "",
+			 with_by ? by_names[by] : "", store ? ", store " : "", store ? store : "", from ? ", from " : "",
+			 from ? from : "", to ? " to " : "", to ? to : "");
 		mbr_out_title(out, title);
 	}
 	if (mbr_out_end(out) < 0 && rc == 0)

@@ -961,6 +961,13 @@ int mbr_report_rfm(struct mbr_db *db, int64_t from_day, int64_t to_day, mbr_repo
 #define MBR_REPORT_COHORT_NCOLS 6
 extern const struct mbr_col mbr_report_cohort_cols[MBR_REPORT_COHORT_NCOLS];
 int mbr_report_cohorts(struct mbr_db *db, int64_t from_day, int64_t to_day, mbr_report_fn fn, void *ctx);
+/* Members enrolled in [from_day, to_day] by month of enrolment or home
+ * store (by: MBR_BY_MONTH or MBR_BY_STORE): key, enrolled, active,
+ * frozen, erased, buyers, spend, avg_spend. */
+#define MBR_REPORT_MEMBER_NCOLS 8
+extern const struct mbr_col mbr_report_member_cols[MBR_REPORT_MEMBER_NCOLS];
+int mbr_report_members(struct mbr_db *db, enum mbr_report_by by, int64_t from_day, int64_t to_day,
+		       mbr_report_fn fn, void *ctx);
 /* Month by month: month, active, new, retained, reactivated, churned,
  * churn_rate, spend, avg_spend, clv (see report.c), the months meeting
  * [from_day, to_day]. */

@@ -426,3 +426,23 @@ M0004,S01-5,-60,,S02,2025-03-03" ]
 	run --separate-stderr mbr-report churn --store S01
 	[ "$status" -eq 2 ]
 }
+
+@test "members: enrolled per month or home store, with their status, buyers and spend" {
+	run --separate-stderr mbr-report members --format csv
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	# the five example members, enrolled "today" (MBR_NOW): four bought
+	# (M0002 by phone), M0005 bought too: 31.20
+	[ "$output" = "month,enrolled,active,frozen,erased,buyers,spend,avg_spend
+2026-11,5,5,0,0,5,235.20,47.04" ]
+	mbr-member -q freeze M0003
+	run --separate-stderr mbr-report members --by store --format csv
+	[ "$output" = "store,enrolled,active,frozen,erased,buyers,spend,avg_spend
+S01,3,3,0,0,3,131.10,43.70
+S02,2,1,1,0,2,104.10,52.05" ]
+	run --separate-stderr mbr-report members --from 2026-11-23
+	[ "$output" = "month,enrolled,active,frozen,erased,buyers,spend,avg_spend" ]
+	run --separate-stderr mbr-report members --by day
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "mbr-report: members are reported --by month or store" ]
+}

@@ -206,6 +206,46 @@ static void test_churn_months(void **state)
 	mbr_db_close(db);
 }
 
+static void test_members_by_month_and_store(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct rows r = { MBR_BUF_INIT, MBR_REPORT_MEMBER_NCOLS };
+	int64_t a, b, c;
+	char sql[256];
+
+	(void)state;
+	raw(db, "INSERT INTO stores(code, name, created_at) VALUES ('S02', '', 0)");
+	a = add_member(db, "A", NULL);
+	b = add_member(db, "B", NULL);
+	c = add_member(db, "C", NULL);
+	/* A and B enrolled on January 31 at 23:30 in Shanghai (UTC 15:30):
+	 * a January member there, whatever the machine's zone; C in March */
+	snprintf(sql, sizeof(sql), "UPDATE members SET created_at = %lld, store = 'S02' WHERE id IN (%lld, %lld)",
+		 (long long)local("2025-01-31 23:30"), (long long)a, (long long)b);
+	raw(db, sql);
+	snprintf(sql, sizeof(sql), "UPDATE members SET created_at = %lld, status = 'frozen' WHERE id = %lld",
+		 (long long)local("2025-03-02 10:00"), (long long)c);
+	raw(db, sql);
+	member_day(db, a, day("2025-02-10 12:00"), 2, 3000);
+	member_day(db, a, day("2025-02-11 12:00"), 0, -500);
+	member_day(db, b, day("2025-02-10 12:00"), 0, -100);	/* returns only: no buyer */
+	member_day(db, c, day("2025-03-10 12:00"), 1, 700);
+	assert_int_equal(mbr_report_members(db, MBR_BY_MONTH, INT32_MIN, INT32_MAX, collect, &r), MBR_OK);
+	assert_string_equal(r.b.buf, "2025-01,2,2,0,0,1,24.00,24.00\n2025-03,1,0,1,0,1,7.00,7.00\n");
+	mbr_buf_reset(&r.b);
+	assert_int_equal(mbr_report_members(db, MBR_BY_STORE, INT32_MIN, INT32_MAX, collect, &r), MBR_OK);
+	/* C has no home store: the empty store */
+	assert_string_equal(r.b.buf, ",1,0,1,0,1,7.00,7.00\nS02,2,2,0,0,1,24.00,24.00\n");
+	/* enrolled in February or later: C alone */
+	mbr_buf_reset(&r.b);
+	assert_int_equal(mbr_report_members(db, MBR_BY_STORE, day("2025-02-01 12:00"), INT32_MAX, collect, &r),
+			 MBR_OK);
+	assert_string_equal(r.b.buf, ",1,0,1,0,1,7.00,7.00\n");
+	assert_int_equal(mbr_report_members(db, MBR_BY_DAY, INT32_MIN, INT32_MAX, collect, &r), MBR_EINVAL);
+	mbr_buf_release(&r.b);
+	mbr_db_close(db);
+}
+
 static void test_category_shares(void **state)
 {
 	struct mbr_db *db = new_db();
@@ -278,6 +318,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rfm_ties, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cohorts_fill_months, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_churn_months, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_members_by_month_and_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_category_shares, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tiers_and_negative, setup, teardown),
 	};
