@@ -1936,13 +1936,28 @@ static int write_receipt(struct mbr_sale_import *im)
 				receipt_bad(im, "%s:%ld: payment: points need a member", im->file, im->first_line);
 				return 1;
 			}
-			/* rounded up: the member pays at least the value; a
+			/* rounded up: the member pays at least the value.  A
 			 * return that names no sale gives back as many as the
-			 * same amount costs (one naming it: below) */
-			if (!is_return)
+			 * same amount costs, which must be whole points: rounding
+			 * up would make value (0.50 back as a point worth 1.00,
+			 * again and again), rounding down would keep some (one
+			 * naming its sale: below) */
+			if (!is_return) {
 				paid_points = (int64_t)(((__int128)pay[i].amount * r->redeem_points + r->redeem_value - 1) / r->redeem_value);
-			else if (!have_orig)
-				refund_points = (int64_t)(((__int128)-pay[i].amount * r->redeem_points + r->redeem_value - 1) / r->redeem_value);
+			} else if (!have_orig) {
+				__int128 worth = (__int128)-pay[i].amount * r->redeem_points;
+
+				if (worth % r->redeem_value) {
+					char a[MBR_MONEY_BUFSZ], v[MBR_MONEY_BUFSZ];
+
+					receipt_bad(im, "%s:%ld: payment: %s is not a whole number of points"
+						    " (redeem %lld = %s); pay the rest back another way",
+						    im->file, im->first_line, mbr_money_format(-pay[i].amount, exp, a),
+						    (long long)r->redeem_points, mbr_money_format(r->redeem_value, exp, v));
+					return 1;
+				}
+				refund_points = (int64_t)(worth / r->redeem_value);
+			}
 			if (!r->earn_on_points && !is_return)
 				eligible -= pay[i].amount;
 		} else if ((!strcmp(pay[i].method, "stored_value") || !strcmp(pay[i].method, "gift_card")) &&

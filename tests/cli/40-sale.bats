@@ -834,6 +834,27 @@ refund:250" ]
 	mbr-db -q check
 }
 
+@test "returns: one that names no sale pays back only whole points, never a point for less" {
+	load_examples
+	# a point worth 1.00: 0.50 back as points would be a whole point,
+	# again at each return, so it is refused and nothing is written
+	printf 'effective 2025-01-01\nredeem 1 = 1.00\n' >r1.txt
+	mbr-points -q rules load r1.txt
+	mbr-sale -q add --ts '2025-03-04 10:00:00' --member M0001 R1 A100:1:0.50 >/dev/null
+	b=$(bal M0001)
+	run --separate-stderr mbr-sale add --ts '2025-03-04 11:00:00' --member M0001 --payment 'points:-0.50' R2 A100:-1:0.50
+	[ "$status" -eq 3 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == *"add:1: payment: 0.50 is not a whole number of points (redeem 1 = 1.00); pay the rest back another way"* ]]
+	[ "$(bal M0001)" = "$b" ]
+	[ "$(q "SELECT COUNT(*) FROM sales WHERE receipt = 'R2'")" = 0 ]
+	# a whole point back, the rest in cash
+	run --separate-stderr mbr-sale add --ts '2025-03-04 11:00:00' --member M0001 --payment 'points:-1.00;cash' R3 A100:-1:1.50
+	[ "$status" -eq 0 ]
+	[ "$(q "SELECT kind || ':' || points FROM points_ledger WHERE kind = 'refund'")" = "refund:1" ]
+	mbr-db -q check
+}
+
 @test "returns: points of the sale that lapsed are not taken back a second time" {
 	load_examples
 	mbr-sale -q add --ts '2025-03-04 10:00' --member M0004 R1 D400:1:39.90 >/dev/null	# +39, lapse 2026-03-04
