@@ -74,6 +74,7 @@ enum in_mode {
 struct map_entry {
 	const char *foreign;
 	size_t col;
+	int found;			/* a header of the file is it */
 };
 
 struct mbr_reader {
@@ -877,7 +878,7 @@ static int parse_map(struct mbr_reader *r, const char *map, char **copy, struct 
 		     size_t *nout, struct mbr_buf *err)
 {
 	char *item, *next, *eq, *native;
-	size_t n = 0, cap = 0, i;
+	size_t n = 0, cap = 0, i, j;
 
 	*out = NULL;
 	*nout = 0;
@@ -907,6 +908,18 @@ static int parse_map(struct mbr_reader *r, const char *map, char **copy, struct 
 		}
 		(*out)[n].foreign = trim_inplace(eq + 1);
 		(*out)[n].col = i;
+		(*out)[n].found = 0;
+		/* one file column feeds one native column, and the other way */
+		for (j = 0; j < n; j++) {
+			if ((*out)[j].col == i || name_eq((*out)[j].foreign, strlen((*out)[j].foreign),
+							  (*out)[n].foreign, strlen((*out)[n].foreign))) {
+				mbr_buf_reset(err);
+				mbr_buf_addf(err, "--map: '%s=%s' and '%s=%s' map the same column twice",
+					     r->cols[(*out)[j].col].name, (*out)[j].foreign, r->cols[i].name,
+					     (*out)[n].foreign);
+				return MBR_EUSAGE;
+			}
+		}
 		n++;
 	}
 	*nout = n;
@@ -954,6 +967,7 @@ static int match_header(struct mbr_reader *r, const struct mbr_reader_opts *opts
 				break;
 		if (k < nmap) {
 			i = map[k].col;
+			map[k].found = 1;
 		} else {
 			for (i = 0; i < r->ncols; i++)
 				if (col_matches(&r->cols[i], h, hl))
@@ -970,6 +984,15 @@ static int match_header(struct mbr_reader *r, const struct mbr_reader_opts *opts
 			goto out;
 		}
 		r->colmap[i] = (long)j;
+	}
+	/* a misspelt --map would otherwise leave its column empty, silently
+	 * (with --ignore-unknown, or when the native name is there too) */
+	for (k = 0; k < nmap; k++) {
+		if (!map[k].found) {
+			rc = header_error(r, err, "--map %s=%s: the file has no column '%s'", r->cols[map[k].col].name,
+					  map[k].foreign, map[k].foreign);
+			goto out;
+		}
 	}
 	for (i = 0; i < r->ncols; i++) {
 		if ((r->cols[i].flags & MBR_COL_REQUIRED) && r->colmap[i] < 0) {

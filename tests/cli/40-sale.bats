@@ -290,7 +290,7 @@ S02|536366|$(date -u -d '2010-12-02 01:00:00' +%s)|350" ]
 	# 2010-12-01 is a Wednesday: 19.30 earns 19
 	[ "$(bal M0001)" = 19 ]
 	# a time not in the format is a data error with the format named
-	printf 'InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice\n9,A100,1,2010-12-01 08:26,1.00\n' >g.csv
+	printf 'InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\n9,A100,1,2010-12-01 08:26,1.00,\n' >g.csv
 	run --separate-stderr mbr-sale import --map "$map" --time-format '%d-%m-%Y %H:%M' --store S02 g.csv
 	echo "$stderr"
 	[ "$status" -eq 3 ]
@@ -1275,6 +1275,25 @@ refund:250" ]
 	[ "$status" -eq 2 ]
 	[ "$stderr" = "mbr-sale: --map: unknown column 'bogus'" ]
 	[ "$(q "SELECT COUNT(*) FROM sales")" = 0 ]
+	run --separate-stderr mbr-sale import --map receipt=Ticket,store=Ticket s.csv
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "mbr-sale: --map: 'receipt=Ticket' and 'store=Ticket' map the same column twice" ]
+	run --separate-stderr mbr-sale import --map member=Kunde,member=Customer s.csv
+	[ "$status" -eq 2 ]
+}
+
+@test "import --map: a foreign name the file does not have is an error, even with --ignore-unknown (no sale loses its member)" {
+	load_examples
+	printf 'Ticket,When,SKU,Qty,Price,Customer\nT1,2025-03-01 10:00,A100,1,12.80,M0001\n' >pos.csv
+	run --separate-stderr mbr-sale --store S01 --ignore-unknown \
+		--map receipt=Ticket,ts=When,sku=SKU,qty=Qty,unit_price=Price,member=Kunde import pos.csv
+	[ "$status" -eq 3 ]
+	[ "${stderr_lines[0]}" = "mbr-sale: pos.csv:1: header: --map member=Kunde: the file has no column 'Kunde'" ]
+	[ "$(q "SELECT COUNT(*) FROM sales")" = 0 ]
+	run --separate-stderr mbr-sale --store S01 --map receipt=Ticket,ts=When,sku=SKU,qty=Qty,unit_price=Price,member=Customer \
+		import pos.csv
+	[ "$status" -eq 0 ]
+	[ "$(q "SELECT m.uid FROM sales s JOIN members m ON m.id = s.member")" = S01-2 ]
 }
 
 @test "add: a qty above 1000000000 units is out of range; one that is no number is not a whole number" {
