@@ -107,13 +107,27 @@ static int64_t count(const char *opt, const char *s)
 	return v;
 }
 
+/* Copy an option's text into a campaign field; too long is a usage error,
+ * never a silently shortened list (a category cut in the middle). */
+static void set_text(char *dst, size_t n, const char *opt, const char *s)
+{
+	if (strlen(s) >= n)
+		cli_usage_error(&cli, "%s '%.20s...' is too long (at most %zu bytes)", opt, s, n - 1);
+	snprintf(dst, n, "%s", s);
+}
+
 static void apply_options(struct mbr_db *db, struct mbr_campaign *c)
 {
+	/* the value is read by the type: 15 is 15.00 off or 15%, so a new
+	 * type without a new value would silently change what coupons are worth */
+	if (o_type && strcmp(o_type, c->type) && !o_value)
+		cli_usage_error(&cli, "--type %s needs --value: the value of a %s campaign does not carry over", o_type,
+				c->type);
 	if (o_type)
-		snprintf(c->type, sizeof(c->type), "%s", o_type);
+		set_text(c->type, sizeof(c->type), "--type", o_type);
 	if (o_value) {
 		if (!strcmp(c->type, "gift")) {
-			snprintf(c->gift_sku, sizeof(c->gift_sku), "%s", o_value);
+			set_text(c->gift_sku, sizeof(c->gift_sku), "--value", o_value);
 			c->value = 0;
 		} else if (!strcmp(c->type, "percent")) {
 			/* percent as a decimal: 15 or 7.5 -> basis points */
@@ -138,11 +152,11 @@ static void apply_options(struct mbr_db *db, struct mbr_campaign *c)
 	if (o_points_cost)
 		c->points_cost = count("--points-cost", o_points_cost);
 	if (o_stores)
-		snprintf(c->stores, sizeof(c->stores), "%s", o_stores);
+		set_text(c->stores, sizeof(c->stores), "--stores", o_stores);
 	if (o_categories)
-		snprintf(c->categories, sizeof(c->categories), "%s", o_categories);
+		set_text(c->categories, sizeof(c->categories), "--categories", o_categories);
 	if (o_stack)
-		snprintf(c->stack, sizeof(c->stack), "%s", o_stack);
+		set_text(c->stack, sizeof(c->stack), "--stack", o_stack);
 }
 
 /* Commit, or roll back for --dry-run; exits on failure. */
@@ -178,19 +192,22 @@ static void get_member(struct mbr_db *db, const char *key, struct mbr_member *m)
 
 /* ------------------------------------------------------------ listing */
 
-static void campaign_row(const struct mbr_campaign *c, int exp, char b[][48], const char **v)
+/* Each field's buffer holds the longest list a campaign keeps (256). */
+#define FIELD_SZ 256
+
+static void campaign_row(const struct mbr_campaign *c, int exp, char b[][FIELD_SZ], const char **v)
 {
 	char d[MBR_TIME_BUFSZ];
 	int i;
 
 	for (i = 0; i < 15; i++)
 		v[i] = b[i];
-	snprintf(b[0], 48, "%s", c->code);
-	snprintf(b[1], 48, "%s", c->type);
+	snprintf(b[0], FIELD_SZ, "%s", c->code);
+	snprintf(b[1], FIELD_SZ, "%s", c->type);
 	if (!strcmp(c->type, "percent"))
-		snprintf(b[2], 48, "%lld.%02lld%%", (long long)(c->value / 100), (long long)(c->value % 100));
+		snprintf(b[2], FIELD_SZ, "%lld.%02lld%%", (long long)(c->value / 100), (long long)(c->value % 100));
 	else if (!strcmp(c->type, "gift"))
-		snprintf(b[2], 48, "%.47s", c->gift_sku);
+		snprintf(b[2], FIELD_SZ, "%s", c->gift_sku);
 	else
 		mbr_money_format(c->value, exp, b[2]);
 	if (c->cap >= 0)
@@ -202,15 +219,15 @@ static void campaign_row(const struct mbr_campaign *c, int exp, char b[][48], co
 		mbr_money_format(c->min_spend, exp, b[4]);
 	else
 		b[4][0] = '\0';
-	snprintf(b[5], 48, "%s", c->valid_from ? mbr_date_format(c->valid_from, d) : "");
-	snprintf(b[6], 48, "%s", c->valid_to ? mbr_date_format(c->valid_to - 1, d) : "");
-	snprintf(b[7], 48, c->total_limit >= 0 ? "%lld" : "", (long long)c->total_limit);
-	snprintf(b[8], 48, c->per_member >= 0 ? "%lld" : "", (long long)c->per_member);
-	snprintf(b[9], 48, c->points_cost >= 0 ? "%lld" : "", (long long)c->points_cost);
-	snprintf(b[10], 48, "%.47s", c->stores);
-	snprintf(b[11], 48, "%.47s", c->categories);
-	snprintf(b[12], 48, "%s", c->stack);
-	snprintf(b[13], 48, "%s", c->closed_at ? "closed" : "open");
+	snprintf(b[5], FIELD_SZ, "%s", c->valid_from ? mbr_date_format(c->valid_from, d) : "");
+	snprintf(b[6], FIELD_SZ, "%s", c->valid_to ? mbr_date_format(c->valid_to - 1, d) : "");
+	snprintf(b[7], FIELD_SZ, c->total_limit >= 0 ? "%lld" : "", (long long)c->total_limit);
+	snprintf(b[8], FIELD_SZ, c->per_member >= 0 ? "%lld" : "", (long long)c->per_member);
+	snprintf(b[9], FIELD_SZ, c->points_cost >= 0 ? "%lld" : "", (long long)c->points_cost);
+	snprintf(b[10], FIELD_SZ, "%s", c->stores);
+	snprintf(b[11], FIELD_SZ, "%s", c->categories);
+	snprintf(b[12], FIELD_SZ, "%s", c->stack);
+	snprintf(b[13], FIELD_SZ, "%s", c->closed_at ? "closed" : "open");
 	b[14][0] = '\0';
 }
 
@@ -230,7 +247,7 @@ struct list_ctx {
 static int list_one(const struct mbr_campaign *c, void *p)
 {
 	struct list_ctx *l = p;
-	char b[15][48];
+	char b[15][FIELD_SZ];
 	const char *v[15];
 
 	campaign_row(c, l->exp, b, v);
@@ -680,7 +697,23 @@ int main(int argc, char *argv[])
 
 		ARGS(0, 0);
 		db = cli_open(&cli, MBR_OPEN_RW);	/* sets the store's time zone, which the date is in */
-		t = as_of ? cli_date(&cli, "--as-of", as_of, 1) : mbr_now();
+		t = mbr_now();
+		if (as_of) {
+			/* today or a past day: a later one would end coupons that
+			 * are still good, and nothing brings them back; today
+			 * counts up to now, not to midnight, for the same reason */
+			int64_t end = cli_date(&cli, "--as-of", as_of, 1);
+
+			if (mbr_local_day(cli_date(&cli, "--as-of", as_of, 0)) > mbr_local_day(t)) {
+				char today[MBR_TIME_BUFSZ];
+
+				mbr_date_format(t, today);
+				cli_usage_error(&cli, "--as-of '%s' is after today (%.10s): expire runs for today or a"
+						" past day", as_of, today);
+			}
+			if (end < t)
+				t = end;
+		}
 		cli_require(&cli, db, MBR_ROLE_MANAGER, "expiring coupons");
 		begin(db);
 		if ((rc = mbr_coupon_expire(db, t, &n)) < 0)

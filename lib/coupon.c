@@ -223,6 +223,12 @@ static int campaign_prepare(struct mbr_db *db, const struct mbr_campaign *c, str
 
 	_Static_assert(sizeof(out->stores) == 256 && sizeof(out->categories) == 256, "clean_list's size");
 	*out = *c;
+	/* a gift names its SKU and takes no money off; the other types take
+	 * money off and name no gift, also when an edit changed the type */
+	if (!strcmp(out->type, "gift"))
+		out->value = 0;
+	else
+		out->gift_sku[0] = '\0';
 	if ((rc = campaign_check(db, out)) < 0 || (rc = clean_list(db, "stores", out->stores, 1)) < 0 ||
 	    (rc = clean_list(db, "categories", out->categories, 0)) < 0)
 		return rc;

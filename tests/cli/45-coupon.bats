@@ -497,7 +497,7 @@ mistype() {
 	run --separate-stderr mbr-coupon check "$s"
 	[ "$status" -eq 0 ]
 	MBR_NOW=2026-11-30T16:00:00Z refused expired check "$s"
-	mbr-coupon -q expire --as-of 2026-11-30
+	MBR_NOW=2026-12-01T02:00:00Z mbr-coupon -q expire --as-of 2026-11-30
 	refused expired check "$s"
 	# used
 	mbr-coupon -q --amount 100 redeem "$t"
@@ -580,11 +580,14 @@ mistype() {
 	mbr-coupon create N --type amount --value 10
 	e=$(give E M0001) f=$(give F M0001) k=$(give N M0001)
 	mbr-coupon generate E 2 >/dev/null
+	# --as-of is today or a past day; run on 2026-11-30 and 2026-12-01
+	export MBR_NOW=2026-11-30T02:00:00Z
 	run --separate-stderr mbr-coupon expire --as-of 2026-11-29
 	[ "$status" -eq 0 ]
 	[[ "$stderr" == *"0 coupons expired"* ]]
 	run --separate-stderr mbr-coupon check "$e"
 	[ "$status" -eq 0 ]
+	export MBR_NOW=2026-12-01T02:00:00Z
 	run --separate-stderr mbr-coupon expire --as-of 2026-11-30
 	[ "$status" -eq 0 ]
 	[[ "$stderr" == *"3 coupons expired"* ]]
@@ -598,6 +601,33 @@ mistype() {
 	[ "$(summary_row E)" = "E,amount,1,0,3,0,0.0,0.00,0.00" ]
 	run --separate-stderr mbr-coupon expire --as-of 2026-13-01
 	[ "$status" -eq 2 ]
+}
+
+@test "expire --as-of: a later day is refused, and today ends nothing still good" {
+	mbr-coupon create E --type amount --value 10 --to 2026-11-22
+	mbr-coupon create F --type amount --value 10 --to 2026-11-30
+	e=$(give E M0001) f=$(give F M0001)
+	before=$(snapshot)
+	# MBR_NOW is 2026-11-22 18:00 in the store: a later day would end
+	# coupons that can still be used, for good
+	run --separate-stderr mbr-coupon expire --as-of 2026-11-30
+	[ "$status" -eq 2 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == "mbr-coupon: --as-of '2026-11-30' is after today (2026-11-22): expire runs for today or a past day"* ]]
+	[ "$(snapshot)" = "$before" ]
+	# today: E may be used until midnight, so it is not expired at 18:00
+	run --separate-stderr mbr-coupon expire --as-of 2026-11-22
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "mbr-coupon: 0 coupons expired" ]
+	run --separate-stderr mbr-coupon --amount 20 check "$e"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$e,E,10.00" ]
+	# the next morning it is
+	MBR_NOW=2026-11-22T16:00:00Z run --separate-stderr mbr-coupon expire --as-of 2026-11-22
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "mbr-coupon: 1 coupon expired" ]
+	[ "$(q "SELECT code, state FROM coupons ORDER BY state")" = "$e|expired
+$f|issued" ]
 }
 
 @test "expire --as-of reads the date in the store's time zone, not the machine's" {
@@ -855,6 +885,52 @@ B|140" ]
 	run --separate-stderr mbr-coupon --amount 0 redeem "$g"
 	[ "$status" -eq 0 ]
 	[ "$output" = "0.00" ]
+}
+
+@test "edit --type needs --value: a value never changes meaning; a type that is not gift names no gift" {
+	mbr-coupon create P --type percent --value 15
+	mbr-coupon create G --type gift --value C301
+	before=$(snapshot)
+	# 15 (percent) would become 15.00 off, 5.00 off would become 5%
+	run --separate-stderr mbr-coupon edit P --type amount
+	[ "$status" -eq 2 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == "mbr-coupon: --type amount needs --value: the value of a percent campaign does not carry over"* ]]
+	run --separate-stderr mbr-coupon edit G --type percent
+	[ "$status" -eq 2 ]
+	[ "$(snapshot)" = "$before" ]
+	# the same type again needs no value
+	run --separate-stderr mbr-coupon edit P --type percent --cap 3.00
+	[ "$status" -eq 0 ]
+	[ "$(mbr-coupon show --format csv P | sed -n 2p)" = "P,percent,15.00%,3.00,,,,,,,,,none,open" ]
+	# a gift campaign made percent keeps no gift SKU: its coupons name no gift
+	run --separate-stderr mbr-coupon edit G --type percent --value 10
+	[ "$status" -eq 0 ]
+	[ "$(q "SELECT type, value, COALESCE(gift_sku, '') FROM campaigns WHERE code = 'G'")" = "percent|1000|" ]
+	c=$(give G M0001)
+	run --separate-stderr mbr-coupon --amount 50 check "$c"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$c,G,5.00" ]
+}
+
+@test "list and show print long --stores and --categories whole; too long a list is refused" {
+	for s in S03 S04 S05 S06 S07 S08 S09 S10 S11 S12 S13 S14; do mbr-db -q store-add $s; done
+	cats=生鲜,乳品,日化,零食,饮料,粮油,冷冻,烘焙
+	stores=S01,S02,S03,S04,S05,S06,S07,S08,S09,S10,S11,S12,S13,S14
+	mbr-coupon create C --type amount --value 1.00 --categories "$cats" --stores "$stores"
+	run --separate-stderr mbr-coupon show --format json C
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"\"stores\":\"$stores\",\"categories\":\"$cats\","* ]]
+	run --separate-stderr mbr-coupon list --format tsv
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | sed -n 2p | cut -f 11,12)" = "$stores	$cats" ]
+	# a list longer than a campaign keeps is refused, not cut short
+	long=$(printf '生鲜%03d,' $(seq 1 40))
+	before=$(snapshot)
+	run --separate-stderr mbr-coupon edit C --categories "${long%,}"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "mbr-coupon: --categories '"*"' is too long (at most 255 bytes)"* ]]
+	[ "$(snapshot)" = "$before" ]
 }
 
 @test "create, edit: --stores and --categories items are trimmed; empty items and unknown stores refused" {

@@ -243,6 +243,47 @@ static void test_void_and_expire(void **state)
 	mbr_db_close(db);
 }
 
+/* A campaign changed from gift to another type keeps no gift SKU, and
+ * one made a gift takes no money off, whatever value it had. */
+static void test_update_type(void **state)
+{
+	struct mbr_db *db = open_db();
+	struct mbr_campaign c;
+	struct mbr_member a;
+	struct mbr_coupon_use u;
+	struct mbr_coupon k;
+	char code[MBR_CODE_SZ];
+
+	(void)state;
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	add_member(db, "A1", &a);
+	make_campaign(db, "G", "gift", 0, 0);
+	assert_int_equal(mbr_campaign_get(db, "G", &c), MBR_OK);
+	snprintf(c.type, sizeof(c.type), "percent");
+	c.value = 1000;
+	assert_int_equal(mbr_campaign_update(db, &c), MBR_OK);
+	assert_int_equal(mbr_campaign_get(db, "G", &c), MBR_OK);
+	assert_string_equal(c.gift_sku, "");
+	assert_int_equal(mbr_coupon_issue(db, "G", &a, 0, code), MBR_OK);
+	memset(&u, 0, sizeof(u));
+	u.has_amount = 1;
+	u.amount = 5000;
+	assert_int_equal(mbr_coupon_check(db, code, &u, &k), MBR_OK);
+	assert_int_equal(k.discount, 500);
+	assert_string_equal(k.gift_sku, "");
+	/* and back to a gift: no money off, though the value was 10% */
+	snprintf(c.type, sizeof(c.type), "gift");
+	snprintf(c.gift_sku, sizeof(c.gift_sku), "C301");
+	assert_int_equal(mbr_campaign_update(db, &c), MBR_OK);
+	assert_int_equal(mbr_campaign_get(db, "G", &c), MBR_OK);
+	assert_int_equal(c.value, 0);
+	assert_int_equal(mbr_coupon_check(db, code, &u, &k), MBR_OK);
+	assert_int_equal(k.discount, 0);
+	assert_string_equal(k.gift_sku, "C301");
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	mbr_db_close(db);
+}
+
 /* Several processes redeem one code at the same moment: exactly one wins. */
 static void test_concurrent_redeem(void **state)
 {
@@ -298,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_discounts),
 		cmocka_unit_test_setup_teardown(test_issue_check_redeem, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_void_and_expire, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_update_type, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_redeem, setup, teardown),
 	};
 
