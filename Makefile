@@ -83,7 +83,7 @@ fuzz:
 	@mkdir -p tests/fuzz/bin
 	@for f in $(FUZZ_SRC); do \
 		n=$$(basename $$f .c); \
-		clang -g -O1 -fsanitize=fuzzer,address,undefined $(MBR_CFLAGS) -o tests/fuzz/bin/$$n $$f $(LIB_SRC) $(LDLIBS) || exit 1; \
+		clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(MBR_CFLAGS) -o tests/fuzz/bin/$$n $$f $(LIB_SRC) $(LDLIBS) || exit 1; \
 		mkdir -p tests/fuzz/corpus/$$n; \
 		echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
 		tests/fuzz/bin/$$n -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 tests/fuzz/corpus/$$n 2>tests/fuzz/bin/$$n.log || { tail -30 tests/fuzz/bin/$$n.log; exit 1; }; \

@@ -6,6 +6,7 @@
  * on every row, and so is an HTML page, whose chart scales to the largest
  * value.  Widths count terminal cells: East Asian wide characters take two.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -219,15 +220,22 @@ static void put_delimited_row(struct mbr_out *o, const char *const *vals, size_t
 {
 	int delim = o->fmt == MBR_FMT_TSV ? '\t' : ',';
 	size_t i;
+	int blank;
 
+	/* a record of blank fields would be a blank line (in TSV), which
+	 * readers skip: its first field is then quoted to keep the record */
+	for (i = 0; i < n && (!vals[i] || !vals[i][strspn(vals[i], " \t")]); i++)
+		;
+	blank = n > 0 && i == n;
 	for (i = 0; i < n; i++) {
 		const char *v = vals[i] ? vals[i] : "";
-
 		int text = o->excel && !(i < o->ncols && (o->cols[i].flags & MBR_COL_NUMBER));
 
 		if (i)
 			putc(delim, o->fp);
-		if (text && digits_only(v))
+		if (i == 0 && blank)
+			fprintf(o->fp, "\"%s\"", v);	/* blanks only: no quote to double */
+		else if (text && digits_only(v))
 			fprintf(o->fp, "\"=\"\"%s\"\"\"", v);	/* the field ="v", quoted */
 		else
 			put_delimited(o->fp, text && formula_like(v) ? "'" : "", v, delim);
@@ -435,6 +443,15 @@ static void put_html_text(FILE *fp, const char *s)
 	}
 }
 
+/* A chart column's value: its number, 0 for text that is none and for
+ * inf and nan (which would make the bars' widths undefined). */
+static double chart_value(const char *s)
+{
+	double v = strtod(s, NULL);
+
+	return isfinite(v) ? v : 0;
+}
+
 /*
  * A horizontal bar chart (inline SVG) of the first MBR_COL_CHART column,
  * one bar a row labelled by the first column, scaled to the largest
@@ -453,7 +470,7 @@ static void put_html_chart(struct mbr_out *o, size_t nrows)
 	if (c == o->ncols || nrows == 0 || nrows > CHART_MAX_ROWS)
 		return;
 	for (r = 0; r < nrows; r++) {
-		v = strtod(o->cells.buf + o->off[r * o->ncols + c], NULL);
+		v = chart_value(o->cells.buf + o->off[r * o->ncols + c]);
 		if (v < 0)
 			v = -v;
 		if (v > max)
@@ -470,7 +487,7 @@ static void put_html_chart(struct mbr_out *o, size_t nrows)
 		long y = (long)r * row_h;
 		int w;
 
-		v = strtod(val, NULL);
+		v = chart_value(val);
 		w = (int)((v < 0 ? -v : v) / max * bar_w + 0.5);
 		fprintf(o->fp, "<text x=\"%d\" y=\"%ld\" text-anchor=\"end\">", label_w - 6, y + 15);
 		put_html_text(o->fp, o->cells.buf + o->off[r * o->ncols]);

@@ -90,6 +90,21 @@ static void test_tsv(void **state)
 	free(s);
 }
 
+/* TSV: a record of blank fields would be a blank line, which readers
+ * skip; its first field is quoted (found by fuzz_out). */
+static void test_tsv_blank_record(void **state)
+{
+	const char *const rows[][3] = { { "", NULL, "" }, { " ", "\t", "" }, { "", "1", "" } };
+	char *s = render(MBR_FMT_TSV, 0, rows, 3);
+
+	(void)state;
+	assert_string_equal(s, "name\tpoints\tnote\n\"\"\t\t\n\" \"\t\"\t\"\t\n\t1\t\n");
+	free(s);
+	s = render(MBR_FMT_CSV, 0, rows, 1);
+	assert_string_equal(s, "name,points,note\n\"\",,\n");
+	free(s);
+}
+
 static void test_excel(void **state)
 {
 	const char *const rows[][3] = { { "张三", "1", "x" } };
@@ -189,6 +204,22 @@ static void test_html(void **state)
 	assert_non_null(strstr(text, "<th>store</th><th class=\"n\">amount</th>"));
 	assert_null(strstr(text, "<b>"));
 	assert_non_null(strstr(text, "</tbody>\n</table>\n</body>\n</html>\n"));
+	free(text);
+	/* values that are no finite number draw no bar (found by fuzz_out) */
+	text = NULL;
+	fp = open_memstream(&text, &len);
+	o = mbr_out_new(fp, MBR_FMT_HTML, 0, ccols, 2);
+	{
+		const char *const odd[][2] = { { "a", "inf" }, { "b", "nan" }, { "c", "2" }, { "d", "1e400" } };
+
+		for (i = 0; i < 4; i++)
+			assert_int_equal(mbr_out_row(o, odd[i]), 0);
+	}
+	assert_int_equal(mbr_out_end(o), 0);
+	fclose(fp);
+	assert_non_null(strstr(text, "<rect x=\"160\" y=\"3\" width=\"0\""));
+	assert_non_null(strstr(text, "<rect x=\"160\" y=\"43\" width=\"480\""));
+	assert_non_null(strstr(text, "<rect x=\"160\" y=\"63\" width=\"0\""));
 	free(text);
 	/* no chart column: a table only */
 	s = render(MBR_FMT_HTML, 0, rows, 2);
@@ -303,6 +334,7 @@ int main(void)
 		cmocka_unit_test(test_format_parse),
 		cmocka_unit_test(test_csv_quoting),
 		cmocka_unit_test(test_tsv),
+		cmocka_unit_test(test_tsv_blank_record),
 		cmocka_unit_test(test_excel),
 		cmocka_unit_test(test_excel_formulas),
 		cmocka_unit_test(test_excel_digits),
