@@ -91,6 +91,25 @@ static int each_row(struct mbr_db *db, sqlite3_stmt *st, row_fn make, void *arg,
 	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "report");
 }
 
+/* A report over days [from_day, to_day] (?1, ?2) of one store (?3, or
+ * all when store is NULL): its rows made by make. */
+static int range_report(struct mbr_db *db, const char *sql, const char *store, int64_t from_day, int64_t to_day,
+			row_fn make, void *arg, mbr_report_fn fn, void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = mbr_store_check(db, store)) < 0)
+		return rc;
+	if (!(st = mbr_stmt(db, sql)))
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, from_day);
+	sqlite3_bind_int64(st, 2, to_day);
+	if (store)
+		sqlite3_bind_text(st, 3, store, -1, SQLITE_STATIC);
+	return each_row(db, st, make, arg, fn, ctx);
+}
+
 /* column i as a whole number, or as money, into b */
 static const char *col_int(sqlite3_stmt *st, int i, char *b)
 {
@@ -139,19 +158,7 @@ int mbr_report_sales(struct mbr_db *db, enum mbr_report_by by, const char *store
 				 " GROUP BY k ORDER BY k",
 		[MBR_BY_STORE] = "SELECT store AS k," SALES_SUMS " GROUP BY store ORDER BY store",
 	};
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = mbr_store_check(db, store)) < 0)
-		return rc;
-	st = mbr_stmt(db, sql[by]);
-	if (!st)
-		return MBR_EDB;
-	sqlite3_bind_int64(st, 1, from_day);
-	sqlite3_bind_int64(st, 2, to_day);
-	if (store)
-		sqlite3_bind_text(st, 3, store, -1, SQLITE_STATIC);
-	return each_row(db, st, sales_row, NULL, fn, ctx);
+	return range_report(db, sql[by], store, from_day, to_day, sales_row, NULL, fn, ctx);
 }
 
 /* ------------------------------------------------------------ birthdays */
@@ -251,18 +258,7 @@ int mbr_report_categories(struct mbr_db *db, const char *store, int64_t from_day
 		"SELECT category, SUM(lines), SUM(qty), SUM(amount), SUM(SUM(amount)) OVER ()"
 		" FROM agg_category_day WHERE day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR store = ?3)"
 		" GROUP BY category ORDER BY SUM(amount) DESC, category";
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = mbr_store_check(db, store)) < 0)
-		return rc;
-	if (!(st = mbr_stmt(db, sql)))
-		return MBR_EDB;
-	sqlite3_bind_int64(st, 1, from_day);
-	sqlite3_bind_int64(st, 2, to_day);
-	if (store)
-		sqlite3_bind_text(st, 3, store, -1, SQLITE_STATIC);
-	return each_row(db, st, category_row, NULL, fn, ctx);
+	return range_report(db, sql, store, from_day, to_day, category_row, NULL, fn, ctx);
 }
 
 /* ------------------------------------------------------------------ RFM */
@@ -333,13 +329,7 @@ int mbr_report_rfm(struct mbr_db *db, int64_t from_day, int64_t to_day, mbr_repo
 		" SELECT x.uid, COALESCE(x.tier, ''), COALESCE(x.store, ''), date(s.last * 86400, 'unixepoch'),"
 		"  s.last, s.f, s.m, 1 + 5 * s.rr / s.n2, 1 + 5 * s.fr / s.n2, 1 + 5 * s.mr / s.n2"
 		" FROM s JOIN members x ON x.id = s.member ORDER BY x.id";
-	sqlite3_stmt *st;
-
-	if (!(st = mbr_stmt(db, sql)))
-		return MBR_EDB;
-	sqlite3_bind_int64(st, 1, from_day);
-	sqlite3_bind_int64(st, 2, to_day);
-	return each_row(db, st, rfm_row, &to_day, fn, ctx);
+	return range_report(db, sql, NULL, from_day, to_day, rfm_row, &to_day, fn, ctx);
 }
 
 /* -------------------------------------------------------------- cohorts */
@@ -702,17 +692,11 @@ int mbr_report_members(struct mbr_db *db, enum mbr_report_by by, int64_t from_da
 				 " FROM members m LEFT JOIN b ON b.member = m.id"
 				 " WHERE report_day(m.created_at) BETWEEN ?1 AND ?2 GROUP BY k ORDER BY k",
 	};
-	sqlite3_stmt *st;
-
 	if (by == MBR_BY_DAY)
 		return mbr_db_fail(db, MBR_EINVAL, "members are reported by month or store");
 	/* for this report's queries only: not callable from the schema */
 	if (sqlite3_create_function(db->sql, "report_day", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, sql_report_day,
 				    NULL, NULL) != SQLITE_OK)
 		return mbr_db_sqlerr(db, "report");
-	if (!(st = mbr_stmt(db, sql[by])))
-		return MBR_EDB;
-	sqlite3_bind_int64(st, 1, from_day);
-	sqlite3_bind_int64(st, 2, to_day);
-	return each_row(db, st, members_row, &by, fn, ctx);
+	return range_report(db, sql[by], NULL, from_day, to_day, members_row, &by, fn, ctx);
 }
