@@ -36,7 +36,7 @@ mbr-points rules load examples/rules.txt
 step mbr-card topup M0001 1000 --payment wechat
 mbr-card topup M0001 1000 --payment wechat >/dev/null
 # the nightly batch on the two example days; the files it writes (tiers,
-# birthday coupons) go to a scratch directory
+# birthday coupons, the day's page) go to a scratch directory
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for day in 2025-03-01 2025-03-02; do

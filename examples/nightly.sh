@@ -5,8 +5,9 @@
 #   3. re-evaluate member tiers (changes saved as tiers-DAY.csv),
 #   4. issue birthday coupons to members whose birthday is in the next 7 days
 #      (campaign BDAY<year>, made on first use: 20.00 off from 100.00, one per member),
-#   5. print the day's figures per store, the coupons' state, and what is
-#      owed in stored value, gift cards, count cards and points,
+#   5. print the day's figures per store and per category, the coupons'
+#      state, and what is owed in stored value, gift cards, count cards and
+#      points; write the day per store as a web page (sales-DAY.html),
 #   6. prove the database sound.
 #
 # usage: MBR_DB=shop.db nightly.sh sales-file [day]
@@ -40,6 +41,9 @@ mbr-report birthdays --from "$day" --days 7 --format csv |
 
 echo "sales of $day"
 mbr-report sales --by store --from "$day" --to "$day" --format table || exit $?
+mbr-report sales --by store --from "$day" --to "$day" --format html > "sales-$day.html" || exit $?
+echo "categories"
+mbr-report categories --from "$day" --to "$day" --format table || exit $?
 echo "coupons"
 mbr-report coupons --format table || exit $?
 echo "liability"

@@ -30,6 +30,11 @@ setup() {
 	[[ "$stderr" != *nightly:* ]]
 	[ -f tiers-2025-03-01.csv ]
 	[ "$(cat tiers-2025-03-01.csv)" = "member,old_tier,new_tier,change" ]
+	# the day per category, and as a page with a chart for the mail
+	printf '%s\n' "$output" | grep -q '^categories$'
+	printf '%s\n' "$output" | grep -q '日化 .* 159\.60 .* 67\.3'
+	grep -q '<title>sales by store, from 2025-03-01 to 2025-03-01</title>' sales-2025-03-01.html
+	[ "$(grep -c '<rect ' sales-2025-03-01.html)" -eq 2 ]
 	[ ! -e sales-2025-03-01.csv.rejects ]
 	[ "$(sqlite3 "$MBR_DB" 'SELECT COUNT(*), SUM(points_earned) FROM sales')" = "5|389" ]
 	mbr-db -q check
