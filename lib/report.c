@@ -247,7 +247,12 @@ static int category_row(struct mbr_db *db, sqlite3_stmt *st, void *arg, char buf
 	col_int(st, 1, buf[1]);
 	col_int(st, 2, buf[2]);
 	col_money(db, st, 3, buf[3]);
-	percent(sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4), buf[4], sizeof(buf[4]));
+	/* a share of what the categories that sold more than came back sold:
+	 * a net total small beside its parts would give shares in thousands */
+	if (sqlite3_column_int64(st, 3) > 0)
+		percent(sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4), buf[4], sizeof(buf[4]));
+	else
+		buf[4][0] = '\0';
 	return 0;
 }
 
@@ -255,7 +260,7 @@ int mbr_report_categories(struct mbr_db *db, const char *store, int64_t from_day
 			  mbr_report_fn fn, void *ctx)
 {
 	static const char sql[] =
-		"SELECT category, SUM(lines), SUM(qty), SUM(amount), SUM(SUM(amount)) OVER ()"
+		"SELECT category, SUM(lines), SUM(qty), SUM(amount), SUM(MAX(SUM(amount), 0)) OVER ()"
 		" FROM agg_category_day WHERE day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR store = ?3)"
 		" GROUP BY category ORDER BY SUM(amount) DESC, category";
 	return range_report(db, sql, store, from_day, to_day, category_row, NULL, fn, ctx);

@@ -230,10 +230,11 @@ S02,1,0,24.30,0.00,3,1,24.30,24.30,58" ]
 生鲜,3,5,60.20,24.9
 乳品,3,4,48.30,20.0
 饮料,2,5,13.00,5.3" ]
-	# a day whose return outweighs its sales: no share to give
+	# a day whose return outweighs its sales: shares of what sold, none
+	# for the category that gave back more than it sold
 	run --separate-stderr mbr-report categories --store S01 --from 2025-03-02 --to 2025-03-02
 	[ "$output" = "category,lines,qty,amount,share
-乳品,1,1,12.80,
+乳品,1,1,12.80,100.0
 日化,1,-1,-39.90," ]
 	run --separate-stderr mbr-report categories --store S09
 	[ "$status" -eq 3 ]

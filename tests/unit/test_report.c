@@ -261,16 +261,22 @@ static void test_category_shares(void **state)
 		 (long long)d, (long long)d, (long long)d, (long long)d + 1);
 	raw(db, sql);
 	assert_int_equal(mbr_report_categories(db, NULL, d, d, collect, &r), MBR_OK);
-	/* 3000/3500 = 85.71..., 1000/3500 = 28.57..., -500/3500 = -14.28... */
+	/* shares of what the selling categories sold: 3000/4000, 1000/4000;
+	 * c returned more than it sold and has none */
 	assert_string_equal(r.b.buf,
-			    "b,2,3,30.00,85.7\n"
-			    "a,1,1,10.00,28.5\n"
-			    "c,1,-1,-5.00,-14.3\n");
-	/* nothing sold net: no share to give */
+			    "b,2,3,30.00,75.0\n"
+			    "a,1,1,10.00,25.0\n"
+			    "c,1,-1,-5.00,\n");
+	/* a net total of all categories below zero does not matter: 1000/1000 */
 	mbr_buf_reset(&r.b);
 	raw(db, "UPDATE agg_category_day SET amount = -amount WHERE category = 'b'");
 	assert_int_equal(mbr_report_categories(db, "S01", d, d, collect, &r), MBR_OK);
-	assert_string_equal(r.b.buf, "a,1,1,10.00,\nc,1,-1,-5.00,\nb,2,3,-30.00,\n");
+	assert_string_equal(r.b.buf, "a,1,1,10.00,100.0\nc,1,-1,-5.00,\nb,2,3,-30.00,\n");
+	/* none sold more than came back: no share at all */
+	mbr_buf_reset(&r.b);
+	raw(db, "UPDATE agg_category_day SET amount = -amount WHERE category = 'a'");
+	assert_int_equal(mbr_report_categories(db, "S01", d, d, collect, &r), MBR_OK);
+	assert_string_equal(r.b.buf, "c,1,-1,-5.00,\na,1,1,-10.00,\nb,2,3,-30.00,\n");
 	/* a store that does not exist is an error, not an empty report */
 	assert_int_equal(mbr_report_categories(db, "S09", d, d, collect, &r), MBR_ENOTFOUND);
 	assert_string_equal(mbr_db_errmsg(db), "no store 'S09'");
