@@ -399,16 +399,13 @@ out:
 static int undo(const char *batchtext)
 {
 	struct mbr_db *db;
-	char *end;
-	long long batch = strtoll(batchtext, &end, 10);
+	int64_t batch;
 	long receipts = 0;
 	int rc, status = MBR_EXIT_OK;
 
-	if (*end || batch <= 0)
-		cli_usage_error(&cli, "'%s' is not a batch number", batchtext);
 	db = cli_open(&cli, MBR_OPEN_RW);
 	cli_require(&cli, db, MBR_ROLE_MANAGER, "undoing a batch");
-	if ((rc = mbr_begin(db)) < 0)
+	if ((rc = mbr_batch_find(db, batchtext, &batch)) < 0 || (rc = mbr_begin(db)) < 0)
 		return cli_db_error(&cli, db, rc);
 	rc = mbr_sale_undo(db, batch, &receipts);
 	if (rc < 0) {
@@ -420,7 +417,8 @@ static int undo(const char *batchtext)
 		status = cli_db_error(&cli, db, rc);
 	}
 	if (status == MBR_EXIT_OK && !cli.quiet)
-		cli_warn(&cli, "%sbatch %lld undone: %ld receipts removed", cli.dry_run ? "dry run: " : "", batch, receipts);
+		cli_warn(&cli, "%sbatch %lld undone: %ld receipts removed", cli.dry_run ? "dry run: " : "", (long long)batch,
+			 receipts);
 	mbr_db_close(db);
 	return status;
 }

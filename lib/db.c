@@ -1121,6 +1121,31 @@ int mbr_batch_start(struct mbr_db *db, const char *kind, const char *source, int
 	return 0;
 }
 
+int mbr_batch_find(struct mbr_db *db, const char *key, int64_t *batch)
+{
+	sqlite3_stmt *st;
+	char *end;
+	long long n = strtoll(key, &end, 10);
+	int rc;
+
+	if (*key >= '0' && *key <= '9' && !*end && n > 0) {
+		*batch = n;
+		return 0;
+	}
+	if (!(st = mbr_stmt(db, "SELECT id FROM batches WHERE uid = ?")))
+		return MBR_EDB;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*batch = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc != SQLITE_DONE)
+		return mbr_db_sqlerr(db, "batches");
+	return mbr_db_fail(db, MBR_ENOTFOUND, "no batch '%s' (give its number or its uid)", key);
+}
+
 int mbr_batch_finish(struct mbr_db *db, int64_t batch, long added, long updated, long rejected)
 {
 	sqlite3_stmt *st;

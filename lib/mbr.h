@@ -404,6 +404,10 @@ int mbr_same_file(const char *a, const char *b);
 /* Batches: every import is one; its id is printed in the summary. */
 int mbr_batch_start(struct mbr_db *db, const char *kind, const char *source, int64_t *batch);
 int mbr_batch_finish(struct mbr_db *db, int64_t batch, long added, long updated, long rejected);
+/* A batch by its number (as summaries print it) or its chain-unique uid
+ * (S01-13): 0 with *batch, or MBR_ENOTFOUND for a uid that names none (a
+ * number is not looked up). */
+int mbr_batch_find(struct mbr_db *db, const char *key, int64_t *batch);
 
 /* Masking of personal data for display: 138****5678, z***@example.com, 张*. */
 void mbr_mask_phone(const char *phone, char *out, size_t outsz);

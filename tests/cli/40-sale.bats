@@ -668,7 +668,8 @@ earn|20" ]
 	[ "$status" -eq 3 ]
 	[[ "$stderr" == *"batch $other is a "*" batch, not sales"* ]]
 	run --separate-stderr mbr-sale undo x1
-	[ "$status" -eq 2 ]
+	[ "$status" -eq 3 ]
+	[ "$stderr" = "mbr-sale: no batch 'x1' (give its number or its uid)" ]
 }
 
 @test "undo: the later batch with the return can be undone, giving the sale back" {
@@ -676,9 +677,13 @@ earn|20" ]
 	mbr-sale -q import "$EX/sales-2025-03-01.csv"
 	run --separate-stderr mbr-sale import "$EX/sales-2025-03-02.csv"
 	batch=$(printf '%s\n' "$stderr" | sed -n 's/.*: batch \([0-9]*\): .*/\1/p')
-	run --separate-stderr mbr-sale undo "$batch"
+	# named by its chain-unique uid
+	uid=$(q "SELECT uid FROM batches WHERE id = $batch")
+	[[ "$uid" == S01-* ]]
+	run --separate-stderr mbr-sale undo "$uid"
 	echo "$stderr"
 	[ "$status" -eq 0 ]
+	[ "$stderr" = "mbr-sale: batch $batch undone: 3 receipts removed" ]
 	[ "$(bal M0001)" = 82 ]
 	[ "$(bal M0004)" = 179 ]
 	[ "$(bal M0005)" = 0 ]
