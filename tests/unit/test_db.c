@@ -397,6 +397,40 @@ static void test_init_bad_options(void **state)
 
 /* ------------------------------------------------------------- open */
 
+/* A batch by number or by chain-unique uid; a uid naming none is an error
+ * that says what to give, a number is taken as it is. */
+static void test_batch_find(void **state)
+{
+	struct mbr_db *db = open_db(make_db("batches.db"), MBR_OPEN_RW);
+	int64_t batch = 0, found = -1;
+	char uid[40];
+
+	(void)state;
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	assert_int_equal(mbr_batch_start(db, "sales", "day.csv", &batch), MBR_OK);
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	{
+		sqlite3_stmt *st;
+
+		assert_int_equal(sqlite3_prepare_v2(db->sql, "SELECT uid FROM batches WHERE id = ?", -1, &st, NULL),
+				 SQLITE_OK);
+		sqlite3_bind_int64(st, 1, batch);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		snprintf(uid, sizeof(uid), "%s", (const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
+	assert_int_equal(mbr_batch_find(db, uid, &found), MBR_OK);
+	assert_int_equal(found, batch);
+	found = -1;
+	assert_int_equal(mbr_batch_find(db, "7", &found), MBR_OK);
+	assert_int_equal(found, 7);
+	assert_int_equal(mbr_batch_find(db, "S01-999", &found), MBR_ENOTFOUND);
+	assert_string_equal(mbr_db_errmsg(db), "no batch 'S01-999' (give its number or its uid)");
+	assert_int_equal(mbr_batch_find(db, "0", &found), MBR_ENOTFOUND);
+	assert_int_equal(mbr_batch_find(db, "", &found), MBR_ENOTFOUND);
+	mbr_db_close(db);
+}
+
 static void test_open_never_creates(void **state)
 {
 	(void)state;
@@ -1176,6 +1210,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_init_keeps_existing_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_init_refuses_existing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_init_bad_options, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_find, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_never_creates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_foreign_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_readonly_file, setup, teardown),
