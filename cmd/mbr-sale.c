@@ -405,8 +405,11 @@ static int undo(const char *batchtext)
 
 	db = cli_open(&cli, MBR_OPEN_RW);
 	cli_require(&cli, db, MBR_ROLE_MANAGER, "undoing a batch");
-	if ((rc = mbr_batch_find(db, batchtext, &batch)) < 0 || (rc = mbr_begin(db)) < 0)
-		return cli_db_error(&cli, db, rc);
+	if ((rc = mbr_batch_find(db, batchtext, &batch)) < 0 || (rc = mbr_begin(db)) < 0) {
+		status = cli_db_error(&cli, db, rc);
+		mbr_db_close(db);
+		return status;
+	}
 	rc = mbr_sale_undo(db, batch, &receipts);
 	if (rc < 0) {
 		mbr_rollback(db);
