@@ -15,29 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mbr.h"
+#define FUZZ_NAME "fuzz_payment"
+#include "fuzz_db.h"
 
-static struct mbr_db *db;
-static char dir[] = "/tmp/mbr-fuzz-payment-XXXXXX";
-static char path[128];
-
-static void must(int rc, const char *what)
-{
-	if (rc != MBR_OK) {
-		fprintf(stderr, "fuzz_payment: %s: %d %s\n", what, rc, db ? mbr_db_errmsg(db) : "");
-		abort();
-	}
-}
-
-static void cleanup(void)
-{
-	char cmd[160];
-
-	mbr_db_close(db);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "fuzz_payment: cannot remove %s\n", dir);
-}
 
 static int no_message(const char *msg, void *ctx)
 {
@@ -47,25 +27,12 @@ static int no_message(const char *msg, void *ctx)
 
 static void setup(void)
 {
-	struct mbr_init_opts o = { "S01", NULL, NULL, -1, "Asia/Shanghai", NULL };
 	struct mbr_buf err = MBR_BUF_INIT;
 	struct mbr_member m;
 	struct mbr_sv_account a = { 0, NULL };
 	struct mbr_sv added;
 
-	if (!mkdtemp(dir))
-		abort();
-	snprintf(path, sizeof(path), "%s/t.db", dir);
-	unsetenv("MBR_KEY");
-	setenv("MBR_OPERATOR", "fuzz", 1);
-	setenv("MBR_NOW", "2025-07-01T02:00:00Z", 1);
-	if (mbr_db_init(path, &o, &err) != MBR_OK) {
-		fprintf(stderr, "fuzz_payment: init: %s\n", err.buf);
-		abort();
-	}
-	mbr_buf_release(&err);
-	must(mbr_db_open(path, MBR_OPEN_RW, "fuzz", &db), "open");
-	atexit(cleanup);
+	fuzz_db_open();
 	mbr_member_clear(&m);
 	must(mbr_member_set_field(db, &m, MBR_F_MEMBER_NO, "M001", &err), "member_no");
 	must(mbr_begin(db), "begin");
