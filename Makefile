@@ -15,7 +15,7 @@ MANDIR ?= $(PREFIX)/share/man
 CC ?= cc
 CFLAGS ?= -O2 -g
 MBR_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Ilib
-LDLIBS = -lsqlite3 -lcsv -lsodium -lz -lreadline -lm
+LDLIBS = -lsqlite3 -lcsv -lsodium -lz -lreadline -lm -pthread
 
 LIB_SRC  = $(sort $(wildcard lib/*.c))
 LIB_OBJ  = $(LIB_SRC:.c=.o)

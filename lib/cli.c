@@ -790,6 +790,7 @@ void cli_reader_opts(struct mbr_cli *c, struct mbr_reader_opts *ro)
 	memset(ro, 0, sizeof(*ro));
 	ro->encoding = c->encoding;
 	ro->ignore_unknown = c->ignore_unknown;
+	ro->prefetch = 1;	/* every program's input is an import: read it ahead */
 }
 
 int cli_words_add(const char *code, const char *name, void *p)

@@ -28,6 +28,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <iconv.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +107,7 @@ struct mbr_reader {
 	int bom_checked;
 	long line;			/* physical line of the next segment */
 	int midline;			/* the last segment was a SEG_PART */
+	long rec_line;			/* physical line where the record being read starts */
 	int skip_rest;			/* discard up to the end of this physical line */
 
 	/* libcsv and the record being assembled */
@@ -132,6 +136,8 @@ struct mbr_reader {
 	const char **val;
 	size_t *vlen;
 	struct mbr_row row;
+
+	struct prefetch *pf;		/* reading ahead in a thread, or NULL */
 };
 
 /* -------------------------------------------------------------- helpers */
@@ -280,6 +286,10 @@ static void grow_array(void *pp, size_t sz, size_t want)
 
 /* ---------------------------------------------------------------- input */
 
+static int wait_readable(struct mbr_reader *r);
+static int pf_start(struct mbr_reader *r);
+static void pf_free(struct mbr_reader *r);
+
 /*
  * read(2) up to n bytes of the input into buf, again when a signal cut it
  * short: > 0, 0 at the end, or < 0 with err set.
@@ -288,6 +298,8 @@ static int read_fd(struct mbr_reader *r, void *buf, size_t n, struct mbr_buf *er
 {
 	ssize_t got;
 
+	if (r->pf && wait_readable(r) < 0)
+		return fail(r, MBR_EIO, err, "%s: reading stopped", r->file);
 	do
 		got = read(r->fd, buf, n);
 	while (got < 0 && errno == EINTR);
@@ -638,11 +650,11 @@ static void add_checked(struct mbr_reader *r, size_t col, const unsigned char *s
 		mbr_buf_add(&r->arena, s + start, i - start);
 		mbr_buf_add(&r->arena, "\xEF\xBF\xBD", 3);
 		if (!s[i])
-			set_bad(r, r->row.line, (long)col, "NUL byte");
+			set_bad(r, r->rec_line, (long)col, "NUL byte");
 		else if (r->cd != (iconv_t)-1 && s[i] == BAD_BYTE)
-			set_bad(r, r->row.line, -1, "invalid %s byte sequence", r->encoding);
+			set_bad(r, r->rec_line, -1, "invalid %s byte sequence", r->encoding);
 		else
-			set_bad(r, r->row.line, (long)col, "invalid UTF-8");
+			set_bad(r, r->rec_line, (long)col, "invalid UTF-8");
 		start = ++i;
 	}
 	mbr_buf_add(&r->arena, s + start, n - start);
@@ -657,7 +669,7 @@ static void on_field(void *s, size_t n, void *data)
 	if (r->ignore_cb)
 		return;
 	if (r->discarding || n > MBR_FIELD_MAX) {
-		set_bad(r, r->row.line, (long)col, "field longer than %d bytes", MBR_FIELD_MAX);
+		set_bad(r, r->rec_line, (long)col, "field longer than %d bytes", MBR_FIELD_MAX);
 		r->discarding = 0;
 		n = 0;
 	}
@@ -702,7 +714,7 @@ static void check_field_size(struct mbr_reader *r)
 
 	if (p->entry_pos <= MBR_FIELD_MAX)
 		return;
-	set_bad(r, r->row.line, (long)r->nf, "field longer than %d bytes", MBR_FIELD_MAX);
+	set_bad(r, r->rec_line, (long)r->nf, "field longer than %d bytes", MBR_FIELD_MAX);
 	r->discarding = 1;
 	if (p->pstate == LIBCSV_FIELD_MIGHT_HAVE_ENDED) {
 		p->entry_buf[0] = p->entry_buf[p->entry_pos - 1];
@@ -777,7 +789,7 @@ static int read_record(struct mbr_reader *r, struct mbr_buf *err)
 			if (!r->started)
 				return 0;
 			if (csv_fini(&r->csv, on_field, on_row, r) != 0) {
-				set_bad(r, r->row.line, (long)r->nf, "malformed CSV: quoted field not closed");
+				set_bad(r, r->rec_line, (long)r->nf, "malformed CSV: quoted field not closed");
 				if (r->discarding)
 					r->csv.entry_pos = 0;
 				csv_set_opts(&r->csv, CSV_STRICT);
@@ -800,7 +812,7 @@ static int read_record(struct mbr_reader *r, struct mbr_buf *err)
 		}
 		if (!r->started) {
 			r->started = 1;
-			r->row.line = r->line;
+			r->rec_line = r->line;
 			if (!r->delim_set)
 				set_delim(r, s, n);
 		}
@@ -934,7 +946,7 @@ static int header_error(struct mbr_reader *r, struct mbr_buf *err, const char *f
 	va_list ap;
 
 	mbr_buf_reset(err);
-	mbr_buf_addf(err, "%s:%ld: header: ", r->file, r->row.line);
+	mbr_buf_addf(err, "%s:%ld: header: ", r->file, r->rec_line);
 	va_start(ap, fmt);
 	mbr_buf_vaddf(err, fmt, ap);
 	va_end(ap);
@@ -1151,9 +1163,324 @@ int mbr_reader_open(struct mbr_reader **out, const char *path,
 	}
 	r->row.val = r->val;
 	r->row.len = r->vlen;
+	/* without a thread the reader reads as it is called: no harm */
+	if (opts && opts->prefetch)
+		(void)pf_start(r);
 	*out = r;
 	return 0;
 }
+
+/*
+ * Read the next record into r's field arrays (rawp, flen, nf): 1, 1 with
+ * r->bad set for a record with a data error (its message in msg), 0 at
+ * the end, or a final negative code with msg set.
+ */
+static int read_one(struct mbr_reader *r, struct mbr_buf *msg)
+{
+	int rc;
+
+	if (r->fatal) {
+		mbr_buf_reset(msg);
+		mbr_buf_add(msg, r->fatal_msg.buf, r->fatal_msg.len);
+		return r->fatal;
+	}
+	if ((rc = read_record(r, msg)) <= 0)
+		return rc;
+	finish_fields(r);
+	/* fewer fields is as bad as more: a line broken inside an unquoted
+	 * field would otherwise load as two short records */
+	if (r->nf != r->nhdr)
+		set_bad(r, r->rec_line, -1, "row has %zu field%s, header has %zu", r->nf, r->nf == 1 ? "" : "s",
+			r->nhdr);
+	if (r->bad)
+		record_error(r, msg);
+	return 1;
+}
+
+/* Point r->row at a record's fields (file order), by reader column. */
+static void set_row(struct mbr_reader *r, const char **raw, const size_t *len, size_t nf, long line)
+{
+	size_t i;
+	long j;
+
+	for (i = 0; i < r->ncols; i++) {
+		j = r->colmap[i];
+		if (j < 0) {
+			r->val[i] = NULL;
+			r->vlen[i] = 0;
+		} else if ((size_t)j < nf) {
+			r->val[i] = raw[j];
+			r->vlen[i] = len[j];
+		} else {
+			r->val[i] = "";
+			r->vlen[i] = 0;
+		}
+	}
+	r->row.line = line;
+	r->row.raw = raw;
+	r->row.nraw = nf;
+}
+
+/* ------------------------------------------------------------- read-ahead */
+
+/*
+ * With opts->prefetch, a thread reads and parses records ahead of the
+ * caller (decompression, decoding and libcsv are a seventh of a sale
+ * import) and hands them over in chunks: each holds whole records, as
+ *
+ *   struct pf_rec, then the message (msglen bytes and a NUL), then per
+ *   field its length (size_t) and its bytes and a NUL
+ *
+ * A ring of PF_CHUNKS chunks bounds the memory; the caller reads a
+ * chunk while the thread fills the next.  The last record of the input
+ * is an end (rc 0) or a final error.  Everything the thread touches is
+ * its own (the input stages, libcsv, the field arrays, fatal); the caller
+ * keeps to val, vlen, row and the chunk it reads.  The thread stops at
+ * mbr_reader_close: it waits on a full ring or on input with poll(2) in
+ * steps of PF_POLL_MS, looking at stop between them.
+ */
+#define PF_CHUNKS	4
+#define PF_CHUNK_SZ	(128 * 1024)	/* a chunk is handed over once this full */
+#define PF_POLL_MS	100
+
+struct pf_rec {
+	int rc;				/* as read_one returned, MBR_EINVAL for a bad record */
+	long line;
+	size_t nf, msglen;
+};
+
+struct prefetch {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct mbr_buf chunk[PF_CHUNKS];
+	size_t head, count;		/* chunks filled, from chunk[head] */
+	size_t fill;			/* the chunk the thread fills */
+	int stop;			/* mbr_reader_close: end the thread */
+	/* the caller's side */
+	size_t pos;			/* read offset in chunk[head] */
+	int held;			/* chunk[head] is being read */
+	const char **raw;
+	size_t *len, nraw;
+	int final;			/* the input's last record was read */
+	struct pf_rec last;
+	struct mbr_buf last_msg;
+};
+
+static int pf_stopped(struct prefetch *pf)
+{
+	int stop;
+
+	pthread_mutex_lock(&pf->mu);
+	stop = pf->stop;
+	pthread_mutex_unlock(&pf->mu);
+	return stop;
+}
+
+/* The thread: take a free chunk to fill (0), or -1 when stopped. */
+static int pf_acquire(struct prefetch *pf)
+{
+	int stop;
+
+	pthread_mutex_lock(&pf->mu);
+	while (pf->count == PF_CHUNKS && !pf->stop)
+		pthread_cond_wait(&pf->cv, &pf->mu);
+	pf->fill = (pf->head + pf->count) % PF_CHUNKS;
+	stop = pf->stop;
+	pthread_mutex_unlock(&pf->mu);
+	mbr_buf_reset(&pf->chunk[pf->fill]);
+	return stop ? -1 : 0;
+}
+
+/* The thread: hand the chunk being filled over. */
+static void pf_publish(struct prefetch *pf)
+{
+	pthread_mutex_lock(&pf->mu);
+	pf->count++;
+	pthread_cond_broadcast(&pf->cv);
+	pthread_mutex_unlock(&pf->mu);
+}
+
+/*
+ * Before a read(2) in the thread: 0 when input is ready, < 0 when
+ * stopped.  Records read so far are handed over before waiting, so that
+ * input arriving slowly (a pipe, a terminal) is not held back.
+ */
+static int wait_readable(struct mbr_reader *r)
+{
+	struct prefetch *pf = r->pf;
+	struct pollfd p = { .fd = r->fd, .events = POLLIN };
+
+	if (poll(&p, 1, 0) != 0)
+		return 0;	/* ready, hung up or an error read(2) will tell */
+	if (pf->chunk[pf->fill].len) {
+		pf_publish(pf);
+		if (pf_acquire(pf) < 0)
+			return -1;
+	}
+	for (;;) {
+		if (pf_stopped(pf))
+			return -1;
+		if (poll(&p, 1, PF_POLL_MS) != 0)
+			return 0;
+	}
+}
+
+/* Append the record read_one left in r (rc) to chunk b. */
+static void pf_put(struct mbr_reader *r, struct mbr_buf *b, int rc, const struct mbr_buf *msg)
+{
+	struct pf_rec h;
+	size_t i;
+
+	h.rc = rc == 1 && r->bad ? MBR_EINVAL : rc;
+	h.line = r->rec_line;
+	h.nf = rc == 1 ? r->nf : 0;
+	h.msglen = rc < 0 || (rc == 1 && r->bad) ? msg->len : 0;
+	mbr_buf_add(b, &h, sizeof(h));
+	mbr_buf_add(b, msg->buf, h.msglen);
+	mbr_buf_addc(b, '\0');
+	for (i = 0; i < h.nf; i++) {
+		mbr_buf_add(b, &r->flen[i], sizeof(r->flen[i]));
+		mbr_buf_add(b, r->rawp[i], r->flen[i]);
+		mbr_buf_addc(b, '\0');
+	}
+}
+
+static void *pf_main(void *arg)
+{
+	struct mbr_reader *r = arg;
+	struct prefetch *pf = r->pf;
+	struct mbr_buf msg = MBR_BUF_INIT;
+	int rc = 1;
+
+	while (rc == 1 && pf_acquire(pf) == 0) {
+		do {
+			rc = read_one(r, &msg);
+			if (rc < 0 && pf_stopped(pf))
+				break;	/* stopped while waiting for input: nobody reads on */
+			pf_put(r, &pf->chunk[pf->fill], rc, &msg);
+		} while (rc == 1 && pf->chunk[pf->fill].len < PF_CHUNK_SZ);
+		pf_publish(pf);
+	}
+	mbr_buf_release(&msg);
+	return NULL;
+}
+
+/* Start reading ahead: 0, or < 0 when no thread could be started (the
+ * reader then reads as it is called). */
+static int pf_start(struct mbr_reader *r)
+{
+	struct prefetch *pf = calloc(1, sizeof(*pf));
+	sigset_t all, old;
+	size_t i;
+	int rc;
+
+	if (!pf)
+		return MBR_ENOMEM;
+	pthread_mutex_init(&pf->mu, NULL);
+	pthread_cond_init(&pf->cv, NULL);
+	for (i = 0; i < PF_CHUNKS; i++)
+		mbr_buf_init(&pf->chunk[i]);
+	mbr_buf_init(&pf->last_msg);
+	r->pf = pf;
+	/* signals go to the caller's thread, whose handlers expect them */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&pf->thread, NULL, pf_main, r);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		r->pf = NULL;
+		pthread_mutex_destroy(&pf->mu);
+		pthread_cond_destroy(&pf->cv);
+		free(pf);
+		return MBR_ENOMEM;
+	}
+	return 0;
+}
+
+static void pf_free(struct mbr_reader *r)
+{
+	struct prefetch *pf = r->pf;
+	size_t i;
+
+	pthread_mutex_lock(&pf->mu);
+	pf->stop = 1;
+	pthread_cond_broadcast(&pf->cv);
+	pthread_mutex_unlock(&pf->mu);
+	pthread_join(pf->thread, NULL);
+	pthread_mutex_destroy(&pf->mu);
+	pthread_cond_destroy(&pf->cv);
+	for (i = 0; i < PF_CHUNKS; i++)
+		mbr_buf_release(&pf->chunk[i]);
+	mbr_buf_release(&pf->last_msg);
+	free(pf->raw);
+	free(pf->len);
+	free(pf);
+	r->pf = NULL;
+}
+
+/* The next record handed over by the thread, as mbr_reader_next. */
+static int pf_next(struct mbr_reader *r, struct mbr_row **row, struct mbr_buf *err)
+{
+	struct prefetch *pf = r->pf;
+	struct pf_rec h;
+	const char *p;
+	size_t i;
+
+	if (pf->final)
+		goto last;
+	pthread_mutex_lock(&pf->mu);
+	if (pf->held && pf->pos == pf->chunk[pf->head].len) {
+		/* the chunk is read: give it back */
+		pf->held = 0;
+		pf->head = (pf->head + 1) % PF_CHUNKS;
+		pf->count--;
+		pthread_cond_broadcast(&pf->cv);
+	}
+	if (!pf->held) {
+		while (!pf->count)
+			pthread_cond_wait(&pf->cv, &pf->mu);
+		pf->held = 1;
+		pf->pos = 0;
+	}
+	pthread_mutex_unlock(&pf->mu);
+	p = pf->chunk[pf->head].buf + pf->pos;
+	memcpy(&h, p, sizeof(h));
+	p += sizeof(h);
+	if (h.rc != 1 && h.rc != MBR_EINVAL) {
+		pf->final = 1;
+		pf->last = h;
+		mbr_buf_reset(&pf->last_msg);
+		mbr_buf_add(&pf->last_msg, p, h.msglen);
+		goto last;
+	}
+	mbr_buf_reset(err);
+	mbr_buf_add(err, p, h.msglen);
+	p += h.msglen + 1;
+	if (h.nf > pf->nraw) {
+		grow_array(&pf->raw, sizeof(*pf->raw), h.nf);
+		grow_array(&pf->len, sizeof(*pf->len), h.nf);
+		pf->nraw = h.nf;
+	}
+	for (i = 0; i < h.nf; i++) {
+		memcpy(&pf->len[i], p, sizeof(pf->len[i]));
+		p += sizeof(pf->len[i]);
+		pf->raw[i] = p;
+		p += pf->len[i] + 1;
+	}
+	pf->pos = (size_t)(p - pf->chunk[pf->head].buf);
+	set_row(r, pf->raw, pf->len, h.nf, h.line);
+	*row = &r->row;
+	return h.rc;
+last:
+	if (pf->last.rc < 0) {
+		mbr_buf_reset(err);
+		mbr_buf_add(err, pf->last_msg.buf, pf->last_msg.len);
+	}
+	return pf->last.rc;
+}
+
+/* ---------------------------------------------------------------- records */
 
 /*
  * Read the next record (see mbr.h).  Returns 1 with *row set; 0 at the
@@ -1167,45 +1494,16 @@ int mbr_reader_open(struct mbr_reader **out, const char *path,
  */
 int mbr_reader_next(struct mbr_reader *r, struct mbr_row **row, struct mbr_buf *err)
 {
-	size_t i;
-	long j;
 	int rc;
 
 	*row = NULL;
-	if (r->fatal) {
-		mbr_buf_reset(err);
-		mbr_buf_add(err, r->fatal_msg.buf, r->fatal_msg.len);
-		return r->fatal;
-	}
-	if ((rc = read_record(r, err)) <= 0)
+	if (r->pf)
+		return pf_next(r, row, err);
+	if ((rc = read_one(r, err)) <= 0)
 		return rc;
-	finish_fields(r);
-	/* fewer fields is as bad as more: a line broken inside an unquoted
-	 * field would otherwise load as two short records */
-	if (r->nf != r->nhdr)
-		set_bad(r, r->row.line, -1, "row has %zu field%s, header has %zu", r->nf, r->nf == 1 ? "" : "s",
-			r->nhdr);
-	for (i = 0; i < r->ncols; i++) {
-		j = r->colmap[i];
-		if (j < 0) {
-			r->val[i] = NULL;
-			r->vlen[i] = 0;
-		} else if ((size_t)j < r->nf) {
-			r->val[i] = r->rawp[j];
-			r->vlen[i] = r->flen[j];
-		} else {
-			r->val[i] = "";
-			r->vlen[i] = 0;
-		}
-	}
-	r->row.raw = r->rawp;
-	r->row.nraw = r->nf;
+	set_row(r, (const char **)r->rawp, r->flen, r->nf, r->rec_line);
 	*row = &r->row;
-	if (r->bad) {
-		record_error(r, err);
-		return MBR_EINVAL;
-	}
-	return 1;
+	return r->bad ? MBR_EINVAL : 1;
 }
 
 int mbr_reader_has(struct mbr_reader *r, size_t i)
@@ -1233,6 +1531,8 @@ void mbr_reader_close(struct mbr_reader *r)
 
 	if (!r)
 		return;
+	if (r->pf)
+		pf_free(r);
 	if (r->fd >= 0)
 		close(r->fd);
 	if (r->zs_ready)

@@ -153,6 +153,7 @@ struct mbr_reader_opts {
 	const char *encoding;	/* NULL or "UTF-8": no conversion; else iconv name */
 	int ignore_unknown;	/* unknown header names are skipped, not an error */
 	const char *map;	/* "native=foreign,..." renames, or NULL */
+	int prefetch;		/* read and parse ahead in a thread (large imports) */
 };
 
 /*

@@ -33,6 +33,26 @@ static const struct mbr_col member_cols[] = {
 
 static char tmp_path[64];
 
+/*
+ * Every test runs twice: reading as called, and reading ahead in a thread
+ * (opts->prefetch), which must give the same records, errors and lines.
+ */
+static int g_prefetch;
+
+static int open_reader(struct mbr_reader **out, const char *path, const struct mbr_col *cols, size_t ncols,
+		       const struct mbr_reader_opts *ro, struct mbr_buf *err)
+{
+	struct mbr_reader_opts o;
+
+	if (ro)
+		o = *ro;
+	else
+		memset(&o, 0, sizeof(o));
+	o.prefetch = g_prefetch;
+	return mbr_reader_open(out, path, cols, ncols, &o, err);
+}
+#define mbr_reader_open open_reader
+
 /* Write len bytes to a new temp file; its name is in tmp_path. */
 static const char *write_tmp(const char *data, size_t len)
 {
@@ -208,7 +228,7 @@ static void test_header_aliases_order_case(void **state)
 	assert_true(mbr_reader_has(r, 0) && mbr_reader_has(r, 1) && mbr_reader_has(r, 2));
 	done(r);
 
-	r = open_str("Card,MEMBER_no_x\n1,2\n", member_cols, NMEMBER, &(struct mbr_reader_opts){ NULL, 1, NULL });
+	r = open_str("Card,MEMBER_no_x\n1,2\n", member_cols, NMEMBER, &(struct mbr_reader_opts){ NULL, 1, NULL, 0 });
 	assert_true(mbr_reader_has(r, 0));
 	assert_false(mbr_reader_has(r, 1));
 	row = next_ok(r);
@@ -221,7 +241,7 @@ static void test_header_aliases_order_case(void **state)
 
 static void test_header_errors(void **state)
 {
-	struct mbr_reader_opts ign = { NULL, 1, NULL };
+	struct mbr_reader_opts ign = { NULL, 1, NULL, 0 };
 
 	(void)state;
 	open_fails("name,phone\nx,y\n", 15, member_cols, NMEMBER, NULL, MBR_EINVAL,
@@ -249,7 +269,7 @@ static void test_header_errors(void **state)
 
 static void test_header_ignore_unknown_and_reject_reason(void **state)
 {
-	struct mbr_reader_opts ign = { NULL, 1, NULL };
+	struct mbr_reader_opts ign = { NULL, 1, NULL, 0 };
 	struct mbr_reader *r;
 	struct mbr_row *row;
 
@@ -269,7 +289,7 @@ static void test_header_ignore_unknown_and_reject_reason(void **state)
 
 static void test_header_map(void **state)
 {
-	struct mbr_reader_opts ro = { NULL, 0, " member_no = CardNo ,姓名=Full Name" };
+	struct mbr_reader_opts ro = { NULL, 0, " member_no = CardNo ,姓名=Full Name", 0 };
 	struct mbr_reader *r;
 	struct mbr_row *row;
 
@@ -288,7 +308,7 @@ static void test_header_map(void **state)
 
 static void test_open_errors(void **state)
 {
-	struct mbr_reader_opts ro = { "NO-SUCH-ENCODING", 0, NULL };
+	struct mbr_reader_opts ro = { "NO-SUCH-ENCODING", 0, NULL, 0 };
 	struct mbr_buf err = MBR_BUF_INIT;
 	struct mbr_reader *r = NULL;
 
@@ -767,7 +787,7 @@ static void test_plain_stdin(void **state)
 static void test_gzip_split_characters(void **state)
 {
 	static const char small[] = "a,b\n1,张三\n2,😀€\n";
-	struct mbr_reader_opts gb = { "GB18030", 0, NULL };
+	struct mbr_reader_opts gb = { "GB18030", 0, NULL, 0 };
 	struct mbr_buf in = MBR_BUF_INIT, text = MBR_BUF_INIT, want = MBR_BUF_INIT;
 	size_t k, n, cut[2];
 	char *enc;
@@ -821,7 +841,7 @@ static void test_gzip_split_characters(void **state)
 
 static void test_gb18030(void **state)
 {
-	struct mbr_reader_opts ro = { "GB18030", 0, NULL };
+	struct mbr_reader_opts ro = { "GB18030", 0, NULL, 0 };
 	struct mbr_buf text = MBR_BUF_INIT;
 	char enc[1 << 20];
 	struct mbr_buf err = MBR_BUF_INIT;
@@ -867,7 +887,7 @@ static void test_gb18030(void **state)
 
 static void test_latin1(void **state)
 {
-	struct mbr_reader_opts ro = { "ISO-8859-1", 0, NULL };
+	struct mbr_reader_opts ro = { "ISO-8859-1", 0, NULL, 0 };
 	struct mbr_reader *r;
 	struct mbr_row *row;
 
@@ -1133,6 +1153,74 @@ static void test_stdin(void **state)
 	mbr_buf_release(&err);
 }
 
+/* Many records, over several read-ahead chunks and round the ring, with a
+ * bad record among them; and a reader closed long before the end. */
+static void test_many_records(void **state)
+{
+	struct mbr_buf in = MBR_BUF_INIT, err = MBR_BUF_INIT;
+	struct mbr_reader *r;
+	struct mbr_row *row;
+	char want[64];
+	int i, rc;
+
+	(void)state;
+	mbr_buf_adds(&in, "member_no,name,phone\n");
+	for (i = 0; i < 40000; i++) {
+		if (i == 25000)
+			mbr_buf_adds(&in, "BAD,\xff,1\n");
+		mbr_buf_addf(&in, "M%d,name %d,%d\n", i, i, 13800000 + i);
+	}
+	r = open_tmp(in.buf, in.len, member_cols, NMEMBER, NULL);
+	for (i = 0; i < 40000; i++) {
+		if (i == 25000) {
+			row = next_bad(r, "PATH:25002: name: invalid UTF-8");
+			assert_string_equal(row->val[0], "BAD");
+		}
+		row = next_ok(r);
+		snprintf(want, sizeof(want), "M%d", i);
+		assert_string_equal(row->val[0], want);
+		assert_int_equal(row->len[0], strlen(want));
+		assert_int_equal(row->line, i + 2 + (i >= 25000));
+		assert_int_equal(row->nraw, 3);
+	}
+	next_end(r);
+	next_end(r);
+	done(r);
+
+	/* closed with the ring full: the thread stops */
+	r = open_tmp(in.buf, in.len, member_cols, NMEMBER, NULL);
+	for (i = 0; i < 10; i++)
+		next_ok(r);
+	done(r);
+	(void)rc;
+	mbr_buf_release(&in);
+	mbr_buf_release(&err);
+}
+
+/* A reader on a pipe whose writer neither writes nor closes can still be
+ * closed (its thread waits on input in steps and looks at stop). */
+static void test_close_on_idle_pipe(void **state)
+{
+	static const char head[] = "member_no,name,phone\nM1,a,1\n";
+	struct mbr_buf err = MBR_BUF_INIT;
+	struct mbr_reader *r;
+	int fds[2], saved;
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(write(fds[1], head, sizeof(head) - 1), (ssize_t)(sizeof(head) - 1));
+	saved = dup(0);
+	dup2(fds[0], 0);
+	close(fds[0]);
+	assert_int_equal(mbr_reader_open(&r, "-", member_cols, NMEMBER, NULL, &err), 0);
+	assert_string_equal(next_ok(r)->val[0], "M1");
+	mbr_reader_close(r);	/* must return though the pipe stays open */
+	close(fds[1]);
+	dup2(saved, 0);
+	close(saved);
+	mbr_buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1163,7 +1251,12 @@ int main(void)
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_row_error),
 		cmocka_unit_test(test_stdin),
+		cmocka_unit_test(test_many_records),
+		cmocka_unit_test(test_close_on_idle_pipe),
 	};
+	int failed;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	failed = cmocka_run_group_tests_name("reading as called", tests, NULL, NULL);
+	g_prefetch = 1;
+	return failed + cmocka_run_group_tests_name("reading ahead", tests, NULL, NULL);
 }
