@@ -141,6 +141,27 @@ int mbr_stmt_done(struct mbr_db *db, sqlite3_stmt *st)
 	return 0;
 }
 
+int mbr_rows_write(struct mbr_db *db, const struct mbr_rows_sql *q, size_t n, mbr_bind_row_fn bind, void *ctx)
+{
+	static const size_t rows[3] = { 1, 4, 16 };
+	size_t i = 0, j;
+	int k, rc;
+
+	while (i < n) {
+		sqlite3_stmt *st;
+
+		for (k = 2; rows[k] > n - i; k--)
+			;
+		if (!(st = mbr_stmt(db, q->sql[k])))
+			return MBR_EDB;
+		for (j = 0; j < rows[k]; j++, i++)
+			bind(st, (int)j * q->ncols, i, ctx);
+		if ((rc = mbr_stmt_done(db, st)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------- opening */
 
 static int busy_ms(void)

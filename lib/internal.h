@@ -46,6 +46,23 @@ struct mbr_db {
  * bindings cleared.  NULL on error (message set on db).
  */
 sqlite3_stmt *mbr_stmt(struct mbr_db *db, const char *sql);
+/*
+ * One INSERT (or upsert) of 1, 4 and 16 rows at once: writing many rows
+ * takes a statement per 16, which costs SQLite a third less a row than a
+ * statement each.  Define with MBR_ROWS_SQL(head, "(?, ?)", tail, ncols).
+ */
+struct mbr_rows_sql {
+	const char *sql[3];	/* 1, 4 and 16 rows */
+	int ncols;
+};
+#define MBR_ROWS4_(r) r ", " r ", " r ", " r
+#define MBR_ROWS16_(r) MBR_ROWS4_(r) ", " MBR_ROWS4_(r) ", " MBR_ROWS4_(r) ", " MBR_ROWS4_(r)
+#define MBR_ROWS_SQL(head, row, tail, ncols) \
+	{ { head row tail, head MBR_ROWS4_(row) tail, head MBR_ROWS16_(row) tail }, ncols }
+/* Bind row i's values to st's parameters base + 1 .. base + ncols. */
+typedef void (*mbr_bind_row_fn)(sqlite3_stmt *st, int base, size_t i, void *ctx);
+/* Write rows 0 .. n - 1, binding each with bind. */
+int mbr_rows_write(struct mbr_db *db, const struct mbr_rows_sql *q, size_t n, mbr_bind_row_fn bind, void *ctx);
 /* Call fn(col0, col1) for each row of a two-column query without parameters. */
 int mbr_each_pair(struct mbr_db *db, const char *sql, mbr_name_fn fn, void *ctx);
 /* Run a statement that returns no rows (step to DONE, then reset). */

@@ -111,6 +111,25 @@ struct payment {
 	int share;			/* a return's share of its sale's prepaid payment */
 };
 
+/* A sale, line or payment written behind (strings at offsets into ptext;
+ * NO_TEXT for none, 0 for a NULL number). */
+#define PEND_SALES 64		/* receipts written at once */
+#define PEND_LINES 256		/* or lines */
+#define NO_TEXT ((size_t)-1)
+struct pend_sale {
+	int64_t id, ts, day, member, original, total, discount, items, points, residue, paid, version, batch,
+		coupon_discount;
+	size_t store, receipt, coupon;
+};
+struct pend_line {
+	int64_t sale, line, qty, unit_price, discount, amount;
+	size_t sku;
+};
+struct pend_pay {
+	int64_t sale, amount;
+	char method[16];
+};
+
 /* A catalogue entry cached for the run: SKUs are few, lines are many. */
 struct product {
 	char *sku;
@@ -164,6 +183,16 @@ struct mbr_sale_import {
 	 * rejected.buf, in a hash set of rejected_slots slots (0 = empty) */
 	struct mbr_buf rejected;
 	size_t *rejected_slot, rejected_slots, nrejected;
+
+	/* sales, their lines and payments written behind, see pend_flush */
+	struct pend_sale *psale;
+	size_t npsale;
+	struct pend_line *pline;
+	size_t npline, apline;
+	struct pend_pay *ppay;
+	size_t nppay;
+	struct mbr_buf ptext;		/* their strings, at offsets */
+	int64_t next_sale;		/* id of the next sale, 0 until read */
 
 	/* member cache: the last key looked up */
 	char last_member_key[64];
@@ -382,7 +411,10 @@ int mbr_sale_import_begin(struct mbr_db *db, const struct mbr_sale_opts *o, cons
 	}
 	im->agg = calloc(AGG_SLOTS, sizeof(*im->agg));
 	im->agg_order = calloc(AGG_SLOTS, sizeof(*im->agg_order));
-	if (!im->agg || !im->agg_order)
+	im->psale = calloc(PEND_SALES, sizeof(*im->psale));
+	im->ppay = calloc(PEND_SALES * MAX_PAYMENTS, sizeof(*im->ppay));
+	mbr_buf_init(&im->ptext);
+	if (!im->agg || !im->agg_order || !im->psale || !im->ppay)
 		abort();
 	if ((rc = mbr_rules_set_load(db, &im->rules)) < 0 || (rc = load_products(im)) < 0)
 		return rc;
@@ -849,12 +881,17 @@ struct recorded {
  * unique (store, receipt) index alone: the statement reading a recorded
  * one opens five cursors, and opening them was most of a probe's cost.
  */
+static int pend_flush(struct mbr_sale_import *im);
+static int pend_has(const struct mbr_sale_import *im);
+
 static int existing_receipt(struct mbr_sale_import *im, struct recorded *r)
 {
-	sqlite3_stmt *st = mbr_stmt(im->db, "SELECT 1 FROM sales WHERE store = ? AND receipt = ?");
+	sqlite3_stmt *st;
 	int rc;
 
-	if (!st)
+	if (pend_has(im) && (rc = pend_flush(im)) < 0)
+		return rc;
+	if (!(st = mbr_stmt(im->db, "SELECT 1 FROM sales WHERE store = ? AND receipt = ?")))
 		return MBR_EDB;
 	sqlite3_bind_text(st, 1, im->store, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, im->receipt, -1, SQLITE_STATIC);
@@ -1018,10 +1055,56 @@ static int agg_cmp(const void *x, const void *y)
 	return a->member < b->member ? -1 : a->member > b->member;
 }
 
+static const struct mbr_rows_sql agg_sql[3] = {
+	[AGG_STORE_DAY] = MBR_ROWS_SQL("INSERT INTO agg_store_day(store, day, receipts, returns, amount, discount, items,"
+				       " member_receipts, member_amount, points_earned) VALUES ",
+				       "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				       " ON CONFLICT(store, day) DO UPDATE SET receipts = receipts + excluded.receipts,"
+				       " returns = returns + excluded.returns, amount = amount + excluded.amount,"
+				       " discount = discount + excluded.discount, items = items + excluded.items,"
+				       " member_receipts = member_receipts + excluded.member_receipts,"
+				       " member_amount = member_amount + excluded.member_amount,"
+				       " points_earned = points_earned + excluded.points_earned", 10),
+	[AGG_MEMBER_DAY] = MBR_ROWS_SQL("INSERT INTO agg_member_day(member, day, receipts, amount, points_earned) VALUES ",
+					"(?, ?, ?, ?, ?)",
+					" ON CONFLICT(day, member) DO UPDATE SET receipts = receipts + excluded.receipts,"
+					" amount = amount + excluded.amount, points_earned = points_earned + excluded.points_earned",
+					5),
+	[AGG_CATEGORY_DAY] = MBR_ROWS_SQL("INSERT INTO agg_category_day(category, store, day, lines, qty, amount) VALUES ",
+					  "(?, ?, ?, ?, ?, ?)",
+					  " ON CONFLICT(category, store, day) DO UPDATE SET lines = lines + excluded.lines,"
+					  " qty = qty + excluded.qty, amount = amount + excluded.amount", 6),
+};
+
+/* Bind accumulator i of a run of one kind (ctx: struct agg **). */
+static void agg_bind(sqlite3_stmt *st, int b, size_t i, void *ctx)
+{
+	const struct agg *a = ((struct agg **)ctx)[i];
+	int k;
+
+	if (a->kind == AGG_STORE_DAY) {
+		sqlite3_bind_text(st, b + 1, a->store, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, b + 2, a->day);
+		for (k = 0; k < 8; k++)
+			sqlite3_bind_int64(st, b + 3 + k, a->v[k]);
+	} else if (a->kind == AGG_MEMBER_DAY) {
+		sqlite3_bind_int64(st, b + 1, a->member);
+		sqlite3_bind_int64(st, b + 2, a->day);
+		for (k = 0; k < 3; k++)
+			sqlite3_bind_int64(st, b + 3 + k, a->v[k]);
+	} else {
+		sqlite3_bind_text(st, b + 1, a->category, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, b + 2, a->store, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, b + 3, a->day);
+		for (k = 0; k < 3; k++)
+			sqlite3_bind_int64(st, b + 4 + k, a->v[k]);
+	}
+}
+
+/* Write the accumulators out, each table's in key order, and empty the buffer. */
 static int agg_flush(struct mbr_sale_import *im)
 {
-	struct mbr_db *db = im->db;
-	size_t i, n = 0;
+	size_t i, j, n = 0;
 	int rc;
 
 	for (i = 0; i < AGG_SLOTS; i++)
@@ -1029,53 +1112,16 @@ static int agg_flush(struct mbr_sale_import *im)
 			im->agg_order[n++] = &im->agg[i];
 	if (n)
 		qsort(im->agg_order, n, sizeof(im->agg_order[0]), agg_cmp);
-	for (i = 0; i < n; i++) {
-		struct agg *a = im->agg_order[i];
-		sqlite3_stmt *st;
+	for (i = 0; i < n; i = j) {
+		int kind = im->agg_order[i]->kind;
 
-		if (a->kind == AGG_STORE_DAY) {
-			st = mbr_stmt(db, "INSERT INTO agg_store_day(store, day, receipts, returns, amount, discount, items,"
-					  " member_receipts, member_amount, points_earned) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-					  " ON CONFLICT(store, day) DO UPDATE SET receipts = receipts + excluded.receipts,"
-					  " returns = returns + excluded.returns, amount = amount + excluded.amount,"
-					  " discount = discount + excluded.discount, items = items + excluded.items,"
-					  " member_receipts = member_receipts + excluded.member_receipts,"
-					  " member_amount = member_amount + excluded.member_amount,"
-					  " points_earned = points_earned + excluded.points_earned");
-			if (!st)
-				return MBR_EDB;
-			sqlite3_bind_text(st, 1, a->store, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 2, a->day);
-			for (rc = 0; rc < 8; rc++)
-				sqlite3_bind_int64(st, 3 + rc, a->v[rc]);
-		} else if (a->kind == AGG_MEMBER_DAY) {
-			st = mbr_stmt(db, "INSERT INTO agg_member_day(member, day, receipts, amount, points_earned) VALUES (?, ?, ?, ?, ?)"
-					  " ON CONFLICT(day, member) DO UPDATE SET receipts = receipts + excluded.receipts,"
-					  " amount = amount + excluded.amount, points_earned = points_earned + excluded.points_earned");
-			if (!st)
-				return MBR_EDB;
-			sqlite3_bind_int64(st, 1, a->member);
-			sqlite3_bind_int64(st, 2, a->day);
-			sqlite3_bind_int64(st, 3, a->v[0]);
-			sqlite3_bind_int64(st, 4, a->v[1]);
-			sqlite3_bind_int64(st, 5, a->v[2]);
-		} else {
-			st = mbr_stmt(db, "INSERT INTO agg_category_day(category, store, day, lines, qty, amount) VALUES (?, ?, ?, ?, ?, ?)"
-					  " ON CONFLICT(category, store, day) DO UPDATE SET lines = lines + excluded.lines,"
-					  " qty = qty + excluded.qty, amount = amount + excluded.amount");
-			if (!st)
-				return MBR_EDB;
-			sqlite3_bind_text(st, 1, a->category, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, a->store, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 3, a->day);
-			sqlite3_bind_int64(st, 4, a->v[0]);
-			sqlite3_bind_int64(st, 5, a->v[1]);
-			sqlite3_bind_int64(st, 6, a->v[2]);
-		}
-		if ((rc = mbr_stmt_done(db, st)) < 0)
+		for (j = i; j < n && im->agg_order[j]->kind == kind; j++)
+			;
+		if ((rc = mbr_rows_write(im->db, &agg_sql[kind], j - i, agg_bind, &im->agg_order[i])) < 0)
 			return rc;
-		a->used = 0;
 	}
+	for (i = 0; i < n; i++)
+		im->agg_order[i]->used = 0;
 	im->nagg = 0;
 	return 0;
 }
@@ -1734,47 +1780,178 @@ static int mixed_receipt(struct mbr_sale_import *im)
 	return 0;
 }
 
-/* Statements inserting 1 to LINES_PER_INSERT sale lines at once: a
- * receipt's lines go in one statement, which costs SQLite a sixth less
- * than one statement per line. */
-#define LINE_ROW "(?, ?, ?, ?, ?, ?, ?)"
-#define LINE_INSERT "INSERT INTO sale_lines(sale, line, sku, qty, unit_price, discount, amount) VALUES "
-#define LINES_PER_INSERT 4
-static const char *const lines_sql[LINES_PER_INSERT] = {
-	LINE_INSERT LINE_ROW,
-	LINE_INSERT LINE_ROW ", " LINE_ROW,
-	LINE_INSERT LINE_ROW ", " LINE_ROW ", " LINE_ROW,
-	LINE_INSERT LINE_ROW ", " LINE_ROW ", " LINE_ROW ", " LINE_ROW,
-};
+/*
+ * Sales, their lines and payments are written behind, PEND_SALES receipts
+ * in a few multi-row statements (mbr_rows_write), with ids given here
+ * instead of by SQLite.  Anything that reads sales, lines or payments
+ * must see them first: a receipt that reads them (a return, one naming
+ * an original, coupons, count cards) flushes before it reads, and one
+ * that writes rows naming its sale beyond these three tables, or whose
+ * payments are prepaid, flushes at once after them; the duplicate probe
+ * looks at the pending receipts; the import's end flushes.
+ */
+static const struct mbr_rows_sql sales_sql = MBR_ROWS_SQL(
+	"INSERT INTO sales(id, store, receipt, ts, day, member, original, total, discount, items, points_earned,"
+	" points_residue, points_paid, rules_version, batch, coupon, coupon_discount) VALUES ",
+	"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", "", 17);
+static const struct mbr_rows_sql lines_sql = MBR_ROWS_SQL(
+	"INSERT INTO sale_lines(sale, line, sku, qty, unit_price, discount, amount) VALUES ",
+	"(?, ?, ?, ?, ?, ?, ?)", "", 7);
+static const struct mbr_rows_sql payments_sql = MBR_ROWS_SQL(
+	"INSERT INTO payments(sale, method, amount) VALUES ", "(?, ?, ?)", "", 3);
 
-/* Insert the receipt's lines for sale, numbered from 1. */
-static int write_lines(struct mbr_sale_import *im, int64_t sale)
+static void bind_opt_id(sqlite3_stmt *st, int i, int64_t v)
 {
-	size_t k = 0, n, j;
+	if (v)
+		sqlite3_bind_int64(st, i, v);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void sale_bind(sqlite3_stmt *st, int b, size_t i, void *ctx)
+{
+	const struct mbr_sale_import *im = ctx;
+	const struct pend_sale *p = &im->psale[i];
+
+	sqlite3_bind_int64(st, b + 1, p->id);
+	sqlite3_bind_text(st, b + 2, im->ptext.buf + p->store, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, b + 3, im->ptext.buf + p->receipt, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, b + 4, p->ts);
+	sqlite3_bind_int64(st, b + 5, p->day);
+	bind_opt_id(st, b + 6, p->member);
+	bind_opt_id(st, b + 7, p->original);
+	sqlite3_bind_int64(st, b + 8, p->total);
+	sqlite3_bind_int64(st, b + 9, p->discount);
+	sqlite3_bind_int64(st, b + 10, p->items);
+	sqlite3_bind_int64(st, b + 11, p->points);
+	sqlite3_bind_int64(st, b + 12, p->residue);
+	sqlite3_bind_int64(st, b + 13, p->paid);
+	sqlite3_bind_int64(st, b + 14, p->version);
+	bind_opt_id(st, b + 15, p->batch);
+	if (p->coupon != NO_TEXT)
+		sqlite3_bind_text(st, b + 16, im->ptext.buf + p->coupon, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, b + 16);
+	sqlite3_bind_int64(st, b + 17, p->coupon_discount);
+}
+
+static void line_bind(sqlite3_stmt *st, int b, size_t i, void *ctx)
+{
+	const struct mbr_sale_import *im = ctx;
+	const struct pend_line *l = &im->pline[i];
+
+	sqlite3_bind_int64(st, b + 1, l->sale);
+	sqlite3_bind_int64(st, b + 2, l->line);
+	sqlite3_bind_text(st, b + 3, im->ptext.buf + l->sku, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, b + 4, l->qty);
+	sqlite3_bind_int64(st, b + 5, l->unit_price);
+	sqlite3_bind_int64(st, b + 6, l->discount);
+	sqlite3_bind_int64(st, b + 7, l->amount);
+}
+
+static void pay_bind(sqlite3_stmt *st, int b, size_t i, void *ctx)
+{
+	const struct pend_pay *p = &((const struct mbr_sale_import *)ctx)->ppay[i];
+
+	sqlite3_bind_int64(st, b + 1, p->sale);
+	sqlite3_bind_text(st, b + 2, p->method, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, b + 3, p->amount);
+}
+
+/* Write the pending sales, then their lines and payments (foreign keys). */
+static int pend_flush(struct mbr_sale_import *im)
+{
 	int rc;
 
-	while (k < im->nlines) {
-		sqlite3_stmt *st;
-
-		n = im->nlines - k < LINES_PER_INSERT ? im->nlines - k : LINES_PER_INSERT;
-		if (!(st = mbr_stmt(im->db, lines_sql[n - 1])))
-			return MBR_EDB;
-		for (j = 0; j < n; j++, k++) {
-			const struct line *l = &im->lines[k];
-			int b = (int)j * 7;
-
-			sqlite3_bind_int64(st, b + 1, sale);
-			sqlite3_bind_int64(st, b + 2, (int64_t)k + 1);
-			sqlite3_bind_text(st, b + 3, im->text.buf + l->sku, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, b + 4, l->qty);
-			sqlite3_bind_int64(st, b + 5, l->unit_price);
-			sqlite3_bind_int64(st, b + 6, l->discount);
-			sqlite3_bind_int64(st, b + 7, l->amount);
-		}
-		if ((rc = mbr_stmt_done(im->db, st)) < 0)
-			return rc;
-	}
+	if (!im->npsale)
+		return 0;
+	if ((rc = mbr_rows_write(im->db, &sales_sql, im->npsale, sale_bind, im)) < 0 ||
+	    (rc = mbr_rows_write(im->db, &lines_sql, im->npline, line_bind, im)) < 0 ||
+	    (rc = mbr_rows_write(im->db, &payments_sql, im->nppay, pay_bind, im)) < 0)
+		return rc;
+	im->npsale = im->npline = im->nppay = 0;
+	mbr_buf_reset(&im->ptext);
 	return 0;
+}
+
+/* Is the open receipt among the pending ones? */
+static int pend_has(const struct mbr_sale_import *im)
+{
+	size_t i;
+
+	for (i = 0; i < im->npsale; i++)
+		if (!strcmp(im->ptext.buf + im->psale[i].receipt, im->receipt) &&
+		    !strcmp(im->ptext.buf + im->psale[i].store, im->store))
+			return 1;
+	return 0;
+}
+
+static size_t pend_text(struct mbr_sale_import *im, const char *s)
+{
+	size_t off = im->ptext.len;
+
+	mbr_buf_add(&im->ptext, s, strlen(s) + 1);
+	return off;
+}
+
+/* The id the next sale gets: past every id sales ever had (undone sales
+ * leave their ids to nobody: ledger entries may name them). */
+static int next_sale_id(struct mbr_sale_import *im, int64_t *id)
+{
+	if (!im->next_sale) {
+		sqlite3_stmt *st = mbr_stmt(im->db,
+			"SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'sales'), 0),"
+			" COALESCE((SELECT MAX(id) FROM sales), 0)) + 1");
+		int rc;
+
+		if (!st)
+			return MBR_EDB;
+		if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			im->next_sale = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW)
+			return mbr_db_sqlerr(im->db, "sales");
+	}
+	*id = im->next_sale++;
+	return 0;
+}
+
+/* Add the open receipt's sale (p, strings set here), lines and payments
+ * to the pending rows. */
+static void pend_add(struct mbr_sale_import *im, struct pend_sale *p, const struct payment *pay, int npay)
+{
+	size_t k;
+	int i;
+
+	p->store = pend_text(im, im->store);
+	p->receipt = pend_text(im, im->receipt);
+	if (p->coupon != NO_TEXT)
+		p->coupon = pend_text(im, im->coupon);
+	im->psale[im->npsale++] = *p;
+	if (im->npline + im->nlines > im->apline) {
+		im->apline = im->npline + im->nlines > 2 * im->apline ? im->npline + im->nlines : 2 * im->apline;
+		if (!(im->pline = realloc(im->pline, im->apline * sizeof(*im->pline))))
+			abort();	/* out of memory, as struct mbr_buf */
+	}
+	for (k = 0; k < im->nlines; k++) {
+		const struct line *l = &im->lines[k];
+		struct pend_line *q = &im->pline[im->npline++];
+
+		q->sale = p->id;
+		q->line = (int64_t)k + 1;
+		q->sku = pend_text(im, im->text.buf + l->sku);
+		q->qty = l->qty;
+		q->unit_price = l->unit_price;
+		q->discount = l->discount;
+		q->amount = l->amount;
+	}
+	for (i = 0; i < npay; i++) {
+		struct pend_pay *q = &im->ppay[im->nppay++];
+
+		q->sale = p->id;
+		q->amount = pay[i].amount;
+		mbr_copy(q->method, sizeof(q->method), pay[i].method);
+	}
 }
 
 static int write_receipt(struct mbr_sale_import *im)
@@ -1788,7 +1965,7 @@ static int write_receipt(struct mbr_sale_import *im)
 	const struct mbr_rules *r, *sr;	/* rules of the receipt's day; what scores it */
 	sqlite3_stmt *st;
 	int64_t total = 0, discount = 0, items = 0, ts = im->last_ts, day, member = 0;
-	int64_t earned = 0, residue = 0, reversed = 0, paid_points = 0, refund_points = 0, eligible, sale;
+	int64_t earned = 0, residue = 0, reversed = 0, paid_points = 0, refund_points = 0, eligible, sale = 0;
 	int64_t lines_total, coupon_discount = 0;
 	char codes[MAX_COUPONS][MBR_CODE_SZ];
 	int64_t coupon_amounts[MAX_COUPONS];
@@ -1847,6 +2024,9 @@ static int write_receipt(struct mbr_sale_import *im)
 	if (mixed_receipt(im))
 		return 1;
 	is_return = receipt_is_return(total, items);
+	/* what it reads below may be pending */
+	if ((im->original[0] || is_return || im->coupon[0] || im->count_cards) && (rc = pend_flush(im)) < 0)
+		return rc;
 	day = mbr_local_day(ts);
 	r = sr = mbr_rules_at(&im->rules, day);
 
@@ -2053,34 +2233,37 @@ static int write_receipt(struct mbr_sale_import *im)
 	}
 
 	/* write */
-	st = mbr_stmt(db, "INSERT INTO sales(store, receipt, ts, day, member, original, total, discount, items,"
-			  " points_earned, points_residue, points_paid, rules_version, batch, coupon, coupon_discount)"
-			  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-	if (!st)
-		return MBR_EDB;
-	sqlite3_bind_text(st, 1, im->store, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, im->receipt, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, ts);
-	sqlite3_bind_int64(st, 4, day);
-	if (member)
-		sqlite3_bind_int64(st, 5, member);
-	if (have_orig)
-		sqlite3_bind_int64(st, 6, orig.id);
-	sqlite3_bind_int64(st, 7, total);
-	sqlite3_bind_int64(st, 8, discount);
-	sqlite3_bind_int64(st, 9, items);
-	sqlite3_bind_int64(st, 10, earned - reversed);
-	sqlite3_bind_int64(st, 11, residue);
-	sqlite3_bind_int64(st, 12, paid_points - refund_points);
-	sqlite3_bind_int64(st, 13, sr->version);
-	if (im->batch)
-		sqlite3_bind_int64(st, 14, im->batch);
-	if (ncoupons)
-		sqlite3_bind_text(st, 15, im->coupon, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 16, coupon_discount);
-	if ((rc = mbr_stmt_done(db, st)) < 0)
-		return rc;
-	sale = sqlite3_last_insert_rowid(db->sql);
+	{
+		struct pend_sale p;
+		int prepaid = 0;
+
+		if ((rc = next_sale_id(im, &sale)) < 0)
+			return rc;
+		p.id = sale;
+		p.ts = ts;
+		p.day = day;
+		p.member = member;
+		p.original = have_orig ? orig.id : 0;
+		p.total = total;
+		p.discount = discount;
+		p.items = items;
+		p.points = earned - reversed;
+		p.residue = residue;
+		p.paid = paid_points - refund_points;
+		p.version = sr->version;
+		p.batch = im->batch;
+		p.coupon = ncoupons ? 0 : NO_TEXT;
+		p.coupon_discount = coupon_discount;
+		pend_add(im, &p, pay, npay);
+		for (i = 0; i < npay; i++)
+			prepaid |= !strcmp(pay[i].method, "stored_value") || !strcmp(pay[i].method, "gift_card");
+		/* rows below name the sale, in tables the ones above do not
+		 * cover: written now, as is anything a later receipt may read */
+		if ((ncoupons || prepaid || is_return || have_orig || matched || im->count_cards ||
+		     im->npsale == PEND_SALES || im->npline >= PEND_LINES) &&
+		    (rc = pend_flush(im)) < 0)
+			return rc;
+	}
 	for (i = 0; i < ncoupons; i++) {
 		struct mbr_coupon_use u;
 
@@ -2093,19 +2276,6 @@ static int write_receipt(struct mbr_sale_import *im)
 		u.amount = coupon_amounts[i];
 		if ((rc = mbr_coupon_redeem(db, codes[i], &u, sale, im->receipt, NULL)) < 0)
 			return rc == MBR_EINVAL || rc == MBR_ENOTFOUND ? MBR_EDB : rc;
-	}
-
-	if ((rc = write_lines(im, sale)) < 0)
-		return rc;
-	for (i = 0; i < npay; i++) {
-		st = mbr_stmt(db, "INSERT INTO payments(sale, method, amount) VALUES (?, ?, ?)");
-		if (!st)
-			return MBR_EDB;
-		sqlite3_bind_int64(st, 1, sale);
-		sqlite3_bind_text(st, 2, pay[i].method, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, pay[i].amount);
-		if ((rc = mbr_stmt_done(db, st)) < 0)
-			return rc;
 	}
 
 	if (member) {
@@ -2388,6 +2558,8 @@ int mbr_sale_import_end(struct mbr_sale_import *im, struct mbr_sale_stats *st)
 	int rc = finish_receipt(im);
 
 	if (rc == 0)
+		rc = pend_flush(im);
+	if (rc == 0)
 		rc = agg_flush(im);
 	if (rc == 0 && im->batch)
 		rc = mbr_batch_finish(im->db, im->batch, im->st.receipts, 0,
@@ -2414,6 +2586,10 @@ void mbr_sale_import_free(struct mbr_sale_import *im)
 	free(im->prod);
 	free(im->agg);
 	free(im->agg_order);
+	free(im->psale);
+	free(im->pline);
+	free(im->ppay);
+	mbr_buf_release(&im->ptext);
 	free(im->lines);
 	free(im->rawrow);
 	free(im->rawn);

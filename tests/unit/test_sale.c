@@ -530,6 +530,68 @@ static void test_same_receipt_apart(void **state)
 	mbr_db_close(db);
 }
 
+/*
+ * Sales, lines and payments are written behind, many receipts at once:
+ * whatever reads them must see them.  A file of more receipts than are
+ * held back, with returns of receipts still held (by original and by
+ * match) and a repeated receipt; and a sale's id is never one an undone
+ * sale had.
+ */
+static int undo(struct mbr_db *db, int64_t batch, long *receipts);
+
+static void test_written_behind(void **state)
+{
+	struct ln file[300];
+	char names[300][16];
+	struct mbr_db *db = new_db();
+	struct mbr_sale_stats st;
+	struct errors e = errs_init();
+	int64_t m, undone_max;
+	long n = -1;
+	size_t i, k = 0;
+
+	(void)state;
+	m = add_member(db, "M001", NULL);
+	memset(file, 0, sizeof(file));
+	for (i = 0; i < 150; i++) {
+		snprintf(names[i], sizeof(names[i]), "R%zu", i);
+		file[k++] = (struct ln){ names[i], T1, i % 2 ? "M001" : NULL, "A", "2", "10.00", "cash" };
+		if (i == 100)	/* returns R99 (held back) by name */
+			file[k++] = (struct ln){ "X1", T1, "M001", "A", "-1", "10.00", "cash", "R99" };
+		if (i == 120)	/* a return naming none matches R119 */
+			file[k++] = (struct ln){ "X2", T1, "M001", "A", "-2", "10.00", "cash" };
+		if (i == 130)	/* R125 again, apart */
+			file[k++] = (struct ln){ "R125", T1, "M001", "A", "2", "10.00", "cash" };
+	}
+	assert_int_equal(import(db, file, k, &st, &e), MBR_OK);
+	assert_int_equal(e.n, 1);
+	assert_non_null(strstr(e.all.buf, "sales.csv:135: receipt: 'R125' appears again"));
+	assert_int_equal(st.receipts, 152);
+	assert_int_equal(st.matched_returns, 1);
+	assert_int_equal(qi(db, "SELECT returned FROM sales WHERE receipt = 'R99'"), 1000);
+	assert_int_equal(qi(db, "SELECT sale FROM return_matches"), qi(db, "SELECT id FROM sales WHERE receipt = 'R119'"));
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM sales"), 152);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM sale_lines"), 152);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM payments"), 152);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM sales s JOIN sale_lines l ON l.sale = s.id JOIN payments p"
+			     " ON p.sale = s.id WHERE p.amount = s.total AND l.amount = s.total"), 152);
+	/* 75 sales of 20.00 to M001, less 10.00 and 20.00 back */
+	assert_int_equal(balance(db, m), 75 * 20 - 10 - 20);
+	assert_sound(db);
+
+	/* undone and imported again: new ids, past the undone ones */
+	undone_max = qi(db, "SELECT MAX(id) FROM sales");
+	assert_int_equal(undo(db, st.batch, &n), MBR_OK);
+	assert_int_equal(n, 152);
+	assert_int_equal(import(db, file, k, &st, &e), MBR_OK);
+	assert_int_equal(st.receipts, 152);
+	assert_int_equal(qi(db, "SELECT MIN(id) FROM sales") > undone_max, 1);
+	assert_int_equal(balance(db, m), 75 * 20 - 10 - 20);
+	assert_sound(db);
+	mbr_buf_release(&e.all);
+	mbr_db_close(db);
+}
+
 static void test_unknown_member(void **state)
 {
 	struct mbr_db *db = new_db();
@@ -871,6 +933,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_default_rounding, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_written_behind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_return, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partial_returns, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_return_exceeds, setup, teardown),
