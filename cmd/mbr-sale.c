@@ -152,6 +152,7 @@ static int import(const char *path)
 	struct mbr_buf err = MBR_BUF_INIT;
 	struct import im = { NULL, 0, 0 };
 	struct mbr_row *row;
+	struct mbr_sale_ahead *ahead = NULL;
 	struct mbr_db *db;
 	long n = 0;
 	int rc, status;
@@ -160,6 +161,11 @@ static int import(const char *path)
 	cli_require(&cli, db, MBR_ROLE_MANAGER, "importing sales");
 	cli_reader_opts(&cli, &ro);
 	ro.map = map;
+	/* members are looked up in the reading thread; without it, here */
+	if (mbr_sale_ahead_open(cli.db_path, &ahead) == 0) {
+		ro.note = mbr_sale_ahead_note;
+		ro.note_ctx = ahead;
+	}
 	rc = mbr_reader_open(&rd, path, mbr_sale_cols, MBR_S_COUNT, &ro, &err);
 	if (rc < 0) {
 		cli_warn(&cli, "%s", err.buf);
@@ -183,6 +189,7 @@ static int import(const char *path)
 		status = cli_db_error(&cli, db, rc);
 		goto out;
 	}
+	mbr_sale_ahead_go(ahead, si);
 	while ((rc = mbr_reader_next(rd, &row, &err)) != 0) {
 		if (rc == MBR_EINVAL) {
 			/* a row the reader could not take rejects its whole receipt */
@@ -200,7 +207,8 @@ static int import(const char *path)
 			mbr_db_fail(db, rc, "%s", err.buf);
 			break;
 		}
-		if ((rc = mbr_sale_line(si, row->val, row->file, row->line, row->raw, row->nraw)) < 0)
+		if ((rc = mbr_sale_line_noted(si, row->val, row->file, row->line, row->raw, row->nraw, row->note,
+					      row->note_len)) < 0)
 			break;
 		cli_progress(&cli, "lines", ++n);
 	}
@@ -216,7 +224,9 @@ static int import(const char *path)
 out:
 	status = cli_rejects_close(&cli, im.rejects, status);
 	mbr_sale_import_free(si);
+	mbr_sale_ahead_cancel(ahead);	/* its thread may wait for go */
 	mbr_reader_close(rd);
+	mbr_sale_ahead_free(ahead);
 	mbr_buf_release(&err);
 	mbr_db_close(db);
 	return status;

@@ -287,7 +287,7 @@ static void grow_array(void *pp, size_t sz, size_t want)
 /* ---------------------------------------------------------------- input */
 
 static int wait_readable(struct mbr_reader *r);
-static int pf_start(struct mbr_reader *r);
+static int pf_start(struct mbr_reader *r, const struct mbr_reader_opts *opts);
 static void pf_free(struct mbr_reader *r);
 
 /*
@@ -1165,7 +1165,7 @@ int mbr_reader_open(struct mbr_reader **out, const char *path,
 	r->row.len = r->vlen;
 	/* without a thread the reader reads as it is called: no harm */
 	if (opts && opts->prefetch)
-		(void)pf_start(r);
+		(void)pf_start(r, opts);
 	*out = r;
 	return 0;
 }
@@ -1197,8 +1197,9 @@ static int read_one(struct mbr_reader *r, struct mbr_buf *msg)
 	return 1;
 }
 
-/* Point r->row at a record's fields (file order), by reader column. */
-static void set_row(struct mbr_reader *r, const char **raw, const size_t *len, size_t nf, long line)
+/* val/vlen by reader column from a record's fields (file order). */
+static void map_cols(const struct mbr_reader *r, const char **raw, const size_t *len, size_t nf,
+		     const char **val, size_t *vlen)
 {
 	size_t i;
 	long j;
@@ -1206,19 +1207,27 @@ static void set_row(struct mbr_reader *r, const char **raw, const size_t *len, s
 	for (i = 0; i < r->ncols; i++) {
 		j = r->colmap[i];
 		if (j < 0) {
-			r->val[i] = NULL;
-			r->vlen[i] = 0;
+			val[i] = NULL;
+			vlen[i] = 0;
 		} else if ((size_t)j < nf) {
-			r->val[i] = raw[j];
-			r->vlen[i] = len[j];
+			val[i] = raw[j];
+			vlen[i] = len[j];
 		} else {
-			r->val[i] = "";
-			r->vlen[i] = 0;
+			val[i] = "";
+			vlen[i] = 0;
 		}
 	}
+}
+
+/* Point r->row at a record's fields (file order), by reader column. */
+static void set_row(struct mbr_reader *r, const char **raw, const size_t *len, size_t nf, long line)
+{
+	map_cols(r, raw, len, nf, r->val, r->vlen);
 	r->row.line = line;
 	r->row.raw = raw;
 	r->row.nraw = nf;
+	r->row.note = "";
+	r->row.note_len = 0;
 }
 
 /* ------------------------------------------------------------- read-ahead */
@@ -1246,7 +1255,7 @@ static void set_row(struct mbr_reader *r, const char **raw, const size_t *len, s
 struct pf_rec {
 	int rc;				/* as read_one returned, MBR_EINVAL for a bad record */
 	long line;
-	size_t nf, msglen;
+	size_t nf, msglen, notelen;	/* the note follows the fields, and a NUL */
 };
 
 struct prefetch {
@@ -1257,6 +1266,12 @@ struct prefetch {
 	size_t head, count;		/* chunks filled, from chunk[head] */
 	size_t fill;			/* the chunk the thread fills */
 	int stop;			/* mbr_reader_close: end the thread */
+	/* the thread's: a record's values by column, for opts->note */
+	void (*note)(void *ctx, const char *const *val, struct mbr_buf *note);
+	void *note_ctx;
+	const char **nval;
+	size_t *nlen;
+	struct mbr_buf notes;
 	/* the caller's side */
 	size_t pos;			/* read offset in chunk[head] */
 	int held;			/* chunk[head] is being read */
@@ -1326,9 +1341,10 @@ static int wait_readable(struct mbr_reader *r)
 	}
 }
 
-/* Append the record read_one left in r (rc) to chunk b. */
+/* Append the record read_one left in r (rc) to chunk b, with its note. */
 static void pf_put(struct mbr_reader *r, struct mbr_buf *b, int rc, const struct mbr_buf *msg)
 {
+	struct prefetch *pf = r->pf;
 	struct pf_rec h;
 	size_t i;
 
@@ -1336,6 +1352,12 @@ static void pf_put(struct mbr_reader *r, struct mbr_buf *b, int rc, const struct
 	h.line = r->rec_line;
 	h.nf = rc == 1 ? r->nf : 0;
 	h.msglen = rc < 0 || (rc == 1 && r->bad) ? msg->len : 0;
+	mbr_buf_reset(&pf->notes);
+	if (h.rc == 1 && pf->note) {
+		map_cols(r, r->rawp, r->flen, r->nf, pf->nval, pf->nlen);
+		pf->note(pf->note_ctx, pf->nval, &pf->notes);
+	}
+	h.notelen = pf->notes.len;
 	mbr_buf_add(b, &h, sizeof(h));
 	mbr_buf_add(b, msg->buf, h.msglen);
 	mbr_buf_addc(b, '\0');
@@ -1344,6 +1366,8 @@ static void pf_put(struct mbr_reader *r, struct mbr_buf *b, int rc, const struct
 		mbr_buf_add(b, r->rawp[i], r->flen[i]);
 		mbr_buf_addc(b, '\0');
 	}
+	mbr_buf_add(b, pf->notes.buf, h.notelen);
+	mbr_buf_addc(b, '\0');
 }
 
 static void *pf_main(void *arg)
@@ -1368,7 +1392,7 @@ static void *pf_main(void *arg)
 
 /* Start reading ahead: 0, or < 0 when no thread could be started (the
  * reader then reads as it is called). */
-static int pf_start(struct mbr_reader *r)
+static int pf_start(struct mbr_reader *r, const struct mbr_reader_opts *opts)
 {
 	struct prefetch *pf = calloc(1, sizeof(*pf));
 	sigset_t all, old;
@@ -1382,6 +1406,14 @@ static int pf_start(struct mbr_reader *r)
 	for (i = 0; i < PF_CHUNKS; i++)
 		mbr_buf_init(&pf->chunk[i]);
 	mbr_buf_init(&pf->last_msg);
+	mbr_buf_init(&pf->notes);
+	if (opts->note) {
+		pf->note = opts->note;
+		pf->note_ctx = opts->note_ctx;
+		if (!(pf->nval = calloc(r->ncols + 1, sizeof(*pf->nval))) ||
+		    !(pf->nlen = calloc(r->ncols + 1, sizeof(*pf->nlen))))
+			abort();	/* out of memory, as struct mbr_buf */
+	}
 	r->pf = pf;
 	/* signals go to the caller's thread, whose handlers expect them */
 	sigfillset(&all);
@@ -1392,6 +1424,9 @@ static int pf_start(struct mbr_reader *r)
 		r->pf = NULL;
 		pthread_mutex_destroy(&pf->mu);
 		pthread_cond_destroy(&pf->cv);
+		mbr_buf_release(&pf->notes);
+		free(pf->nval);
+		free(pf->nlen);
 		free(pf);
 		return MBR_ENOMEM;
 	}
@@ -1413,6 +1448,9 @@ static void pf_free(struct mbr_reader *r)
 	for (i = 0; i < PF_CHUNKS; i++)
 		mbr_buf_release(&pf->chunk[i]);
 	mbr_buf_release(&pf->last_msg);
+	mbr_buf_release(&pf->notes);
+	free(pf->nval);
+	free(pf->nlen);
 	free(pf->raw);
 	free(pf->len);
 	free(pf);
@@ -1468,8 +1506,11 @@ static int pf_next(struct mbr_reader *r, struct mbr_row **row, struct mbr_buf *e
 		pf->raw[i] = p;
 		p += pf->len[i] + 1;
 	}
-	pf->pos = (size_t)(p - pf->chunk[pf->head].buf);
 	set_row(r, pf->raw, pf->len, h.nf, h.line);
+	r->row.note = p;
+	r->row.note_len = h.notelen;
+	p += h.notelen + 1;
+	pf->pos = (size_t)(p - pf->chunk[pf->head].buf);
 	*row = &r->row;
 	return h.rc;
 last:

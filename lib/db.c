@@ -201,10 +201,13 @@ static struct mbr_db *db_new(const char *path, unsigned flags, const char *progr
 		abort();
 	}
 	if (!configured) {
-		/* One connection per process, used by one thread: no allocation
-		 * statistics (each costs a global mutex) and no mutexes. */
+		/* No allocation statistics (each costs a global mutex).
+		 * Multi-thread mode: a sale import looks members up through a
+		 * second connection in its reading thread (sale.c); a
+		 * connection is never used by two threads at once, so
+		 * connections take no mutex of their own (NOMUTEX below). */
 		sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-		sqlite3_config(SQLITE_CONFIG_SINGLETHREAD);
+		sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
 		configured = 1;
 	}
 	mbr_buf_init(&db->err);

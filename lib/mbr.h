@@ -154,6 +154,14 @@ struct mbr_reader_opts {
 	int ignore_unknown;	/* unknown header names are skipped, not an error */
 	const char *map;	/* "native=foreign,..." renames, or NULL */
 	int prefetch;		/* read and parse ahead in a thread (large imports) */
+	/*
+	 * With prefetch: called in the reading thread for each good record,
+	 * with its values by reader column (NULL: no such column), to append
+	 * to note what the caller will want of it (mbr_row.note); it must
+	 * touch nothing the caller's thread uses meanwhile.
+	 */
+	void (*note)(void *ctx, const char *const *val, struct mbr_buf *note);
+	void *note_ctx;
 };
 
 /*
@@ -169,6 +177,8 @@ struct mbr_row {
 	const size_t *len;
 	const char **raw;
 	size_t nraw;
+	const char *note;	/* what opts->note appended (note_len 0: none) */
+	size_t note_len;
 };
 
 struct mbr_reader;
@@ -734,6 +744,22 @@ int mbr_sale_import_begin(struct mbr_db *db, const struct mbr_sale_opts *o, cons
  */
 int mbr_sale_line(struct mbr_sale_import *im, const char *const *v, const char *file, long lineno,
 		  const char *const *raw, size_t nraw);
+/* The same with the reader's note of the line (see mbr_sale_ahead_note). */
+int mbr_sale_line_noted(struct mbr_sale_import *im, const char *const *v, const char *file, long lineno,
+			const char *const *raw, size_t nraw, const char *note, size_t note_len);
+/*
+ * Members looked up ahead, in a reader's thread (see lib/sale.c): open on
+ * the database's path; give mbr_sale_ahead_note and the handle to the
+ * reader as its note callback; go once the import has begun (its
+ * transaction holds the write lock); at the end cancel (it may still be
+ * waiting for go), close the reader, then free.
+ */
+struct mbr_sale_ahead;
+int mbr_sale_ahead_open(const char *path, struct mbr_sale_ahead **out);
+void mbr_sale_ahead_note(void *ctx, const char *const *val, struct mbr_buf *note);
+void mbr_sale_ahead_go(struct mbr_sale_ahead *a, const struct mbr_sale_import *im);
+void mbr_sale_ahead_cancel(struct mbr_sale_ahead *a);
+void mbr_sale_ahead_free(struct mbr_sale_ahead *a);
 /* A line the reader refused (why = its error): its receipt is rejected whole. */
 int mbr_sale_bad_line(struct mbr_sale_import *im, const char *const *v, const char *file, long lineno,
 		      const char *const *raw, size_t nraw, const char *why);

@@ -33,6 +33,7 @@
  *    now;
  *  - a balance may go negative; frozen members' sales earn nothing.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -193,6 +194,10 @@ struct mbr_sale_import {
 	size_t nppay;
 	struct mbr_buf ptext;		/* their strings, at offsets */
 	int64_t next_sale;		/* id of the next sale, 0 until read */
+
+	/* the open receipt's member, looked up in the reading thread */
+	int has_ahead;
+	struct mbr_sale_member ahead;
 
 	/* member cache: the last key looked up */
 	char last_member_key[64];
@@ -444,7 +449,7 @@ int mbr_sale_import_begin(struct mbr_db *db, const struct mbr_sale_opts *o, cons
 /* ------------------------------------------------------ collecting lines */
 
 static int sale_line(struct mbr_sale_import *im, const char *const *v, const char *file, long lineno,
-		     const char *const *raw, size_t nraw, const char *why);
+		     const char *const *raw, size_t nraw, const char *why, const char *note, size_t note_len);
 
 static void keep_raw(struct mbr_sale_import *im, const char *const *raw, size_t nraw)
 {
@@ -484,6 +489,7 @@ static void receipt_reset(struct mbr_sale_import *im)
 	mbr_buf_reset(&im->raw);
 	mbr_buf_reset(&im->bad);
 	im->member[0] = im->payment[0] = im->original[0] = im->coupon[0] = '\0';
+	im->has_ahead = 0;
 }
 
 /* Hand every row of a rejected receipt to the reject callback. */
@@ -569,31 +575,161 @@ static int reject_receipt(struct mbr_sale_import *im)
 /* --------------------------------------------------------------- members */
 
 /* Find the member named on a receipt, with what scoring needs. */
-static int find_member(struct mbr_sale_import *im, const char *key, struct mbr_sale_member *sm)
+/* What a sale needs of the member key names, looked up in db; personal
+ * data is unsealed only when a birthday multiplier needs it. */
+static int lookup_member(struct mbr_db *db, int birthday, const char *key, struct mbr_sale_member *sm)
 {
 	struct mbr_member m;
 	int rc;
 
-	if (!strcmp(key, im->last_member_key) && im->cached.id) {
-		*sm = im->cached;
-		return 0;
-	}
-	/* personal data is unsealed only when a birthday multiplier needs it */
-	if (im->rules_birthday)
-		rc = mbr_member_get(im->db, key, &m);
-	else
-		rc = mbr_member_get_brief(im->db, key, &m);
+	rc = birthday ? mbr_member_get(db, key, &m) : mbr_member_get_brief(db, key, &m);
 	if (rc < 0)
 		return rc;
+	memset(sm, 0, sizeof(*sm));
 	sm->id = m.id;
 	mbr_copy(sm->uid, sizeof(sm->uid), m.uid);
 	mbr_copy(sm->tier, sizeof(sm->tier), m.tier);
 	sm->active = !strcmp(m.status, "active");
 	/* month-day of the birthday, for birthday multipliers */
 	mbr_copy(sm->birthday_md, sizeof(sm->birthday_md), m.birthday[0] ? m.birthday + 5 : "");
+	return 0;
+}
+
+static int find_member(struct mbr_sale_import *im, const char *key, struct mbr_sale_member *sm)
+{
+	int rc;
+
+	if (!strcmp(key, im->last_member_key) && im->cached.id) {
+		*sm = im->cached;
+		return 0;
+	}
+	if (im->has_ahead && !strcmp(key, im->member))
+		*sm = im->ahead;	/* looked up in the reading thread */
+	else if ((rc = lookup_member(im->db, im->rules_birthday, key, sm)) < 0)
+		return rc;
 	mbr_copy(im->last_member_key, sizeof(im->last_member_key), key);
 	im->cached = *sm;
 	return 0;
+}
+
+/* ------------------------------------------------ members looked up ahead */
+
+/*
+ * A sale import whose reader reads ahead in a thread can have each line's
+ * member looked up there, through a connection of its own:
+ * mbr_sale_ahead_note is the reader's note callback, and the note comes
+ * back with mbr_sale_line_noted.  The thread looks nothing up before
+ * mbr_sale_ahead_go, which the caller calls once its import transaction
+ * holds the write lock: from then on nobody else can change a member until
+ * the import ends, and the import changes nothing a lookup reads (id, uid,
+ * tier, status, birthday), so the thread finds what the import would.  A
+ * note holds a member found: key, NUL, struct mbr_sale_member.  A key not
+ * found, ambiguous or failing makes no note, and the import looks it up
+ * itself and says why.  The connection's page cache is small
+ * (AHEAD_CACHE_KIB): member lookups are at random anyway.
+ */
+#define AHEAD_CACHE_KIB 2048
+
+struct mbr_sale_ahead {
+	struct mbr_db *db;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int state;			/* 0: wait for go, 1: go, -1: cancelled */
+	int birthday;			/* unseal personal data, for birthdays */
+	char last[64];			/* the last key looked up, and its member */
+	int last_found;
+	struct mbr_sale_member last_sm;
+};
+
+int mbr_sale_ahead_open(const char *path, struct mbr_sale_ahead **out)
+{
+	struct mbr_sale_ahead *a = calloc(1, sizeof(*a));
+	char sql[64];
+	int rc;
+
+	*out = NULL;
+	if (!a)
+		return MBR_ENOMEM;
+	if ((rc = mbr_db_open(path, 0, "mbr-sale", &a->db)) < 0) {
+		mbr_db_close(a->db);
+		free(a);
+		return rc;
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", AHEAD_CACHE_KIB);
+	(void)mbr_db_exec(a->db, sql);	/* a larger cache is no harm */
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	*out = a;
+	return 0;
+}
+
+static void ahead_set(struct mbr_sale_ahead *a, int state)
+{
+	pthread_mutex_lock(&a->mu);
+	if (a->state == 0)
+		a->state = state;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+}
+
+void mbr_sale_ahead_go(struct mbr_sale_ahead *a, const struct mbr_sale_import *im)
+{
+	if (!a)
+		return;
+	a->birthday = im->rules_birthday;	/* read by the thread only after go */
+	ahead_set(a, 1);
+}
+
+void mbr_sale_ahead_cancel(struct mbr_sale_ahead *a)
+{
+	if (a)
+		ahead_set(a, -1);
+}
+
+void mbr_sale_ahead_free(struct mbr_sale_ahead *a)
+{
+	if (!a)
+		return;
+	mbr_db_close(a->db);
+	pthread_mutex_destroy(&a->mu);
+	pthread_cond_destroy(&a->cv);
+	free(a);
+}
+
+void mbr_sale_ahead_note(void *ctx, const char *const *val, struct mbr_buf *note)
+{
+	struct mbr_sale_ahead *a = ctx;
+	char key[64];
+	int state;
+
+	if (!val[MBR_S_MEMBER] || trim_copy(key, sizeof(key), val[MBR_S_MEMBER]) < 0 || !key[0])
+		return;
+	pthread_mutex_lock(&a->mu);
+	while (a->state == 0)
+		pthread_cond_wait(&a->cv, &a->mu);
+	state = a->state;
+	pthread_mutex_unlock(&a->mu);
+	if (state < 0)
+		return;
+	if (strcmp(key, a->last)) {
+		mbr_copy(a->last, sizeof(a->last), key);
+		a->last_found = lookup_member(a->db, a->birthday, key, &a->last_sm) == 0;
+	}
+	if (!a->last_found)
+		return;
+	mbr_buf_add(note, key, strlen(key) + 1);
+	mbr_buf_add(note, &a->last_sm, sizeof(a->last_sm));
+}
+
+/* The open receipt's member, if the line's note has it. */
+static void take_note(struct mbr_sale_import *im, const char *note, size_t len)
+{
+	size_t k = strnlen(note, len);
+
+	if (k < len && len - k - 1 == sizeof(im->ahead) && !strcmp(note, im->member)) {
+		memcpy(&im->ahead, note + k + 1, sizeof(im->ahead));
+		im->has_ahead = 1;
+	}
 }
 
 /* ------------------------------------------------------------ payments */
@@ -2393,19 +2529,25 @@ static int finish_receipt(struct mbr_sale_import *im)
 int mbr_sale_line(struct mbr_sale_import *im, const char *const *v, const char *file, long lineno,
 		  const char *const *raw, size_t nraw)
 {
-	return sale_line(im, v, file, lineno, raw, nraw, NULL);
+	return sale_line(im, v, file, lineno, raw, nraw, NULL, NULL, 0);
+}
+
+int mbr_sale_line_noted(struct mbr_sale_import *im, const char *const *v, const char *file, long lineno,
+			const char *const *raw, size_t nraw, const char *note, size_t note_len)
+{
+	return sale_line(im, v, file, lineno, raw, nraw, NULL, note, note_len);
 }
 
 int mbr_sale_bad_line(struct mbr_sale_import *im, const char *const *v, const char *file, long lineno,
 		      const char *const *raw, size_t nraw, const char *why)
 {
-	return sale_line(im, v, file, lineno, raw, nraw, why);
+	return sale_line(im, v, file, lineno, raw, nraw, why, NULL, 0);
 }
 
 /* One line item; why, when not NULL, says the line could not be read,
- * which rejects its whole receipt. */
+ * which rejects its whole receipt; note is mbr_sale_ahead_note's. */
 static int sale_line(struct mbr_sale_import *im, const char *const *v, const char *file, long lineno,
-		     const char *const *raw, size_t nraw, const char *why)
+		     const char *const *raw, size_t nraw, const char *why, const char *note, size_t note_len)
 {
 	struct mbr_db *db = im->db;
 	char store[32], receipt[64], sku[SKU_MAX];
@@ -2457,8 +2599,12 @@ static int sale_line(struct mbr_sale_import *im, const char *const *v, const cha
 		receipt_bad(im, "%s", why);
 		return 0;
 	}
-	if (!im->member[0] && v[MBR_S_MEMBER] && trim_copy(im->member, sizeof(im->member), v[MBR_S_MEMBER]) < 0)
-		receipt_bad(im, "%s:%ld: member: longer than 63 bytes", file, lineno);
+	if (!im->member[0] && v[MBR_S_MEMBER]) {
+		if (trim_copy(im->member, sizeof(im->member), v[MBR_S_MEMBER]) < 0)
+			receipt_bad(im, "%s:%ld: member: longer than 63 bytes", file, lineno);
+		else if (note_len)
+			take_note(im, note, note_len);
+	}
 	if (!im->payment[0] && v[MBR_S_PAYMENT] && trim_copy(im->payment, sizeof(im->payment), v[MBR_S_PAYMENT]) < 0)
 		receipt_bad(im, "%s:%ld: payment: longer than 255 bytes", file, lineno);
 	if (!im->coupon[0] && v[MBR_S_COUPON] && trim_copy(im->coupon, sizeof(im->coupon), v[MBR_S_COUPON]) < 0)

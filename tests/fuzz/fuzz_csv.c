@@ -12,7 +12,7 @@
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
 	char path[] = "/tmp/mbr-fuzz-XXXXXX";
-	struct mbr_reader_opts ro = { NULL, 1, NULL };
+	struct mbr_reader_opts ro = { .ignore_unknown = 1 };
 	struct mbr_buf err = MBR_BUF_INIT;
 	struct mbr_reader *r = NULL;
 	struct mbr_row *row;

@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	static const char *const encodings[] = { "GB18030", "GBK", "BIG5", "SHIFT_JIS", "ISO-2022-JP",
 						 "UTF-16", "ISO-8859-1", "UTF-8" };
 	char path[] = "/tmp/mbr-fuzz-XXXXXX";
-	struct mbr_reader_opts ro = { NULL, 1, NULL, 0 };
+	struct mbr_reader_opts ro = { .ignore_unknown = 1 };
 	struct mbr_buf err = MBR_BUF_INIT;
 	struct mbr_reader *r = NULL;
 	struct mbr_row *row;

@@ -41,7 +41,7 @@ static void add_member(struct mbr_buf *b, const unsigned char *data, size_t n, i
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
 	char path[] = "/tmp/mbr-fuzz-XXXXXX";
-	struct mbr_reader_opts ro = { NULL, 1, NULL, 0 };
+	struct mbr_reader_opts ro = { .ignore_unknown = 1 };
 	struct mbr_buf err = MBR_BUF_INIT, file = MBR_BUF_INIT;
 	struct mbr_reader *r = NULL;
 	struct mbr_row *row;

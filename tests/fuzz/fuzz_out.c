@@ -134,7 +134,7 @@ static void check_html(const struct input *in, const char *out, size_t len)
 static void check_read_back(const struct input *in, const char *out, size_t len)
 {
 	char path[] = "/tmp/mbr-fuzz-XXXXXX";
-	struct mbr_reader_opts ro = { NULL, 0, NULL };
+	struct mbr_reader_opts ro = { 0 };
 	struct mbr_buf err = MBR_BUF_INIT;
 	struct mbr_reader *r = NULL;
 	struct mbr_row *row;

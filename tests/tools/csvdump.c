@@ -22,7 +22,7 @@ static void usage(void)
 
 int main(int argc, char *argv[])
 {
-	struct mbr_reader_opts ro = { NULL, 0, NULL };
+	struct mbr_reader_opts ro = { 0 };
 	struct mbr_buf err = MBR_BUF_INIT;
 	struct mbr_reader *r;
 	struct mbr_row *row;

@@ -228,7 +228,7 @@ static void test_header_aliases_order_case(void **state)
 	assert_true(mbr_reader_has(r, 0) && mbr_reader_has(r, 1) && mbr_reader_has(r, 2));
 	done(r);
 
-	r = open_str("Card,MEMBER_no_x\n1,2\n", member_cols, NMEMBER, &(struct mbr_reader_opts){ NULL, 1, NULL, 0 });
+	r = open_str("Card,MEMBER_no_x\n1,2\n", member_cols, NMEMBER, &(struct mbr_reader_opts){ .ignore_unknown = 1 });
 	assert_true(mbr_reader_has(r, 0));
 	assert_false(mbr_reader_has(r, 1));
 	row = next_ok(r);
@@ -241,7 +241,7 @@ static void test_header_aliases_order_case(void **state)
 
 static void test_header_errors(void **state)
 {
-	struct mbr_reader_opts ign = { NULL, 1, NULL, 0 };
+	struct mbr_reader_opts ign = { .ignore_unknown = 1 };
 
 	(void)state;
 	open_fails("name,phone\nx,y\n", 15, member_cols, NMEMBER, NULL, MBR_EINVAL,
@@ -269,7 +269,7 @@ static void test_header_errors(void **state)
 
 static void test_header_ignore_unknown_and_reject_reason(void **state)
 {
-	struct mbr_reader_opts ign = { NULL, 1, NULL, 0 };
+	struct mbr_reader_opts ign = { .ignore_unknown = 1 };
 	struct mbr_reader *r;
 	struct mbr_row *row;
 
@@ -289,7 +289,7 @@ static void test_header_ignore_unknown_and_reject_reason(void **state)
 
 static void test_header_map(void **state)
 {
-	struct mbr_reader_opts ro = { NULL, 0, " member_no = CardNo ,姓名=Full Name", 0 };
+	struct mbr_reader_opts ro = { .map = " member_no = CardNo ,姓名=Full Name" };
 	struct mbr_reader *r;
 	struct mbr_row *row;
 
@@ -308,7 +308,7 @@ static void test_header_map(void **state)
 
 static void test_open_errors(void **state)
 {
-	struct mbr_reader_opts ro = { "NO-SUCH-ENCODING", 0, NULL, 0 };
+	struct mbr_reader_opts ro = { .encoding = "NO-SUCH-ENCODING" };
 	struct mbr_buf err = MBR_BUF_INIT;
 	struct mbr_reader *r = NULL;
 
@@ -787,7 +787,7 @@ static void test_plain_stdin(void **state)
 static void test_gzip_split_characters(void **state)
 {
 	static const char small[] = "a,b\n1,张三\n2,😀€\n";
-	struct mbr_reader_opts gb = { "GB18030", 0, NULL, 0 };
+	struct mbr_reader_opts gb = { .encoding = "GB18030" };
 	struct mbr_buf in = MBR_BUF_INIT, text = MBR_BUF_INIT, want = MBR_BUF_INIT;
 	size_t k, n, cut[2];
 	char *enc;
@@ -841,7 +841,7 @@ static void test_gzip_split_characters(void **state)
 
 static void test_gb18030(void **state)
 {
-	struct mbr_reader_opts ro = { "GB18030", 0, NULL, 0 };
+	struct mbr_reader_opts ro = { .encoding = "GB18030" };
 	struct mbr_buf text = MBR_BUF_INIT;
 	char enc[1 << 20];
 	struct mbr_buf err = MBR_BUF_INIT;
@@ -887,7 +887,7 @@ static void test_gb18030(void **state)
 
 static void test_latin1(void **state)
 {
-	struct mbr_reader_opts ro = { "ISO-8859-1", 0, NULL, 0 };
+	struct mbr_reader_opts ro = { .encoding = "ISO-8859-1" };
 	struct mbr_reader *r;
 	struct mbr_row *row;
 
@@ -1197,6 +1197,45 @@ static void test_many_records(void **state)
 	mbr_buf_release(&err);
 }
 
+/* A note of the card number, in upper case */
+static void upper_note(void *ctx, const char *const *val, struct mbr_buf *note)
+{
+	const char *p;
+
+	++*(int *)ctx;
+	for (p = val[0]; *p; p++)
+		mbr_buf_addc(note, *p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+}
+
+/* opts->note: called in the reading thread for good records only, its
+ * note handed over with the record; reading as called, no notes. */
+static void test_notes(void **state)
+{
+	struct mbr_reader_opts ro = { .note = upper_note };
+	struct mbr_reader *r;
+	struct mbr_row *row;
+	int calls = 0;
+
+	(void)state;
+	ro.note_ctx = &calls;
+	r = open_str("member_no,name,phone\nab1,x,1\nbad,\xff,2\n,y,3\ncd2,z,4\n", member_cols, NMEMBER, &ro);
+	row = next_ok(r);
+	assert_int_equal(row->note_len, g_prefetch ? 3 : 0);
+	if (g_prefetch)
+		assert_string_equal(row->note, "AB1");
+	row = next_bad(r, "PATH:3: name: invalid UTF-8");
+	assert_int_equal(row->note_len, 0);
+	row = next_ok(r);
+	assert_int_equal(row->note_len, 0);	/* an empty note */
+	row = next_ok(r);
+	assert_int_equal(row->note_len, g_prefetch ? 3 : 0);
+	if (g_prefetch)
+		assert_string_equal(row->note, "CD2");
+	next_end(r);
+	done(r);
+	assert_int_equal(calls, g_prefetch ? 3 : 0);
+}
+
 /* A reader on a pipe whose writer neither writes nor closes can still be
  * closed (its thread waits on input in steps and looks at stop). */
 static void test_close_on_idle_pipe(void **state)
@@ -1253,6 +1292,7 @@ int main(void)
 		cmocka_unit_test(test_stdin),
 		cmocka_unit_test(test_many_records),
 		cmocka_unit_test(test_close_on_idle_pipe),
+		cmocka_unit_test(test_notes),
 	};
 	int failed;
 

@@ -592,6 +592,142 @@ static void test_written_behind(void **state)
 	mbr_db_close(db);
 }
 
+/* Read path (a CSV file in the test's directory) ahead with members looked
+ * up in the reading thread, and import it; the notes are checked. */
+static int import_ahead(struct mbr_db *db, const char *path, struct mbr_sale_stats *st, struct errors *err,
+			int64_t m1)
+{
+	struct mbr_sale_opts o = { .error = on_error, .ctx = err };
+	struct mbr_reader_opts ro = { .prefetch = 1, .note = mbr_sale_ahead_note };
+	struct mbr_sale_import *im = NULL;
+	struct mbr_sale_ahead *a = NULL;
+	struct mbr_reader *rd = NULL;
+	struct mbr_buf e = MBR_BUF_INIT;
+	struct mbr_sale_member sm;
+	struct mbr_row *row;
+	int rc, noted = 0;
+
+	assert_int_equal(mbr_sale_ahead_open(dbpath, &a), MBR_OK);
+	ro.note_ctx = a;
+	assert_int_equal(mbr_reader_open(&rd, path, mbr_sale_cols, MBR_S_COUNT, &ro, &e), MBR_OK);
+	assert_int_equal(mbr_begin_bulk(db), MBR_OK);
+	assert_int_equal(mbr_sale_import_begin(db, &o, path, &im), MBR_OK);
+	mbr_sale_ahead_go(a, im);
+	while ((rc = mbr_reader_next(rd, &row, &e)) == 1) {
+		if (strstr(row->val[MBR_S_MEMBER], "M001")) {	/* " M001 " too: trimmed */
+			/* key, NUL, the member */
+			assert_int_equal(row->note_len, 5 + sizeof(sm));
+			assert_string_equal(row->note, "M001");
+			memcpy(&sm, row->note + 5, sizeof(sm));
+			assert_int_equal(sm.id, m1);
+			assert_int_equal(sm.active, 1);
+			noted++;
+		} else if (strcmp(row->val[MBR_S_MEMBER], "M002")) {
+			assert_int_equal(row->note_len, 0);	/* unknown or none: no note */
+		}
+		if ((rc = mbr_sale_line_noted(im, row->val, row->file, row->line, row->raw, row->nraw, row->note,
+					      row->note_len)) < 0)
+			break;
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(noted, 3);
+	rc = mbr_sale_import_end(im, st);
+	mbr_sale_import_free(im);
+	if (rc == 0)
+		assert_int_equal(mbr_commit(db), MBR_OK);
+	else
+		mbr_rollback(db);
+	mbr_sale_ahead_cancel(a);
+	mbr_reader_close(rd);
+	mbr_sale_ahead_free(a);
+	mbr_buf_release(&e);
+	return rc;
+}
+
+/* Members looked up in the reading thread: the same sales as looked up by
+ * the import; an unknown member is still rejected with its message; a
+ * note for another key is not taken; a reader whose import never began
+ * can be closed. */
+static void test_members_ahead(void **state)
+{
+	static const char csv[] = "store,receipt,ts,member,sku,qty,unit_price\n"
+				  "S01,R1,2025-06-10 10:00,M001,A,1,10.00\n"
+				  "S01,R1,2025-06-10 10:00,M001,B,1,5.00\n"
+				  "S01,R2,2025-06-10 10:00,M002,A,2,10.00\n"
+				  "S01,R3,2025-06-10 10:00,NOPE,A,1,10.00\n"
+				  "S01,R4,2025-06-10 10:00,,A,1,10.00\n"
+				  "S01,R5,2025-06-10 10:00, M001 ,A,1,3.00\n";
+	struct mbr_db *db = new_db();
+	struct mbr_sale_stats st;
+	struct errors e = errs_init();
+	struct mbr_sale_member other;
+	struct mbr_reader_opts ro = { .prefetch = 1, .note = mbr_sale_ahead_note };
+	struct mbr_sale_ahead *a = NULL;
+	struct mbr_reader *rd = NULL;
+	struct mbr_buf err = MBR_BUF_INIT, note = MBR_BUF_INIT;
+	char path[160];
+	const char *v[MBR_S_COUNT] = { 0 };
+	int64_t m1, m2;
+	FILE *f;
+
+	(void)state;
+	m1 = add_member(db, "M001", NULL);
+	m2 = add_member(db, "M002", NULL);
+	snprintf(path, sizeof(path), "%s/sales.csv", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(csv, f);
+	fclose(f);
+	assert_int_equal(import_ahead(db, path, &st, &e, m1), MBR_OK);
+	assert_int_equal(st.receipts, 4);
+	assert_int_equal(e.n, 1);
+	assert_non_null(strstr(e.all.buf, ":5: member: unknown member 'NOPE'"));
+	assert_int_equal(balance(db, m1), 15 + 3);
+	assert_int_equal(balance(db, m2), 20);
+	assert_int_equal(qi(db, "SELECT member FROM sales WHERE receipt = 'R1'"), m1);
+	assert_sound(db);
+
+	/* a note whose key is not the line's member is not taken */
+	memset(&other, 0, sizeof(other));
+	other.id = m2;
+	mbr_copy(other.uid, sizeof(other.uid), "S01-2");
+	other.active = 1;
+	mbr_buf_add(&note, "M009", 5);
+	mbr_buf_add(&note, &other, sizeof(other));
+	IMPORT_OK(db, &st, &e, { "R0", T1, "M001", "A", "1", "1.00" });	/* nothing pending */
+	{
+		struct mbr_sale_opts o = { .error = on_error, .ctx = &e };
+		struct mbr_sale_import *im = NULL;
+
+		assert_int_equal(mbr_begin(db), MBR_OK);
+		assert_int_equal(mbr_sale_import_begin(db, &o, "x.csv", &im), MBR_OK);
+		v[MBR_S_STORE] = "S01";
+		v[MBR_S_RECEIPT] = "R9";
+		v[MBR_S_TS] = T2;
+		v[MBR_S_MEMBER] = "M001";
+		v[MBR_S_SKU] = "A";
+		v[MBR_S_QTY] = "1";
+		v[MBR_S_UNIT_PRICE] = "7.00";
+		assert_int_equal(mbr_sale_line_noted(im, v, "x.csv", 2, NULL, 0, note.buf, note.len), MBR_OK);
+		assert_int_equal(mbr_sale_import_end(im, &st), MBR_OK);
+		mbr_sale_import_free(im);
+		assert_int_equal(mbr_commit(db), MBR_OK);
+	}
+	assert_int_equal(qi(db, "SELECT member FROM sales WHERE receipt = 'R9'"), m1);
+
+	/* the import never began: cancelled, the reader closes */
+	assert_int_equal(mbr_sale_ahead_open(dbpath, &a), MBR_OK);
+	ro.note_ctx = a;
+	assert_int_equal(mbr_reader_open(&rd, path, mbr_sale_cols, MBR_S_COUNT, &ro, &err), MBR_OK);
+	mbr_sale_ahead_cancel(a);
+	mbr_reader_close(rd);
+	mbr_sale_ahead_free(a);
+
+	mbr_buf_release(&note);
+	mbr_buf_release(&err);
+	mbr_buf_release(&e.all);
+	mbr_db_close(db);
+}
+
 static void test_unknown_member(void **state)
 {
 	struct mbr_db *db = new_db();
@@ -934,6 +1070,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_default_rounding, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_written_behind, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_members_ahead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_return, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partial_returns, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_return_exceeds, setup, teardown),
