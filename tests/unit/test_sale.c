@@ -56,6 +56,19 @@ struct ln {
 	const char *receipt, *ts, *member, *sku, *qty, *price, *payment, *original, *name, *category;
 };
 
+/* End the import im (if rc is 0), free it, commit or roll back: rc. */
+static int import_end(struct mbr_db *db, struct mbr_sale_import *im, int rc, struct mbr_sale_stats *st)
+{
+	if (rc == 0)
+		rc = mbr_sale_import_end(im, st);
+	mbr_sale_import_free(im);
+	if (rc == 0)
+		assert_int_equal(mbr_commit(db), MBR_OK);
+	else
+		mbr_rollback(db);
+	return rc;
+}
+
 /*
  * Import lines as one batch in one transaction (committed).  Messages of
  * rejected receipts land in err (reset first); returns the import's
@@ -90,14 +103,7 @@ static int import(struct mbr_db *db, const struct ln *lines, size_t n, struct mb
 		v[MBR_S_CATEGORY] = lines[i].category;
 		rc = mbr_sale_line(im, v, "sales.csv", (long)i + 2, NULL, 0);
 	}
-	if (rc == 0)
-		rc = mbr_sale_import_end(im, st);
-	mbr_sale_import_free(im);
-	if (rc == 0)
-		assert_int_equal(mbr_commit(db), MBR_OK);
-	else
-		mbr_rollback(db);
-	return rc;
+	return import_end(db, im, rc, st);
 }
 
 #define IMPORT(db, st, err, ...) do { \
@@ -631,12 +637,7 @@ static int import_ahead(struct mbr_db *db, const char *path, struct mbr_sale_sta
 	}
 	assert_int_equal(rc, 0);
 	assert_int_equal(noted, 3);
-	rc = mbr_sale_import_end(im, st);
-	mbr_sale_import_free(im);
-	if (rc == 0)
-		assert_int_equal(mbr_commit(db), MBR_OK);
-	else
-		mbr_rollback(db);
+	rc = import_end(db, im, rc, st);
 	mbr_sale_ahead_cancel(a);
 	mbr_reader_close(rd);
 	mbr_sale_ahead_free(a);
