@@ -10,7 +10,7 @@
 
 #include "mbr.h"
 
-#define MBR_STMT_CACHE 96
+#define MBR_STMT_CACHE 192	/* at most 255: cache_hint holds index + 1 in a byte */
 
 struct mbr_key;
 

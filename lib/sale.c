@@ -663,10 +663,11 @@ int mbr_sale_ahead_open(const char *path, struct mbr_sale_ahead **out)
 	return 0;
 }
 
+/* go (1) once, cancel (-1) for good */
 static void ahead_set(struct mbr_sale_ahead *a, int state)
 {
 	pthread_mutex_lock(&a->mu);
-	if (a->state == 0)
+	if (state < 0 || a->state == 0)
 		a->state = state;
 	pthread_cond_broadcast(&a->cv);
 	pthread_mutex_unlock(&a->mu);
