@@ -598,10 +598,45 @@ static void test_written_behind(void **state)
 	mbr_db_close(db);
 }
 
+/*
+ * The parts of a note (see mbr_sale_ahead_note): whether it says its
+ * receipt (store S01) was not recorded before the import (*receipt: the
+ * receipt, or ""), and the member it carries (*key, *sm; key "" if none).
+ * Fails the test on a malformed note.
+ */
+static void note_parts(const char *note, size_t len, char *receipt, size_t rsz, char *key, size_t ksz,
+		       struct mbr_sale_member *sm)
+{
+	const char *p = note, *end = note + len;
+
+	receipt[0] = key[0] = '\0';
+	while (p < end) {
+		char tag = *p++;
+
+		if (tag == 'R') {
+			assert_string_equal(p, "S01");
+			p += strlen(p) + 1;
+			mbr_copy(receipt, rsz, p);
+			p += strlen(p) + 1;
+		} else {
+			assert_int_equal(tag, 'M');
+			mbr_copy(key, ksz, p);
+			p += strlen(p) + 1;
+			memcpy(sm, p, sizeof(*sm));
+			p += sizeof(*sm);
+		}
+	}
+	assert_true(p == end);
+}
+
 /* Read path (a CSV file in the test's directory) ahead with members looked
- * up in the reading thread, and import it; the notes are checked. */
+ * up in the reading thread, and import it; the notes are checked: m1
+ * (M001) is noted on its m1_lines lines, lines whose member is unknown or none
+ * carry no member, and lines of the receipts in absent (a list of
+ * receipt numbers between commas, e.g. ",R1,R2,") say they were not
+ * recorded, others do not. */
 static int import_ahead(struct mbr_db *db, const char *path, struct mbr_sale_stats *st, struct errors *err,
-			int64_t m1)
+			int64_t m1, int m1_lines, const char *absent)
 {
 	struct mbr_sale_opts o = { .error = on_error, .ctx = err };
 	struct mbr_reader_opts ro = { .prefetch = 1, .note = mbr_sale_ahead_note };
@@ -611,6 +646,7 @@ static int import_ahead(struct mbr_db *db, const char *path, struct mbr_sale_sta
 	struct mbr_buf e = MBR_BUF_INIT;
 	struct mbr_sale_member sm;
 	struct mbr_row *row;
+	char receipt[64], key[64], want[68];
 	int rc, noted = 0;
 
 	assert_int_equal(mbr_sale_ahead_open(dbpath, &a), MBR_OK);
@@ -620,23 +656,26 @@ static int import_ahead(struct mbr_db *db, const char *path, struct mbr_sale_sta
 	assert_int_equal(mbr_sale_import_begin(db, &o, path, &im), MBR_OK);
 	mbr_sale_ahead_go(a, im);
 	while ((rc = mbr_reader_next(rd, &row, &e)) == 1) {
+		note_parts(row->note, row->note_len, receipt, sizeof(receipt), key, sizeof(key), &sm);
+		snprintf(want, sizeof(want), ",%s,", row->val[MBR_S_RECEIPT]);
+		if (strstr(absent, want))
+			assert_string_equal(receipt, row->val[MBR_S_RECEIPT]);
+		else
+			assert_string_equal(receipt, "");
 		if (strstr(row->val[MBR_S_MEMBER], "M001")) {	/* " M001 " too: trimmed */
-			/* key, NUL, the member */
-			assert_int_equal(row->note_len, 5 + sizeof(sm));
-			assert_string_equal(row->note, "M001");
-			memcpy(&sm, row->note + 5, sizeof(sm));
+			assert_string_equal(key, "M001");
 			assert_int_equal(sm.id, m1);
 			assert_int_equal(sm.active, 1);
 			noted++;
 		} else if (strcmp(row->val[MBR_S_MEMBER], "M002")) {
-			assert_int_equal(row->note_len, 0);	/* unknown or none: no note */
+			assert_string_equal(key, "");	/* unknown or none: no member */
 		}
 		if ((rc = mbr_sale_line_noted(im, row->val, row->file, row->line, row->raw, row->nraw, row->note,
 					      row->note_len)) < 0)
 			break;
 	}
 	assert_int_equal(rc, 0);
-	assert_int_equal(noted, 3);
+	assert_int_equal(noted, m1_lines);
 	rc = import_end(db, im, rc, st);
 	mbr_sale_ahead_cancel(a);
 	mbr_reader_close(rd);
@@ -678,7 +717,7 @@ static void test_members_ahead(void **state)
 	assert_non_null(f = fopen(path, "w"));
 	fputs(csv, f);
 	fclose(f);
-	assert_int_equal(import_ahead(db, path, &st, &e, m1), MBR_OK);
+	assert_int_equal(import_ahead(db, path, &st, &e, m1, 3, ",R1,R2,R3,R4,R5,"), MBR_OK);
 	assert_int_equal(st.receipts, 4);
 	assert_int_equal(e.n, 1);
 	assert_non_null(strstr(e.all.buf, ":5: member: unknown member 'NOPE'"));
@@ -692,6 +731,7 @@ static void test_members_ahead(void **state)
 	other.id = m2;
 	mbr_copy(other.uid, sizeof(other.uid), "S01-2");
 	other.active = 1;
+	mbr_buf_addc(&note, 'M');
 	mbr_buf_add(&note, "M009", 5);
 	mbr_buf_add(&note, &other, sizeof(other));
 	IMPORT_OK(db, &st, &e, { "R0", T1, "M001", "A", "1", "1.00" });	/* nothing pending */
@@ -725,6 +765,92 @@ static void test_members_ahead(void **state)
 
 	mbr_buf_release(&note);
 	mbr_buf_release(&err);
+	mbr_buf_release(&e.all);
+	mbr_db_close(db);
+}
+
+/* Write the CSV text t to the test's sales.csv; its path in path. */
+static void write_csv(char *path, size_t size, const char *t)
+{
+	FILE *f;
+
+	snprintf(path, size, "%s/sales.csv", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(t, f);
+	fclose(f);
+}
+
+/*
+ * Receipts probed in the reading thread: one recorded by an earlier batch
+ * is noted as nothing and still skipped as the same; one not recorded
+ * before the import but repeated in it, after more receipts than are held
+ * back (so written already), is still found and refused; a note saying
+ * another receipt was not recorded is not taken.
+ */
+static void test_receipts_ahead(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct mbr_sale_stats st;
+	struct errors e = errs_init();
+	struct mbr_buf csv = MBR_BUF_INIT, absent = MBR_BUF_INIT, note = MBR_BUF_INIT;
+	const char *v[MBR_S_COUNT] = { 0 };
+	char path[160];
+	int64_t m1;
+	int i;
+
+	(void)state;
+	m1 = add_member(db, "M001", NULL);
+	write_csv(path, sizeof(path), "store,receipt,ts,member,sku,qty,unit_price\n"
+				       "S01,R1,2025-06-10 10:00,M001,A,1,10.00\n"
+				       "S01,R2,2025-06-10 10:00,,A,1,10.00\n");
+	assert_int_equal(import_ahead(db, path, &st, &e, m1, 1, ",R1,R2,"), MBR_OK);
+	assert_int_equal(st.receipts, 2);
+
+	mbr_buf_adds(&csv, "store,receipt,ts,member,sku,qty,unit_price\n"
+			   "S01,R1,2025-06-10 10:00,M001,A,1,10.00\n");
+	mbr_buf_adds(&absent, ",");
+	for (i = 3; i < 103; i++) {
+		mbr_buf_addf(&csv, "S01,R%d,2025-06-11 10:00,,A,1,2.00\n", i);
+		mbr_buf_addf(&absent, "R%d,", i);
+	}
+	mbr_buf_adds(&csv, "S01,R3,2025-06-11 10:00,,A,1,2.00\n");
+	write_csv(path, sizeof(path), csv.buf);
+	assert_int_equal(import_ahead(db, path, &st, &e, m1, 1, absent.buf), MBR_OK);
+	assert_int_equal(st.duplicates, 1);
+	assert_int_equal(st.receipts, 100);
+	assert_int_equal(e.n, 1);
+	assert_non_null(strstr(e.all.buf, "sales.csv:103: receipt: 'R3' appears again"));
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM sales"), 102);
+	assert_int_equal(balance(db, m1), 10);
+	assert_sound(db);
+
+	/* R1 again, with a note that R9 was not recorded: skipped */
+	mbr_buf_addc(&note, 'R');
+	mbr_buf_add(&note, "S01", 4);
+	mbr_buf_add(&note, "R9", 3);
+	{
+		struct mbr_sale_opts o = { .error = on_error, .ctx = &e };
+		struct mbr_sale_import *im = NULL;
+
+		assert_int_equal(mbr_begin(db), MBR_OK);
+		assert_int_equal(mbr_sale_import_begin(db, &o, "x.csv", &im), MBR_OK);
+		v[MBR_S_STORE] = "S01";
+		v[MBR_S_RECEIPT] = "R1";
+		v[MBR_S_TS] = "2025-06-10 10:00";
+		v[MBR_S_MEMBER] = "M001";
+		v[MBR_S_SKU] = "A";
+		v[MBR_S_QTY] = "1";
+		v[MBR_S_UNIT_PRICE] = "10.00";
+		assert_int_equal(mbr_sale_line_noted(im, v, "x.csv", 2, NULL, 0, note.buf, note.len), MBR_OK);
+		assert_int_equal(import_end(db, im, 0, &st), MBR_OK);
+	}
+	assert_int_equal(st.duplicates, 1);
+	assert_int_equal(st.receipts, 0);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM sales WHERE receipt = 'R1'"), 1);
+	assert_int_equal(balance(db, m1), 10);
+	mbr_buf_release(&csv);
+	mbr_buf_release(&absent);
+	mbr_buf_release(&note);
 	mbr_buf_release(&e.all);
 	mbr_db_close(db);
 }
@@ -1072,6 +1198,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_default_rounding, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_written_behind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_members_ahead, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_receipts_ahead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_return, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partial_returns, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_return_exceeds, setup, teardown),
