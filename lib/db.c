@@ -208,13 +208,6 @@ static struct mbr_db *db_new(const char *path, unsigned flags, const char *progr
 		 * connections take no mutex of their own (NOMUTEX below). */
 		sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 		sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
-		/* A statement's journal (its undo, should it fail half-way)
-		 * stays in memory up to 1 MiB.  At SQLite's default, 64 KiB,
-		 * the first statement past it made the journal a temporary
-		 * file for the rest of the run, and every later statement of
-		 * a sale import wrote its pages there: 1.5 million write(2)
-		 * calls per million lines. */
-		sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 1024 * 1024);
 		configured = 1;
 	}
 	mbr_buf_init(&db->err);
@@ -741,14 +734,22 @@ const char *mbr_db_store(struct mbr_db *db)
 static void end_bulk(struct mbr_db *db);
 
 /*
- * A bulk transaction, for sale and member imports: SQLite's foreign-key
- * enforcement is off until it ends.  An import writes only references it
+ * A bulk transaction, for sale and member imports.  SQLite's foreign-key
+ * enforcement is off until it ends: an import writes only references it
  * has just checked or made (the store or tier it looked up, the member it
  * found, the sale it inserted, its batch), and enforcement cost a look-up
  * and a statement journal per row written, about a tenth of an import.
- * mbr-db check runs SQLite's foreign_key_check over everything.  (The
- * pragma is a no-op inside a transaction, so it is set before BEGIN and
- * reset after.)  Points balances are written behind in it (points.c).
+ * mbr-db check runs SQLite's foreign_key_check over everything.
+ * Temporary storage is in memory, and statement journals with it (a
+ * statement's undo, should it fail half-way; an import's statements each
+ * change a few pages).  With temp_store FILE, the first statement whose
+ * journal passed 64 KiB (16 sales written at once touch up to 20 index
+ * pages) made the journal a temporary file for the rest of the
+ * transaction, and every later statement wrote its pages there: 1.5
+ * million write(2) calls per million sale lines.  member.c sets it back to
+ * FILE for its index sorts.  (Both pragmas are set before BEGIN, which
+ * fixes where the journals go, and reset after.)  Points balances are
+ * written behind in it (points.c).
  */
 static int begin(struct mbr_db *db, int bulk)
 {
@@ -756,7 +757,7 @@ static int begin(struct mbr_db *db, int bulk)
 
 	if (db->in_tx)
 		return mbr_db_fail(db, MBR_EDB, "transaction already open");
-	if (bulk && (rc = mbr_db_exec(db, "PRAGMA foreign_keys = OFF")) < 0)
+	if (bulk && (rc = mbr_db_exec(db, "PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY")) < 0)
 		return rc;
 	db->bulk = bulk;
 	if ((rc = mbr_db_exec(db, "BEGIN IMMEDIATE")) < 0) {
@@ -797,7 +798,7 @@ static void end_bulk(struct mbr_db *db)
 {
 	if (db->bulk) {
 		db->bulk = 0;
-		sqlite3_exec(db->sql, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+		sqlite3_exec(db->sql, "PRAGMA foreign_keys = ON; PRAGMA temp_store = FILE", NULL, NULL, NULL);
 	}
 }
 

@@ -1104,8 +1104,10 @@ int mbr_member_bulk_end(struct mbr_db *db, mbr_problem_fn fn, void *ctx, long *d
 
 	*duplicates = 0;
 	/* The index sorts take as much memory again as the page cache:
-	 * halve the cache meanwhile, so a million members stay in budget. */
-	if ((rc = mbr_db_exec(db, "PRAGMA cache_size = -6000")) < 0)
+	 * halve the cache meanwhile, so a million members stay in budget,
+	 * and let them spill to temporary files (a bulk transaction keeps
+	 * temporary storage in memory, see begin in db.c). */
+	if ((rc = mbr_db_exec(db, "PRAGMA cache_size = -6000; PRAGMA temp_store = FILE")) < 0)
 		return rc;
 	/* uids come from one sequence: they cannot clash */
 	rc = mbr_db_exec(db, "CREATE UNIQUE INDEX members_uid ON members(uid);");

@@ -734,45 +734,53 @@ static void test_transactions(void **state)
 	mbr_db_close(db);
 }
 
-/* PRAGMA foreign_keys on db's connection. */
-static int fk_on(struct mbr_db *db)
+/* The value of a pragma (e.g. "PRAGMA foreign_keys") on db's connection. */
+static int pragma(struct mbr_db *db, const char *sql)
 {
 	sqlite3_stmt *st;
-	int on;
+	int v;
 
-	assert_int_equal(sqlite3_prepare_v2(db->sql, "PRAGMA foreign_keys", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	on = sqlite3_column_int(st, 0);
+	v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	return on;
+	return v;
 }
 
-/* A bulk transaction has foreign keys off, and only until it ends, however it ends. */
+/* Foreign keys on and temporary storage in files (1) or off and in memory (2). */
+static void assert_bulk(struct mbr_db *db, int bulk)
+{
+	assert_int_equal(pragma(db, "PRAGMA foreign_keys"), !bulk);
+	assert_int_equal(pragma(db, "PRAGMA temp_store"), bulk ? 2 : 1);
+}
+
+/* A bulk transaction has foreign keys off and temporary storage (with
+ * statement journals) in memory, and only until it ends, however it ends. */
 static void test_bulk_transactions(void **state)
 {
 	const char *path = make_db("t.db");
 	struct mbr_db *db = open_db(path, MBR_OPEN_RW);
 
 	(void)state;
-	assert_int_equal(fk_on(db), 1);
+	assert_bulk(db, 0);
 	assert_int_equal(mbr_begin_bulk(db), MBR_OK);
-	assert_int_equal(fk_on(db), 0);
+	assert_bulk(db, 1);
 	assert_int_equal(mbr_begin_bulk(db), MBR_EDB);		/* no nesting */
 	assert_int_equal(mbr_store_add(db, "S02", "kept"), MBR_OK);
 	assert_int_equal(mbr_commit(db), MBR_OK);
-	assert_int_equal(fk_on(db), 1);
+	assert_bulk(db, 0);
 	assert_int_equal(mbr_store_exists(db, "S02"), 1);
 
 	assert_int_equal(mbr_begin_bulk(db), MBR_OK);
-	assert_int_equal(fk_on(db), 0);
+	assert_bulk(db, 1);
 	assert_int_equal(mbr_store_add(db, "S03", "rolled back"), MBR_OK);
 	assert_int_equal(mbr_rollback(db), MBR_OK);
-	assert_int_equal(fk_on(db), 1);
+	assert_bulk(db, 0);
 	assert_int_equal(mbr_store_exists(db, "S03"), 0);
 
-	/* a plain transaction keeps them on */
+	/* a plain transaction keeps them */
 	assert_int_equal(mbr_begin(db), MBR_OK);
-	assert_int_equal(fk_on(db), 1);
+	assert_bulk(db, 0);
 	assert_int_equal(mbr_rollback(db), MBR_OK);
 	mbr_db_close(db);
 }
