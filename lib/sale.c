@@ -1320,7 +1320,7 @@ static int agg_cmp(const void *x, const void *y)
 }
 
 static const struct mbr_rows_sql agg_sql[3] = {
-	[AGG_STORE_DAY] = MBR_ROWS_SQL("INSERT INTO agg_store_day(store, day, receipts, returns, amount, discount, items,"
+	[AGG_STORE_DAY] = MBR_ROWS_SQL("INSERT OR FAIL INTO agg_store_day(store, day, receipts, returns, amount, discount, items,"
 				       " member_receipts, member_amount, points_earned) VALUES ",
 				       "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 				       " ON CONFLICT(store, day) DO UPDATE SET receipts = receipts + excluded.receipts,"
@@ -1329,12 +1329,12 @@ static const struct mbr_rows_sql agg_sql[3] = {
 				       " member_receipts = member_receipts + excluded.member_receipts,"
 				       " member_amount = member_amount + excluded.member_amount,"
 				       " points_earned = points_earned + excluded.points_earned", 10),
-	[AGG_MEMBER_DAY] = MBR_ROWS_SQL("INSERT INTO agg_member_day(member, day, receipts, amount, points_earned) VALUES ",
+	[AGG_MEMBER_DAY] = MBR_ROWS_SQL("INSERT OR FAIL INTO agg_member_day(member, day, receipts, amount, points_earned) VALUES ",
 					"(?, ?, ?, ?, ?)",
 					" ON CONFLICT(day, member) DO UPDATE SET receipts = receipts + excluded.receipts,"
 					" amount = amount + excluded.amount, points_earned = points_earned + excluded.points_earned",
 					5),
-	[AGG_CATEGORY_DAY] = MBR_ROWS_SQL("INSERT INTO agg_category_day(category, store, day, lines, qty, amount) VALUES ",
+	[AGG_CATEGORY_DAY] = MBR_ROWS_SQL("INSERT OR FAIL INTO agg_category_day(category, store, day, lines, qty, amount) VALUES ",
 					  "(?, ?, ?, ?, ?, ?)",
 					  " ON CONFLICT(category, store, day) DO UPDATE SET lines = lines + excluded.lines,"
 					  " qty = qty + excluded.qty, amount = amount + excluded.amount", 6),
@@ -2055,14 +2055,14 @@ static int mixed_receipt(struct mbr_sale_import *im)
  * looks at the pending receipts; the import's end flushes.
  */
 static const struct mbr_rows_sql sales_sql = MBR_ROWS_SQL(
-	"INSERT INTO sales(id, store, receipt, ts, day, member, original, total, discount, items, points_earned,"
+	"INSERT OR FAIL INTO sales(id, store, receipt, ts, day, member, original, total, discount, items, points_earned,"
 	" points_residue, points_paid, rules_version, batch, coupon, coupon_discount) VALUES ",
 	"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", "", 17);
 static const struct mbr_rows_sql lines_sql = MBR_ROWS_SQL(
-	"INSERT INTO sale_lines(sale, line, sku, qty, unit_price, discount, amount) VALUES ",
+	"INSERT OR FAIL INTO sale_lines(sale, line, sku, qty, unit_price, discount, amount) VALUES ",
 	"(?, ?, ?, ?, ?, ?, ?)", "", 7);
 static const struct mbr_rows_sql payments_sql = MBR_ROWS_SQL(
-	"INSERT INTO payments(sale, method, amount) VALUES ", "(?, ?, ?)", "", 3);
+	"INSERT OR FAIL INTO payments(sale, method, amount) VALUES ", "(?, ?, ?)", "", 3);
 
 static void bind_opt_id(sqlite3_stmt *st, int i, int64_t v)
 {
