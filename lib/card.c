@@ -1316,7 +1316,7 @@ int mbr_report_liability(struct mbr_db *db, mbr_report_fn fn, void *ctx)
 		" FROM count_cards WHERE state = 'active' AND uses_left > 0 AND (expires_at IS NULL OR expires_at > ?1)",
 		"SELECT 'expired count cards', COUNT(*), COALESCE(SUM(price * uses_left / uses), 0), 0"
 		" FROM count_cards WHERE state = 'active' AND uses_left > 0 AND expires_at <= ?1",
-		"SELECT 'points', COUNT(*), COALESCE(SUM(points), 0), 0 FROM members WHERE points > 0 AND ?1 = ?1",
+		"SELECT 'points', COUNT(*), COALESCE(SUM(points), 0), 0 FROM points_balances WHERE points > 0 AND ?1 = ?1",
 	};
 	const size_t points_row = 5;
 	int64_t now = mbr_now();

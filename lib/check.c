@@ -114,9 +114,9 @@ static const struct {
 	  " FROM pragma_foreign_key_check AS f"
 	  " LEFT JOIN pragma_foreign_key_list(f.\"table\") AS k ON k.id = f.fkid AND k.seq = 0" },
 	{ "points balance differs from ledger",
-	  "SELECT m.uid, 'cached ' || m.points, 'ledger ' || COALESCE(SUM(l.points), 0)"
-	  " FROM members m LEFT JOIN points_ledger l ON l.member = m.id"
-	  " GROUP BY m.id HAVING m.points != COALESCE(SUM(l.points), 0)" },
+	  "SELECT m.uid, 'cached ' || COALESCE(b.points, 0), 'ledger ' || COALESCE(SUM(l.points), 0)"
+	  " FROM members m LEFT JOIN points_balances b ON b.member = m.id LEFT JOIN points_ledger l ON l.member = m.id"
+	  " GROUP BY m.id HAVING COALESCE(b.points, 0) != COALESCE(SUM(l.points), 0)" },
 	{ "stored value differs from ledger",
 	  "SELECT m.uid, 'cached principal ' || check_money(m.sv_principal) || ' bonus ' || check_money(m.sv_bonus),"
 	  " 'ledger principal ' || check_money(COALESCE(SUM(l.principal), 0))"
@@ -145,16 +145,17 @@ static const struct {
 	 * points before any lot opens, and spending, expiry and undo take
 	 * from lots at most what the member has.  So, for every lot
 	 *     0 <= remaining <= points <= its entry's points, entry's member = lot's member
-	 * and for every member, balance as in members.points (= SUM(ledger)):
+	 * and for every member, balance as in points_balances (= SUM(ledger)):
 	 *     SUM(remaining of its lots) <= MAX(balance, 0)
 	 * which is an inequality, not an equality, because the never-expiring
 	 * part is not kept anywhere (balance - SUM(remaining) is it); a member
 	 * in debt holds no open lot at all.
 	 */
 	{ "open points lots exceed the balance",
-	  "SELECT m.uid, 'open lots ' || COALESCE(SUM(t.remaining), 0), 'balance ' || m.points"
-	  " FROM members m LEFT JOIN points_lots t ON t.member = m.id AND t.remaining > 0"
-	  " GROUP BY m.id HAVING COALESCE(SUM(t.remaining), 0) > MAX(m.points, 0)" },
+	  "SELECT m.uid, 'open lots ' || COALESCE(SUM(t.remaining), 0), 'balance ' || COALESCE(b.points, 0)"
+	  " FROM members m LEFT JOIN points_balances b ON b.member = m.id"
+	  " LEFT JOIN points_lots t ON t.member = m.id AND t.remaining > 0"
+	  " GROUP BY m.id HAVING COALESCE(SUM(t.remaining), 0) > MAX(COALESCE(b.points, 0), 0)" },
 	{ "points lot out of range",
 	  "SELECT 'member ' || m.uid, 'lot of entry ' || " ENTRY_UID("l") " || ' (' || check_date(l.ts)"
 	  " || COALESCE(', lapses ' || check_date(t.expires_at), ', never lapses') || ')',"

@@ -4,12 +4,12 @@
  * tier evaluation.
  *
  * Every change of points is one append-only points_ledger row; the
- * member's cached balance (members.points) moves with it in the same
- * transaction, and mbr_db_check proves cache == SUM(ledger).  In a bulk
+ * member's cached balance (points_balances, no row: 0) moves with it in
+ * the same transaction, and mbr_db_check proves cache == SUM(ledger).  In a bulk
  * transaction (a sale import) the balance changes are kept in a bounded
  * table and written in member order when it fills and at commit: one
- * random members page dirtied per sale was a sixth of an import.  Every
- * read of a cached balance in lib/ adds what is pending.
+ * random page dirtied per sale was a sixth of an import.  Every read of a
+ * cached balance in lib/ adds what is pending (BALANCE_SQL).
  *
  * Lots: a positive entry that can lapse opens a lot with its expiry; a
  * negative one consumes open lots, those that expire first first.  Points
@@ -28,6 +28,23 @@
 #include "banned.h"
 
 /* --------------------------------------------------- pending balances */
+
+/* Add ?2 to member ?1's cached balance. */
+static int balance_add(struct mbr_db *db, int64_t member, int64_t delta)
+{
+	sqlite3_stmt *st = mbr_stmt(db, "INSERT INTO points_balances(member, points) VALUES (?, ?)"
+				    " ON CONFLICT(member) DO UPDATE SET points = points + excluded.points");
+
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, member);
+	sqlite3_bind_int64(st, 2, delta);
+	return mbr_stmt_done(db, st);
+}
+
+/* Member ?1's cached balance, without what is pending; no row if there
+ * is no such member. */
+#define BALANCE_SQL "SELECT COALESCE((SELECT points FROM points_balances WHERE member = ?1), 0) FROM members WHERE id = ?1"
 
 #define PENDING_BITS 16
 #define PENDING_SLOTS (1 << PENDING_BITS)	/* 1 MiB */
@@ -77,17 +94,8 @@ int mbr_points_pending_flush(struct mbr_db *db)
 		if (pd->slot[i].member)
 			pd->slot[n++] = pd->slot[i];
 	qsort(pd->slot, n, sizeof(pd->slot[0]), pend_cmp);
-	for (i = 0; i < n && rc == 0; i++) {
-		sqlite3_stmt *st = mbr_stmt(db, "UPDATE members SET points = points + ? WHERE id = ?");
-
-		if (!st) {
-			rc = MBR_EDB;
-			break;
-		}
-		sqlite3_bind_int64(st, 1, pd->slot[i].delta);
-		sqlite3_bind_int64(st, 2, pd->slot[i].member);
-		rc = mbr_stmt_done(db, st);
-	}
+	for (i = 0; i < n && rc == 0; i++)
+		rc = balance_add(db, pd->slot[i].member, pd->slot[i].delta);
 	memset(pd->slot, 0, sizeof(pd->slot));
 	pd->n = 0;
 	return rc;
@@ -326,7 +334,7 @@ static int post_entry(struct mbr_db *db, const struct mbr_post *p, int64_t *ledg
 		return pend_add(db, p->member, p->points);
 	/* read, then update: UPDATE ... RETURNING costs SQLite more than
 	 * the two (its rows go through a buffer), and this is per sale */
-	st = mbr_stmt(db, "SELECT points FROM members WHERE id = ?");
+	st = mbr_stmt(db, BALANCE_SQL);
 	if (!st)
 		return MBR_EDB;
 	sqlite3_bind_int64(st, 1, p->member);
@@ -339,12 +347,7 @@ static int post_entry(struct mbr_db *db, const struct mbr_post *p, int64_t *ledg
 					 : mbr_db_sqlerr(db, "points balance");
 	if (db->bulk)
 		return pend_add(db, p->member, p->points);
-	st = mbr_stmt(db, "UPDATE members SET points = points + ? WHERE id = ?");
-	if (!st)
-		return MBR_EDB;
-	sqlite3_bind_int64(st, 1, p->points);
-	sqlite3_bind_int64(st, 2, p->member);
-	return mbr_stmt_done(db, st);
+	return balance_add(db, p->member, p->points);
 }
 
 /* A lot of points of entry `id` (a lot's id is its entry's), lapsing at expires_at. */
@@ -517,7 +520,7 @@ int mbr_points_balance(struct mbr_db *db, int64_t member, int64_t before, int64_
 				  " WHERE l.member = ? AND l.ts < ? AND l.source != 'undo'"
 				  " AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.id = l.batch AND b.undone_at IS NOT NULL)");
 	else
-		st = mbr_stmt(db, "SELECT points FROM members WHERE id = ?");
+		st = mbr_stmt(db, BALANCE_SQL);
 	if (!st)
 		return MBR_EDB;
 	sqlite3_bind_int64(st, 1, member);

@@ -469,9 +469,10 @@ static int tier_row(struct mbr_db *db, sqlite3_stmt *st, void *arg, char buf[][4
 int mbr_report_tiers(struct mbr_db *db, mbr_report_fn fn, void *ctx)
 {
 	static const char sql[] =
-		"WITH g AS (SELECT COALESCE(tier, '') AS code, COUNT(*) AS n, SUM(points) AS p,"
-		"  SUM(points < 0) AS neg, SUM(sv_principal + sv_bonus) AS sv FROM members"
-		"  WHERE status != 'erased' GROUP BY 1),"
+		"WITH g AS (SELECT COALESCE(m.tier, '') AS code, COUNT(*) AS n, SUM(COALESCE(b.points, 0)) AS p,"
+		"  SUM(COALESCE(b.points, 0) < 0) AS neg, SUM(m.sv_principal + m.sv_bonus) AS sv"
+		"  FROM members m LEFT JOIN points_balances b ON b.member = m.id"
+		"  WHERE m.status != 'erased' GROUP BY 1),"
 		" t AS (SELECT '' AS code, -1 AS rank UNION ALL SELECT code, rank FROM tiers"
 		"  UNION ALL SELECT code, 9223372036854775807 FROM g WHERE code NOT IN (SELECT code FROM tiers) AND code != '')"
 		" SELECT t.code, COALESCE(g.n, 0), COALESCE(g.p, 0), COALESCE(g.neg, 0), COALESCE(g.sv, 0)"
@@ -512,9 +513,9 @@ static int negative_row(struct mbr_db *db, sqlite3_stmt *st, void *arg, char buf
 int mbr_report_negative(struct mbr_db *db, mbr_report_fn fn, void *ctx)
 {
 	static const char sql[] =
-		"SELECT uid, points, COALESCE(tier, ''), COALESCE(store, ''),"
+		"SELECT m.uid, b.points, COALESCE(m.tier, ''), COALESCE(m.store, ''),"
 		" (SELECT MAX(ts) FROM points_ledger l WHERE l.member = m.id)"
-		" FROM members m WHERE points < 0 ORDER BY id";
+		" FROM points_balances b JOIN members m ON m.id = b.member WHERE b.points < 0 ORDER BY m.id";
 	struct mbr_member mem;
 	sqlite3_stmt *st;
 

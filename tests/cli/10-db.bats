@@ -215,7 +215,7 @@ load_members() {
 
 @test "check: a balance changed directly is found (exit 1)" {
 	load_members
-	q "UPDATE members SET points = 5000 WHERE uid = 'S01-5'"
+	q "INSERT OR REPLACE INTO points_balances(member, points) SELECT id, 5000 FROM members WHERE uid = 'S01-5'"
 	run --separate-stderr mbr-db check
 	[ "$status" -eq 1 ]
 	[ "$output" = "points balance differs from ledger: S01-5, cached 5000, ledger 30" ]
@@ -599,7 +599,7 @@ ended() {
 		run --separate-stderr mbr-db migrate
 		[ "$status" -eq 0 ]
 		[ "$output" = "" ]
-		[ "$stderr" = "mbr-db: schema version 4, up to date" ]
+		[ "$stderr" = "mbr-db: schema version 5, up to date" ]
 	done
 	[ "$(dump)" = "$before" ]
 	mbr-db -q grant wang manager
@@ -613,7 +613,7 @@ ended() {
 	for cmd in check migrate operators; do
 		run --separate-stderr mbr-db $cmd
 		[ "$status" -eq 4 ]
-		[ "$stderr" = "mbr-db: database '$MBR_DB' has schema version 9, newer than this mbr (4)" ]
+		[ "$stderr" = "mbr-db: database '$MBR_DB' has schema version 9, newer than this mbr (5)" ]
 	done
 	run --separate-stderr mbr-add --phone 13900000005
 	[ "$status" -eq 4 ]
@@ -828,7 +828,7 @@ snapshot() {
 	-n store-add S04|would add store S04
 	-n config time_zone UTC|would set time_zone to 'UTC'
 	-n config currency HKD|would set currency to 'HKD'
-	-n migrate|schema version 4, up to date
+	-n migrate|schema version 5, up to date
 	-n restore b.gz|would restore $MBR_DB from b.gz
 	EOF
 	run --separate-stderr mbr-db -n restore - <b.gz
@@ -890,16 +890,20 @@ snapshot() {
 
 @test "migrate -n: says from which schema version to which; the database stays as it was until migrate" {
 	load_members
-	q 'PRAGMA user_version = 3'
+	# back to schema 4, balances in members.points
+	q "ALTER TABLE members ADD COLUMN points INTEGER NOT NULL DEFAULT 0;
+	   UPDATE members SET points = COALESCE((SELECT points FROM points_balances WHERE member = id), 0);
+	   DROP TABLE points_balances; PRAGMA user_version = 4"
 	before=$(cksum <"$MBR_DB")
 	run --separate-stderr mbr-db -n migrate
 	[ "$status" -eq 0 ]
-	[ "$stderr" = "$(printf 'mbr-db: would migrate schema version 3 -> 4\nmbr-db: dry run, nothing written')" ]
+	[ "$stderr" = "$(printf 'mbr-db: would migrate schema version 4 -> 5\nmbr-db: dry run, nothing written')" ]
 	[ "$(cksum <"$MBR_DB")" = "$before" ]
-	[ "$(q 'PRAGMA user_version')" = 3 ]
+	[ "$(q 'PRAGMA user_version')" = 4 ]
 	run --separate-stderr mbr-db migrate
 	[ "$status" -eq 0 ]
-	[ "$stderr" = "mbr-db: schema version 3 -> 4" ]
-	[ "$(q 'PRAGMA user_version')" = 4 ]
+	[ "$stderr" = "mbr-db: schema version 4 -> 5" ]
+	[ "$(q 'PRAGMA user_version')" = 5 ]
+	[ "$(q 'SELECT COUNT(*) FROM points_balances WHERE points != 0')" -gt 0 ]
 	mbr-db -q check
 }

@@ -373,7 +373,7 @@ last_audit() { q 'SELECT MAX(id) FROM audit'; }
 	# the points history is untouched, the balance forfeited by one more entry
 	[ "$(q "SELECT * FROM points_ledger WHERE member = $id ORDER BY id LIMIT 2")" = "$ledger" ]
 	[ "$(q "SELECT kind, points, reason FROM points_ledger WHERE member = $id ORDER BY id LIMIT 1 OFFSET 2")" = "expire|-100|erased" ]
-	[ "$(q "SELECT points FROM members WHERE id = $id")" = 0 ]
+	[ "$(q "SELECT COALESCE(SUM(points), 0) FROM points_balances WHERE member = $id")" = 0 ]
 	# no longer found by its number, phone or name
 	for key in M0004 15011112222 'Ann Lee'; do
 		run --separate-stderr mbr-member -q find "$key"
@@ -427,7 +427,7 @@ last_audit() { q 'SELECT MAX(id) FROM audit'; }
 	mbr-sale -q import "$EX/sales-2025-03-02.csv"
 	mbr-points -q earn M0004 500 --reason welcome
 	id=$(q "SELECT id FROM members WHERE uid = 'S01-5'")
-	[ "$(q "SELECT points FROM members WHERE id = $id")" = 620 ]
+	[ "$(q "SELECT COALESCE(SUM(points), 0) FROM points_balances WHERE member = $id")" = 620 ]
 	[ "$(q "SELECT SUM(remaining) FROM points_lots WHERE member = $id")" = 620 ]
 	[ "$(mbr-report liability --format csv | tail -n 1)" = "points,5,891,,891" ]
 	a=$(last_audit)
@@ -437,7 +437,7 @@ last_audit() { q 'SELECT MAX(id) FROM audit'; }
 	[ "$stderr" = "mbr-member: S01-5: erased" ]
 	# the lot lapsed by now expires as ever, then the rest is forfeited
 	[ "$(q "SELECT kind || ',' || points || ',' || reason || ',' || source FROM points_ledger WHERE member = $id ORDER BY id DESC LIMIT 2")" = "$(printf '%s\n' 'expire,-500,erased,operator' 'expire,-120,lot lapsed,expiry')" ]
-	[ "$(q "SELECT points FROM members WHERE id = $id")" = 0 ]
+	[ "$(q "SELECT COALESCE(SUM(points), 0) FROM points_balances WHERE member = $id")" = 0 ]
 	[ "$(q "SELECT SUM(points) FROM points_ledger WHERE member = $id")" = 0 ]
 	[ "$(q "SELECT SUM(remaining) FROM points_lots WHERE member = $id")" = 0 ]
 	[ "$(mbr-points history S01-5 --format csv | tail -n 1 | cut -d, -f2,3,4,8)" = "expire,-500,0,erased" ]
@@ -447,7 +447,7 @@ last_audit() { q 'SELECT MAX(id) FROM audit'; }
 	[ "$status" -eq 0 ]
 	# the expiry finds nothing left to take
 	mbr-points -q expire
-	[ "$(q "SELECT points FROM members WHERE id = $id")" = 0 ]
+	[ "$(q "SELECT COALESCE(SUM(points), 0) FROM points_balances WHERE member = $id")" = 0 ]
 }
 
 @test "erase: a debt (negative balance) stays, with no entry; a dry run forfeits nothing" {
@@ -455,7 +455,7 @@ last_audit() { q 'SELECT MAX(id) FROM audit'; }
 	id=$(q "SELECT id FROM members WHERE uid = 'S01-4'")
 	n=$(q "SELECT COUNT(*) FROM points_ledger WHERE member = $id")
 	mbr-member -q --yes erase M0003
-	[ "$(q "SELECT points FROM members WHERE id = $id")" = -30 ]
+	[ "$(q "SELECT COALESCE(SUM(points), 0) FROM points_balances WHERE member = $id")" = -30 ]
 	[ "$(q "SELECT COUNT(*) FROM points_ledger WHERE member = $id")" = "$n" ]
 	[ "$(q "SELECT detail FROM audit WHERE action = 'member.erase'")" = "" ]
 	mbr-points -q earn M0004 40

@@ -120,7 +120,7 @@ MEMBER="member (card or phone; empty for none):"
 	[ "$(q "SELECT state || ',' || receipt || ',' || discount FROM coupons WHERE code = '$C1'")" = "redeemed,$receipt,500" ]
 	[ "$(q "SELECT state FROM coupons WHERE code = '$C2'")" = "issued" ]
 	# points: 500 - 200 paid + 53 earned
-	[ "$(q "SELECT points FROM members WHERE id = 1")" = 353 ]
+	[ "$(q "SELECT COALESCE(SUM(points), 0) FROM points_balances WHERE member = 1")" = 353 ]
 	[ "$(q "SELECT group_concat(kind || ':' || points, ' ') FROM (SELECT * FROM points_ledger WHERE sale IS NOT NULL ORDER BY id)")" = "redeem:-200 earn:53" ]
 	mbr-db -q check
 }
@@ -295,7 +295,7 @@ MEMBER="member (card or phone; empty for none):"
 	[[ "$stderr" == *"total 55.60, to pay 53.60 (points:2.00;card:20;cash)"* ]]
 	[ "$(q "SELECT total, points_earned, points_paid, coupon FROM sales")" = "5560|53|200|$C1" ]
 	[ "$(q "SELECT state FROM coupons WHERE code = '$C1'")" = redeemed ]
-	[ "$(q "SELECT points FROM members WHERE id = 1")" = 353 ]
+	[ "$(q "SELECT COALESCE(SUM(points), 0) FROM points_balances WHERE member = 1")" = 353 ]
 	mbr-db -q check
 }
 

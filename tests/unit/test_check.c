@@ -274,8 +274,8 @@ static void test_check_detects_damage(void **state)
 {
 	/* members: id 1 (C001, 10 points), id 2 (C002, 20 points), id 3 (X1, no points) */
 	static const struct damage cases[] = {
-		{ "points cache", "UPDATE members SET points = 5 WHERE id = 2", NULL, "points", 2 },
-		{ "points cache, no ledger", "UPDATE members SET points = 5 WHERE id = 3", NULL, "ledger 0", 3 },
+		{ "points cache", "UPDATE points_balances SET points = 5 WHERE member = 2", NULL, "points", 2 },
+		{ "points cache, no ledger", "INSERT INTO points_balances(member, points) VALUES (3, 5)", NULL, "ledger 0", 3 },
 		{ "stored value cache", "UPDATE members SET sv_principal = 100 WHERE id = 1", NULL,
 		  "stored value differs from ledger", 1 },
 		{ "stored value in decimals", "UPDATE members SET sv_principal = 100 WHERE id = 1", NULL,
@@ -356,9 +356,10 @@ static void test_check_names_only_the_bad_member(void **state)
 	mbr_db_close(db);
 
 	{
-		char sql[128];
+		char sql[256];
 
-		snprintf(sql, sizeof(sql), "UPDATE members SET points = 5 WHERE uid = '%s'", uid);
+		snprintf(sql, sizeof(sql), "INSERT INTO points_balances(member, points)"
+			 " SELECT id, 5 FROM members WHERE uid = '%s'", uid);
 		raw_exec(path, sql);
 	}
 	db = open_db(path);

@@ -948,6 +948,16 @@ static void set_user_version(const char *path, int v)
 	raw_exec(path, sql);
 }
 
+/* Turn the database at path back into the schema migration 5 found:
+ * balances in members.points, no points_balances. */
+static void undo_migration5(const char *path)
+{
+	raw_exec(path, "ALTER TABLE members ADD COLUMN points INTEGER NOT NULL DEFAULT 0;"
+		       "UPDATE members SET points = COALESCE((SELECT points FROM points_balances WHERE member = id), 0);"
+		       "DROP TABLE points_balances;"
+		       "PRAGMA user_version = 4");
+}
+
 static void test_version_checks(void **state)
 {
 	const char *path = make_db("old.db");
@@ -956,6 +966,8 @@ static void test_version_checks(void **state)
 
 	(void)state;
 	/* an older schema: refused unless migrating */
+	assert_int_equal(latest, 5);	/* else undo the latest migration here */
+	undo_migration5(path);
 	set_user_version(path, latest - 1);
 	open_fails(path, MBR_OPEN_RW, MBR_EDB, latest - 1 == 0 ? "not an mbr database" : "migrate");
 	open_fails(path, 0, MBR_EDB, "old.db");
@@ -979,6 +991,29 @@ static void test_version_checks(void **state)
 
 	set_user_version(path, latest);
 	mbr_db_close(open_db(path, MBR_OPEN_RW));
+}
+
+/* Migration 5 moves members' balances from members.points to
+ * points_balances, and rows of no points make none. */
+static void test_migration5_balances(void **state)
+{
+	const char *path = make_db("m5.db");
+	struct mbr_db *db;
+	int from, to;
+
+	(void)state;
+	undo_migration5(path);
+	raw_exec(path, "INSERT INTO members(id, uid, created_at, updated_at, points) VALUES"
+		       " (1, 'S01-1', 0, 0, 120), (2, 'S01-2', 0, 0, 0), (3, 'S01-3', 0, 0, -30)");
+	db = open_db(path, MBR_OPEN_RW | MBR_OPEN_MIGRATE);
+	assert_int_equal(mbr_db_migrate(db, &from, &to), MBR_OK);
+	assert_int_equal(from, 4);
+	assert_int_equal(to, 5);
+	assert_int_equal(pragma(db, "SELECT COUNT(*) FROM points_balances"), 2);
+	assert_int_equal(pragma(db, "SELECT points FROM points_balances WHERE member = 1"), 120);
+	assert_int_equal(pragma(db, "SELECT points FROM points_balances WHERE member = 3"), -30);
+	assert_int_equal(pragma(db, "SELECT COUNT(*) FROM pragma_table_info('members') WHERE name = 'points'"), 0);
+	mbr_db_close(db);
 }
 
 /* The schema's append-only triggers hold against the library's own handle. */
@@ -1234,6 +1269,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stores, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_version_checks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration5_balances, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_only_tables, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_restore_streams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_signal_removes_temp_files, setup, teardown),

@@ -694,7 +694,8 @@ static void points_state(struct mbr_db *db, int64_t id, int64_t *balance, int64_
 {
 	sqlite3_stmt *st;
 
-	assert_int_equal(sqlite3_prepare_v2(db->sql, "SELECT points, (SELECT COALESCE(SUM(remaining), 0) FROM points_lots"
+	assert_int_equal(sqlite3_prepare_v2(db->sql, "SELECT COALESCE((SELECT points FROM points_balances WHERE member = ?1), 0),"
+					    " (SELECT COALESCE(SUM(remaining), 0) FROM points_lots"
 					    " WHERE member = ?1), (SELECT COUNT(*) FROM points_ledger WHERE member = ?1)"
 					    " FROM members WHERE id = ?1", -1, &st, NULL), SQLITE_OK);
 	sqlite3_bind_int64(st, 1, id);

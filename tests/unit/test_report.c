@@ -300,10 +300,10 @@ static void test_tiers_and_negative(void **state)
 		char sql[256];
 
 		snprintf(sql, sizeof(sql),
-			 "UPDATE members SET tier = 'GOLD', points = -20, sv_principal = 1000, sv_bonus = 50"
-			 " WHERE id = %lld", (long long)a);
+			 "UPDATE members SET tier = 'GOLD', sv_principal = 1000, sv_bonus = 50 WHERE id = %lld;"
+			 "INSERT INTO points_balances(member, points) VALUES (%lld, -20)", (long long)a, (long long)a);
 		raw(db, sql);
-		snprintf(sql, sizeof(sql), "UPDATE members SET points = 7 WHERE id = %lld", (long long)b);
+		snprintf(sql, sizeof(sql), "INSERT INTO points_balances(member, points) VALUES (%lld, 7)", (long long)b);
 		raw(db, sql);
 	}
 	assert_int_equal(mbr_report_tiers(db, collect, &r), MBR_OK);
