@@ -105,11 +105,15 @@ sqlite3_stmt *mbr_stmt(struct mbr_db *db, const char *sql)
 			;
 	if (i < db->ncache) {
 		*hint = (unsigned char)(i + 1);
+		if (db->cache[i].ledger && db->pending && mbr_points_ledger_flush(db) < 0)
+			return NULL;
 		st = db->cache[i].stmt;
 		sqlite3_reset(st);
 		sqlite3_clear_bindings(st);
 		return st;
 	}
+	if (db->pending && strstr(sql, "points_ledger") && mbr_points_ledger_flush(db) < 0)
+		return NULL;
 	if (sqlite3_prepare_v3(db->sql, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
 		mbr_db_sqlerr(db, "prepare");
 		return NULL;
@@ -117,6 +121,7 @@ sqlite3_stmt *mbr_stmt(struct mbr_db *db, const char *sql)
 	if (db->ncache < MBR_STMT_CACHE) {
 		db->cache[db->ncache].sql = sql;
 		db->cache[db->ncache].stmt = st;
+		db->cache[db->ncache].ledger = strstr(sql, "points_ledger") != NULL;
 		*hint = (unsigned char)(db->ncache + 1);
 		db->ncache++;
 	} else {
@@ -818,6 +823,7 @@ int mbr_commit(struct mbr_db *db)
 	}
 	db->in_tx = 0;
 	db->uid_next = 0;
+	mbr_points_pending_drop(db);	/* written; its next ledger id is this transaction's */
 	end_bulk(db);
 	return 0;
 }

@@ -31,10 +31,12 @@ struct mbr_db {
 	struct mbr_buf err;
 	int in_tx;
 	int bulk;		/* in a bulk transaction: foreign keys off (mbr_begin_bulk) */
-	struct mbr_pending *pending;	/* balance changes not yet written (points.c), bulk only */
+	struct mbr_pending *pending;	/* ledger entries and balance changes not yet
+					 * written (points.c), bulk only */
 	struct {
 		const char *sql;	/* the literal's address is the cache key */
 		sqlite3_stmt *stmt;
+		int ledger;		/* it names points_ledger: pending entries first */
 	} cache[MBR_STMT_CACHE];
 	unsigned char cache_hint[256];	/* by the SQL text's address: index + 1 into cache, or 0 */
 	int ncache;
@@ -132,13 +134,17 @@ void mbr_chain_hash(const struct mbr_key *k, const unsigned char prev[MBR_CHAIN_
 		    const void *data, size_t len, unsigned char out[MBR_CHAIN_BYTES]);
 
 /*
- * Points balances in a bulk transaction (points.c): the change to
- * members.points is kept and written in member order, at the latest when
- * the transaction commits.  Every read of a cached balance adds what is
- * pending (mbr_points_pending); mbr_commit writes it
- * (mbr_points_pending_flush) and mbr_rollback drops it.
+ * Points in a bulk transaction (points.c): ledger entries are written
+ * behind, many a statement, and the changes to cached balances are kept
+ * and written in member order, at the latest when the transaction
+ * commits.  Every read of a cached balance adds what is pending
+ * (mbr_points_pending); mbr_stmt writes the pending entries before it
+ * hands out a statement that names points_ledger
+ * (mbr_points_ledger_flush); mbr_commit writes both
+ * (mbr_points_pending_flush) and mbr_rollback drops both.
  */
 int64_t mbr_points_pending(struct mbr_db *db, int64_t member);
+int mbr_points_ledger_flush(struct mbr_db *db);
 int mbr_points_pending_flush(struct mbr_db *db);
 void mbr_points_pending_drop(struct mbr_db *db);
 

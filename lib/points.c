@@ -49,6 +49,7 @@ static int balance_add(struct mbr_db *db, int64_t member, int64_t delta)
 #define PENDING_BITS 16
 #define PENDING_SLOTS (1 << PENDING_BITS)	/* 1 MiB */
 #define PENDING_MAX (PENDING_SLOTS / 2)	/* written out when this many members are pending */
+#define LEDGER_PENDING 64		/* entries written behind, at most */
 
 struct mbr_pending {
 	struct pend {
@@ -56,7 +57,117 @@ struct mbr_pending {
 		int64_t delta;
 	} slot[PENDING_SLOTS];
 	size_t n;
+	/* ledger entries, their strings at offsets into text */
+	struct lpend {
+		int64_t id, member, ts, points, sale, batch;
+		size_t kind, reason, source, ref, store;
+	} entry[LEDGER_PENDING];
+	size_t nentry;
+	struct mbr_buf text;
+	int64_t next_id;		/* of the next entry, 0 until read */
 };
+
+static struct mbr_pending *pending(struct mbr_db *db)
+{
+	if (!db->pending) {
+		if (!(db->pending = calloc(1, sizeof(*db->pending))))
+			abort();	/* out of memory, as struct mbr_buf */
+		mbr_buf_init(&db->pending->text);
+	}
+	return db->pending;
+}
+
+static const struct mbr_rows_sql ledger_sql = MBR_ROWS_SQL(
+	"INSERT OR FAIL INTO points_ledger(id, member, ts, kind, points, reason, source, sale, ref, store,"
+	" operator, batch) VALUES ", "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", "", 12);
+
+static void ledger_bind(sqlite3_stmt *st, int b, size_t i, void *ctx)
+{
+	struct mbr_db *db = ctx;
+	const struct mbr_pending *pd = db->pending;
+	const struct lpend *e = &pd->entry[i];
+
+	sqlite3_bind_int64(st, b + 1, e->id);
+	sqlite3_bind_int64(st, b + 2, e->member);
+	sqlite3_bind_int64(st, b + 3, e->ts);
+	sqlite3_bind_text(st, b + 4, pd->text.buf + e->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, b + 5, e->points);
+	sqlite3_bind_text(st, b + 6, pd->text.buf + e->reason, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, b + 7, pd->text.buf + e->source, -1, SQLITE_STATIC);
+	if (e->sale)
+		sqlite3_bind_int64(st, b + 8, e->sale);
+	else
+		sqlite3_bind_null(st, b + 8);
+	sqlite3_bind_text(st, b + 9, pd->text.buf + e->ref, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, b + 10, pd->text.buf + e->store, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, b + 11, db->operator, -1, SQLITE_STATIC);
+	if (e->batch)
+		sqlite3_bind_int64(st, b + 12, e->batch);
+	else
+		sqlite3_bind_null(st, b + 12);
+}
+
+int mbr_points_ledger_flush(struct mbr_db *db)
+{
+	struct mbr_pending *pd = db->pending;
+	size_t n;
+	int rc;
+
+	if (!pd || !pd->nentry)
+		return 0;
+	/* none pending while they are written: the insert names
+	 * points_ledger too, and mbr_stmt would flush again */
+	n = pd->nentry;
+	pd->nentry = 0;
+	rc = mbr_rows_write(db, &ledger_sql, n, ledger_bind, db);
+	mbr_buf_reset(&pd->text);
+	return rc;
+}
+
+static size_t lpend_text(struct mbr_pending *pd, const char *s)
+{
+	size_t off = pd->text.len;
+
+	mbr_buf_add(&pd->text, s, strlen(s) + 1);
+	return off;
+}
+
+/* Keep an entry of a bulk transaction (its id in *id), writing the
+ * pending ones out when there are LEDGER_PENDING.  Entries are never
+ * deleted (append-only), so ids go on from the largest. */
+static int lpend_add(struct mbr_db *db, const struct mbr_post *p, int64_t *id)
+{
+	struct mbr_pending *pd = pending(db);
+	struct lpend *e;
+	int rc;
+
+	if (pd->nentry == LEDGER_PENDING && (rc = mbr_points_ledger_flush(db)) < 0)
+		return rc;
+	if (!pd->next_id) {
+		sqlite3_stmt *st = mbr_stmt(db, "SELECT COALESCE(MAX(id), 0) + 1 FROM points_ledger");
+
+		if (!st)
+			return MBR_EDB;
+		if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			pd->next_id = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW)
+			return mbr_db_sqlerr(db, "points ledger");
+	}
+	e = &pd->entry[pd->nentry++];
+	*id = e->id = pd->next_id++;
+	e->member = p->member;
+	e->ts = p->ts ? p->ts : mbr_now();
+	e->points = p->points;
+	e->sale = p->sale;
+	e->batch = p->batch;
+	e->kind = lpend_text(pd, p->kind);
+	e->reason = lpend_text(pd, p->reason ? p->reason : "");
+	e->source = lpend_text(pd, p->source ? p->source : "operator");
+	e->ref = lpend_text(pd, p->ref ? p->ref : "");
+	e->store = lpend_text(pd, p->store ? p->store : db->store);
+	return 0;
+}
 
 static size_t pend_slot(const struct mbr_pending *pd, int64_t member)
 {
@@ -85,10 +196,10 @@ int mbr_points_pending_flush(struct mbr_db *db)
 {
 	struct mbr_pending *pd = db->pending;
 	size_t i, n = 0;
-	int rc = 0;
+	int rc;
 
-	if (!pd || !pd->n)
-		return 0;
+	if ((rc = mbr_points_ledger_flush(db)) < 0 || !pd || !pd->n)
+		return rc;
 	/* gather the used slots at the front, in member order */
 	for (i = 0; i < PENDING_SLOTS; i++)
 		if (pd->slot[i].member)
@@ -103,6 +214,8 @@ int mbr_points_pending_flush(struct mbr_db *db)
 
 void mbr_points_pending_drop(struct mbr_db *db)
 {
+	if (db->pending)
+		mbr_buf_release(&db->pending->text);
 	free(db->pending);
 	db->pending = NULL;
 }
@@ -110,14 +223,10 @@ void mbr_points_pending_drop(struct mbr_db *db)
 /* Keep a balance change of a bulk transaction, writing out the table when full. */
 static int pend_add(struct mbr_db *db, int64_t member, int64_t delta)
 {
-	struct mbr_pending *pd = db->pending;
+	struct mbr_pending *pd = pending(db);
 	size_t i;
 	int rc;
 
-	if (!pd) {
-		if (!(pd = db->pending = calloc(1, sizeof(*pd))))
-			abort();
-	}
 	i = pend_slot(pd, member);
 	if (!pd->slot[i].member) {
 		if (pd->n >= PENDING_MAX) {
@@ -306,6 +415,11 @@ static int post_entry(struct mbr_db *db, const struct mbr_post *p, int64_t *ledg
 	sqlite3_stmt *st;
 	int rc;
 
+	if (db->bulk) {
+		if ((rc = lpend_add(db, p, ledger)) < 0)
+			return rc;
+		goto balance;
+	}
 	st = mbr_stmt(db, "INSERT INTO points_ledger(member, ts, kind, points, reason, source, sale, ref, store,"
 			  " operator, batch) VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
 	if (!st)
@@ -327,6 +441,7 @@ static int post_entry(struct mbr_db *db, const struct mbr_post *p, int64_t *ledg
 		return rc;
 	*ledger = sqlite3_last_insert_rowid(db->sql);
 
+balance:
 	/* Without before, in a bulk transaction, whose caller has found
 	 * the member: only add to what is pending (most sales: points
 	 * that never lapse need no lot, so no balance read). */

@@ -262,6 +262,59 @@ static void test_bulk_balances(void **state)
 	mbr_db_close(db);
 }
 
+/*
+ * In a bulk transaction ledger entries are written behind, many at once,
+ * with the ids SQLite would give: a statement of the library naming the
+ * ledger sees them (a balance as of a time sums it), a lot's id is its
+ * entry's, a rollback drops them, and the next transaction's ids follow
+ * entries another connection wrote meanwhile.
+ */
+static void test_bulk_ledger(void **state)
+{
+	struct mbr_db *db = new_db(), *other;
+	struct mbr_member m;
+	int64_t now = mbr_now(), e1, e2, n0, i;
+
+	(void)state;
+	add_member(db, "M001", &m);
+	assert_int_equal(change(db, &m, "earn", 50), MBR_OK);
+	n0 = qi(db, "SELECT COUNT(*) FROM points_ledger");
+
+	assert_int_equal(mbr_begin_bulk(db), MBR_OK);
+	e1 = post_in(db, m.id, "earn", 30, now - 10, now + 86400);
+	e2 = post_in(db, m.id, "earn", 5, now - 5, 0);
+	assert_int_equal(e2, e1 + 1);
+	/* held back: not in the table yet (read past the library) */
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM points_ledger"), n0);
+	assert_int_equal(qi(db, "SELECT id FROM points_lots WHERE member = %lld", (long long)m.id), e1);
+	/* a balance as of a time reads the ledger: written first */
+	assert_int_equal(balance_before(db, m.id, now + 1000), 85);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM points_ledger"), n0 + 2);
+	assert_int_equal(qi(db, "SELECT points FROM points_ledger WHERE id = %lld", (long long)e1), 30);
+	/* more than are held back, then undone */
+	for (i = 0; i < 100; i++)
+		post_in(db, m.id, "earn", 1, now, 0);
+	assert_int_equal(mbr_rollback(db), MBR_OK);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM points_ledger"), n0);
+	assert_int_equal(balance(db, m.id), 50);
+
+	/* committed; another connection writes an entry; then ids go on */
+	assert_int_equal(mbr_begin_bulk(db), MBR_OK);
+	for (i = 0; i < 100; i++)
+		post_in(db, m.id, "earn", 1, now, 0);
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM points_ledger"), n0 + 100);
+	other = open_db();
+	assert_int_equal(change(other, &m, "earn", 7), MBR_OK);
+	mbr_db_close(other);
+	assert_int_equal(mbr_begin_bulk(db), MBR_OK);
+	post_in(db, m.id, "earn", 3, now, 0);
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	assert_int_equal(balance(db, m.id), 50 + 100 + 7 + 3);
+	assert_sound(db);
+	mbr_db_close(db);
+}
+
 /* Redemption takes the lots that lapse first, whatever their order of
  * posting; expiry then takes exactly what is left of lapsed lots, once. */
 static void test_fifo_and_expiry(void **state)
@@ -956,6 +1009,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent_redeem, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tiers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_balances, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_ledger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refund_restores_lots, setup, teardown),
 	};
 

@@ -85,7 +85,7 @@ static int import(struct mbr_db *db, const struct ln *lines, size_t n, struct mb
 	err->n = 0;
 	mbr_buf_reset(&err->all);
 	memset(st, 0, sizeof(*st));
-	assert_int_equal(mbr_begin(db), MBR_OK);
+	assert_int_equal(mbr_begin_bulk(db), MBR_OK);	/* as mbr-sale import */
 	rc = mbr_sale_import_begin(db, &o, "sales.csv", &im);
 	for (i = 0; i < n && rc == 0; i++) {
 		const char *v[MBR_S_COUNT] = { 0 };
@@ -1166,6 +1166,37 @@ static void test_return_uses_own_lot(void **state)
 	mbr_db_close(db);
 }
 
+/*
+ * The same in one import: the sale named and its earn entry are still
+ * held back (sales and ledger are written behind) when the return reads
+ * them; it takes its points from R1's lot all the same.  And a sale paid
+ * with points, returned in the same import: the points come back to the
+ * lot they were paid from.
+ */
+static void test_return_in_same_import_uses_own_lot(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct mbr_sale_stats st;
+	struct errors e = errs_init();
+	int64_t m, l0, l1;
+
+	(void)state;
+	m = add_member(db, "M001", NULL);
+	load_rules(db, "effective 2025-01-01\nexpiry months 12\n");
+	IMPORT_OK(db, &st, &e, { "R0", T1, "M001", "A", "1", "100.00" }, { "R1", T2, "M001", "A", "1", "100.00" },
+		  { "X1", T3, "M001", "A", "-1", "40.00", NULL, "R1" },
+		  { "R2", T3, "M001", "A", "1", "30.00", "points:1.00;cash" },
+		  { "X2", T3, "M001", "A", "-1", "30.00", "points:-1.00;cash", "R2" });
+	l0 = qi(db, "SELECT id FROM points_ledger WHERE ref = 'S01/R0' AND kind = 'earn'");
+	l1 = qi(db, "SELECT id FROM points_ledger WHERE ref = 'S01/R1' AND kind = 'earn'");
+	assert_int_equal(qi(db, "SELECT remaining FROM points_lots WHERE id = %lld", (long long)l1), 60);
+	assert_int_equal(qi(db, "SELECT remaining FROM points_lots WHERE id = %lld", (long long)l0), 100);
+	assert_int_equal(balance(db, m), 160);
+	assert_sound(db);
+	mbr_buf_release(&e.all);
+	mbr_db_close(db);
+}
+
 /* A frozen member's sales are recorded but earn nothing. */
 static void test_frozen_member_sale(void **state)
 {
@@ -1214,6 +1245,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_aggregates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_undo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_return_uses_own_lot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_return_in_same_import_uses_own_lot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_undo_then_return_uses_own_lot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_frozen_member_sale, setup, teardown),
 	};
