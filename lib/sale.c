@@ -112,23 +112,15 @@ struct payment {
 	int share;			/* a return's share of its sale's prepaid payment */
 };
 
-/* A sale, line or payment written behind (strings at offsets into ptext;
- * NO_TEXT for none, 0 for a NULL number). */
+/* A sale written behind, with its lines and payments (strings at offsets
+ * into ptext; NO_TEXT for none, 0 for a NULL number). */
 #define PEND_SALES 64		/* receipts written at once */
-#define PEND_LINES 256		/* or lines */
+#define PEND_TEXT (256 * 1024)	/* or when their strings take this much */
 #define NO_TEXT ((size_t)-1)
 struct pend_sale {
 	int64_t id, ts, day, member, original, total, discount, items, points, residue, paid, version, batch,
 		coupon_discount;
-	size_t store, receipt, coupon;
-};
-struct pend_line {
-	int64_t sale, line, qty, unit_price, discount, amount;
-	size_t sku;
-};
-struct pend_pay {
-	int64_t sale, amount;
-	char method[16];
+	size_t store, receipt, coupon, lines, payments;
 };
 
 /* A catalogue entry cached for the run: SKUs are few, lines are many. */
@@ -188,10 +180,6 @@ struct mbr_sale_import {
 	/* sales, their lines and payments written behind, see pend_flush */
 	struct pend_sale *psale;
 	size_t npsale;
-	struct pend_line *pline;
-	size_t npline, apline;
-	struct pend_pay *ppay;
-	size_t nppay;
 	struct mbr_buf ptext;		/* their strings, at offsets */
 	int64_t next_sale;		/* id of the next sale, 0 until read */
 
@@ -422,9 +410,8 @@ int mbr_sale_import_begin(struct mbr_db *db, const struct mbr_sale_opts *o, cons
 	im->agg = calloc(AGG_SLOTS, sizeof(*im->agg));
 	im->agg_order = calloc(AGG_SLOTS, sizeof(*im->agg_order));
 	im->psale = calloc(PEND_SALES, sizeof(*im->psale));
-	im->ppay = calloc(PEND_SALES * MAX_PAYMENTS, sizeof(*im->ppay));
 	mbr_buf_init(&im->ptext);
-	if (!im->agg || !im->agg_order || !im->psale || !im->ppay)
+	if (!im->agg || !im->agg_order || !im->psale)
 		abort();
 	if ((rc = mbr_rules_set_load(db, &im->rules)) < 0 || (rc = load_products(im)) < 0)
 		return rc;
@@ -1582,7 +1569,6 @@ static int pay_prepaid(struct mbr_sale_import *im, const struct payment *pay, in
 	size_t k;
 	int i, rc;
 
-	snprintf(ref, sizeof(ref), "%s/%s", im->store, im->receipt);
 	for (i = 0; i < npay; i++) {
 		struct mbr_sv_account acct = { member, NULL };
 		struct mbr_sv used;
@@ -1593,6 +1579,7 @@ static int pay_prepaid(struct mbr_sale_import *im, const struct payment *pay, in
 		} else if (strcmp(pay[i].method, "stored_value")) {
 			continue;
 		}
+		snprintf(ref, sizeof(ref), "%s/%s", im->store, im->receipt);	/* here: most receipts need none */
 		if (pay[i].amount > 0) {
 			if ((rc = mbr_sv_spend(db, &acct, pay[i].amount, sale, im->store, ts, ref, &used)) < 0)
 				return rc == MBR_EINVAL ? MBR_EDB : rc;	/* checked above: cannot fail now */
@@ -2045,24 +2032,20 @@ static int mixed_receipt(struct mbr_sale_import *im)
 }
 
 /*
- * Sales, their lines and payments are written behind, PEND_SALES receipts
- * in a few multi-row statements (mbr_rows_write), with ids given here
- * instead of by SQLite.  Anything that reads sales, lines or payments
- * must see them first: a receipt that reads them (a return, one naming
- * an original, coupons, count cards) flushes before it reads, and one
- * that writes rows naming its sale beyond these three tables, or whose
- * payments are prepaid, flushes at once after them; the duplicate probe
- * looks at the pending receipts; the import's end flushes.
+ * Sales, with their lines and payments (JSON in the sales row, see
+ * schema.c), are written behind, PEND_SALES receipts in a few multi-row
+ * statements (mbr_rows_write), with ids given here instead of by SQLite.
+ * Anything that reads sales, lines or payments must see them first: a
+ * receipt that reads them (a return, one naming an original, coupons,
+ * count cards) flushes before it reads, and one that writes rows naming
+ * its sale in other tables, or whose payments are prepaid, flushes at
+ * once after them; the duplicate probe looks at the pending receipts; the
+ * import's end flushes.
  */
 static const struct mbr_rows_sql sales_sql = MBR_ROWS_SQL(
 	"INSERT OR FAIL INTO sales(id, store, receipt, ts, day, member, original, total, discount, items, points_earned,"
-	" points_residue, points_paid, rules_version, batch, coupon, coupon_discount) VALUES ",
-	"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", "", 17);
-static const struct mbr_rows_sql lines_sql = MBR_ROWS_SQL(
-	"INSERT OR FAIL INTO sale_lines(sale, line, sku, qty, unit_price, discount, amount) VALUES ",
-	"(?, ?, ?, ?, ?, ?, ?)", "", 7);
-static const struct mbr_rows_sql payments_sql = MBR_ROWS_SQL(
-	"INSERT OR FAIL INTO payments(sale, method, amount) VALUES ", "(?, ?, ?)", "", 3);
+	" points_residue, points_paid, rules_version, batch, coupon, coupon_discount, lines, payments) VALUES ",
+	"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", "", 19);
 
 static void bind_opt_id(sqlite3_stmt *st, int i, int64_t v)
 {
@@ -2097,43 +2080,20 @@ static void sale_bind(sqlite3_stmt *st, int b, size_t i, void *ctx)
 	else
 		sqlite3_bind_null(st, b + 16);
 	sqlite3_bind_int64(st, b + 17, p->coupon_discount);
+	sqlite3_bind_text(st, b + 18, im->ptext.buf + p->lines, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, b + 19, im->ptext.buf + p->payments, -1, SQLITE_STATIC);
 }
 
-static void line_bind(sqlite3_stmt *st, int b, size_t i, void *ctx)
-{
-	const struct mbr_sale_import *im = ctx;
-	const struct pend_line *l = &im->pline[i];
-
-	sqlite3_bind_int64(st, b + 1, l->sale);
-	sqlite3_bind_int64(st, b + 2, l->line);
-	sqlite3_bind_text(st, b + 3, im->ptext.buf + l->sku, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, b + 4, l->qty);
-	sqlite3_bind_int64(st, b + 5, l->unit_price);
-	sqlite3_bind_int64(st, b + 6, l->discount);
-	sqlite3_bind_int64(st, b + 7, l->amount);
-}
-
-static void pay_bind(sqlite3_stmt *st, int b, size_t i, void *ctx)
-{
-	const struct pend_pay *p = &((const struct mbr_sale_import *)ctx)->ppay[i];
-
-	sqlite3_bind_int64(st, b + 1, p->sale);
-	sqlite3_bind_text(st, b + 2, p->method, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, b + 3, p->amount);
-}
-
-/* Write the pending sales, then their lines and payments (foreign keys). */
+/* Write the pending sales. */
 static int pend_flush(struct mbr_sale_import *im)
 {
 	int rc;
 
 	if (!im->npsale)
 		return 0;
-	if ((rc = mbr_rows_write(im->db, &sales_sql, im->npsale, sale_bind, im)) < 0 ||
-	    (rc = mbr_rows_write(im->db, &lines_sql, im->npline, line_bind, im)) < 0 ||
-	    (rc = mbr_rows_write(im->db, &payments_sql, im->nppay, pay_bind, im)) < 0)
+	if ((rc = mbr_rows_write(im->db, &sales_sql, im->npsale, sale_bind, im)) < 0)
 		return rc;
-	im->npsale = im->npline = im->nppay = 0;
+	im->npsale = 0;
 	mbr_buf_reset(&im->ptext);
 	return 0;
 }
@@ -2180,8 +2140,52 @@ static int next_sale_id(struct mbr_sale_import *im, int64_t *id)
 	return 0;
 }
 
-/* Add the open receipt's sale (p, strings set here), lines and payments
- * to the pending rows. */
+/* JSON: a string, escaped, and an integer, written at p (room enough:
+ * 6 bytes a byte of s, 20 for v); each returns the end. */
+static char *json_str(char *p, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	*p++ = '"';
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			*p++ = '\\';
+			*p++ = (char)c;
+		} else if (c < 0x20) {
+			memcpy(p, "\\u00", 4);
+			p[4] = hex[c >> 4];
+			p[5] = hex[c & 15];
+			p += 6;
+		} else {
+			*p++ = (char)c;
+		}
+	}
+	*p++ = '"';
+	return p;
+}
+
+static char *json_int(char *p, int64_t v)
+{
+	char d[24], *q = d + sizeof(d);
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+	do
+		*--q = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--q = '-';
+	memcpy(p, q, (size_t)(d + sizeof(d) - q));
+	return p + (d + sizeof(d) - q);
+}
+
+/*
+ * Add the open receipt's sale (p, strings set here) to the pending rows,
+ * with its lines, [[sku, qty, unit_price, discount, amount], ...], and
+ * payments, [[method, amount], ...], as JSON (read through the views
+ * sale_lines and payments).
+ */
 static void pend_add(struct mbr_sale_import *im, struct pend_sale *p, const struct payment *pay, int npay)
 {
 	size_t k;
@@ -2192,31 +2196,44 @@ static void pend_add(struct mbr_sale_import *im, struct pend_sale *p, const stru
 	seen_add(im, im->store, im->receipt);
 	if (p->coupon != NO_TEXT)
 		p->coupon = pend_text(im, im->coupon);
-	im->psale[im->npsale++] = *p;
-	if (im->npline + im->nlines > im->apline) {
-		im->apline = im->npline + im->nlines > 2 * im->apline ? im->npline + im->nlines : 2 * im->apline;
-		if (!(im->pline = realloc(im->pline, im->apline * sizeof(*im->pline))))
-			abort();	/* out of memory, as struct mbr_buf */
-	}
+	p->lines = im->ptext.len;
+	mbr_buf_addc(&im->ptext, '[');
 	for (k = 0; k < im->nlines; k++) {
 		const struct line *l = &im->lines[k];
-		struct pend_line *q = &im->pline[im->npline++];
+		char j[6 * SKU_MAX + 4 * 21 + 8], *e = j;
 
-		q->sale = p->id;
-		q->line = (int64_t)k + 1;
-		q->sku = pend_text(im, im->text.buf + l->sku);
-		q->qty = l->qty;
-		q->unit_price = l->unit_price;
-		q->discount = l->discount;
-		q->amount = l->amount;
+		if (k)
+			*e++ = ',';
+		*e++ = '[';
+		e = json_str(e, im->text.buf + l->sku);
+		*e++ = ',';
+		e = json_int(e, l->qty);
+		*e++ = ',';
+		e = json_int(e, l->unit_price);
+		*e++ = ',';
+		e = json_int(e, l->discount);
+		*e++ = ',';
+		e = json_int(e, l->amount);
+		*e++ = ']';
+		mbr_buf_add(&im->ptext, j, (size_t)(e - j));
 	}
+	mbr_buf_add(&im->ptext, "]", 2);
+	p->payments = im->ptext.len;
+	mbr_buf_addc(&im->ptext, '[');
 	for (i = 0; i < npay; i++) {
-		struct pend_pay *q = &im->ppay[im->nppay++];
+		char j[6 * sizeof(pay[0].method) + 21 + 8], *e = j;
 
-		q->sale = p->id;
-		q->amount = pay[i].amount;
-		mbr_copy(q->method, sizeof(q->method), pay[i].method);
+		if (i)
+			*e++ = ',';
+		*e++ = '[';
+		e = json_str(e, pay[i].method);
+		*e++ = ',';
+		e = json_int(e, pay[i].amount);
+		*e++ = ']';
+		mbr_buf_add(&im->ptext, j, (size_t)(e - j));
 	}
+	mbr_buf_add(&im->ptext, "]", 2);
+	im->psale[im->npsale++] = *p;
 }
 
 static int write_receipt(struct mbr_sale_import *im)
@@ -2525,7 +2542,7 @@ static int write_receipt(struct mbr_sale_import *im)
 		/* rows below name the sale, in tables the ones above do not
 		 * cover: written now, as is anything a later receipt may read */
 		if ((ncoupons || prepaid || is_return || have_orig || matched || im->count_cards ||
-		     im->npsale == PEND_SALES || im->npline >= PEND_LINES) &&
+		     im->npsale == PEND_SALES || im->ptext.len >= PEND_TEXT) &&
 		    (rc = pend_flush(im)) < 0)
 			return rc;
 	}
@@ -2865,8 +2882,6 @@ void mbr_sale_import_free(struct mbr_sale_import *im)
 	free(im->agg_order);
 	free(im->seen);
 	free(im->psale);
-	free(im->pline);
-	free(im->ppay);
 	mbr_buf_release(&im->ptext);
 	free(im->lines);
 	free(im->rawrow);

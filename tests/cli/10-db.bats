@@ -599,7 +599,7 @@ ended() {
 		run --separate-stderr mbr-db migrate
 		[ "$status" -eq 0 ]
 		[ "$output" = "" ]
-		[ "$stderr" = "mbr-db: schema version 5, up to date" ]
+		[ "$stderr" = "mbr-db: schema version 6, up to date" ]
 	done
 	[ "$(dump)" = "$before" ]
 	mbr-db -q grant wang manager
@@ -613,7 +613,7 @@ ended() {
 	for cmd in check migrate operators; do
 		run --separate-stderr mbr-db $cmd
 		[ "$status" -eq 4 ]
-		[ "$stderr" = "mbr-db: database '$MBR_DB' has schema version 9, newer than this mbr (5)" ]
+		[ "$stderr" = "mbr-db: database '$MBR_DB' has schema version 9, newer than this mbr (6)" ]
 	done
 	run --separate-stderr mbr-add --phone 13900000005
 	[ "$status" -eq 4 ]
@@ -828,7 +828,7 @@ snapshot() {
 	-n store-add S04|would add store S04
 	-n config time_zone UTC|would set time_zone to 'UTC'
 	-n config currency HKD|would set currency to 'HKD'
-	-n migrate|schema version 5, up to date
+	-n migrate|schema version 6, up to date
 	-n restore b.gz|would restore $MBR_DB from b.gz
 	EOF
 	run --separate-stderr mbr-db -n restore - <b.gz
@@ -890,20 +890,33 @@ snapshot() {
 
 @test "migrate -n: says from which schema version to which; the database stays as it was until migrate" {
 	load_members
-	# back to schema 4, balances in members.points
-	q "ALTER TABLE members ADD COLUMN points INTEGER NOT NULL DEFAULT 0;
-	   UPDATE members SET points = COALESCE((SELECT points FROM points_balances WHERE member = id), 0);
-	   DROP TABLE points_balances; PRAGMA user_version = 4"
+	mbr-sale -q import "$EX/sales-2025-03-01.csv"
+	old_lines=$(q 'SELECT * FROM sale_lines ORDER BY sale, line')
+	old_pays=$(q 'SELECT * FROM payments ORDER BY sale, method')
+	# back to schema 5: lines and payments in tables of their own
+	q "DROP VIEW sale_lines; DROP VIEW payments;
+	   CREATE TABLE sale_lines(sale INTEGER NOT NULL, line INTEGER NOT NULL, sku TEXT NOT NULL,
+	     qty INTEGER NOT NULL, unit_price INTEGER NOT NULL, discount INTEGER NOT NULL DEFAULT 0,
+	     amount INTEGER NOT NULL, PRIMARY KEY (sale, line)) WITHOUT ROWID;
+	   CREATE TABLE payments(sale INTEGER NOT NULL, method TEXT NOT NULL, amount INTEGER NOT NULL,
+	     PRIMARY KEY (sale, method)) WITHOUT ROWID;
+	   INSERT INTO sale_lines SELECT s.id, j.key + 1, j.value ->> 0, j.value ->> 1, j.value ->> 2,
+	     j.value ->> 3, j.value ->> 4 FROM sales s, json_each(s.lines) AS j;
+	   INSERT INTO payments SELECT s.id, j.value ->> 0, j.value ->> 1 FROM sales s, json_each(s.payments) AS j;
+	   ALTER TABLE sales DROP COLUMN lines; ALTER TABLE sales DROP COLUMN payments;
+	   PRAGMA user_version = 5"
 	before=$(cksum <"$MBR_DB")
 	run --separate-stderr mbr-db -n migrate
 	[ "$status" -eq 0 ]
-	[ "$stderr" = "$(printf 'mbr-db: would migrate schema version 4 -> 5\nmbr-db: dry run, nothing written')" ]
+	[ "$stderr" = "$(printf 'mbr-db: would migrate schema version 5 -> 6\nmbr-db: dry run, nothing written')" ]
 	[ "$(cksum <"$MBR_DB")" = "$before" ]
-	[ "$(q 'PRAGMA user_version')" = 4 ]
+	[ "$(q 'PRAGMA user_version')" = 5 ]
 	run --separate-stderr mbr-db migrate
 	[ "$status" -eq 0 ]
-	[ "$stderr" = "mbr-db: schema version 4 -> 5" ]
-	[ "$(q 'PRAGMA user_version')" = 5 ]
-	[ "$(q 'SELECT COUNT(*) FROM points_balances WHERE points != 0')" -gt 0 ]
+	[ "$stderr" = "mbr-db: schema version 5 -> 6" ]
+	[ "$(q 'PRAGMA user_version')" = 6 ]
+	[ -n "$old_lines" ]
+	[ "$(q 'SELECT * FROM sale_lines ORDER BY sale, line')" = "$old_lines" ]
+	[ "$(q 'SELECT * FROM payments ORDER BY sale, method')" = "$old_pays" ]
 	mbr-db -q check
 }

@@ -948,11 +948,27 @@ static void set_user_version(const char *path, int v)
 	raw_exec(path, sql);
 }
 
+/* SQL turning a database back into the schema migration 6 found: lines
+ * and payments in tables of their own. */
+#define UNDO_MIGRATION6 \
+	"DROP VIEW sale_lines; DROP VIEW payments;" \
+	"CREATE TABLE sale_lines(sale INTEGER NOT NULL REFERENCES sales(id) ON DELETE CASCADE," \
+	" line INTEGER NOT NULL, sku TEXT NOT NULL, qty INTEGER NOT NULL, unit_price INTEGER NOT NULL," \
+	" discount INTEGER NOT NULL DEFAULT 0, amount INTEGER NOT NULL, PRIMARY KEY (sale, line)) WITHOUT ROWID;" \
+	"CREATE TABLE payments(sale INTEGER NOT NULL REFERENCES sales(id) ON DELETE CASCADE," \
+	" method TEXT NOT NULL, amount INTEGER NOT NULL, PRIMARY KEY (sale, method)) WITHOUT ROWID;" \
+	"INSERT INTO sale_lines SELECT s.id, j.key + 1, j.value ->> 0, j.value ->> 1, j.value ->> 2," \
+	" j.value ->> 3, j.value ->> 4 FROM sales s, json_each(s.lines) AS j;" \
+	"INSERT INTO payments SELECT s.id, j.value ->> 0, j.value ->> 1 FROM sales s, json_each(s.payments) AS j;" \
+	"ALTER TABLE sales DROP COLUMN lines; ALTER TABLE sales DROP COLUMN payments;" \
+	"PRAGMA user_version = 5;"
+
 /* Turn the database at path back into the schema migration 5 found:
  * balances in members.points, no points_balances. */
 static void undo_migration5(const char *path)
 {
-	raw_exec(path, "ALTER TABLE members ADD COLUMN points INTEGER NOT NULL DEFAULT 0;"
+	raw_exec(path, UNDO_MIGRATION6
+		       "ALTER TABLE members ADD COLUMN points INTEGER NOT NULL DEFAULT 0;"
 		       "UPDATE members SET points = COALESCE((SELECT points FROM points_balances WHERE member = id), 0);"
 		       "DROP TABLE points_balances;"
 		       "PRAGMA user_version = 4");
@@ -966,8 +982,8 @@ static void test_version_checks(void **state)
 
 	(void)state;
 	/* an older schema: refused unless migrating */
-	assert_int_equal(latest, 5);	/* else undo the latest migration here */
-	undo_migration5(path);
+	assert_int_equal(latest, 6);	/* else undo the latest migration here */
+	raw_exec(path, UNDO_MIGRATION6);
 	set_user_version(path, latest - 1);
 	open_fails(path, MBR_OPEN_RW, MBR_EDB, latest - 1 == 0 ? "not an mbr database" : "migrate");
 	open_fails(path, 0, MBR_EDB, "old.db");
@@ -994,7 +1010,7 @@ static void test_version_checks(void **state)
 }
 
 /* Migration 5 moves members' balances from members.points to
- * points_balances, and rows of no points make none. */
+ * points_balances, and rows of no points make none (then 6 runs). */
 static void test_migration5_balances(void **state)
 {
 	const char *path = make_db("m5.db");
@@ -1008,11 +1024,40 @@ static void test_migration5_balances(void **state)
 	db = open_db(path, MBR_OPEN_RW | MBR_OPEN_MIGRATE);
 	assert_int_equal(mbr_db_migrate(db, &from, &to), MBR_OK);
 	assert_int_equal(from, 4);
-	assert_int_equal(to, 5);
+	assert_int_equal(to, 6);
 	assert_int_equal(pragma(db, "SELECT COUNT(*) FROM points_balances"), 2);
 	assert_int_equal(pragma(db, "SELECT points FROM points_balances WHERE member = 1"), 120);
 	assert_int_equal(pragma(db, "SELECT points FROM points_balances WHERE member = 3"), -30);
 	assert_int_equal(pragma(db, "SELECT COUNT(*) FROM pragma_table_info('members') WHERE name = 'points'"), 0);
+	mbr_db_close(db);
+}
+
+/* Migration 6 moves lines and payments into their sales' rows, in order,
+ * and the views give back the same rows. */
+static void test_migration6_lines(void **state)
+{
+	const char *path = make_db("m6.db");
+	struct mbr_db *db;
+	int from, to;
+
+	(void)state;
+	raw_exec(path, UNDO_MIGRATION6
+		       "INSERT INTO sales(id, store, receipt, ts, day, total) VALUES (1, 'S01', 'R1', 0, 0, 450),"
+		       " (2, 'S01', 'R2', 0, 0, 0);"
+		       "INSERT INTO sale_lines VALUES (1, 2, 'B', 1, 150, 0, 150), (1, 1, 'A\"x', 2, 150, 0, 300);"
+		       "INSERT INTO payments VALUES (1, 'wechat', 400), (1, 'cash', 50);");
+	db = open_db(path, MBR_OPEN_RW | MBR_OPEN_MIGRATE);
+	assert_int_equal(mbr_db_migrate(db, &from, &to), MBR_OK);
+	assert_int_equal(from, 5);
+	assert_int_equal(to, 6);
+	assert_int_equal(pragma(db, "SELECT COUNT(*) FROM sale_lines"), 2);
+	assert_int_equal(pragma(db, "SELECT qty FROM sale_lines WHERE sale = 1 AND line = 1 AND sku = 'A\"x'"), 2);
+	assert_int_equal(pragma(db, "SELECT amount FROM sale_lines WHERE sale = 1 AND line = 2 AND sku = 'B'"), 150);
+	assert_int_equal(pragma(db, "SELECT amount FROM payments WHERE sale = 1 AND method = 'wechat'"), 400);
+	assert_int_equal(pragma(db, "SELECT COUNT(*) FROM payments"), 2);
+	assert_int_equal(pragma(db, "SELECT lines = '[]' AND payments = '[]' FROM sales WHERE id = 2"), 1);
+	assert_int_equal(pragma(db, "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table'"
+				" AND name IN ('sale_lines', 'payments')"), 0);
 	mbr_db_close(db);
 }
 
@@ -1270,6 +1315,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_version_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration5_balances, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration6_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_only_tables, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_restore_streams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_signal_removes_temp_files, setup, teardown),

@@ -1197,6 +1197,37 @@ static void test_return_in_same_import_uses_own_lot(void **state)
 	mbr_db_close(db);
 }
 
+/*
+ * Lines and payments are JSON in the sale's row, read through the views
+ * sale_lines and payments: SKUs with quotes, backslashes, control
+ * characters and non-ASCII text come back as they went in, lines in
+ * their order, and what the views give is what the import recorded.
+ */
+static void test_lines_as_json(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct mbr_sale_stats st;
+	struct errors e = errs_init();
+
+	(void)state;
+	IMPORT_OK(db, &st, &e, { "R1", T1, NULL, "A\"B\\C", "2", "1.50", "card:1.00;cash" },
+		  { "R1", T1, NULL, "\xe8\xb4\xa7\x01\xe5\x93\x81", "1", "3.00" }, { "R2", T1, NULL, "X", "-1", "1.00" });
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM sales WHERE json_valid(lines) AND json_valid(payments)"), 2);
+	assert_int_equal(qi(db, "SELECT line FROM sale_lines WHERE sku = 'A\"B\\C' AND qty = 2 AND unit_price = 150"
+			     " AND amount = 300"), 1);
+	assert_int_equal(qi(db, "SELECT line FROM sale_lines WHERE sku = '\xe8\xb4\xa7' || char(1) || '\xe5\x93\x81'"
+			     " AND amount = 300"), 2);
+	assert_int_equal(qi(db, "SELECT amount FROM sale_lines WHERE sale = (SELECT id FROM sales WHERE receipt = 'R2')"),
+			 -100);
+	assert_int_equal(qi(db, "SELECT amount FROM payments WHERE method = 'card'"), 100);
+	assert_int_equal(qi(db, "SELECT amount FROM payments WHERE method = 'cash' AND sale ="
+			     " (SELECT id FROM sales WHERE receipt = 'R1')"), 500);
+	assert_int_equal(qi(db, "SELECT SUM(amount) FROM sale_lines"), 500);
+	assert_sound(db);
+	mbr_buf_release(&e.all);
+	mbr_db_close(db);
+}
+
 /* A frozen member's sales are recorded but earn nothing. */
 static void test_frozen_member_sale(void **state)
 {
@@ -1247,6 +1278,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_return_uses_own_lot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_return_in_same_import_uses_own_lot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_undo_then_return_uses_own_lot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lines_as_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_frozen_member_sale, setup, teardown),
 	};
 
