@@ -591,8 +591,8 @@ int mbr_member_add(struct mbr_db *db, struct mbr_member *m, int64_t batch)
 #define MEMBER_POINTS "COALESCE((SELECT points FROM points_balances WHERE member = members.id), 0)"
 #define MEMBER_COLS "id, uid, (SELECT pii FROM member_pii WHERE member = members.id), gender, tier, store," \
 		    " status, " MEMBER_POINTS ", created_at, updated_at"
-/* The same without personal data (column 2 NULL), for hot paths. */
-#define MEMBER_BRIEF_COLS "id, uid, NULL, gender, tier, store, status, " MEMBER_POINTS ", created_at, updated_at"
+/* The same without personal data (column 2 NULL) and points (0), for hot paths. */
+#define MEMBER_BRIEF_COLS "id, uid, NULL, gender, tier, store, status, 0, created_at, updated_at"
 
 /* Fill m from a row selected with MEMBER_COLS, unsealing its personal data. */
 static int member_from_row(struct mbr_db *db, sqlite3_stmt *st, struct mbr_member *m)

@@ -642,6 +642,7 @@ struct mbr_sale_ahead {
 	struct mbr_sale_member last_sm;
 	char last_store[32], last_receipt[64];	/* the last receipt probed */
 	int last_absent;		/* not recorded before the import */
+	int reading;			/* its read transaction is open */
 };
 
 int mbr_sale_ahead_open(const char *path, struct mbr_sale_ahead **out)
@@ -731,6 +732,11 @@ void mbr_sale_ahead_note(void *ctx, const char *const *val, struct mbr_buf *note
 	pthread_mutex_unlock(&a->mu);
 	if (state < 0)
 		return;
+	/* One read transaction for the whole import: what it reads cannot
+	 * change meanwhile, and a transaction a look-up took locks and
+	 * checked the files each time.  It ends when the handle is freed. */
+	if (!a->reading)
+		a->reading = mbr_db_exec(a->db, "BEGIN") == 0;
 	/* the receipt, named as sale_line names it */
 	if (trim_copy(store, sizeof(store), val[MBR_S_STORE] && !blank(val[MBR_S_STORE]) ? val[MBR_S_STORE]
 				 : a->store) == 0 && store[0] &&
@@ -1297,12 +1303,14 @@ static int agg_cmp(const void *x, const void *y)
 
 	if (a->kind != b->kind)
 		return a->kind < b->kind ? -1 : 1;
-	if (a->kind == AGG_CATEGORY_DAY && (c = strcmp(a->category, b->category)) != 0)
-		return c;
-	if (a->kind != AGG_MEMBER_DAY && (c = strcmp(a->store, b->store)) != 0)
+	if (a->kind == AGG_STORE_DAY && (c = strcmp(a->store, b->store)) != 0)
 		return c;
 	if (a->day != b->day)
 		return a->day < b->day ? -1 : 1;
+	if (a->kind == AGG_CATEGORY_DAY && (c = strcmp(a->store, b->store)) != 0)
+		return c;
+	if (a->kind == AGG_CATEGORY_DAY)
+		return strcmp(a->category, b->category);
 	return a->member < b->member ? -1 : a->member > b->member;
 }
 
@@ -1323,7 +1331,7 @@ static const struct mbr_rows_sql agg_sql[3] = {
 					5),
 	[AGG_CATEGORY_DAY] = MBR_ROWS_SQL("INSERT OR FAIL INTO agg_category_day(category, store, day, lines, qty, amount) VALUES ",
 					  "(?, ?, ?, ?, ?, ?)",
-					  " ON CONFLICT(category, store, day) DO UPDATE SET lines = lines + excluded.lines,"
+					  " ON CONFLICT(day, store, category) DO UPDATE SET lines = lines + excluded.lines,"
 					  " qty = qty + excluded.qty, amount = amount + excluded.amount", 6),
 };
 

@@ -449,6 +449,28 @@ static const char migration6[] =
 	"CREATE VIEW payments(sale, method, amount) AS"
 	" SELECT s.id, j.value ->> 0, j.value ->> 1 FROM sales s, json_each(s.payments) AS j;";
 
+/*
+ * 7: the daily category aggregates keyed by day first, (day, store,
+ * category): an import's new rows go to the end of the table instead of
+ * to a thousand places in it (a category and store each), where each
+ * cost twice a row of the member aggregates; a report's date range is one
+ * range of the key.  Column names are given, so it can run again.
+ */
+static const char migration7[] =
+	"CREATE TABLE agg_category_day_by_day("
+	"  day INTEGER NOT NULL,"
+	"  store TEXT NOT NULL,"
+	"  category TEXT NOT NULL,"
+	"  lines INTEGER NOT NULL DEFAULT 0,"
+	"  qty INTEGER NOT NULL DEFAULT 0,"
+	"  amount INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (day, store, category)"
+	") WITHOUT ROWID;"
+	"INSERT INTO agg_category_day_by_day(day, store, category, lines, qty, amount)"
+	" SELECT day, store, category, lines, qty, amount FROM agg_category_day;"
+	"DROP TABLE agg_category_day;"
+	"ALTER TABLE agg_category_day_by_day RENAME TO agg_category_day;";
+
 const char *const mbr_migrations[] = {
 	migration1,
 	migration2,
@@ -456,5 +478,6 @@ const char *const mbr_migrations[] = {
 	migration4,
 	migration5,
 	migration6,
+	migration7,
 };
 const int mbr_nmigrations = sizeof(mbr_migrations) / sizeof(mbr_migrations[0]);

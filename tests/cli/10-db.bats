@@ -599,7 +599,7 @@ ended() {
 		run --separate-stderr mbr-db migrate
 		[ "$status" -eq 0 ]
 		[ "$output" = "" ]
-		[ "$stderr" = "mbr-db: schema version 6, up to date" ]
+		[ "$stderr" = "mbr-db: schema version 7, up to date" ]
 	done
 	[ "$(dump)" = "$before" ]
 	mbr-db -q grant wang manager
@@ -613,7 +613,7 @@ ended() {
 	for cmd in check migrate operators; do
 		run --separate-stderr mbr-db $cmd
 		[ "$status" -eq 4 ]
-		[ "$stderr" = "mbr-db: database '$MBR_DB' has schema version 9, newer than this mbr (6)" ]
+		[ "$stderr" = "mbr-db: database '$MBR_DB' has schema version 9, newer than this mbr (7)" ]
 	done
 	run --separate-stderr mbr-add --phone 13900000005
 	[ "$status" -eq 4 ]
@@ -828,7 +828,7 @@ snapshot() {
 	-n store-add S04|would add store S04
 	-n config time_zone UTC|would set time_zone to 'UTC'
 	-n config currency HKD|would set currency to 'HKD'
-	-n migrate|schema version 6, up to date
+	-n migrate|schema version 7, up to date
 	-n restore b.gz|would restore $MBR_DB from b.gz
 	EOF
 	run --separate-stderr mbr-db -n restore - <b.gz
@@ -908,13 +908,13 @@ snapshot() {
 	before=$(cksum <"$MBR_DB")
 	run --separate-stderr mbr-db -n migrate
 	[ "$status" -eq 0 ]
-	[ "$stderr" = "$(printf 'mbr-db: would migrate schema version 5 -> 6\nmbr-db: dry run, nothing written')" ]
+	[ "$stderr" = "$(printf 'mbr-db: would migrate schema version 5 -> 7\nmbr-db: dry run, nothing written')" ]
 	[ "$(cksum <"$MBR_DB")" = "$before" ]
 	[ "$(q 'PRAGMA user_version')" = 5 ]
 	run --separate-stderr mbr-db migrate
 	[ "$status" -eq 0 ]
-	[ "$stderr" = "mbr-db: schema version 5 -> 6" ]
-	[ "$(q 'PRAGMA user_version')" = 6 ]
+	[ "$stderr" = "mbr-db: schema version 5 -> 7" ]
+	[ "$(q 'PRAGMA user_version')" = 7 ]
 	[ -n "$old_lines" ]
 	[ "$(q 'SELECT * FROM sale_lines ORDER BY sale, line')" = "$old_lines" ]
 	[ "$(q 'SELECT * FROM payments ORDER BY sale, method')" = "$old_pays" ]
