@@ -1467,21 +1467,23 @@ static int pf_next(struct mbr_reader *r, struct mbr_row **row, struct mbr_buf *e
 
 	if (pf->final)
 		goto last;
-	pthread_mutex_lock(&pf->mu);
-	if (pf->held && pf->pos == pf->chunk[pf->head].len) {
-		/* the chunk is read: give it back */
-		pf->held = 0;
-		pf->head = (pf->head + 1) % PF_CHUNKS;
-		pf->count--;
-		pthread_cond_broadcast(&pf->cv);
-	}
-	if (!pf->held) {
+	/* Within the chunk held, no lock: the thread never touches a chunk
+	 * once handed over, and took the lock to hand it over. */
+	if (!pf->held || pf->pos == pf->chunk[pf->head].len) {
+		pthread_mutex_lock(&pf->mu);
+		if (pf->held) {
+			/* the chunk is read: give it back */
+			pf->held = 0;
+			pf->head = (pf->head + 1) % PF_CHUNKS;
+			pf->count--;
+			pthread_cond_broadcast(&pf->cv);
+		}
 		while (!pf->count)
 			pthread_cond_wait(&pf->cv, &pf->mu);
 		pf->held = 1;
 		pf->pos = 0;
+		pthread_mutex_unlock(&pf->mu);
 	}
-	pthread_mutex_unlock(&pf->mu);
 	p = pf->chunk[pf->head].buf + pf->pos;
 	memcpy(&h, p, sizeof(h));
 	p += sizeof(h);

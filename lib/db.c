@@ -92,7 +92,8 @@ int mbr_db_exec(struct mbr_db *db, const char *sql)
 	return 0;
 }
 
-sqlite3_stmt *mbr_stmt(struct mbr_db *db, const char *sql)
+/* The statement for sql, reset, its bindings cleared when clear. */
+static sqlite3_stmt *stmt_get(struct mbr_db *db, const char *sql, int clear)
 {
 	/* statements are named by their text's address (a literal), and
 	 * found first through a hint indexed by that address */
@@ -109,7 +110,8 @@ sqlite3_stmt *mbr_stmt(struct mbr_db *db, const char *sql)
 			return NULL;
 		st = db->cache[i].stmt;
 		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
+		if (clear)
+			sqlite3_clear_bindings(st);
 		return st;
 	}
 	if (db->pending && strstr(sql, "points_ledger") && mbr_points_ledger_flush(db) < 0)
@@ -146,6 +148,13 @@ int mbr_stmt_done(struct mbr_db *db, sqlite3_stmt *st)
 	return 0;
 }
 
+sqlite3_stmt *mbr_stmt(struct mbr_db *db, const char *sql)
+{
+	return stmt_get(db, sql, 1);
+}
+
+/* The binders bind every parameter of their rows (NULLs too): no
+ * bindings to clear. */
 int mbr_rows_write(struct mbr_db *db, const struct mbr_rows_sql *q, size_t n, mbr_bind_row_fn bind, void *ctx)
 {
 	static const size_t rows[3] = { 1, 4, 16 };
@@ -157,7 +166,7 @@ int mbr_rows_write(struct mbr_db *db, const struct mbr_rows_sql *q, size_t n, mb
 
 		for (k = 2; rows[k] > n - i; k--)
 			;
-		if (!(st = mbr_stmt(db, q->sql[k])))
+		if (!(st = stmt_get(db, q->sql[k], 0)))
 			return MBR_EDB;
 		for (j = 0; j < rows[k]; j++, i++)
 			bind(st, (int)j * q->ncols, i, ctx);

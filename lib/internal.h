@@ -65,7 +65,8 @@ struct mbr_rows_sql {
 #define MBR_ROWS16_(r) MBR_ROWS4_(r) ", " MBR_ROWS4_(r) ", " MBR_ROWS4_(r) ", " MBR_ROWS4_(r)
 #define MBR_ROWS_SQL(head, row, tail, ncols) \
 	{ { head row tail, head MBR_ROWS4_(row) tail, head MBR_ROWS16_(row) tail }, ncols }
-/* Bind row i's values to st's parameters base + 1 .. base + ncols. */
+/* Bind row i's values to st's parameters base + 1 .. base + ncols, every
+ * one of them (NULLs too: mbr_rows_write clears no bindings). */
 typedef void (*mbr_bind_row_fn)(sqlite3_stmt *st, int base, size_t i, void *ctx);
 /* Write rows 0 .. n - 1, binding each with bind. */
 int mbr_rows_write(struct mbr_db *db, const struct mbr_rows_sql *q, size_t n, mbr_bind_row_fn bind, void *ctx);

@@ -91,6 +91,7 @@ enum { AGG_STORE_DAY, AGG_MEMBER_DAY, AGG_CATEGORY_DAY };
 
 struct agg {
 	int used, kind;
+	uint64_t hash;			/* of the key, compared before it */
 	int64_t member, day;
 	char store[32], category[64];
 	int64_t v[8];
@@ -120,13 +121,14 @@ struct payment {
 struct pend_sale {
 	int64_t id, ts, day, member, original, total, discount, items, points, residue, paid, version, batch,
 		coupon_discount;
-	size_t store, receipt, coupon, lines, payments;
+	size_t store, receipt, coupon, lines, payments, lines_len, payments_len;
 };
 
 /* A catalogue entry cached for the run: SKUs are few, lines are many. */
 struct product {
 	char *sku;
 	char *category;
+	uint64_t hash;			/* of sku, compared before it */
 };
 
 struct mbr_sale_import {
@@ -186,6 +188,9 @@ struct mbr_sale_import {
 	/* the open receipt's member, looked up in the reading thread */
 	int has_ahead;
 	struct mbr_sale_member ahead;
+	/* its time, parsed there (ts_ahead, if has_ts_ahead) */
+	int has_ts_ahead;
+	int64_t ts_ahead;
 	/* the reading thread found the open receipt not recorded before
 	 * this import began (see existing_receipt) */
 	int absent_before;
@@ -208,13 +213,27 @@ static uint64_t hash_str(const char *s)
 	return h;
 }
 
-static struct product *prod_slot(struct mbr_sale_import *im, const char *sku)
+/* hash_str mixed (splitmix64's finaliser): FNV-1a's low bits are weak */
+static uint64_t hash_mix(uint64_t h)
 {
-	size_t mask = im->aprod - 1, i = (size_t)hash_str(sku) & mask;
+	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+	return h ^ (h >> 31);
+}
 
-	while (im->prod[i].sku && strcmp(im->prod[i].sku, sku))
+/* The slot of sku (its hash h), or the empty slot where it would go. */
+static struct product *prod_find(struct mbr_sale_import *im, const char *sku, uint64_t h)
+{
+	size_t mask = im->aprod - 1, i = (size_t)h & mask;
+
+	while (im->prod[i].sku && (im->prod[i].hash != h || strcmp(im->prod[i].sku, sku)))
 		i = (i + 1) & mask;
 	return &im->prod[i];
+}
+
+static struct product *prod_slot(struct mbr_sale_import *im, const char *sku)
+{
+	return prod_find(im, sku, hash_mix(hash_str(sku)));
 }
 
 static char *xstrdup(const char *s)
@@ -240,12 +259,13 @@ static void prod_put(struct mbr_sale_import *im, const char *sku, const char *ca
 			abort();
 		for (i = 0; i < n; i++)
 			if (old[i].sku)
-				*prod_slot(im, old[i].sku) = old[i];
+				*prod_find(im, old[i].sku, old[i].hash) = old[i];
 		free(old);
 	}
 	p = prod_slot(im, sku);
 	if (!p->sku) {
 		p->sku = xstrdup(sku);
+		p->hash = hash_mix(hash_str(sku));
 		im->nprod++;
 	} else {
 		free(p->category);
@@ -481,7 +501,7 @@ static void receipt_reset(struct mbr_sale_import *im)
 	mbr_buf_reset(&im->raw);
 	mbr_buf_reset(&im->bad);
 	im->member[0] = im->payment[0] = im->original[0] = im->coupon[0] = '\0';
-	im->has_ahead = im->absent_before = 0;
+	im->has_ahead = im->absent_before = im->has_ts_ahead = 0;
 }
 
 /* Hand every row of a rejected receipt to the reject callback. */
@@ -622,9 +642,11 @@ static int find_member(struct mbr_sale_import *im, const char *key, struct mbr_s
  * it wrote (seen_maybe).
  * A note is a run of parts, each a tag byte and its data:
  *   'R' store NUL receipt NUL   the receipt was not recorded before
+ *   'T' ts NUL int64_t          the line's time, parsed (mbr_time_parse)
  *   'M' key NUL struct mbr_sale_member   the member key names
- * A receipt found recorded, or a key not found, ambiguous or failing,
- * makes no part, and the import looks it up itself and says why.  The
+ * A receipt found recorded, a time that does not parse, or a key not
+ * found, ambiguous or failing, makes no part, and the import looks it up
+ * itself and says why.  The
  * connection's page cache is small (AHEAD_CACHE_KIB): member lookups are
  * at random anyway.
  */
@@ -637,6 +659,9 @@ struct mbr_sale_ahead {
 	int state;			/* 0: wait for go, 1: go, -1: cancelled */
 	int birthday;			/* unseal personal data, for birthdays */
 	char store[32];			/* the import's --store, for lines without one */
+	const char *time_format;	/* the import's --time-format, or NULL */
+	char last_ts_text[64];		/* the last time parsed, and its value */
+	int64_t last_ts;
 	char last[64];			/* the last key looked up, and its member */
 	int last_found;
 	struct mbr_sale_member last_sm;
@@ -684,6 +709,7 @@ void mbr_sale_ahead_go(struct mbr_sale_ahead *a, const struct mbr_sale_import *i
 	/* read by the thread only after go */
 	a->birthday = im->rules_birthday;
 	mbr_copy(a->store, sizeof(a->store), im->o.store ? im->o.store : "");
+	a->time_format = im->o.time_format;	/* the caller's, for the whole import */
 	ahead_set(a, 1);
 }
 
@@ -752,6 +778,16 @@ void mbr_sale_ahead_note(void *ctx, const char *const *val, struct mbr_buf *note
 			mbr_buf_add(note, receipt, strlen(receipt) + 1);
 		}
 	}
+	if (val[MBR_S_TS] && strlen(val[MBR_S_TS]) < sizeof(a->last_ts_text)) {
+		if (strcmp(val[MBR_S_TS], a->last_ts_text) &&
+		    mbr_time_parse(val[MBR_S_TS], a->time_format, &a->last_ts) == 0)
+			mbr_copy(a->last_ts_text, sizeof(a->last_ts_text), val[MBR_S_TS]);
+		if (!strcmp(val[MBR_S_TS], a->last_ts_text)) {
+			mbr_buf_addc(note, 'T');
+			mbr_buf_add(note, a->last_ts_text, strlen(a->last_ts_text) + 1);
+			mbr_buf_add(note, &a->last_ts, sizeof(a->last_ts));
+		}
+	}
 	if (!val[MBR_S_MEMBER] || trim_copy(key, sizeof(key), val[MBR_S_MEMBER]) < 0 || !key[0])
 		return;
 	if (strcmp(key, a->last)) {
@@ -766,11 +802,12 @@ void mbr_sale_ahead_note(void *ctx, const char *const *val, struct mbr_buf *note
 }
 
 /*
- * Take what the line's note says of the open receipt: that it was not
- * recorded before the import (receipt), its member (member).  A part for
- * another receipt or key is not taken.
+ * Take what the line's note says of the open receipt: when ts (the
+ * line's time, as written) is not NULL, that it was not recorded before
+ * the import and its time; when member, its member.  A part for another
+ * receipt, time or key is not taken.
  */
-static void take_note(struct mbr_sale_import *im, const char *note, size_t len, int receipt, int member)
+static void take_note(struct mbr_sale_import *im, const char *note, size_t len, const char *ts, int member)
 {
 	const char *p = note, *end = note + len;
 
@@ -786,9 +823,17 @@ static void take_note(struct mbr_sale_import *im, const char *note, size_t len, 
 
 			if (kr == (size_t)(end - r))
 				return;
-			if (receipt && !strcmp(p, im->store) && !strcmp(r, im->receipt))
+			if (ts && !strcmp(p, im->store) && !strcmp(r, im->receipt))
 				im->absent_before = 1;
 			p = r + kr + 1;
+		} else if (tag == 'T') {
+			if ((size_t)(end - (p + k + 1)) < sizeof(int64_t))
+				return;
+			if (ts && !strcmp(p, ts)) {
+				memcpy(&im->ts_ahead, p + k + 1, sizeof(int64_t));
+				im->has_ts_ahead = 1;
+			}
+			p += k + 1 + sizeof(int64_t);
 		} else if (tag == 'M') {
 			if ((size_t)(end - (p + k + 1)) < sizeof(im->ahead))
 				return;
@@ -1094,12 +1139,7 @@ struct recorded {
 
 static uint64_t seen_hash(const char *store, const char *receipt)
 {
-	uint64_t h = hash_str(store) * 31 ^ hash_str(receipt);
-
-	/* mixed (splitmix64's finaliser): FNV-1a's low bits are weak */
-	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-	return h ^ (h >> 31);
+	return hash_mix(hash_str(store) * 31 ^ hash_str(receipt));
 }
 
 static void seen_add(struct mbr_sale_import *im, const char *store, const char *receipt)
@@ -1291,7 +1331,7 @@ static uint64_t agg_hash(int kind, int64_t member, int64_t day, const char *stor
 	h ^= (uint64_t)kind * 0x9e3779b97f4a7c15ULL;
 	h ^= (uint64_t)member * 0xbf58476d1ce4e5b9ULL;
 	h ^= (uint64_t)day * 0x94d049bb133111ebULL;
-	return h ^ (h >> 31);
+	return hash_mix(h);
 }
 
 /* Key order of the aggregate tables, so that a flush writes each b-tree
@@ -1391,16 +1431,17 @@ static int agg_get(struct mbr_sale_import *im, int kind, int64_t member, int64_t
 {
 	size_t i;
 	struct agg *a;
+	uint64_t h;
 	int rc;
 
 	if (im->nagg * 4 >= AGG_SLOTS * 3 && (rc = agg_flush(im)) < 0)
 		return rc;
-	i = (size_t)agg_hash(kind, member, day, store, category) & (AGG_SLOTS - 1);
-	for (;; i = (i + 1) & (AGG_SLOTS - 1)) {
+	h = agg_hash(kind, member, day, store, category);
+	for (i = (size_t)h & (AGG_SLOTS - 1);; i = (i + 1) & (AGG_SLOTS - 1)) {
 		a = &im->agg[i];
 		if (!a->used)
 			break;
-		if (a->kind == kind && a->member == member && a->day == day && !strcmp(a->store, store) &&
+		if (a->hash == h && a->kind == kind && a->member == member && a->day == day && !strcmp(a->store, store) &&
 		    !strcmp(a->category, category)) {
 			*out = a;
 			return 0;
@@ -1408,6 +1449,7 @@ static int agg_get(struct mbr_sale_import *im, int kind, int64_t member, int64_t
 	}
 	memset(a, 0, sizeof(*a));
 	a->used = 1;
+	a->hash = h;
 	a->kind = kind;
 	a->member = member;
 	a->day = day;
@@ -2088,8 +2130,8 @@ static void sale_bind(sqlite3_stmt *st, int b, size_t i, void *ctx)
 	else
 		sqlite3_bind_null(st, b + 16);
 	sqlite3_bind_int64(st, b + 17, p->coupon_discount);
-	sqlite3_bind_text(st, b + 18, im->ptext.buf + p->lines, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, b + 19, im->ptext.buf + p->payments, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, b + 18, im->ptext.buf + p->lines, (int)p->lines_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, b + 19, im->ptext.buf + p->payments, (int)p->payments_len, SQLITE_STATIC);
 }
 
 /* Write the pending sales. */
@@ -2226,6 +2268,7 @@ static void pend_add(struct mbr_sale_import *im, struct pend_sale *p, const stru
 		mbr_buf_add(&im->ptext, j, (size_t)(e - j));
 	}
 	mbr_buf_add(&im->ptext, "]", 2);
+	p->lines_len = im->ptext.len - 1 - p->lines;
 	p->payments = im->ptext.len;
 	mbr_buf_addc(&im->ptext, '[');
 	for (i = 0; i < npay; i++) {
@@ -2241,6 +2284,7 @@ static void pend_add(struct mbr_sale_import *im, struct pend_sale *p, const stru
 		mbr_buf_add(&im->ptext, j, (size_t)(e - j));
 	}
 	mbr_buf_add(&im->ptext, "]", 2);
+	p->payments_len = im->ptext.len - 1 - p->payments;
 	im->psale[im->npsale++] = *p;
 }
 
@@ -2736,13 +2780,15 @@ static int sale_line(struct mbr_sale_import *im, const char *const *v, const cha
 		}
 		if (!*receipt)
 			receipt_bad(im, "%s:%ld: receipt: missing or longer than 63 bytes", file, lineno);
-		if (note_len)
-			take_note(im, note, note_len, 1, 0);
-		/* the receipt's time is its first line's */
+		/* the receipt's time is its first line's (parsed ahead, if noted) */
 		tsv = val(v, MBR_S_TS);
+		if (note_len)
+			take_note(im, note, note_len, tsv, 0);
 		if (strcmp(tsv, im->last_ts_text) || !im->last_ts_text[0]) {
 			mbr_copy(im->last_ts_text, sizeof(im->last_ts_text), tsv);
-			if (mbr_time_parse(tsv, im->o.time_format, &im->last_ts) < 0) {
+			if (im->has_ts_ahead)
+				im->last_ts = im->ts_ahead;
+			else if (mbr_time_parse(tsv, im->o.time_format, &im->last_ts) < 0) {
 				im->last_ts_text[0] = '\0';
 				receipt_bad(im, "%s:%ld: ts: '%s' is not a time%s%s", file, lineno, tsv,
 					    im->o.time_format ? " in format " : "", im->o.time_format ? im->o.time_format : "");
@@ -2759,7 +2805,7 @@ static int sale_line(struct mbr_sale_import *im, const char *const *v, const cha
 		if (trim_copy(im->member, sizeof(im->member), v[MBR_S_MEMBER]) < 0)
 			receipt_bad(im, "%s:%ld: member: longer than 63 bytes", file, lineno);
 		else if (note_len)
-			take_note(im, note, note_len, 0, 1);
+			take_note(im, note, note_len, NULL, 1);
 	}
 	if (!im->payment[0] && v[MBR_S_PAYMENT] && trim_copy(im->payment, sizeof(im->payment), v[MBR_S_PAYMENT]) < 0)
 		receipt_bad(im, "%s:%ld: payment: longer than 255 bytes", file, lineno);

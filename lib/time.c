@@ -125,10 +125,11 @@ static long offset_at(time_t t)
  * The offset of the last local hour converted, when the whole hour has
  * one offset: an import's timestamps come hour by hour, and mktime and
  * localtime per line were a twentieth of its time.  zone_gen changes
- * with the zone.
+ * with the zone (set before any thread starts).  One cache per thread: a
+ * sale import parses its times in its reading thread (sale.c).
  */
 static unsigned zone_gen;
-static struct {
+static _Thread_local struct {
 	int valid;
 	unsigned gen;
 	int year, mon, day, hour;
@@ -452,9 +453,9 @@ static int64_t day_and_offset(int64_t utc, long *off)
  * quarter hour has one offset and one day (as it has wherever offsets and
  * their changes fall on quarter hours, which is everywhere since the
  * 1970s): an import's receipts come in time order, and localtime_r for
- * each cost more than a twentieth of an import.
+ * each cost more than a twentieth of an import.  One cache per thread.
  */
-static struct {
+static _Thread_local struct {
 	int valid;
 	unsigned gen;
 	int64_t quarter, day;

@@ -602,7 +602,8 @@ static void test_written_behind(void **state)
  * The parts of a note (see mbr_sale_ahead_note): whether it says its
  * receipt (store S01) was not recorded before the import (*receipt: the
  * receipt, or ""), and the member it carries (*key, *sm; key "" if none).
- * Fails the test on a malformed note.
+ * A time it carries must be its text's.  Fails the test on a malformed
+ * note.
  */
 static void note_parts(const char *note, size_t len, char *receipt, size_t rsz, char *key, size_t ksz,
 		       struct mbr_sale_member *sm)
@@ -613,7 +614,14 @@ static void note_parts(const char *note, size_t len, char *receipt, size_t rsz, 
 	while (p < end) {
 		char tag = *p++;
 
-		if (tag == 'R') {
+		if (tag == 'T') {
+			int64_t noted, want;
+
+			memcpy(&noted, p + strlen(p) + 1, sizeof(noted));
+			assert_int_equal(mbr_time_parse(p, NULL, &want), MBR_OK);
+			assert_int_equal(noted, want);
+			p += strlen(p) + 1 + sizeof(noted);
+		} else if (tag == 'R') {
 			assert_string_equal(p, "S01");
 			p += strlen(p) + 1;
 			mbr_copy(receipt, rsz, p);
