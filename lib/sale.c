@@ -1334,24 +1334,22 @@ static uint64_t agg_hash(int kind, int64_t member, int64_t day, const char *stor
 	return hash_mix(h);
 }
 
-/* Key order of the aggregate tables, so that a flush writes each b-tree
- * in order instead of at random (member x day is most of the keys). */
+/* Near key order of the aggregate tables, so that a flush writes each
+ * b-tree where it was writing instead of at random: by kind, day and
+ * member (agg_member_day's key, most of the rows), the rest by hash (a
+ * day's category rows are a few pages at the end of their table; the
+ * store rows are few). */
 static int agg_cmp(const void *x, const void *y)
 {
 	const struct agg *a = *(const struct agg *const *)x, *b = *(const struct agg *const *)y;
-	int c;
 
 	if (a->kind != b->kind)
 		return a->kind < b->kind ? -1 : 1;
-	if (a->kind == AGG_STORE_DAY && (c = strcmp(a->store, b->store)) != 0)
-		return c;
 	if (a->day != b->day)
 		return a->day < b->day ? -1 : 1;
-	if (a->kind == AGG_CATEGORY_DAY && (c = strcmp(a->store, b->store)) != 0)
-		return c;
-	if (a->kind == AGG_CATEGORY_DAY)
-		return strcmp(a->category, b->category);
-	return a->member < b->member ? -1 : a->member > b->member;
+	if (a->member != b->member)
+		return a->member < b->member ? -1 : 1;
+	return (a->hash > b->hash) - (a->hash < b->hash);
 }
 
 static const struct mbr_rows_sql agg_sql[3] = {
@@ -1604,6 +1602,21 @@ static int return_credit_split(struct mbr_sale_import *im, const struct original
 	return 0;
 }
 
+/* "STORE/RECEIPT", the open receipt's reference in ledgers (both fit:
+ * 31 and 63 bytes at most). */
+static void receipt_ref(const struct mbr_sale_import *im, char *ref, size_t size)
+{
+	size_t a = strlen(im->store), b = strlen(im->receipt);
+
+	if (a + 1 + b >= size) {
+		snprintf(ref, size, "%s/%s", im->store, im->receipt);
+		return;
+	}
+	memcpy(ref, im->store, a);
+	ref[a] = '/';
+	memcpy(ref + a + 1, im->receipt, b + 1);
+}
+
 /*
  * Pay (or, for returns, pay back) the receipt's stored-value and
  * gift-card parts, and use its count-card uses.  A return's share of
@@ -1629,7 +1642,7 @@ static int pay_prepaid(struct mbr_sale_import *im, const struct payment *pay, in
 		} else if (strcmp(pay[i].method, "stored_value")) {
 			continue;
 		}
-		snprintf(ref, sizeof(ref), "%s/%s", im->store, im->receipt);	/* here: most receipts need none */
+		receipt_ref(im, ref, sizeof(ref));	/* here: most receipts need none */
 		if (pay[i].amount > 0) {
 			if ((rc = mbr_sv_spend(db, &acct, pay[i].amount, sale, im->store, ts, ref, &used)) < 0)
 				return rc == MBR_EINVAL ? MBR_EDB : rc;	/* checked above: cannot fail now */
@@ -2218,12 +2231,21 @@ static char *json_str(char *p, const char *s)
 
 static char *json_int(char *p, int64_t v)
 {
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+				    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+				    "8081828384858687888990919293949596979899";
 	char d[24], *q = d + sizeof(d);
 	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
 
-	do
-		*--q = (char)('0' + u % 10);
-	while ((u /= 10) != 0);
+	while (u >= 10) {	/* two digits at a time */
+		uint64_t r = u % 100;
+
+		u /= 100;
+		*--q = pairs[2 * r + 1];
+		*--q = pairs[2 * r];
+	}
+	if (u || q == d + sizeof(d))
+		*--q = (char)('0' + u);
 	if (v < 0)
 		*--q = '-';
 	memcpy(p, q, (size_t)(d + sizeof(d) - q));
@@ -2615,7 +2637,7 @@ static int write_receipt(struct mbr_sale_import *im)
 	if (member) {
 		struct mbr_post p;
 
-		snprintf(ref, sizeof(ref), "%s/%s", im->store, im->receipt);
+		receipt_ref(im, ref, sizeof(ref));
 		memset(&p, 0, sizeof(p));
 		p.member = member;
 		p.source = "sale";
