@@ -1008,22 +1008,30 @@ static void test_version_checks(void **state)
 	mbr_db_close(open_db(path, MBR_OPEN_RW));
 }
 
+/* Open the database at path and migrate it from schema from to the latest. */
+static struct mbr_db *migrated(const char *path, int from)
+{
+	struct mbr_db *db = open_db(path, MBR_OPEN_RW | MBR_OPEN_MIGRATE);
+	int was, to;
+
+	assert_int_equal(mbr_db_migrate(db, &was, &to), MBR_OK);
+	assert_int_equal(was, from);
+	assert_int_equal(to, mbr_db_latest_version());
+	return db;
+}
+
 /* Migration 5 moves members' balances from members.points to
  * points_balances, and rows of no points make none (then 6 runs). */
 static void test_migration5_balances(void **state)
 {
 	const char *path = make_db("m5.db");
 	struct mbr_db *db;
-	int from, to;
 
 	(void)state;
 	undo_migration5(path);
 	raw_exec(path, "INSERT INTO members(id, uid, created_at, updated_at, points) VALUES"
 		       " (1, 'S01-1', 0, 0, 120), (2, 'S01-2', 0, 0, 0), (3, 'S01-3', 0, 0, -30)");
-	db = open_db(path, MBR_OPEN_RW | MBR_OPEN_MIGRATE);
-	assert_int_equal(mbr_db_migrate(db, &from, &to), MBR_OK);
-	assert_int_equal(from, 4);
-	assert_int_equal(to, 7);
+	db = migrated(path, 4);
 	assert_int_equal(pragma(db, "SELECT COUNT(*) FROM points_balances"), 2);
 	assert_int_equal(pragma(db, "SELECT points FROM points_balances WHERE member = 1"), 120);
 	assert_int_equal(pragma(db, "SELECT points FROM points_balances WHERE member = 3"), -30);
@@ -1037,7 +1045,6 @@ static void test_migration6_lines(void **state)
 {
 	const char *path = make_db("m6.db");
 	struct mbr_db *db;
-	int from, to;
 
 	(void)state;
 	raw_exec(path, UNDO_MIGRATION6
@@ -1045,10 +1052,7 @@ static void test_migration6_lines(void **state)
 		       " (2, 'S01', 'R2', 0, 0, 0);"
 		       "INSERT INTO sale_lines VALUES (1, 2, 'B', 1, 150, 0, 150), (1, 1, 'A\"x', 2, 150, 0, 300);"
 		       "INSERT INTO payments VALUES (1, 'wechat', 400), (1, 'cash', 50);");
-	db = open_db(path, MBR_OPEN_RW | MBR_OPEN_MIGRATE);
-	assert_int_equal(mbr_db_migrate(db, &from, &to), MBR_OK);
-	assert_int_equal(from, 5);
-	assert_int_equal(to, 7);
+	db = migrated(path, 5);
 	assert_int_equal(pragma(db, "SELECT COUNT(*) FROM sale_lines"), 2);
 	assert_int_equal(pragma(db, "SELECT qty FROM sale_lines WHERE sale = 1 AND line = 1 AND sku = 'A\"x'"), 2);
 	assert_int_equal(pragma(db, "SELECT amount FROM sale_lines WHERE sale = 1 AND line = 2 AND sku = 'B'"), 150);

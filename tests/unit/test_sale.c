@@ -1149,6 +1149,19 @@ static void test_undo_then_return_uses_own_lot(void **state)
 	mbr_db_close(db);
 }
 
+/* After R0 and R1 (100 points each, in lots), X1 giving back 40.00 of R1:
+ * R1's lot lost 40, R0's none; the member (m) has 160. */
+static void assert_own_lots(struct mbr_db *db, int64_t m)
+{
+	int64_t l0 = qi(db, "SELECT id FROM points_ledger WHERE ref = 'S01/R0' AND kind = 'earn'");
+	int64_t l1 = qi(db, "SELECT id FROM points_ledger WHERE ref = 'S01/R1' AND kind = 'earn'");
+
+	assert_int_equal(qi(db, "SELECT remaining FROM points_lots WHERE id = %lld", (long long)l1), 60);
+	assert_int_equal(qi(db, "SELECT remaining FROM points_lots WHERE id = %lld", (long long)l0), 100);
+	assert_int_equal(balance(db, m), 160);
+	assert_sound(db);
+}
+
 /* The reversal of a referenced return comes out of the sale's own lot
  * (so it does not eat points that lapse sooner). */
 static void test_return_uses_own_lot(void **state)
@@ -1156,20 +1169,15 @@ static void test_return_uses_own_lot(void **state)
 	struct mbr_db *db = new_db();
 	struct mbr_sale_stats st;
 	struct errors e = errs_init();
-	int64_t m, l0, l1;
+	int64_t m;
 
 	(void)state;
 	m = add_member(db, "M001", NULL);
 	load_rules(db, "effective 2025-01-01\nexpiry months 12\n");
 	IMPORT_OK(db, &st, &e, { "R0", T1, "M001", "A", "1", "100.00" });
 	IMPORT_OK(db, &st, &e, { "R1", T2, "M001", "A", "1", "100.00" });
-	l0 = qi(db, "SELECT id FROM points_ledger WHERE ref = 'S01/R0' AND kind = 'earn'");
-	l1 = qi(db, "SELECT id FROM points_ledger WHERE ref = 'S01/R1' AND kind = 'earn'");
 	IMPORT_OK(db, &st, &e, { "X1", T3, "M001", "A", "-1", "40.00", NULL, "R1" });
-	assert_int_equal(qi(db, "SELECT remaining FROM points_lots WHERE id = %lld", (long long)l1), 60);
-	assert_int_equal(qi(db, "SELECT remaining FROM points_lots WHERE id = %lld", (long long)l0), 100);
-	assert_int_equal(balance(db, m), 160);
-	assert_sound(db);
+	assert_own_lots(db, m);
 	mbr_buf_release(&e.all);
 	mbr_db_close(db);
 }
@@ -1186,7 +1194,7 @@ static void test_return_in_same_import_uses_own_lot(void **state)
 	struct mbr_db *db = new_db();
 	struct mbr_sale_stats st;
 	struct errors e = errs_init();
-	int64_t m, l0, l1;
+	int64_t m;
 
 	(void)state;
 	m = add_member(db, "M001", NULL);
@@ -1195,12 +1203,7 @@ static void test_return_in_same_import_uses_own_lot(void **state)
 		  { "X1", T3, "M001", "A", "-1", "40.00", NULL, "R1" },
 		  { "R2", T3, "M001", "A", "1", "30.00", "points:1.00;cash" },
 		  { "X2", T3, "M001", "A", "-1", "30.00", "points:-1.00;cash", "R2" });
-	l0 = qi(db, "SELECT id FROM points_ledger WHERE ref = 'S01/R0' AND kind = 'earn'");
-	l1 = qi(db, "SELECT id FROM points_ledger WHERE ref = 'S01/R1' AND kind = 'earn'");
-	assert_int_equal(qi(db, "SELECT remaining FROM points_lots WHERE id = %lld", (long long)l1), 60);
-	assert_int_equal(qi(db, "SELECT remaining FROM points_lots WHERE id = %lld", (long long)l0), 100);
-	assert_int_equal(balance(db, m), 160);
-	assert_sound(db);
+	assert_own_lots(db, m);
 	mbr_buf_release(&e.all);
 	mbr_db_close(db);
 }
