@@ -1234,6 +1234,18 @@ static void test_lines_as_json(void **state)
 	assert_int_equal(qi(db, "SELECT amount FROM payments WHERE method = 'cash' AND sale ="
 			     " (SELECT id FROM sales WHERE receipt = 'R1')"), 500);
 	assert_int_equal(qi(db, "SELECT SUM(amount) FROM sale_lines"), 500);
+	/* escaped as json_quote escapes, so that a search finds a SKU sold
+	 * (a product moved to another category restates its sales) */
+	IMPORT_OK(db, &st, &e, { "R3", T1, NULL, "T\tX\n\x1f", "1", "1.00" });
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM sales WHERE instr(lines, json_quote('T' || char(9) || 'X' ||"
+			     " char(10) || char(31))) > 0"), 1);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM sales WHERE instr(lines, json_quote('A\"B\\C')) > 0"), 1);
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	assert_int_equal(mbr_product_upsert(db, "T\tX\n\x1f", NULL, "other", NULL), 1);
+	assert_int_equal(mbr_product_upsert(db, "A\"B\\C", NULL, "other", NULL), 1);
+	assert_int_equal(mbr_product_upsert(db, "T\tX", NULL, "other", NULL), 0);	/* never sold */
+	assert_int_equal(mbr_agg_rebuild(db), MBR_OK);	/* as mbr-sale products does after a move */
+	assert_int_equal(mbr_commit(db), MBR_OK);
 	assert_sound(db);
 	mbr_buf_release(&e.all);
 	mbr_db_close(db);
