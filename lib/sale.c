@@ -671,7 +671,7 @@ struct mbr_sale_ahead {
 	struct mbr_sale_member last_sm;
 	char last_store[32], last_receipt[64];	/* the last receipt probed */
 	int last_absent;		/* not recorded before the import */
-	int reading;			/* its read transaction is open */
+	int began;			/* its read transaction was begun */
 };
 
 int mbr_sale_ahead_open(const char *path, struct mbr_sale_ahead **out)
@@ -765,8 +765,10 @@ void mbr_sale_ahead_note(void *ctx, const char *const *val, struct mbr_buf *note
 	/* One read transaction for the whole import: what it reads cannot
 	 * change meanwhile, and a transaction a look-up took locks and
 	 * checked the files each time.  It ends when the handle is freed. */
-	if (!a->reading)
-		a->reading = mbr_db_exec(a->db, "BEGIN") == 0;
+	if (!a->began) {
+		a->began = 1;
+		(void)mbr_db_exec(a->db, "BEGIN");	/* without it, a transaction a look-up */
+	}
 	/* the receipt, named as sale_line names it */
 	if (trim_copy(store, sizeof(store), val[MBR_S_STORE] && !blank(val[MBR_S_STORE]) ? val[MBR_S_STORE]
 				 : a->store) == 0 && store[0] &&
