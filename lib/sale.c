@@ -733,20 +733,23 @@ void mbr_sale_ahead_free(struct mbr_sale_ahead *a)
 	free(a);
 }
 
-/* Was the receipt recorded before the import?  1 (not), 0 (it was, or
- * the probe failed: the import probes again and says why). */
-static int ahead_absent(struct mbr_db *db, const char *store, const char *receipt)
+/* Is (store, receipt) among the sales db holds?  1, 0 or < 0.  A probe of
+ * the unique (store, receipt) index alone, for the import and for the
+ * reading thread's connection. */
+static int receipt_recorded(struct mbr_db *db, const char *store, const char *receipt)
 {
 	sqlite3_stmt *st = mbr_stmt(db, "SELECT 1 FROM sales WHERE store = ? AND receipt = ?");
 	int rc;
 
 	if (!st)
-		return 0;
+		return MBR_EDB;
 	sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, receipt, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE;
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return rc == SQLITE_ROW;
+	return mbr_db_sqlerr(db, "sales");
 }
 
 void mbr_sale_ahead_note(void *ctx, const char *const *val, struct mbr_buf *note)
@@ -776,7 +779,9 @@ void mbr_sale_ahead_note(void *ctx, const char *const *val, struct mbr_buf *note
 		if (strcmp(receipt, a->last_receipt) || strcmp(store, a->last_store)) {
 			mbr_copy(a->last_store, sizeof(a->last_store), store);
 			mbr_copy(a->last_receipt, sizeof(a->last_receipt), receipt);
-			a->last_absent = ahead_absent(a->db, store, receipt);
+			/* not noted when recorded, or when the probe failed: the
+			 * import probes again and says why */
+			a->last_absent = receipt_recorded(a->db, store, receipt) == 0;
 		}
 		if (a->last_absent) {
 			mbr_buf_addc(note, 'R');
@@ -1194,14 +1199,8 @@ static int existing_receipt(struct mbr_sale_import *im, struct recorded *r)
 		return 0;
 	if (pend_has(im) && (rc = pend_flush(im)) < 0)
 		return rc;
-	if (!(st = mbr_stmt(im->db, "SELECT 1 FROM sales WHERE store = ? AND receipt = ?")))
-		return MBR_EDB;
-	sqlite3_bind_text(st, 1, im->store, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, im->receipt, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(im->db, "sales");
+	if ((rc = receipt_recorded(im->db, im->store, im->receipt)) <= 0)
+		return rc;
 	st = mbr_stmt(im->db,
 		"SELECT COALESCE(s.batch, 0), s.total, s.discount, s.coupon_discount, s.items, COALESCE(s.member, 0),"
 		" COALESCE(m.status = 'erased', 0), COALESCE(m.uid, ''), COALESCE(o.receipt, ''), s.id"
