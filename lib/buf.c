@@ -107,8 +107,8 @@ void mbr_buf_grow(struct mbr_buf *b, size_t extra)
 	b->alloc = n;
 }
 
-/* Append len bytes of data (which may contain NULs, and may point into b). */
-void mbr_buf_add(struct mbr_buf *b, const void *data, size_t len)
+/* mbr_buf_add when b may need to grow (mbr.h) */
+void mbr_buf_add_grow(struct mbr_buf *b, const void *data, size_t len)
 {
 	const char *d = data;
 
@@ -133,8 +133,8 @@ void mbr_buf_adds(struct mbr_buf *b, const char *s)
 	mbr_buf_add(b, s, strlen(s));
 }
 
-/* Append one byte c. */
-void mbr_buf_addc(struct mbr_buf *b, int c)
+/* mbr_buf_addc when b may need to grow (mbr.h) */
+void mbr_buf_addc_grow(struct mbr_buf *b, int c)
 {
 	mbr_buf_grow(b, 1);
 	b->buf[b->len++] = (char)c;

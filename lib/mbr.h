@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #define MBR_VERSION "0.1.0"
 
@@ -77,9 +78,35 @@ void mbr_buf_init(struct mbr_buf *b);
 void mbr_buf_release(struct mbr_buf *b);
 void mbr_buf_reset(struct mbr_buf *b);			/* len = 0, keep memory */
 void mbr_buf_grow(struct mbr_buf *b, size_t extra);
-void mbr_buf_add(struct mbr_buf *b, const void *data, size_t len);
+void mbr_buf_add_grow(struct mbr_buf *b, const void *data, size_t len);
+void mbr_buf_addc_grow(struct mbr_buf *b, int c);
 void mbr_buf_adds(struct mbr_buf *b, const char *s);
-void mbr_buf_addc(struct mbr_buf *b, int c);
+
+/*
+ * Append len bytes of data (which may contain NULs, and may point into b),
+ * and one byte c.  Inline for the common case, room already there (a CSV
+ * reader appends tens of times a line): the rest is in buf.c.
+ */
+static inline void mbr_buf_add(struct mbr_buf *b, const void *data, size_t len)
+{
+	if (len < b->alloc - b->len) {	/* alloc is 0 for the static empty string */
+		memmove(b->buf + b->len, data, len);
+		b->len += len;
+		b->buf[b->len] = '\0';
+	} else {
+		mbr_buf_add_grow(b, data, len);
+	}
+}
+
+static inline void mbr_buf_addc(struct mbr_buf *b, int c)
+{
+	if (b->alloc - b->len >= 2) {
+		b->buf[b->len++] = (char)c;
+		b->buf[b->len] = '\0';
+	} else {
+		mbr_buf_addc_grow(b, c);
+	}
+}
 void mbr_buf_addf(struct mbr_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void mbr_buf_vaddf(struct mbr_buf *b, const char *fmt, va_list ap);

@@ -67,7 +67,7 @@ const struct mbr_col mbr_sale_cols[MBR_S_COUNT] = {
  * day (items cannot either: at most MAX_LINES lines of QTY_MAX units).
  */
 #define RECEIPT_MAX 1000000000000000LL
-#define AGG_SLOTS 16384		/* power of two; 3 MiB of accumulators, flushed in key order */
+#define AGG_SLOTS 4096		/* power of two; 768 KiB of accumulators, flushed in key order */
 
 /*
  * What a return is, the one definition that the engine (scoring, the
@@ -650,11 +650,15 @@ static int find_member(struct mbr_sale_import *im, const char *key, struct mbr_s
  *   'M' key NUL struct mbr_sale_member   the member key names
  * A receipt found recorded, a time that does not parse, or a key not
  * found, ambiguous or failing, makes no part, and the import looks it up
- * itself and says why.  The
- * connection's page cache is small (AHEAD_CACHE_KIB): member lookups are
- * at random anyway.
+ * itself and says why.
+ * Member lookups are at random: each reads a page of the members_card
+ * index and one of members, and a page not in this connection's cache
+ * is a read(2).  The cache (AHEAD_CACHE_KIB) is what the memory bar
+ * leaves: 200k members are 21 MiB of such pages; with 2 MiB a 1M-line
+ * import made 426k reads here (a fifth of this thread's time), with
+ * 4 MiB (the accumulators gave up 2 MiB for it, sale.c AGG_SLOTS) 366k.
  */
-#define AHEAD_CACHE_KIB 2048
+#define AHEAD_CACHE_KIB 4096
 
 struct mbr_sale_ahead {
 	struct mbr_db *db;
@@ -1339,22 +1343,34 @@ static uint64_t agg_hash(int kind, int64_t member, int64_t day, const char *stor
 	return hash_mix(h);
 }
 
-/* Near key order of the aggregate tables, so that a flush writes each
- * b-tree where it was writing instead of at random: by kind, day and
- * member (agg_member_day's key, most of the rows), the rest by hash (a
- * day's category rows are a few pages at the end of their table; the
- * store rows are few). */
+/*
+ * The key order of each aggregate table, so that a flush appends to each
+ * b-tree (or writes it where it last wrote) instead of at random: these
+ * tables are keyed without a rowid, and SQLite splits such a b-tree's
+ * pages for every few rows inserted out of order (a 100k-line import
+ * split agg_category_day's pages 1,236 times in hash order, 3 times as
+ * often as in key order).  Text compares as SQLite's BINARY collation
+ * does (strcmp compares unsigned bytes).
+ *   agg_store_day     (store, day)
+ *   agg_member_day    (day, member)
+ *   agg_category_day  (day, store, category)
+ */
 static int agg_cmp(const void *x, const void *y)
 {
 	const struct agg *a = *(const struct agg *const *)x, *b = *(const struct agg *const *)y;
+	int c;
 
 	if (a->kind != b->kind)
 		return a->kind < b->kind ? -1 : 1;
+	if (a->kind == AGG_STORE_DAY && (c = strcmp(a->store, b->store)) != 0)
+		return c;
 	if (a->day != b->day)
 		return a->day < b->day ? -1 : 1;
-	if (a->member != b->member)
-		return a->member < b->member ? -1 : 1;
-	return (a->hash > b->hash) - (a->hash < b->hash);
+	if (a->kind == AGG_MEMBER_DAY)
+		return (a->member > b->member) - (a->member < b->member);
+	if (a->kind == AGG_CATEGORY_DAY && (c = strcmp(a->store, b->store)) != 0)
+		return c;
+	return strcmp(a->category, b->category);
 }
 
 static const struct mbr_rows_sql agg_sql[3] = {

@@ -111,6 +111,54 @@ static void test_grow_and_reset(void **state)
 	mbr_buf_release(&b);
 }
 
+/* mbr_buf_add and mbr_buf_addc append in place while there is room
+ * (inline, mbr.h) and grow otherwise: fill exactly to the last byte,
+ * then one more, both ways, and append part of b to itself in place. */
+static void test_room_edges(void **state)
+{
+	struct mbr_buf b = MBR_BUF_INIT;
+	size_t alloc;
+	char *p;
+
+	(void)state;
+	mbr_buf_addc(&b, 'x');		/* from the static empty string */
+	check_invariants(&b);
+	mbr_buf_reset(&b);
+	mbr_buf_grow(&b, 20);
+	alloc = b.alloc;
+	p = b.buf;
+	while (b.len + 2 < alloc)
+		mbr_buf_add(&b, "ab", 1);
+	mbr_buf_add(&b, "c", 1);	/* the last byte before the NUL */
+	assert_int_equal(b.len, alloc - 1);
+	assert_ptr_equal(b.buf, p);
+	assert_int_equal(b.alloc, alloc);
+	check_invariants(&b);
+	mbr_buf_add(&b, "d", 1);	/* no room: grows */
+	assert_true(b.alloc > alloc);
+	assert_int_equal(b.len, alloc);
+	assert_int_equal(b.buf[alloc - 2], 'c');
+	assert_int_equal(b.buf[alloc - 1], 'd');
+	check_invariants(&b);
+	mbr_buf_reset(&b);
+	alloc = b.alloc;
+	while (b.len + 2 < alloc)
+		mbr_buf_addc(&b, 'e');
+	mbr_buf_addc(&b, 'f');
+	assert_int_equal(b.len, alloc - 1);
+	assert_int_equal(b.alloc, alloc);
+	mbr_buf_addc(&b, 'g');
+	assert_true(b.alloc > alloc);
+	assert_int_equal(b.buf[alloc - 1], 'g');
+	check_invariants(&b);
+	mbr_buf_reset(&b);
+	mbr_buf_adds(&b, "abc");
+	mbr_buf_add(&b, b.buf + 1, 2);	/* in place: room is there */
+	assert_string_equal(b.buf, "abcbc");
+	check_invariants(&b);
+	mbr_buf_release(&b);
+}
+
 static void test_addf(void **state)
 {
 	struct mbr_buf b = MBR_BUF_INIT;
@@ -174,6 +222,7 @@ int main(void)
 		cmocka_unit_test(test_add_nul_bytes),
 		cmocka_unit_test(test_add_self),
 		cmocka_unit_test(test_grow_and_reset),
+		cmocka_unit_test(test_room_edges),
 		cmocka_unit_test(test_addf),
 		cmocka_unit_test(test_many_addc),
 		cmocka_unit_test(test_exit_status),
