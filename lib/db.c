@@ -926,12 +926,17 @@ int mbr_store_add(struct mbr_db *db, const char *code, const char *name)
 
 int mbr_store_exists(struct mbr_db *db, const char *code)
 {
+	uint64_t h = 14695981039346656037ULL;	/* FNV-1a */
+	const char *c;
 	sqlite3_stmt *st;
 	int rc, i;
 
-	/* asked once per imported row: the few codes of a chain are remembered */
+	/* asked for each receipt imported: the codes of a chain (most have
+	 * fewer than 64 stores) are remembered, each with a hash */
+	for (c = code; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
 	for (i = 0; i < db->nknown_store; i++)
-		if (!strcmp(db->known_store[i], code))
+		if (db->known_store[i].hash == h && !strcmp(db->known_store[i].code, code))
 			return 1;
 	if (!(st = mbr_stmt(db, "SELECT 1 FROM stores WHERE code = ?")))
 		return MBR_EDB;
@@ -939,9 +944,11 @@ int mbr_store_exists(struct mbr_db *db, const char *code)
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW) {
-		if (strlen(code) < sizeof(db->known_store[0]) &&
-		    db->nknown_store < (int)(sizeof(db->known_store) / sizeof(db->known_store[0])))
-			mbr_copy(db->known_store[db->nknown_store++], sizeof(db->known_store[0]), code);
+		if (strlen(code) < sizeof(db->known_store[0].code) &&
+		    db->nknown_store < (int)(sizeof(db->known_store) / sizeof(db->known_store[0]))) {
+			db->known_store[db->nknown_store].hash = h;
+			mbr_copy(db->known_store[db->nknown_store++].code, sizeof(db->known_store[0].code), code);
+		}
 		return 1;
 	}
 	return rc == SQLITE_DONE ? 0 : mbr_db_sqlerr(db, "stores");

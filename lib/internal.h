@@ -26,7 +26,10 @@ struct mbr_db {
 	int exp;			/* currency exponent */
 	char store[32];			/* this database's store code */
 	int64_t uid_next;		/* next local sequence for chain-unique keys, 0 = unknown */
-	char known_store[16][32];	/* store codes seen to exist (stores are never removed) */
+	struct {			/* store codes seen to exist (stores are never removed) */
+		uint64_t hash;		/* of the code, compared first */
+		char code[32];
+	} known_store[64];
 	int nknown_store;
 	struct mbr_buf err;
 	int in_tx;

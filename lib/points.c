@@ -29,19 +29,6 @@
 
 /* --------------------------------------------------- pending balances */
 
-/* Add ?2 to member ?1's cached balance. */
-static int balance_add(struct mbr_db *db, int64_t member, int64_t delta)
-{
-	sqlite3_stmt *st = mbr_stmt(db, "INSERT INTO points_balances(member, points) VALUES (?, ?)"
-				    " ON CONFLICT(member) DO UPDATE SET points = points + excluded.points");
-
-	if (!st)
-		return MBR_EDB;
-	sqlite3_bind_int64(st, 1, member);
-	sqlite3_bind_int64(st, 2, delta);
-	return mbr_stmt_done(db, st);
-}
-
 /* Member ?1's cached balance, without what is pending; no row if there
  * is no such member. */
 #define BALANCE_SQL "SELECT COALESCE((SELECT points FROM points_balances WHERE member = ?1), 0) FROM members WHERE id = ?1"
@@ -66,6 +53,21 @@ struct mbr_pending {
 	struct mbr_buf text;
 	int64_t next_id;		/* of the next entry, 0 until read */
 };
+
+/* Add each row's delta to its member's cached balance, 16 rows a
+ * statement: the balances pending in a bulk transaction (sorted by
+ * member, mbr_points_pending_flush), or one change made outside one. */
+static const struct mbr_rows_sql balance_sql = MBR_ROWS_SQL(
+	"INSERT OR FAIL INTO points_balances(member, points) VALUES ", "(?, ?)",
+	" ON CONFLICT(member) DO UPDATE SET points = points + excluded.points", 2);
+
+static void balance_bind(sqlite3_stmt *st, int b, size_t i, void *ctx)
+{
+	const struct pend *p = (const struct pend *)ctx + i;
+
+	sqlite3_bind_int64(st, b + 1, p->member);
+	sqlite3_bind_int64(st, b + 2, p->delta);
+}
 
 static struct mbr_pending *pending(struct mbr_db *db)
 {
@@ -205,8 +207,7 @@ int mbr_points_pending_flush(struct mbr_db *db)
 		if (pd->slot[i].member)
 			pd->slot[n++] = pd->slot[i];
 	qsort(pd->slot, n, sizeof(pd->slot[0]), pend_cmp);
-	for (i = 0; i < n && rc == 0; i++)
-		rc = balance_add(db, pd->slot[i].member, pd->slot[i].delta);
+	rc = mbr_rows_write(db, &balance_sql, n, balance_bind, pd->slot);
 	memset(pd->slot, 0, sizeof(pd->slot));
 	pd->n = 0;
 	return rc;
@@ -462,7 +463,11 @@ balance:
 					 : mbr_db_sqlerr(db, "points balance");
 	if (db->bulk)
 		return pend_add(db, p->member, p->points);
-	return balance_add(db, p->member, p->points);
+	{
+		struct pend one = { p->member, p->points };
+
+		return mbr_rows_write(db, &balance_sql, 1, balance_bind, &one);
+	}
 }
 
 /* A lot of points of entry `id` (a lot's id is its entry's), lapsing at expires_at. */

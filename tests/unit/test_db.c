@@ -487,6 +487,35 @@ static void test_open_readonly_file(void **state)
 	mbr_db_close(db);
 }
 
+/* Store codes are remembered as found (64 of them): more stores than
+ * that, codes alike but for a byte, and codes not there all answer right. */
+static void test_store_exists_many(void **state)
+{
+	const char *path = make_db("stores.db");
+	struct mbr_db *db;
+	char code[16];
+	int i, pass;
+
+	(void)state;
+	db = open_db(path, MBR_OPEN_RW);
+	for (i = 2; i <= 80; i++) {
+		snprintf(code, sizeof(code), "S%02d", i);
+		assert_int_equal(mbr_store_add(db, code, "a store"), MBR_OK);
+	}
+	for (pass = 0; pass < 2; pass++) {	/* the second pass answers from memory */
+		for (i = 1; i <= 80; i++) {
+			snprintf(code, sizeof(code), "S%02d", i);
+			assert_int_equal(mbr_store_exists(db, code), 1);
+		}
+		assert_int_equal(mbr_store_exists(db, "S81"), 0);
+		assert_int_equal(mbr_store_exists(db, "S0"), 0);
+		assert_int_equal(mbr_store_exists(db, "S010"), 0);
+		assert_int_equal(mbr_store_exists(db, "s01"), 0);
+		assert_int_equal(mbr_store_exists(db, ""), 0);
+	}
+	mbr_db_close(db);
+}
+
 /* A handle opened without MBR_OPEN_RW refuses writes. */
 static void test_open_readonly_handle(void **state)
 {
@@ -1305,6 +1334,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_never_creates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_foreign_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_readonly_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_exists_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_readonly_handle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_settings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
