@@ -56,7 +56,8 @@ struct mbr_pending {
 
 /* Add each row's delta to its member's cached balance, 16 rows a
  * statement: the balances pending in a bulk transaction (sorted by
- * member, mbr_points_pending_flush), or one change made outside one. */
+ * member, mbr_points_pending_flush), or one change made outside one
+ * (balance_add). */
 static const struct mbr_rows_sql balance_sql = MBR_ROWS_SQL(
 	"INSERT OR FAIL INTO points_balances(member, points) VALUES ", "(?, ?)",
 	" ON CONFLICT(member) DO UPDATE SET points = points + excluded.points", 2);
@@ -67,6 +68,14 @@ static void balance_bind(sqlite3_stmt *st, int b, size_t i, void *ctx)
 
 	sqlite3_bind_int64(st, b + 1, p->member);
 	sqlite3_bind_int64(st, b + 2, p->delta);
+}
+
+/* Add delta to member's cached balance now. */
+static int balance_add(struct mbr_db *db, int64_t member, int64_t delta)
+{
+	struct pend one = { member, delta };
+
+	return mbr_rows_write(db, &balance_sql, 1, balance_bind, &one);
 }
 
 static struct mbr_pending *pending(struct mbr_db *db)
@@ -463,11 +472,7 @@ balance:
 					 : mbr_db_sqlerr(db, "points balance");
 	if (db->bulk)
 		return pend_add(db, p->member, p->points);
-	{
-		struct pend one = { p->member, p->points };
-
-		return mbr_rows_write(db, &balance_sql, 1, balance_bind, &one);
-	}
+	return balance_add(db, p->member, p->points);
 }
 
 /* A lot of points of entry `id` (a lot's id is its entry's), lapsing at expires_at. */

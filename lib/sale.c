@@ -1349,10 +1349,10 @@ static uint64_t agg_hash(int kind, int64_t member, int64_t day, const char *stor
  * a 100k-line import's aggregate flushes took 342 M instructions in key
  * order, 378 M in the order the keys were first met (and 363 M with the
  * text parts in hash order and four times the accumulators).  These
- * tables are keyed without a rowid, so
- * even rows appended split a page every 30 rows or so (SQLite balances
- * such a b-tree's last pages at each split).  Text compares as SQLite's
- * BINARY collation does (strcmp compares unsigned bytes).
+ * tables are keyed without a rowid, so even rows appended split a page
+ * every 30 rows or so (SQLite balances such a b-tree's last pages at
+ * each split).  Text compares as SQLite's BINARY collation does (strcmp
+ * compares unsigned bytes).
  *   agg_store_day     (store, day)
  *   agg_member_day    (day, member)
  *   agg_category_day  (day, store, category)
