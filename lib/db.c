@@ -926,15 +926,12 @@ int mbr_store_add(struct mbr_db *db, const char *code, const char *name)
 
 int mbr_store_exists(struct mbr_db *db, const char *code)
 {
-	uint64_t h = 14695981039346656037ULL;	/* FNV-1a */
-	const char *c;
+	uint64_t h = mbr_hash_str(code);
 	sqlite3_stmt *st;
 	int rc, i;
 
 	/* asked for each receipt imported: the codes of a chain (most have
 	 * fewer than 64 stores) are remembered, each with a hash */
-	for (c = code; *c; c++)
-		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
 	for (i = 0; i < db->nknown_store; i++)
 		if (db->known_store[i].hash == h && !strcmp(db->known_store[i].code, code))
 			return 1;

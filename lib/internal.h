@@ -14,6 +14,16 @@
 
 struct mbr_key;
 
+/* FNV-1a of a string: the in-memory hash tables' (never stored). */
+static inline uint64_t mbr_hash_str(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
 struct mbr_db {
 	sqlite3 *sql;
 	char *path;

@@ -204,16 +204,7 @@ struct mbr_sale_import {
 
 /* --------------------------------------------------------- product cache */
 
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return h;
-}
-
-/* hash_str mixed (splitmix64's finaliser): FNV-1a's low bits are weak */
+/* mbr_hash_str mixed (splitmix64's finaliser): FNV-1a's low bits are weak */
 static uint64_t hash_mix(uint64_t h)
 {
 	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -233,7 +224,7 @@ static struct product *prod_find(struct mbr_sale_import *im, const char *sku, ui
 
 static struct product *prod_slot(struct mbr_sale_import *im, const char *sku)
 {
-	return prod_find(im, sku, hash_mix(hash_str(sku)));
+	return prod_find(im, sku, hash_mix(mbr_hash_str(sku)));
 }
 
 static char *xstrdup(const char *s)
@@ -265,7 +256,7 @@ static void prod_put(struct mbr_sale_import *im, const char *sku, const char *ca
 	p = prod_slot(im, sku);
 	if (!p->sku) {
 		p->sku = xstrdup(sku);
-		p->hash = hash_mix(hash_str(sku));
+		p->hash = hash_mix(mbr_hash_str(sku));
 		im->nprod++;
 	} else {
 		free(p->category);
@@ -512,7 +503,7 @@ static void receipt_reset(struct mbr_sale_import *im)
 /* The set slot of the open receipt's key (in key, NUL-terminated). */
 static size_t *rejected_find(struct mbr_sale_import *im, const char *key)
 {
-	size_t mask = im->rejected_slots - 1, i = (size_t)hash_str(key) & mask;
+	size_t mask = im->rejected_slots - 1, i = (size_t)mbr_hash_str(key) & mask;
 
 	while (im->rejected_slot[i] && strcmp(im->rejected.buf + im->rejected_slot[i], key))
 		i = (i + 1) & mask;
@@ -1154,7 +1145,7 @@ struct recorded {
 
 static uint64_t seen_hash(const char *store, const char *receipt)
 {
-	return hash_mix(hash_str(store) * 31 ^ hash_str(receipt));
+	return hash_mix(mbr_hash_str(store) * 31 ^ mbr_hash_str(receipt));
 }
 
 static void seen_add(struct mbr_sale_import *im, const char *store, const char *receipt)
@@ -1335,7 +1326,7 @@ static int same_receipt(struct mbr_sale_import *im, const struct recorded *r, in
 
 static uint64_t agg_hash(int kind, int64_t member, int64_t day, const char *store, const char *category)
 {
-	uint64_t h = hash_str(store) ^ (hash_str(category) * 31);
+	uint64_t h = mbr_hash_str(store) ^ (mbr_hash_str(category) * 31);
 
 	h ^= (uint64_t)kind * 0x9e3779b97f4a7c15ULL;
 	h ^= (uint64_t)member * 0xbf58476d1ce4e5b9ULL;
