@@ -259,19 +259,12 @@ static int add(const char *receipt, int nitems, char **items)
 		goto out;
 	}
 	for (i = 0; i < nitems && rc == 0; i++) {
-		char *item = items[i], *f[4] = { NULL, NULL, NULL, NULL };
-		const char *v[MBR_S_COUNT] = { 0 };
-		int k = 0;
-		char *p = item;
+		char buf[512];
+		const char *f[4], *v[MBR_S_COUNT] = { 0 };
 
-		while (k < 4) {
-			f[k++] = p;
-			p = strchr(p, ':');
-			if (!p)
-				break;
-			*p++ = '\0';
-		}
-		if (k < 3 || p)
+		if (strlen(items[i]) >= sizeof(buf))
+			cli_usage_error(&cli, "item %d is longer than %zu bytes", i + 1, sizeof(buf) - 1);
+		if (mbr_sale_item_split(items[i], buf, sizeof(buf), f) < 0)
 			cli_usage_error(&cli, "item '%s' is not sku:qty:price[:discount]", items[i]);
 		v[MBR_S_STORE] = so.store;
 		v[MBR_S_RECEIPT] = receipt;

@@ -795,6 +795,8 @@ int mbr_sale_import_end(struct mbr_sale_import *im, struct mbr_sale_stats *st);
 const struct mbr_sale_stats *mbr_sale_import_stats(struct mbr_sale_import *im);
 void mbr_sale_import_free(struct mbr_sale_import *im);
 int mbr_payment_method_valid(const char *method);
+/* Split an item of `mbr-sale add` (SKU:QTY:PRICE[:DISCOUNT]) into f, in buf. */
+int mbr_sale_item_split(const char *item, char *buf, size_t size, const char *f[4]);
 /* Reverse a whole sales batch (sales, points, aggregates) if nothing was
  * built on it since; otherwise MBR_EINVAL saying what blocks it. */
 int mbr_sale_undo(struct mbr_db *db, int64_t batch, long *receipts);

@@ -915,6 +915,34 @@ static int parse_payments(struct mbr_sale_import *im, const char *text, struct p
 	return 0;
 }
 
+/*
+ * An item of `mbr-sale add`, SKU:QTY:PRICE[:DISCOUNT], copied into buf
+ * (size bytes) and split there at its colons into f[0..3] (f[3] NULL
+ * without a discount): 0, or MBR_EINVAL when it does not fit in buf or
+ * has fewer than three or more than four fields.  A SKU holding a colon
+ * cannot be given this way (a file can).
+ */
+int mbr_sale_item_split(const char *item, char *buf, size_t size, const char *f[4])
+{
+	size_t n = strlen(item);
+	char *p = buf;
+	int k = 0;
+
+	f[0] = f[1] = f[2] = f[3] = NULL;
+	if (n >= size)
+		return MBR_EINVAL;
+	memcpy(buf, item, n + 1);
+	for (;;) {
+		if (k == 4)
+			return MBR_EINVAL;
+		f[k++] = p;
+		if (!(p = strchr(p, ':')))
+			break;
+		*p++ = '\0';
+	}
+	return k < 3 ? MBR_EINVAL : 0;
+}
+
 int mbr_payment_method_valid(const char *m)
 {
 	static const char *const methods[] = { "cash", "card", "wechat", "alipay", "points", "stored_value", "gift_card",

@@ -602,6 +602,14 @@ earn|20" ]
 	run --separate-stderr mbr-sale add R10 A100-2
 	[ "$status" -eq 2 ]
 	[[ "$stderr" == *"item 'A100-2' is not sku:qty:price[:discount]"* ]]
+	# the message names the item whole, colons and all
+	run --separate-stderr mbr-sale add R10 A100:1:2.00:0:9
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *"item 'A100:1:2.00:0:9' is not sku:qty:price[:discount]"* ]]
+	run --separate-stderr mbr-sale add R10 "A100:1:$(printf '%0600d' 1)"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *"item 1 is longer than 511 bytes"* ]]
+	[ "$(sqlite3 "$MBR_DB" "SELECT count(*) FROM sales WHERE receipt = 'R10'")" = 0 ]
 }
 
 @test "add --dry-run writes nothing" {

@@ -1252,6 +1252,43 @@ static void test_lines_as_json(void **state)
 }
 
 /* A frozen member's sales are recorded but earn nothing. */
+/* `mbr-sale add` items: three or four colon-separated fields, copied. */
+static void test_item_split(void **state)
+{
+	char buf[16];
+	const char *f[4];
+
+	(void)state;
+	assert_int_equal(mbr_sale_item_split("A1:2:3.50", buf, sizeof(buf), f), MBR_OK);
+	assert_string_equal(f[0], "A1");
+	assert_string_equal(f[1], "2");
+	assert_string_equal(f[2], "3.50");
+	assert_null(f[3]);
+	assert_int_equal(mbr_sale_item_split("A1:2:3.50:0.5", buf, sizeof(buf), f), MBR_OK);
+	assert_string_equal(f[3], "0.5");
+	/* empty fields are fields: the sale line says what is wrong with them */
+	assert_int_equal(mbr_sale_item_split("::", buf, sizeof(buf), f), MBR_OK);
+	assert_string_equal(f[0], "");
+	assert_string_equal(f[2], "");
+	assert_int_equal(mbr_sale_item_split(":::", buf, sizeof(buf), f), MBR_OK);
+	assert_string_equal(f[3], "");
+	/* too few, too many */
+	assert_int_equal(mbr_sale_item_split("", buf, sizeof(buf), f), MBR_EINVAL);
+	assert_int_equal(mbr_sale_item_split("A1-2", buf, sizeof(buf), f), MBR_EINVAL);
+	assert_int_equal(mbr_sale_item_split("A1:2", buf, sizeof(buf), f), MBR_EINVAL);
+	assert_int_equal(mbr_sale_item_split("A1:2:3:4:", buf, sizeof(buf), f), MBR_EINVAL);
+	assert_int_equal(mbr_sale_item_split("::::", buf, sizeof(buf), f), MBR_EINVAL);
+	/* the buffer: 15 bytes and the NUL fit, 16 do not; the item is left whole */
+	assert_int_equal(mbr_sale_item_split("ABCDEFGHIJK:1:2", buf, sizeof(buf), f), MBR_OK);
+	assert_string_equal(f[0], "ABCDEFGHIJK");
+	{
+		const char *item = "ABCDEFGHIJKL:1:2";
+
+		assert_int_equal(mbr_sale_item_split(item, buf, sizeof(buf), f), MBR_EINVAL);
+		assert_string_equal(item, "ABCDEFGHIJKL:1:2");
+	}
+}
+
 static void test_frozen_member_sale(void **state)
 {
 	struct mbr_db *db = new_db();
@@ -1303,6 +1340,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_undo_then_return_uses_own_lot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lines_as_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_frozen_member_sale, setup, teardown),
+		cmocka_unit_test(test_item_split),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
