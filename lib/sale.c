@@ -98,7 +98,8 @@ struct agg {
 };
 
 struct line {
-	size_t sku, name, category;	/* offsets into text */
+	size_t sku;			/* offset into text */
+	const char *category;		/* its product's (a catalogue string, kept for the import) */
 	int64_t qty, unit_price, discount, amount;
 	int64_t card_uses;		/* paid with count-card uses instead of money */
 	int64_t coupon_left;		/* amount less what the receipt's coupons so far took off it */
@@ -1526,9 +1527,8 @@ static int agg_update(struct mbr_sale_import *im, int64_t day, int64_t member, i
 	}
 	for (i = 0; i < im->nlines; i++) {
 		const struct line *l = &im->lines[i];
-		const struct product *p = prod_slot(im, im->text.buf + l->sku);
 
-		if ((rc = agg_get(im, AGG_CATEGORY_DAY, 0, day, im->store, p->sku ? p->category : "", &a)) < 0)
+		if ((rc = agg_get(im, AGG_CATEGORY_DAY, 0, day, im->store, l->category, &a)) < 0)
 			return rc;
 		a->v[0] += 1;
 		a->v[1] += l->qty;
@@ -1937,8 +1937,7 @@ static int apply_count_cards(struct mbr_sale_import *im, int64_t member, int64_t
 /* Is line k in the comma list of categories ("": every line)? */
 static int line_in_categories(struct mbr_sale_import *im, size_t k, const char *cats)
 {
-	const struct product *pr = prod_slot(im, im->text.buf + im->lines[k].sku);
-	const char *cat = pr->sku ? pr->category : "";
+	const char *cat = im->lines[k].category;
 	size_t n = strlen(cat);
 
 	if (!*cats)
@@ -2614,8 +2613,8 @@ static int write_receipt(struct mbr_sale_import *im)
 			}
 			for (k = 0; k < im->nlines; k++) {
 				const struct line *l = &im->lines[k];
-				const struct product *p = prod_slot(im, im->text.buf + l->sku);
-				weighted += (__int128)l->amount * mbr_rules_line_bp(sr, im->text.buf + l->sku, p->sku ? p->category : "");
+
+				weighted += (__int128)l->amount * mbr_rules_line_bp(sr, im->text.buf + l->sku, l->category);
 			}
 			if (sr->birthday_bp && sm.birthday_md[0]) {
 				mbr_date_format(when, d);
@@ -2966,7 +2965,9 @@ static int sale_line(struct mbr_sale_import *im, const char *const *v, const cha
 				return rc;	/* a new product: moves no category */
 			prod_put(im, sku, ct);
 			im->st.new_products++;
+			p = prod_slot(im, sku);	/* prod_put may have moved it */
 		}
+		im->lines[im->nlines - 1].category = p->category;
 	}
 	return 0;
 }
