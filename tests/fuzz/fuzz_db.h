@@ -1,7 +1,8 @@
 /*
  * fuzz_db.h - the database of a fuzz target that needs one: made once for
  * store S01 (Asia/Shanghai, MBR_NOW pinned) in a temporary directory,
- * opened read-write into db, and removed at exit.  Define FUZZ_NAME (the
+ * opened read-write into db, and removed at exit; fuzz_member adds a
+ * member with points.  Define FUZZ_NAME (the
  * target's name, for messages and the directory) before including it.
  */
 #ifndef FUZZ_DB_H
@@ -53,6 +54,23 @@ static void fuzz_db_open(void)
 	mbr_buf_release(&err);
 	must(mbr_db_open(path, MBR_OPEN_RW, "fuzz", &db), "open");
 	atexit(cleanup);
+}
+
+/* Add member `no` holding `points` points (committed), into m. */
+static inline void fuzz_member(const char *no, int64_t points, struct mbr_member *m)
+{
+	struct mbr_buf err = MBR_BUF_INIT;
+
+	mbr_member_clear(m);
+	must(mbr_member_set_field(db, m, MBR_F_MEMBER_NO, no, &err), "member_no");
+	must(mbr_begin(db), "begin");
+	must(mbr_member_add(db, m, 0), "member add");
+	must(mbr_commit(db), "commit");
+	must(mbr_member_get(db, no, m), "member get");
+	must(mbr_begin(db), "begin");
+	must(mbr_points_change(db, m, "earn", points, "fuzz"), "points");
+	must(mbr_commit(db), "commit");
+	mbr_buf_release(&err);
 }
 
 #endif /* FUZZ_DB_H */

@@ -27,25 +27,17 @@ static int no_message(const char *msg, void *ctx)
 
 static void setup(void)
 {
-	struct mbr_buf err = MBR_BUF_INIT;
 	struct mbr_member m;
 	struct mbr_sv_account a = { 0, NULL };
 	struct mbr_sv added;
 
 	fuzz_db_open();
-	mbr_member_clear(&m);
-	must(mbr_member_set_field(db, &m, MBR_F_MEMBER_NO, "M001", &err), "member_no");
+	fuzz_member("M001", 5000, &m);
 	must(mbr_begin(db), "begin");
-	must(mbr_member_add(db, &m, 0), "member add");
-	must(mbr_commit(db), "commit");
-	must(mbr_member_get(db, "M001", &m), "member get");
-	must(mbr_begin(db), "begin");
-	must(mbr_points_change(db, &m, "earn", 5000, "fuzz"), "points");
 	a.member = m.id;
 	must(mbr_sv_topup(db, &a, 50000, "cash", NULL, &added), "topup");
 	must(mbr_gift_create(db, 1, 10000, 0, 0, NULL, NULL), "gift");
 	must(mbr_commit(db), "commit");
-	mbr_buf_release(&err);
 }
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)

@@ -43,7 +43,6 @@ static int no_reject(const char *const *raw, size_t nraw, const char *reason, vo
 
 static void setup(void)
 {
-	struct mbr_buf err = MBR_BUF_INIT;
 	struct mbr_member m;
 	struct mbr_sale_opts o = { 0 };
 	struct mbr_sale_import *im = NULL;
@@ -51,15 +50,7 @@ static void setup(void)
 	const char *v[MBR_S_COUNT] = { 0 };
 
 	fuzz_db_open();
-	mbr_member_clear(&m);
-	must(mbr_member_set_field(db, &m, MBR_F_MEMBER_NO, "M001", &err), "member_no");
-	must(mbr_begin(db), "begin");
-	must(mbr_member_add(db, &m, 0), "member add");
-	must(mbr_commit(db), "commit");
-	must(mbr_member_get(db, "M001", &m), "member get");
-	must(mbr_begin(db), "begin");
-	must(mbr_points_change(db, &m, "earn", 5000, "fuzz"), "points");
-	must(mbr_commit(db), "commit");
+	fuzz_member("M001", 5000, &m);
 	v[MBR_S_STORE] = "S01";
 	v[MBR_S_RECEIPT] = "R0";
 	v[MBR_S_TS] = "2025-06-01 10:00";
@@ -75,7 +66,6 @@ static void setup(void)
 	must(mbr_commit(db), "commit");
 	if (st.receipts != 1)
 		abort();
-	mbr_buf_release(&err);
 }
 
 /* Split line (NUL-terminated, writable) at tabs into at most n fields. */
