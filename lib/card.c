@@ -107,7 +107,7 @@ int mbr_sv_balance(struct mbr_db *db, const struct mbr_sv_account *a, struct mbr
  * the stored value of a member who is not active: the message says which
  * (mbr-card unfreeze unfreezes the stored value, mbr-member unfreeze the
  * member). */
-int mbr_sv_usable(struct mbr_db *db, const struct mbr_sv_account *a)
+int mbr_sv_usable(struct mbr_db *db, const struct mbr_sv_account *a, int64_t at)
 {
 	sqlite3_stmt *st = a->gift
 		? mbr_stmt(db, "SELECT state = 'active' AND (expires_at IS NULL OR expires_at > ?2), 'active' FROM gift_cards"
@@ -120,7 +120,7 @@ int mbr_sv_usable(struct mbr_db *db, const struct mbr_sv_account *a)
 		return MBR_EDB;
 	if (a->gift) {
 		sqlite3_bind_text(st, 1, a->gift, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, mbr_now());
+		sqlite3_bind_int64(st, 2, at ? at : mbr_now());
 	} else {
 		sqlite3_bind_int64(st, 1, a->member);
 	}
@@ -206,7 +206,7 @@ int mbr_sv_topup(struct mbr_db *db, const struct mbr_sv_account *a, int64_t amou
 	if (!method || !*method || !strcmp(method, "points") || !strcmp(method, "stored_value") ||
 	    !mbr_payment_method_valid(method))
 		return mbr_db_fail(db, MBR_EINVAL, "a top-up is paid with cash, card, wechat, alipay or other");
-	if ((rc = mbr_sv_usable(db, a)) < 0)
+	if ((rc = mbr_sv_usable(db, a, now)) < 0)
 		return rc;
 	memset(&e, 0, sizeof(e));
 	e.kind = "topup";
@@ -240,7 +240,7 @@ int mbr_sv_spend(struct mbr_db *db, const struct mbr_sv_account *a, int64_t amou
 
 	if (amount <= 0)
 		return mbr_db_fail(db, MBR_EINVAL, "a stored-value payment must be positive");
-	if ((rc = mbr_sv_usable(db, a)) < 0 || (rc = mbr_sv_balance(db, a, &bal)) < 0)
+	if ((rc = mbr_sv_usable(db, a, ts)) < 0 || (rc = mbr_sv_balance(db, a, &bal)) < 0)
 		return rc;
 	if (bal.principal + bal.bonus < amount) {
 		char b1[MBR_MONEY_BUFSZ], b2[MBR_MONEY_BUFSZ], who[64];
@@ -447,7 +447,7 @@ int mbr_sv_payout(struct mbr_db *db, const struct mbr_sv_account *a, int64_t top
 		return mbr_db_fail(db, MBR_EINVAL, "a payout is paid with cash, card, wechat, alipay or other");
 	if (a->gift)	/* a gift card was given, not paid in by its holder */
 		return mbr_db_fail(db, MBR_EINVAL, "a gift card is spent, not paid out");
-	if ((rc = mbr_sv_usable(db, a)) < 0)	/* a frozen account is unfrozen first */
+	if ((rc = mbr_sv_usable(db, a, 0)) < 0)	/* a frozen account is unfrozen first */
 		return rc;
 	if ((rc = sv_replay(db, a, &r, NULL, NULL)) < 0)
 		return rc;

@@ -926,8 +926,11 @@ struct mbr_sv_line {
 typedef int (*mbr_sv_fn)(const struct mbr_sv_line *l, void *ctx);
 
 int mbr_sv_balance(struct mbr_db *db, const struct mbr_sv_account *a, struct mbr_sv *out);
-/* 0 if the account may be spent from, MBR_EINVAL (frozen, void, expired) else. */
-int mbr_sv_usable(struct mbr_db *db, const struct mbr_sv_account *a);
+/* 0 if the account may be spent from at time at (0: now), MBR_EINVAL
+ * (frozen, void, expired by then) else.  A sale is judged at its own
+ * time: a nightly import of yesterday's sales may spend a gift card that
+ * expired at midnight, as the till did. */
+int mbr_sv_usable(struct mbr_db *db, const struct mbr_sv_account *a, int64_t at);
 /* Top up with money paid by method; the bonus comes from the rules in force. */
 int mbr_sv_topup(struct mbr_db *db, const struct mbr_sv_account *a, int64_t amount, const char *method,
 		 const char *store, struct mbr_sv *added);

@@ -1539,7 +1539,7 @@ static int agg_update(struct mbr_sale_import *im, int64_t day, int64_t member, i
 
 /* May the receipt's stored-value and gift-card payments be made? 0, 1 (rejected) or < 0. */
 static int check_prepaid(struct mbr_sale_import *im, const struct payment *pay, int npay, int64_t member,
-			 int is_return)
+			 int is_return, int64_t ts)
 {
 	int i, rc;
 
@@ -1557,7 +1557,7 @@ static int check_prepaid(struct mbr_sale_import *im, const struct payment *pay, 
 			}
 			if (is_return)
 				continue;
-			if ((rc = mbr_sv_usable(im->db, &acct)) == MBR_EINVAL) {
+			if ((rc = mbr_sv_usable(im->db, &acct, ts)) == MBR_EINVAL) {
 				receipt_bad(im, "%s:%ld: payment: %s", im->file, im->first_line, mbr_db_errmsg(im->db));
 				return 1;
 			}
@@ -1571,7 +1571,8 @@ static int check_prepaid(struct mbr_sale_import *im, const struct payment *pay, 
 			}
 			if (rc < 0)
 				return rc;
-			if (strcmp(g.state, "active") || (g.expires_at && g.expires_at <= mbr_now())) {
+			/* at the sale's time, as count cards and coupons are */
+			if (strcmp(g.state, "active") || (g.expires_at && g.expires_at <= ts)) {
 				receipt_bad(im, "%s:%ld: payment: gift card %s is %s", im->file, im->first_line, g.code,
 					    strcmp(g.state, "active") ? g.state : "expired");
 				return 1;
@@ -2518,7 +2519,7 @@ static int write_receipt(struct mbr_sale_import *im)
 		return 1;
 	}
 
-	if ((rc = check_prepaid(im, pay, npay, member, is_return)) != 0)
+	if ((rc = check_prepaid(im, pay, npay, member, is_return, ts)) != 0)
 		return rc;
 
 	/* points */

@@ -530,7 +530,7 @@ ended() {
 		mbr-db backup - >pipe 2>err &
 		pid=$!
 		exec 7<pipe
-		for i in $(seq 100); do ls | grep -q '\.tmp' && break; sleep 0.05; done
+		for i in $(seq 600); do ls | grep -q '\.tmp' && break; sleep 0.05; done
 		ls | grep -q '^shop\.db\.tmp'
 		kill -$sig $pid
 		ended $pid
@@ -545,7 +545,7 @@ ended() {
 		pid=$!
 		exec 7>pipe
 		head -c 100000 good.gz >&7
-		for i in $(seq 100); do ls | grep -q '\.tmp' && break; sleep 0.05; done
+		for i in $(seq 600); do ls | grep -q '\.tmp' && break; sleep 0.05; done
 		ls | grep -q '^shop\.db\.tmp'
 		kill -$sig $pid
 		ended $pid

@@ -746,7 +746,7 @@ refused() {
 	sqlite3 "$MBR_DB" <hold >held.out 2>&1 3>&- &
 	exec 8>hold
 	echo 'SELECT COUNT(*) FROM members;' >&8
-	for i in $(seq 50); do [ -s held.out ] && break; sleep 0.05; done
+	for i in $(seq 600); do [ -s held.out ] && break; sleep 0.05; done
 	mbr-add -q --member-no ZJ-0001 --name 'Zhou Jie 周杰' --phone '139 0000 1234' --email zhou.jie@example.net \
 		--birthday 1991-06-30 --note 'likes green tea' >/dev/null
 	mbr-member -q set M0002 note='call after six' email=wf.new@example.org

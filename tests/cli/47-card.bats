@@ -364,6 +364,26 @@ S01-2,499.99,0.00,499.99" ]
 	sound
 }
 
+@test "gift cards: the nightly import of yesterday's sales spends a card that expired at midnight; a sale after it is refused" {
+	# good to the end of 2026-11-21; MBR_NOW is 2026-11-22
+	g=$(mbr-card --expires 2026-11-21 gift-create 1 100.00 | sed 1d)
+	cat >night.csv <<-EOF
+	store,receipt,ts,member,sku,qty,unit_price,payment
+	S01,N1,2026-11-21 23:58,,A100,1,12.80,gift_card=$g
+	S01,N2,2026-11-22 00:00,,A100,1,12.80,gift_card=$g
+	EOF
+	run --separate-stderr mbr-sale import --skip-bad --rejects rej.csv night.csv
+	echo "status $status: $stderr"
+	[ "$status" -eq 1 ]	# some receipts rejected
+	[[ "$stderr" == *"night.csv:3: payment: gift card $g is expired"* ]]
+	[ "$(sed 1d rej.csv | cut -d, -f2)" = N2 ]
+	[ "$(q "SELECT group_concat(receipt) FROM sales")" = N1 ]
+	[ "$(bal "$g")" = "87.20,0.00,87.20" ]
+	# the balance it kept is shown as expired (breakage)
+	[[ "$(mbr-report liability --format csv)" == *"expired gift cards,1,87.20,0.00,87.20"* ]]
+	sound
+}
+
 @test "gift cards: a sale paid with the code as typed (lower case, dashes) is paid from that card" {
 	g=$(mbr-card gift-create 1 100.00 | sed 1d)
 	typed=$(printf '%s-%s-%s' "${g:0:4}" "${g:4:4}" "${g:8:4}" | tr 'A-Z' 'a-z')

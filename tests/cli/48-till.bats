@@ -54,7 +54,7 @@ start_till() {
 # Wait until the screen shows one of two texts; prints the one seen first.
 wait_either() {
 	local i scr
-	for i in $(seq 100); do
+	for i in $(seq $((TTY_WAIT * 20))); do
 		scr=$(screen)
 		case $scr in *"$1"*) echo "$1"; return 0 ;; *"$2"*) echo "$2"; return 0 ;; esac
 		sleep 0.05

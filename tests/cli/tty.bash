@@ -4,6 +4,11 @@
 # teardown).  Prompts are waited for by polling the screen, never by fixed
 # sleeps.
 
+# Seconds to wait for a prompt or text before failing (polled every
+# 0.05 s, so a passing test waits no longer than its program takes): long
+# enough for a loaded machine or a sanitizer build.
+: "${TTY_WAIT:=30}"
+
 need_tmux() {
 	command -v tmux >/dev/null || skip "tmux is not installed (scripts/install-deps installs it)"
 }
@@ -29,10 +34,10 @@ screen() { tm capture-pane -p -t "$TTY" -S -100 | sed -e :a -e '/^\n*$/{$d;N;ba'
 # The last non-blank line of the screen (trailing blanks dropped).
 last_line() { screen | sed 's/[[:space:]]*$//' | sed '/^$/d' | tail -n 1; }
 
-# Wait (up to 5 s) until TEXT is on the screen.
+# Wait (up to TTY_WAIT seconds) until TEXT is on the screen.
 wait_for() {
 	local i
-	for i in $(seq 100); do
+	for i in $(seq $((TTY_WAIT * 20))); do
 		screen | grep -qF -- "$1" && return 0
 		sleep 0.05
 	done
@@ -44,7 +49,7 @@ wait_for() {
 # Wait until the cursor's line is exactly the prompt TEXT (nothing typed yet).
 prompt() {
 	local i
-	for i in $(seq 100); do
+	for i in $(seq $((TTY_WAIT * 20))); do
 		[ "$(last_line)" = "$1" ] && return 0
 		sleep 0.05
 	done
@@ -62,7 +67,7 @@ type_line() {
 # Wait for the program to end; prints "status N" (130 after Ctrl-C).
 wait_exit() {
 	local i
-	for i in $(seq 100); do
+	for i in $(seq $((TTY_WAIT * 20))); do
 		if [ -s "$T/$TTY.exit" ]; then
 			echo "status $(cat "$T/$TTY.exit")"
 			return 0

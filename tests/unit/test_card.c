@@ -578,7 +578,7 @@ static void test_frozen_account(void **state)
 	assert_int_equal(mbr_begin(db), MBR_OK);
 	assert_int_equal(mbr_sv_topup(db, &a, 100, "cash", NULL, &added), MBR_EINVAL);
 	mbr_rollback(db);
-	assert_int_equal(mbr_sv_usable(db, &a), MBR_EINVAL);
+	assert_int_equal(mbr_sv_usable(db, &a, 0), MBR_EINVAL);
 	assert_int_equal(ledger_rows(db), rows);
 	assert_sv(db, &a, 10000, 0);
 	/* a sale paid with the frozen stored value is rejected whole */
@@ -751,7 +751,7 @@ static void test_gift_cards(void **state)
 		{
 			struct mbr_sv_account a = { 0, c.code[3] };
 
-			assert_int_equal(mbr_sv_usable(db, &a), MBR_EINVAL);
+			assert_int_equal(mbr_sv_usable(db, &a, 0), MBR_EINVAL);
 			assert_int_equal(spend(db, &a, 100, NULL, &used), MBR_EINVAL);
 			assert_sv(db, &a, 100000, 0);
 		}
@@ -777,22 +777,32 @@ static void test_gift_cards(void **state)
 		assert_int_equal(e.n, 1);
 	}
 
-	/* expired: a card that lapsed yesterday */
+	/* expired: a card that lapsed yesterday, at 2025-06-30 00:00 */
 	gift_create(db, 1, 5000, local("2025-06-30 00:00"), &old);
 	{
 		struct mbr_sv_account a = { 0, old.code[0] };
-		static struct ln l[1] = { { "S01", "R6", T1, NULL, "A", "1", "1.00", NULL, NULL } };
+		static struct ln l[1] = { { "S01", "R6", "2025-06-30 00:00", NULL, "A", "1", "1.00", NULL, NULL } };
 
-		assert_int_equal(mbr_sv_usable(db, &a), MBR_EINVAL);
+		assert_int_equal(mbr_sv_usable(db, &a, 0), MBR_EINVAL);
+		assert_int_equal(mbr_sv_usable(db, &a, local("2025-06-30 00:00")), MBR_EINVAL);
+		assert_int_equal(mbr_sv_usable(db, &a, local("2025-06-30 00:00") - 1), MBR_OK);
 		assert_int_equal(spend(db, &a, 100, NULL, &used), MBR_EINVAL);
 		assert_sv(db, &a, 5000, 0);
+		/* a sale at its expiry is refused; one the second before, loaded
+		 * today (a nightly import of yesterday's sales), is paid */
 		snprintf(pay, sizeof(pay), "gift_card=%s", old.code[0]);
 		l[0].payment = pay;
 		assert_int_equal(import(db, l, 1, &e), MBR_OK);
 		if (e.n != 1 || !strstr(e.all.buf, "expired"))
 			fail_msg("want 'expired': %s", e.all.buf);
+		e.n = 0;
+		l[0].ts = "2025-06-29 23:59:59";
+		assert_int_equal(import(db, l, 1, &e), MBR_OK);
+		if (e.n != 0)
+			fail_msg("a sale before the expiry was refused: %s", e.all.buf);
+		assert_sv(db, &a, 4900, 0);
 	}
-	assert_int_equal(qi(db, "SELECT COUNT(*) FROM sales"), 2);	/* R1 and R3 */
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM sales"), 3);	/* R1, R3 and R6 */
 	assert_sound(db);
 	/* tampering with a gift card's cached balance is found */
 	{
