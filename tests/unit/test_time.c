@@ -367,13 +367,13 @@ static void test_now(void **state)
 	before = (int64_t)time(NULL);
 	setenv("MBR_NOW", "garbage", 1);	/* ignored */
 	got = mbr_now();
-	assert_true(got >= before && got <= before + 5);
+	assert_true(got >= before && got <= before + 600);	/* the clock, not a pinned time */
 	setenv("MBR_NOW", "", 1);
 	got = mbr_now();
-	assert_true(got >= before && got <= before + 5);
+	assert_true(got >= before && got <= before + 600);	/* the clock, not a pinned time */
 	unsetenv("MBR_NOW");
 	got = mbr_now();
-	assert_true(got >= before && got <= before + 5);
+	assert_true(got >= before && got <= before + 600);	/* the clock, not a pinned time */
 }
 
 /* The local day straight from localtime_r, to hold mbr_local_day's cache to. */
