@@ -610,7 +610,9 @@ int mbr_db_init(const char *path, const struct mbr_init_opts *o, struct mbr_buf 
 		rc = mbr_db_sqlerr(db, path);
 		goto fail_msg;
 	}
-	if ((rc = db_configure(db)) < 0 || (rc = mbr_db_exec(db, "PRAGMA journal_mode = WAL")) < 0)
+	/* before anything is written: the file is empty until WAL mode is set */
+	if ((rc = mbr_db_exec(db, "PRAGMA page_size = " MBR_PAGE_SIZE)) < 0 || (rc = db_configure(db)) < 0 ||
+	    (rc = mbr_db_exec(db, "PRAGMA journal_mode = WAL")) < 0)
 		goto fail_msg;
 	if ((rc = mbr_db_migrate(db, &from, &to)) < 0)
 		goto fail_msg;
