@@ -428,13 +428,58 @@ static void unlink_db_files(const char *path)
 	mbr_buf_release(&b);
 }
 
+static int page_size(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int n = 0;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/*
+ * A database in WAL mode takes no copy of another page size (SQLite
+ * refuses it as read-only): databases made before mbr-db init chose
+ * 8192-byte pages have 4096, and a backup of either kind may be restored
+ * over the other.  The inflated copy of the backup (copy, no connection
+ * open to it) is rebuilt with the page size of the database it will
+ * replace (VACUUM, out of WAL mode), which the restored database keeps;
+ * its checks then run on what will be restored.
+ */
+static int match_page_size(const char *copy, const char *live, struct mbr_buf *err)
+{
+	sqlite3 *db = NULL;
+	int want = 0, rc = SQLITE_OK;
+	char sql[96];
+
+	if (sqlite3_open_v2(live, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK)
+		want = page_size(db);
+	sqlite3_close(db);
+	db = NULL;
+	if (want <= 0)
+		return 0;	/* the replacing step will say what is wrong with it */
+	if ((rc = sqlite3_open_v2(copy, &db, SQLITE_OPEN_READWRITE, NULL)) == SQLITE_OK && page_size(db) != want) {
+		snprintf(sql, sizeof(sql), "PRAGMA journal_mode = DELETE; PRAGMA page_size = %d; VACUUM", want);
+		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	}
+	if (rc != SQLITE_OK)
+		mbr_buf_addf(err, "restore '%s': giving the backup the database's page size (%d): %s", live, want,
+			     sqlite3_errmsg(db));
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? 0 : MBR_EDB;
+}
+
 /* Copy database src (schema main) into a fresh connection to dst. */
 static int copy_db(sqlite3 *src, sqlite3 *dst)
 {
-	sqlite3_backup *bk = sqlite3_backup_init(dst, "main", src, "main");
+	sqlite3_backup *bk;
 	int rc;
 
-	if (!bk)
+	if (!(bk = sqlite3_backup_init(dst, "main", src, "main")))
 		return sqlite3_errcode(dst);
 	do {
 		rc = sqlite3_backup_step(bk, 256);
@@ -653,7 +698,7 @@ static int restore(const char *dbpath, const char *gzpath, int replace, struct m
 	struct mbr_buf tmp = MBR_BUF_INIT, what = MBR_BUF_INIT;
 	struct mbr_db *copydb = NULL;
 	int from_stdin = !strcmp(gzpath, "-");
-	sqlite3 *dst = NULL;
+	sqlite3 *src = NULL, *dst = NULL;
 	struct stat st;
 	int rc, fd;
 
@@ -734,13 +779,23 @@ static int restore(const char *dbpath, const char *gzpath, int replace, struct m
 		rc = 0;
 		goto out;
 	}
+	/* checked: from here on the copy is read as plain SQLite */
+	mbr_db_close(copydb);
+	copydb = NULL;
+	if ((rc = match_page_size(tmp.buf, dbpath, err)) < 0)
+		goto out;
+	if (sqlite3_open_v2(tmp.buf, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		mbr_buf_addf(err, "restore '%s': %s", dbpath, sqlite3_errmsg(src));
+		rc = MBR_EIO;
+		goto out;
+	}
 	if (sqlite3_open_v2(dbpath, &dst, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
 		mbr_buf_addf(err, "restore '%s': %s", dbpath, sqlite3_errmsg(dst));
 		rc = MBR_EIO;
 		goto out;
 	}
 	sqlite3_busy_timeout(dst, 60000);
-	if ((rc = copy_db(copydb->sql, dst)) != SQLITE_OK) {
+	if ((rc = copy_db(src, dst)) != SQLITE_OK) {
 		mbr_buf_addf(err, "restore '%s': %s", dbpath, sqlite3_errmsg(dst));
 		rc = rc == SQLITE_READONLY ? MBR_EPERM : MBR_EDB;
 		goto out;
@@ -758,6 +813,8 @@ out:
 		mbr_db_close(copydb);
 	if (dst)
 		sqlite3_close(dst);
+	if (src)
+		sqlite3_close(src);
 	if (tmp.len)
 		unlink_db_files(tmp.buf);
 	temps_end();

@@ -298,6 +298,38 @@ load_members() {
 	[ -z "$(ls | grep -E 'tmp|part')" ]
 }
 
+@test "init makes 8192-byte pages; a backup restores over a database of the other page size, which it keeps" {
+	[ "$(q "PRAGMA page_size")" = 8192 ]
+	load_members
+	want=$(members)
+	# a database as mbr made them before 8192-byte pages (SQLite's 4096)
+	sqlite3 shop.db "PRAGMA journal_mode = DELETE; PRAGMA page_size = 4096; VACUUM; PRAGMA journal_mode = WAL" >/dev/null
+	[ "$(q "PRAGMA page_size")" = 4096 ]
+	mbr-db -q backup old.db.gz
+	mbr-points -q earn M0001 7 >/dev/null
+	# the 4096 backup over an 8192 database with the same key
+	mbr-db -q -d new.db init
+	cp -p shop.db.key new.db.key
+	run --separate-stderr mbr-db -d new.db restore old.db.gz
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "mbr-db: restored new.db from old.db.gz" ]
+	[ "$(sqlite3 new.db "PRAGMA page_size; PRAGMA journal_mode")" = "$(printf '8192\nwal')" ]
+	[ "$(mbr-member -d new.db --reveal export)" = "$want" ]
+	mbr-db -q -d new.db check
+	# and an 8192 backup over the 4096 database
+	mbr-db -q -d new.db backup new.db.gz
+	[ "$(members)" != "$want" ]
+	run --separate-stderr mbr-db restore new.db.gz
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$(q "PRAGMA page_size")" = 4096 ]
+	[ "$(q "PRAGMA journal_mode")" = wal ]
+	[ "$(members)" = "$want" ]
+	mbr-db -q check
+	[ -z "$(ls | grep -E 'tmp|part')" ]
+}
+
 @test "backup: refuses the database's own files and any existing file (exit 3), and leaves them untouched" {
 	load_members
 	want=$(members)
