@@ -1,5 +1,5 @@
 /*
- * mbr-db - create, check, back up, restore and migrate an mbr database;
+ * mbr-db - create, check, back up, restore, migrate and vacuum an mbr database;
  * grant roles to operators; add stores; show and change settings; list
  * the audit log.
  */
@@ -21,6 +21,7 @@ static const char usage[] =
 	"       mbr-db [-q] [-d file] [--operator name] backup file.gz\n"
 	"       mbr-db [-nq] [-d file] [--operator name] restore file.gz\n"
 	"       mbr-db [-nq] [-d file] [--operator name] migrate\n"
+	"       mbr-db [-nq] [-d file] [--operator name] vacuum\n"
 	"       mbr-db [-nq] [-d file] [--operator name] grant operator cashier|manager|admin\n"
 	"       mbr-db [-nq] [-d file] [--operator name] revoke operator\n"
 	"       mbr-db [-d file] [--operator name] [--format fmt] [--excel] operators\n"
@@ -341,6 +342,33 @@ static int migrate(struct mbr_db *db)
 	return MBR_EXIT_OK;
 }
 
+/* vacuum; under -n only say what it would do. */
+static int vacuum(struct mbr_db *db)
+{
+	struct mbr_db_pages b, a;
+	int rc, want = mbr_db_page_size_wanted();
+
+	cli_require(&cli, db, MBR_ROLE_ADMIN, "vacuum");
+	if (cli.dry_run) {
+		if ((rc = mbr_db_pages(db, &b)) < 0)
+			return cli_db_error(&cli, db, rc);
+		if (!cli.quiet) {
+			cli_warn(&cli, "would vacuum %s: %lld pages of %d bytes, %lld of them free%s", cli.db_path,
+				 b.pages, b.page_size, b.free_pages,
+				 b.page_size != want ? "; pages would become 8192 bytes" : "");
+			cli_warn(&cli, "dry run, nothing written");
+		}
+		return MBR_EXIT_OK;
+	}
+	if ((rc = mbr_db_vacuum(db, &b, &a)) < 0)
+		return cli_db_error(&cli, db, rc);
+	if (!cli.quiet)
+		cli_warn(&cli, "vacuumed %s: %lld -> %lld bytes (%lld free pages given back), page size %d -> %d",
+			 cli.db_path, b.pages * b.page_size, a.pages * a.page_size, b.free_pages, b.page_size,
+			 a.page_size);
+	return MBR_EXIT_OK;
+}
+
 /* --exponent n: a bad number is bad data, as an out-of-range one is. */
 static int exponent(const char *s)
 {
@@ -396,6 +424,14 @@ int main(int argc, char *argv[])
 		need_args(nargs, 0, 0);
 		db = cli_open(&cli, MBR_OPEN_RW | MBR_OPEN_MIGRATE);
 		rc = migrate(db);
+		mbr_db_close(db);
+		return cli_close_stdout(&cli, rc);
+	}
+
+	if (!strcmp(cmd, "vacuum")) {
+		need_args(nargs, 0, 0);
+		db = cli_open(&cli, MBR_OPEN_RW);
+		rc = vacuum(db);
 		mbr_db_close(db);
 		return cli_close_stdout(&cli, rc);
 	}

@@ -1226,3 +1226,90 @@ int mbr_db_checkpoint(struct mbr_db *db)
 		return mbr_db_sqlerr(db, "checkpoint");
 	return 0;
 }
+
+/* ------------------------------------------------------------- vacuum */
+
+/* The integer a PRAGMA returns, or -1 */
+static long long pragma_int(struct mbr_db *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	if (sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+int mbr_db_pages(struct mbr_db *db, struct mbr_db_pages *p)
+{
+	p->page_size = (int)pragma_int(db, "PRAGMA page_size");
+	p->pages = pragma_int(db, "PRAGMA page_count");
+	p->free_pages = pragma_int(db, "PRAGMA freelist_count");
+	if (p->page_size <= 0 || p->pages < 0 || p->free_pages < 0)
+		return mbr_db_sqlerr(db, "page count");
+	return 0;
+}
+
+int mbr_db_page_size_wanted(void)
+{
+	return atoi(MBR_PAGE_SIZE);
+}
+
+/* Set the journal mode; MBR_EBUSY if SQLite kept another (it does when
+ * other connections have the database open). */
+static int journal_mode(struct mbr_db *db, const char *mode)
+{
+	char sql[48];
+	sqlite3_stmt *st;
+	int rc, same = 0;
+
+	snprintf(sql, sizeof(sql), "PRAGMA journal_mode = %s", mode);	/* mode: a literal of ours */
+	if (sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL) != SQLITE_OK)
+		return mbr_db_sqlerr(db, "journal mode");
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		same = !sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), mode);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW && same)
+		return 0;
+	if (rc == SQLITE_ROW || rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		return mbr_db_fail(db, MBR_EBUSY, "%s is open in another program: changing its page size needs it"
+				   " alone (stop the others and run vacuum again)", db->path);
+	return mbr_db_sqlerr(db, "journal mode");
+}
+
+int mbr_db_vacuum(struct mbr_db *db, struct mbr_db_pages *before, struct mbr_db_pages *after)
+{
+	int want = mbr_db_page_size_wanted(), rc;
+	char detail[160];
+
+	if ((rc = mbr_db_pages(db, before)) < 0)
+		return rc;
+	if (before->page_size != want) {
+		char sql[48];
+
+		if ((rc = journal_mode(db, "DELETE")) < 0)
+			return rc;
+		snprintf(sql, sizeof(sql), "PRAGMA page_size = %d", want);	/* a number of ours */
+		rc = mbr_db_exec(db, sql);
+		if (rc == 0)
+			rc = mbr_db_exec(db, "VACUUM");
+		/* back to WAL whatever happened: live databases run in it */
+		if (journal_mode(db, "WAL") < 0 && rc == 0)
+			rc = MBR_EDB;
+	} else {
+		/* through the log, which the last connection to close copies
+		 * back and removes; readers meanwhile read what they began with */
+		rc = mbr_db_exec(db, "VACUUM");
+	}
+	if (rc < 0)
+		return rc;
+	if ((rc = mbr_db_pages(db, after)) < 0)
+		return rc;
+	snprintf(detail, sizeof(detail), "pages %lld (%lld free) of %d bytes -> %lld of %d", before->pages,
+		 before->free_pages, before->page_size, after->pages, after->page_size);
+	return mbr_audit_outside_tx(db, "db.vacuum", "", detail);
+}

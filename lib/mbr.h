@@ -361,6 +361,24 @@ int mbr_tiers_each(struct mbr_db *db, mbr_name_fn fn, void *ctx);
 /* Checkpoint and truncate the WAL (after erasing personal data). */
 int mbr_db_checkpoint(struct mbr_db *db);
 
+/*
+ * Rebuild the database file (SQLite's VACUUM): its free pages (left by
+ * migrations, undone batches, erasures) are given back to the file
+ * system, and a database made with another page size gets the one
+ * mbr-db init gives (8192).  Changing the page size takes the database out
+ * of WAL mode for the rebuild, which needs it alone: MBR_EBUSY when
+ * another program has it open.  mbr_db_pages fills the figures of before
+ * (for a dry run); mbr_db_vacuum those of before and after, and audits
+ * db.vacuum.
+ */
+struct mbr_db_pages {
+	int page_size;
+	long long pages, free_pages;
+};
+int mbr_db_pages(struct mbr_db *db, struct mbr_db_pages *p);
+int mbr_db_page_size_wanted(void);
+int mbr_db_vacuum(struct mbr_db *db, struct mbr_db_pages *before, struct mbr_db_pages *after);
+
 /* Transactions (immediate: the write lock is taken at begin). */
 int mbr_begin(struct mbr_db *db);
 /* A transaction for a bulk import (sales, members): foreign keys are not

@@ -148,7 +148,7 @@ load_members() {
 	[ "$status" -eq 2 ]
 	[ "${stderr_lines[0]}" = "mbr-db: no database: use -d FILE or set MBR_DB" ]
 	[[ "${stderr_lines[1]}" == "usage: mbr-db "* ]]
-	for cmd in check migrate "backup x.gz" operators "grant li cashier" audit; do
+	for cmd in check migrate vacuum "backup x.gz" operators "grant li cashier" audit; do
 		run --separate-stderr mbr-db -d nosuch.db $cmd
 		[ "$status" -eq 4 ]
 		[ "$stderr" = "mbr-db: database 'nosuch.db' does not exist (create it with mbr-db init)" ]
@@ -650,6 +650,96 @@ ended() {
 	run --separate-stderr mbr-add --phone 13900000005
 	[ "$status" -eq 4 ]
 	[ "$(q 'SELECT COUNT(*) FROM members')" = 0 ]
+}
+
+# ------------------------------------------------------------------ vacuum
+
+# the content of every table and index but the audit log, as sorted SQL
+# text, whatever the page size and the order of the schema's rows
+content() {
+	sqlite3 "$MBR_DB" .dump | grep -v -e '^PRAGMA' -e '^INSERT INTO audit ' -e "^INSERT INTO sqlite_sequence VALUES('audit'" | sort
+}
+
+@test "vacuum: gives the free pages back and makes 4096-byte pages 8192; content, check and WAL mode kept; audited" {
+	load_members
+	pad_database 300
+	q "DROP TABLE pad"
+	free=$(q "PRAGMA freelist_count")
+	(( free >= 150 ))
+	size=$(stat -c %s shop.db)
+	want=$(content)
+	run --separate-stderr mbr-db vacuum
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == "mbr-db: vacuumed $MBR_DB: $size -> "*" bytes ($free free pages given back), page size 8192 -> 8192" ]]
+	[ "$(q "PRAGMA freelist_count")" = 0 ]
+	(( $(stat -c %s shop.db) < size ))
+	[ "$(q "PRAGMA journal_mode")" = wal ]
+	[ "$(content)" = "$want" ]
+	[ "$(q "SELECT action || ' ' || detail FROM audit ORDER BY id DESC LIMIT 1")" = \
+	  "db.vacuum pages $((size / 8192)) ($free free) of 8192 bytes -> $(q "PRAGMA page_count") of 8192" ]
+	mbr-db -q check
+	# a database as mbr made them before 8192-byte pages (SQLite's 4096)
+	sqlite3 shop.db "PRAGMA journal_mode = DELETE; PRAGMA page_size = 4096; VACUUM; PRAGMA journal_mode = WAL" >/dev/null
+	[ "$(q "PRAGMA page_size")" = 4096 ]
+	want=$(content)
+	run --separate-stderr mbr-db vacuum
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *", page size 4096 -> 8192" ]]
+	[ "$(q "PRAGMA page_size")" = 8192 ]
+	[ "$(q "PRAGMA journal_mode")" = wal ]
+	[ "$(content)" = "$want" ]
+	[ "$(members)" = "$(mbr-member --reveal export --format csv)" ]
+	mbr-db -q check
+	mbr-points -q earn M0001 5 >/dev/null
+	[ ! -e shop.db-journal ]
+}
+
+@test "vacuum -n says what it would do and writes nothing; vacuum needs admin (exit 5)" {
+	load_members
+	pad_database 100
+	q "DROP TABLE pad"
+	free=$(q "PRAGMA freelist_count")
+	pages=$(q "PRAGMA page_count")
+	before=$(dump)
+	run --separate-stderr mbr-db -n vacuum
+	[ "$status" -eq 0 ]
+	[ "${stderr_lines[0]}" = "mbr-db: would vacuum $MBR_DB: $pages pages of 8192 bytes, $free of them free" ]
+	[ "${stderr_lines[1]}" = "mbr-db: dry run, nothing written" ]
+	[ "$(dump)" = "$before" ]
+	mbr-db -q grant wang manager
+	run --separate-stderr mbr-db --operator wang vacuum
+	[ "$status" -eq 5 ]
+	[ "$stderr" = "mbr-db: operator 'wang' is manager; vacuum needs admin" ]
+	[ "$(q "PRAGMA freelist_count")" = "$free" ]
+}
+
+@test "vacuum: changing the page size while another program has the database open is refused (exit 4), nothing changed" {
+	load_members
+	sqlite3 shop.db "PRAGMA journal_mode = DELETE; PRAGMA page_size = 4096; VACUUM; PRAGMA journal_mode = WAL" >/dev/null
+	before=$(content)
+	# a reader in the middle of a transaction, held open on fd 7
+	mkfifo in
+	sqlite3 shop.db <in >/dev/null &
+	reader=$!
+	exec 7>in
+	echo "BEGIN; SELECT count(*) FROM members;" >&7
+	sleep 0.5
+	run --separate-stderr mbr-db vacuum
+	echo "$stderr"
+	[ "$status" -eq 4 ]
+	[ "$stderr" = "mbr-db: $MBR_DB is open in another program: changing its page size needs it alone (stop the others and run vacuum again)" ]
+	[ "$(q "PRAGMA page_size")" = 4096 ]
+	[ "$(q "PRAGMA journal_mode")" = wal ]
+	exec 7>&-
+	wait $reader
+	[ "$(content)" = "$before" ]
+	run --separate-stderr mbr-db vacuum
+	[ "$status" -eq 0 ]
+	[ "$(q "PRAGMA page_size")" = 8192 ]
+	mbr-db -q check
 }
 
 @test "open: a file that is not an mbr database is refused (exit 4) and not changed" {

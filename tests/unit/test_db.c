@@ -783,6 +783,77 @@ static void assert_bulk(struct mbr_db *db, int bulk)
 	assert_int_equal(pragma(db, "PRAGMA temp_store"), bulk ? 2 : 1);
 }
 
+/*
+ * init makes 8192-byte pages; vacuum gives free pages back and makes a
+ * 4096-byte database 8192, its content kept, in WAL mode, audited; with
+ * another connection open it refuses a page size change (MBR_EBUSY) and
+ * changes nothing.
+ */
+static void test_page_size_and_vacuum(void **state)
+{
+	const char *path = make_db("v.db");
+	struct mbr_db *db = open_db(path, MBR_OPEN_RW);
+	struct mbr_db_pages b, a;
+	sqlite3 *other;
+	int i;
+
+	(void)state;
+	assert_int_equal(mbr_db_page_size_wanted(), 8192);
+	assert_int_equal(pragma(db, "PRAGMA page_size"), 8192);
+	/* 40 stores, then free pages: a table of 200 pages dropped */
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	for (i = 0; i < 40; i++) {
+		char code[8];
+
+		snprintf(code, sizeof(code), "X%02d", i);
+		assert_int_equal(mbr_store_add(db, code, "kept"), MBR_OK);
+	}
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	assert_int_equal(mbr_db_exec(db, "CREATE TABLE pad(b); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL"
+				     " SELECT i + 1 FROM n WHERE i < 200) INSERT INTO pad SELECT randomblob(8000) FROM n;"
+				     " DROP TABLE pad"), MBR_OK);
+	assert_int_equal(mbr_db_pages(db, &b), MBR_OK);
+	assert_true(b.free_pages >= 200);
+	assert_int_equal(mbr_db_vacuum(db, &b, &a), MBR_OK);
+	assert_true(b.free_pages >= 200);
+	assert_int_equal(a.free_pages, 0);
+	assert_int_equal(a.pages, b.pages - b.free_pages);
+	assert_int_equal(a.page_size, 8192);
+	assert_int_equal(pragma(db, "PRAGMA freelist_count"), 0);
+	assert_int_equal(pragma(db, "SELECT COUNT(*) FROM stores WHERE name = 'kept'"), 40);
+	assert_int_equal(pragma(db, "SELECT COUNT(*) FROM audit WHERE action = 'db.vacuum'"), 1);
+
+	/* a database of 4096-byte pages, as mbr made them before */
+	assert_int_equal(mbr_db_exec(db, "PRAGMA journal_mode = DELETE; PRAGMA page_size = 4096; VACUUM;"
+				     " PRAGMA journal_mode = WAL"), MBR_OK);
+	assert_int_equal(pragma(db, "PRAGMA page_size"), 4096);
+	/* another connection open: refused, nothing changed */
+	assert_int_equal(sqlite3_open_v2(path, &other, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN; SELECT COUNT(*) FROM stores", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(mbr_db_vacuum(db, &b, &a), MBR_EBUSY);
+	assert_non_null(strstr(mbr_db_errmsg(db), "is open in another program"));
+	assert_int_equal(pragma(db, "PRAGMA page_size"), 4096);
+	sqlite3_exec(other, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(other);
+	assert_int_equal(mbr_db_vacuum(db, &b, &a), MBR_OK);
+	assert_int_equal(b.page_size, 4096);
+	assert_int_equal(a.page_size, 8192);
+	assert_int_equal(pragma(db, "PRAGMA page_size"), 8192);
+	assert_int_equal(pragma(db, "SELECT COUNT(*) FROM stores WHERE name = 'kept'"), 40);
+	assert_int_equal(pragma(db, "SELECT COUNT(*) FROM audit WHERE action = 'db.vacuum'"), 2);
+	mbr_db_close(db);
+	{
+		sqlite3_stmt *st;
+
+		assert_int_equal(sqlite3_open_v2(path, &other, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(other, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+		sqlite3_finalize(st);
+		sqlite3_close(other);
+	}
+}
+
 /* A bulk transaction has foreign keys off and temporary storage (with
  * statement journals) in memory, and only until it ends, however it ends. */
 static void test_bulk_transactions(void **state)
@@ -1341,6 +1412,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_grant_rejects_bad_role, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_role_parse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_page_size_and_vacuum, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transaction_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_next_uid, setup, teardown),
