@@ -2302,7 +2302,8 @@ static char *json_int(char *p, int64_t v)
 
 /*
  * Add the open receipt's sale (p, strings set here) to the pending rows,
- * with its lines, [[sku, qty, unit_price, discount, amount], ...], and
+ * with its lines, [[sku, qty, unit_price, discount, amount], ...] (the
+ * last two left out when they can be worked out: schema.c, 8), and
  * payments, [[method, amount], ...], as JSON (read through the views
  * sale_lines and payments).
  */
@@ -2330,10 +2331,15 @@ static void pend_add(struct mbr_sale_import *im, struct pend_sale *p, const stru
 		e = json_int(e, l->qty);
 		*e++ = ',';
 		e = json_int(e, l->unit_price);
-		*e++ = ',';
-		e = json_int(e, l->discount);
-		*e++ = ',';
-		e = json_int(e, l->amount);
+		/* what the sale_lines view can work out is left out (schema.c, 8) */
+		if (l->discount || l->amount != l->qty * l->unit_price) {
+			*e++ = ',';
+			e = json_int(e, l->discount);
+			if (l->amount != l->qty * l->unit_price - l->discount) {
+				*e++ = ',';
+				e = json_int(e, l->amount);
+			}
+		}
 		*e++ = ']';
 		mbr_buf_add(&im->ptext, j, (size_t)(e - j));
 	}

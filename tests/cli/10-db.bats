@@ -631,7 +631,7 @@ ended() {
 		run --separate-stderr mbr-db migrate
 		[ "$status" -eq 0 ]
 		[ "$output" = "" ]
-		[ "$stderr" = "mbr-db: schema version 7, up to date" ]
+		[ "$stderr" = "mbr-db: schema version 8, up to date" ]
 	done
 	[ "$(dump)" = "$before" ]
 	mbr-db -q grant wang manager
@@ -645,7 +645,7 @@ ended() {
 	for cmd in check migrate operators; do
 		run --separate-stderr mbr-db $cmd
 		[ "$status" -eq 4 ]
-		[ "$stderr" = "mbr-db: database '$MBR_DB' has schema version 9, newer than this mbr (7)" ]
+		[ "$stderr" = "mbr-db: database '$MBR_DB' has schema version 9, newer than this mbr (8)" ]
 	done
 	run --separate-stderr mbr-add --phone 13900000005
 	[ "$status" -eq 4 ]
@@ -950,7 +950,7 @@ snapshot() {
 	-n store-add S04|would add store S04
 	-n config time_zone UTC|would set time_zone to 'UTC'
 	-n config currency HKD|would set currency to 'HKD'
-	-n migrate|schema version 7, up to date
+	-n migrate|schema version 8, up to date
 	-n restore b.gz|would restore $MBR_DB from b.gz
 	EOF
 	run --separate-stderr mbr-db -n restore - <b.gz
@@ -1016,27 +1016,27 @@ snapshot() {
 	old_lines=$(q 'SELECT * FROM sale_lines ORDER BY sale, line')
 	old_pays=$(q 'SELECT * FROM payments ORDER BY sale, method')
 	# back to schema 5: lines and payments in tables of their own
-	q "DROP VIEW sale_lines; DROP VIEW payments;
+	q "CREATE TEMP TABLE old_lines AS SELECT * FROM sale_lines;
+	   DROP VIEW sale_lines; DROP VIEW payments;
 	   CREATE TABLE sale_lines(sale INTEGER NOT NULL, line INTEGER NOT NULL, sku TEXT NOT NULL,
 	     qty INTEGER NOT NULL, unit_price INTEGER NOT NULL, discount INTEGER NOT NULL DEFAULT 0,
 	     amount INTEGER NOT NULL, PRIMARY KEY (sale, line)) WITHOUT ROWID;
 	   CREATE TABLE payments(sale INTEGER NOT NULL, method TEXT NOT NULL, amount INTEGER NOT NULL,
 	     PRIMARY KEY (sale, method)) WITHOUT ROWID;
-	   INSERT INTO sale_lines SELECT s.id, j.key + 1, j.value ->> 0, j.value ->> 1, j.value ->> 2,
-	     j.value ->> 3, j.value ->> 4 FROM sales s, json_each(s.lines) AS j;
+	   INSERT INTO sale_lines SELECT sale, line, sku, qty, unit_price, discount, amount FROM temp.old_lines;
 	   INSERT INTO payments SELECT s.id, j.value ->> 0, j.value ->> 1 FROM sales s, json_each(s.payments) AS j;
 	   ALTER TABLE sales DROP COLUMN lines; ALTER TABLE sales DROP COLUMN payments;
 	   PRAGMA user_version = 5"
 	before=$(cksum <"$MBR_DB")
 	run --separate-stderr mbr-db -n migrate
 	[ "$status" -eq 0 ]
-	[ "$stderr" = "$(printf 'mbr-db: would migrate schema version 5 -> 7\nmbr-db: dry run, nothing written')" ]
+	[ "$stderr" = "$(printf 'mbr-db: would migrate schema version 5 -> 8\nmbr-db: dry run, nothing written')" ]
 	[ "$(cksum <"$MBR_DB")" = "$before" ]
 	[ "$(q 'PRAGMA user_version')" = 5 ]
 	run --separate-stderr mbr-db migrate
 	[ "$status" -eq 0 ]
-	[ "$stderr" = "mbr-db: schema version 5 -> 7" ]
-	[ "$(q 'PRAGMA user_version')" = 7 ]
+	[ "$stderr" = "mbr-db: schema version 5 -> 8" ]
+	[ "$(q 'PRAGMA user_version')" = 8 ]
 	[ -n "$old_lines" ]
 	[ "$(q 'SELECT * FROM sale_lines ORDER BY sale, line')" = "$old_lines" ]
 	[ "$(q 'SELECT * FROM payments ORDER BY sale, method')" = "$old_pays" ]

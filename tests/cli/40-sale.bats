@@ -977,6 +977,30 @@ refund:250" ]
 	mbr-db -q check
 }
 
+@test "import: a line's JSON leaves out a discount of 0 and an amount of qty x price - discount; sale_lines gives all five" {
+	load_examples
+	cat >d.csv <<-'EOF'
+	store,receipt,ts,member,sku,qty,unit_price,discount,payment
+	S01,D1,2025-03-01 10:00:00,,C300,2,2.00,,cash
+	S01,D1,2025-03-01 10:00:00,,C301,3,3.50,1.50,cash
+	EOF
+	mbr-sale -q import d.csv
+	[ "$(q "SELECT lines FROM sales WHERE receipt = 'D1'")" = '[["C300",2,200],["C301",3,350,150]]' ]
+	view() {
+		q "SELECT line || ',' || sku || ',' || qty || ',' || unit_price || ',' || discount || ',' || amount
+		   FROM sale_lines WHERE sale = (SELECT id FROM sales WHERE receipt = 'D1') ORDER BY line"
+	}
+	want="1,C300,2,200,0,400
+2,C301,3,350,150,900"
+	[ "$(view)" = "$want" ]
+	[ "$(q "SELECT total || ',' || discount FROM sales WHERE receipt = 'D1'")" = "1300,150" ]
+	mbr-db -q check
+	# a sale as mbr wrote them before schema 8 (all five numbers) reads the same
+	q "UPDATE sales SET lines = '[[\"C300\",2,200,0,400],[\"C301\",3,350,150,900]]' WHERE receipt = 'D1'"
+	[ "$(view)" = "$want" ]
+	mbr-db -q check
+}
+
 @test "import: a receipt recorded already is skipped only when it is the same (a POS retry); one that differs is rejected" {
 	load_examples
 	mbr-sale -q import "$EX/sales-2025-03-01.csv"

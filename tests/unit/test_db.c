@@ -1051,14 +1051,14 @@ static void set_user_version(const char *path, int v)
 /* SQL turning a database back into the schema migration 6 found: lines
  * and payments in tables of their own. */
 #define UNDO_MIGRATION6 \
+	"CREATE TEMP TABLE old_lines AS SELECT * FROM sale_lines;" \
 	"DROP VIEW sale_lines; DROP VIEW payments;" \
 	"CREATE TABLE sale_lines(sale INTEGER NOT NULL REFERENCES sales(id) ON DELETE CASCADE," \
 	" line INTEGER NOT NULL, sku TEXT NOT NULL, qty INTEGER NOT NULL, unit_price INTEGER NOT NULL," \
 	" discount INTEGER NOT NULL DEFAULT 0, amount INTEGER NOT NULL, PRIMARY KEY (sale, line)) WITHOUT ROWID;" \
 	"CREATE TABLE payments(sale INTEGER NOT NULL REFERENCES sales(id) ON DELETE CASCADE," \
 	" method TEXT NOT NULL, amount INTEGER NOT NULL, PRIMARY KEY (sale, method)) WITHOUT ROWID;" \
-	"INSERT INTO sale_lines SELECT s.id, j.key + 1, j.value ->> 0, j.value ->> 1, j.value ->> 2," \
-	" j.value ->> 3, j.value ->> 4 FROM sales s, json_each(s.lines) AS j;" \
+	"INSERT INTO sale_lines SELECT * FROM temp.old_lines;" \
 	"INSERT INTO payments SELECT s.id, j.value ->> 0, j.value ->> 1 FROM sales s, json_each(s.payments) AS j;" \
 	"ALTER TABLE sales DROP COLUMN lines; ALTER TABLE sales DROP COLUMN payments;" \
 	"PRAGMA user_version = 5;"
@@ -1082,7 +1082,7 @@ static void test_version_checks(void **state)
 
 	(void)state;
 	/* an older schema: refused unless migrating */
-	assert_int_equal(latest, 7);	/* 7 can run again; else undo it here */
+	assert_int_equal(latest, 8);	/* 8 can run again; else undo it here */
 	set_user_version(path, latest - 1);
 	open_fails(path, MBR_OPEN_RW, MBR_EDB, latest - 1 == 0 ? "not an mbr database" : "migrate");
 	open_fails(path, 0, MBR_EDB, "old.db");

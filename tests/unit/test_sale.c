@@ -1234,6 +1234,10 @@ static void test_lines_as_json(void **state)
 	assert_int_equal(qi(db, "SELECT amount FROM payments WHERE method = 'cash' AND sale ="
 			     " (SELECT id FROM sales WHERE receipt = 'R1')"), 500);
 	assert_int_equal(qi(db, "SELECT SUM(amount) FROM sale_lines"), 500);
+	/* no discount, amount qty x price: [sku, qty, unit_price] (schema 8) */
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM sales s, json_each(s.lines) AS j"
+			     " WHERE json_array_length(j.value) = 3"), 3);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM sale_lines WHERE discount = 0 AND amount = qty * unit_price"), 3);
 	/* escaped as json_quote escapes, so that a search finds a SKU sold
 	 * (a product moved to another category restates its sales) */
 	IMPORT_OK(db, &st, &e, { "R3", T1, NULL, "T\tX\n\x1f", "1", "1.00" });
