@@ -709,6 +709,13 @@ content() {
 	[ "${stderr_lines[0]}" = "mbr-db: would vacuum $MBR_DB: $pages pages of 8192 bytes, $free of them free" ]
 	[ "${stderr_lines[1]}" = "mbr-db: dry run, nothing written" ]
 	[ "$(dump)" = "$before" ]
+	sqlite3 shop.db "PRAGMA journal_mode = DELETE; PRAGMA page_size = 4096; VACUUM; PRAGMA journal_mode = WAL" >/dev/null
+	pages=$(q "PRAGMA page_count")
+	run --separate-stderr mbr-db -n vacuum
+	[ "$status" -eq 0 ]
+	[ "${stderr_lines[0]}" = "mbr-db: would vacuum $MBR_DB: $pages pages of 4096 bytes, 0 of them free; pages would become 8192 bytes" ]
+	[ "$(q "PRAGMA page_size")" = 4096 ]
+	free=$(q "PRAGMA freelist_count")
 	mbr-db -q grant wang manager
 	run --separate-stderr mbr-db --operator wang vacuum
 	[ "$status" -eq 5 ]
