@@ -428,46 +428,31 @@ static void unlink_db_files(const char *path)
 	mbr_buf_release(&b);
 }
 
-static int page_size(sqlite3 *db)
-{
-	sqlite3_stmt *st;
-	int n = 0;
-
-	if (sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL) != SQLITE_OK)
-		return 0;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return n;
-}
-
 /*
  * A database in WAL mode takes no copy of another page size (SQLite
  * refuses it as read-only): databases made before mbr-db init chose
  * 8192-byte pages have 4096, and a backup of either kind may be restored
  * over the other.  The inflated copy of the backup (copy, no connection
  * open to it) is rebuilt with the page size of the database it will
- * replace (VACUUM, out of WAL mode), which the restored database keeps;
- * its checks then run on what will be restored.
+ * replace, which the restored database keeps.
  */
 static int match_page_size(const char *copy, const char *live, struct mbr_buf *err)
 {
 	sqlite3 *db = NULL;
-	int want = 0, rc = SQLITE_OK;
-	char sql[96];
+	long long want = -1;
+	int rc = SQLITE_OK;
 
 	if (sqlite3_open_v2(live, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK)
-		want = page_size(db);
+		want = mbr_sqlite_int(db, "PRAGMA page_size");
 	sqlite3_close(db);
 	db = NULL;
 	if (want <= 0)
 		return 0;	/* the replacing step will say what is wrong with it */
-	if ((rc = sqlite3_open_v2(copy, &db, SQLITE_OPEN_READWRITE, NULL)) == SQLITE_OK && page_size(db) != want) {
-		snprintf(sql, sizeof(sql), "PRAGMA journal_mode = DELETE; PRAGMA page_size = %d; VACUUM", want);
-		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-	}
+	if ((rc = sqlite3_open_v2(copy, &db, SQLITE_OPEN_READWRITE, NULL)) == SQLITE_OK &&
+	    mbr_sqlite_int(db, "PRAGMA page_size") != want)
+		rc = mbr_sqlite_repage(db, (int)want);
 	if (rc != SQLITE_OK)
-		mbr_buf_addf(err, "restore '%s': giving the backup the database's page size (%d): %s", live, want,
+		mbr_buf_addf(err, "restore '%s': giving the backup the database's page size (%lld): %s", live, want,
 			     sqlite3_errmsg(db));
 	sqlite3_close(db);
 	return rc == SQLITE_OK ? 0 : MBR_EDB;

@@ -558,7 +558,7 @@ int mbr_db_init(const char *path, const struct mbr_init_opts *o, struct mbr_buf 
 	const char *tz = o && o->time_zone ? o->time_zone : "Asia/Shanghai";
 	int exp = o && o->exponent >= 0 ? o->exponent : 2;
 	struct mbr_db *db;
-	char num[16];
+	char num[16], pragma[48];
 	int fd, rc, from, to;
 	int key_created = 0;
 
@@ -611,7 +611,8 @@ int mbr_db_init(const char *path, const struct mbr_init_opts *o, struct mbr_buf 
 		goto fail_msg;
 	}
 	/* before anything is written: the file is empty until WAL mode is set */
-	if ((rc = mbr_db_exec(db, "PRAGMA page_size = " MBR_PAGE_SIZE)) < 0 || (rc = db_configure(db)) < 0 ||
+	snprintf(pragma, sizeof(pragma), "PRAGMA page_size = %d", MBR_PAGE_SIZE);	/* a number of ours */
+	if ((rc = mbr_db_exec(db, pragma)) < 0 || (rc = db_configure(db)) < 0 ||
 	    (rc = mbr_db_exec(db, "PRAGMA journal_mode = WAL")) < 0)
 		goto fail_msg;
 	if ((rc = mbr_db_migrate(db, &from, &to)) < 0)
@@ -1229,13 +1230,12 @@ int mbr_db_checkpoint(struct mbr_db *db)
 
 /* ------------------------------------------------------------- vacuum */
 
-/* The integer a PRAGMA returns, or -1 */
-static long long pragma_int(struct mbr_db *db, const char *sql)
+long long mbr_sqlite_int(sqlite3 *sql, const char *q)
 {
 	sqlite3_stmt *st;
 	long long v = -1;
 
-	if (sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(sql, q, -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
@@ -1243,11 +1243,44 @@ static long long pragma_int(struct mbr_db *db, const char *sql)
 	return v;
 }
 
+/* Set the journal mode: SQLITE_OK, SQLITE_BUSY if SQLite kept another. */
+static int journal_mode(sqlite3 *sql, const char *mode)
+{
+	char q[48];
+	sqlite3_stmt *st;
+	int rc, same = 0;
+
+	snprintf(q, sizeof(q), "PRAGMA journal_mode = %s", mode);	/* mode: a literal of ours */
+	if ((rc = sqlite3_prepare_v2(sql, q, -1, &st, NULL)) != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		same = !sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), mode);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return same ? SQLITE_OK : SQLITE_BUSY;
+	return rc == SQLITE_LOCKED ? SQLITE_BUSY : rc;
+}
+
+int mbr_sqlite_repage(sqlite3 *sql, int page_size)
+{
+	char q[48];
+	int rc, back;
+
+	if ((rc = journal_mode(sql, "DELETE")) != SQLITE_OK)
+		return rc;
+	snprintf(q, sizeof(q), "PRAGMA page_size = %d; VACUUM", page_size);	/* a number of ours */
+	rc = sqlite3_exec(sql, q, NULL, NULL, NULL);
+	/* back to WAL whatever happened: live databases run in it */
+	back = journal_mode(sql, "WAL");
+	return rc != SQLITE_OK ? rc : back;
+}
+
 int mbr_db_pages(struct mbr_db *db, struct mbr_db_pages *p)
 {
-	p->page_size = (int)pragma_int(db, "PRAGMA page_size");
-	p->pages = pragma_int(db, "PRAGMA page_count");
-	p->free_pages = pragma_int(db, "PRAGMA freelist_count");
+	p->page_size = (int)mbr_sqlite_int(db->sql, "PRAGMA page_size");
+	p->pages = mbr_sqlite_int(db->sql, "PRAGMA page_count");
+	p->free_pages = mbr_sqlite_int(db->sql, "PRAGMA freelist_count");
 	if (p->page_size <= 0 || p->pages < 0 || p->free_pages < 0)
 		return mbr_db_sqlerr(db, "page count");
 	return 0;
@@ -1255,58 +1288,27 @@ int mbr_db_pages(struct mbr_db *db, struct mbr_db_pages *p)
 
 int mbr_db_page_size_wanted(void)
 {
-	return atoi(MBR_PAGE_SIZE);
-}
-
-/* Set the journal mode; MBR_EBUSY if SQLite kept another (it does when
- * other connections have the database open). */
-static int journal_mode(struct mbr_db *db, const char *mode)
-{
-	char sql[48];
-	sqlite3_stmt *st;
-	int rc, same = 0;
-
-	snprintf(sql, sizeof(sql), "PRAGMA journal_mode = %s", mode);	/* mode: a literal of ours */
-	if (sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL) != SQLITE_OK)
-		return mbr_db_sqlerr(db, "journal mode");
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		same = !sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), mode);
-	sqlite3_finalize(st);
-	if (rc == SQLITE_ROW && same)
-		return 0;
-	if (rc == SQLITE_ROW || rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-		return mbr_db_fail(db, MBR_EBUSY, "%s is open in another program: changing its page size needs it"
-				   " alone (stop the others and run vacuum again)", db->path);
-	return mbr_db_sqlerr(db, "journal mode");
+	return MBR_PAGE_SIZE;
 }
 
 int mbr_db_vacuum(struct mbr_db *db, struct mbr_db_pages *before, struct mbr_db_pages *after)
 {
-	int want = mbr_db_page_size_wanted(), rc;
 	char detail[160];
+	int rc;
 
 	if ((rc = mbr_db_pages(db, before)) < 0)
 		return rc;
-	if (before->page_size != want) {
-		char sql[48];
-
-		if ((rc = journal_mode(db, "DELETE")) < 0)
-			return rc;
-		snprintf(sql, sizeof(sql), "PRAGMA page_size = %d", want);	/* a number of ours */
-		rc = mbr_db_exec(db, sql);
-		if (rc == 0)
-			rc = mbr_db_exec(db, "VACUUM");
-		/* back to WAL whatever happened: live databases run in it */
-		if (journal_mode(db, "WAL") < 0 && rc == 0)
-			rc = MBR_EDB;
-	} else {
+	if (before->page_size == MBR_PAGE_SIZE) {
 		/* through the log, which the last connection to close copies
 		 * back and removes; readers meanwhile read what they began with */
-		rc = mbr_db_exec(db, "VACUUM");
+		if ((rc = mbr_db_exec(db, "VACUUM")) < 0)
+			return rc;
+	} else if ((rc = mbr_sqlite_repage(db->sql, MBR_PAGE_SIZE)) == SQLITE_BUSY) {
+		return mbr_db_fail(db, MBR_EBUSY, "%s is open in another program: changing its page size needs it"
+				   " alone (stop the others and run vacuum again)", db->path);
+	} else if (rc != SQLITE_OK) {
+		return mbr_db_sqlerr(db, "vacuum");
 	}
-	if (rc < 0)
-		return rc;
 	if ((rc = mbr_db_pages(db, after)) < 0)
 		return rc;
 	snprintf(detail, sizeof(detail), "pages %lld (%lld free) of %d bytes -> %lld of %d", before->pages,

@@ -20,7 +20,7 @@
  * 16384 (README, Benchmarks).  A database keeps the page size it was made
  * with.
  */
-#define MBR_PAGE_SIZE "8192"
+#define MBR_PAGE_SIZE 8192
 #define MBR_STMT_CACHE 192	/* at most 255: cache_hint holds index + 1 in a byte */
 
 struct mbr_key;
@@ -104,6 +104,16 @@ int mbr_db_sqlerr(struct mbr_db *db, const char *what);
 int mbr_db_cache_default(struct mbr_db *db);
 /* Execute fixed SQL text without parameters (schema, pragmas). */
 int mbr_db_exec(struct mbr_db *db, const char *sql);
+/* The integer a statement (a PRAGMA) gives on a connection, or -1. */
+long long mbr_sqlite_int(sqlite3 *sql, const char *q);
+/*
+ * Rebuild the database open on sql with pages of page_size bytes: out of
+ * WAL mode, VACUUM, back into WAL mode.  SQLITE_BUSY when SQLite keeps
+ * WAL mode (it does while other connections have the database open),
+ * nothing changed.  For mbr-db vacuum, and for a backup's copy that is
+ * to replace a database of another page size.
+ */
+int mbr_sqlite_repage(sqlite3 *sql, int page_size);
 /* The key, loaded on first use; MBR_EKEY with a message if unavailable. */
 int mbr_db_key(struct mbr_db *db, const struct mbr_key **key);
 /* Next chain-unique key "STORE-N" into out (40 bytes); within a transaction. */

@@ -2321,6 +2321,7 @@ static void pend_add(struct mbr_sale_import *im, struct pend_sale *p, const stru
 	mbr_buf_addc(&im->ptext, '[');
 	for (k = 0; k < im->nlines; k++) {
 		const struct line *l = &im->lines[k];
+		int64_t gross = l->qty * l->unit_price;	/* did not overflow: write_receipt */
 		char j[6 * SKU_MAX + 4 * 21 + 8], *e = j;
 
 		if (k)
@@ -2332,10 +2333,10 @@ static void pend_add(struct mbr_sale_import *im, struct pend_sale *p, const stru
 		*e++ = ',';
 		e = json_int(e, l->unit_price);
 		/* what the sale_lines view can work out is left out (schema.c, 8) */
-		if (l->discount || l->amount != l->qty * l->unit_price) {
+		if (l->discount || l->amount != gross) {
 			*e++ = ',';
 			e = json_int(e, l->discount);
-			if (l->amount != l->qty * l->unit_price - l->discount) {
+			if (l->amount != gross - l->discount) {
 				*e++ = ',';
 				e = json_int(e, l->amount);
 			}
