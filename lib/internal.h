@@ -16,7 +16,7 @@
  * page, reads it back at commit to rewrite checksums, and copies it at
  * the checkpoint: half as many pages is half as many of each, and fewer
  * b-tree pages to split and to balance.  1M sale lines into 200k members
- * took 10-15% less wall time with 8192 than with 4096, and no more with
+ * took 9-17% less wall time with 8192 than with 4096, and no more with
  * 16384 (README, Benchmarks).  A database keeps the page size it was made
  * with.
  */
