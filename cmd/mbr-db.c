@@ -353,12 +353,12 @@ static int vacuum(struct mbr_db *db)
 		if ((rc = mbr_db_pages(db, &b)) < 0)
 			return cli_db_error(&cli, db, rc);
 		if (!cli.quiet) {
+			char change[48] = "";
+
 			if (b.page_size != want)
-				cli_warn(&cli, "would vacuum %s: %lld pages of %d bytes, %lld of them free; pages would"
-					 " become %d bytes", cli.db_path, b.pages, b.page_size, b.free_pages, want);
-			else
-				cli_warn(&cli, "would vacuum %s: %lld pages of %d bytes, %lld of them free", cli.db_path,
-					 b.pages, b.page_size, b.free_pages);
+				snprintf(change, sizeof(change), "; pages would become %d bytes", want);
+			cli_warn(&cli, "would vacuum %s: %lld pages of %d bytes, %lld of them free%s", cli.db_path,
+				 b.pages, b.page_size, b.free_pages, change);
 			cli_warn(&cli, "dry run, nothing written");
 		}
 		return MBR_EXIT_OK;
