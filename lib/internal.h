@@ -130,6 +130,16 @@ int mbr_db_next_uid(struct mbr_db *db, const char *kind, char *out);
 /* Schema: migrations[i] upgrades user_version i to i+1. */
 extern const char *const mbr_migrations[];
 extern const int mbr_nmigrations;
+/*
+ * The indexes a sale's member lookup reads (schema.c, migration 9), as
+ * migration 9 made them; a bulk member import drops and makes them again
+ * (member.c).  Part of a released migration: never edit, add another.
+ */
+#define MBR_MEMBER_BRIEF_INDEXES \
+	"CREATE INDEX IF NOT EXISTS members_card_brief ON members(card_hash, tier, status, uid)" \
+	" WHERE card_hash IS NOT NULL;" \
+	"CREATE INDEX IF NOT EXISTS members_phone_brief ON members(phone_hash, tier, status, uid)" \
+	" WHERE phone_hash IS NOT NULL;"
 
 /* ---------------------------------------------------------------- crypto */
 

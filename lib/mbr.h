@@ -556,8 +556,8 @@ int mbr_member_bulk_end(struct mbr_db *db, mbr_problem_fn fn, void *ctx, long *d
 /* Find by member_no, phone or uid (exact). MBR_ENOTFOUND if none. */
 int mbr_member_get(struct mbr_db *db, const char *key, struct mbr_member *m);
 int mbr_member_get_id(struct mbr_db *db, int64_t id, struct mbr_member *m);
-/* The same without personal data (left empty, nothing unsealed) and
- * without the points balance (0): for hot paths. */
+/* What a sale needs (id, uid, tier, status), for hot paths: personal
+ * data, gender, store, times left empty (nothing unsealed), points 0. */
 int mbr_member_get_brief(struct mbr_db *db, const char *key, struct mbr_member *m);
 /* Members matching query: exact member_no/phone/uid, else name substring. */
 typedef int (*mbr_member_fn)(const struct mbr_member *m, void *ctx);

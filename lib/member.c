@@ -591,8 +591,13 @@ int mbr_member_add(struct mbr_db *db, struct mbr_member *m, int64_t batch)
 #define MEMBER_POINTS "COALESCE((SELECT points FROM points_balances WHERE member = members.id), 0)"
 #define MEMBER_COLS "id, uid, (SELECT pii FROM member_pii WHERE member = members.id), gender, tier, store," \
 		    " status, " MEMBER_POINTS ", created_at, updated_at"
-/* The same without personal data (column 2 NULL) and points (0), for hot paths. */
-#define MEMBER_BRIEF_COLS "id, uid, NULL, gender, tier, store, status, 0, created_at, updated_at"
+/*
+ * What a sale needs, for hot paths: no personal data (column 2 NULL), no
+ * points (0), no gender, store or times; all of it is in the
+ * members_*_brief indexes (schema.c, migration 9), which a lookup by a
+ * key's hash names so that it reads no page of members.
+ */
+#define MEMBER_BRIEF_COLS "id, uid, NULL, '', tier, NULL, status, 0, 0, 0"
 
 /* Fill m from a row selected with MEMBER_COLS, unsealing its personal data. */
 static int member_from_row(struct mbr_db *db, sqlite3_stmt *st, struct mbr_member *m)
@@ -660,8 +665,8 @@ static int get_by_hash(struct mbr_db *db, enum mbr_hash_kind kind, const char *v
 	static const char *const sql[2][2] = {
 		{ "SELECT " MEMBER_COLS " FROM members WHERE phone_hash = ?",
 		  "SELECT " MEMBER_COLS " FROM members WHERE card_hash = ?" },
-		{ "SELECT " MEMBER_BRIEF_COLS " FROM members WHERE phone_hash = ?",
-		  "SELECT " MEMBER_BRIEF_COLS " FROM members WHERE card_hash = ?" },
+		{ "SELECT " MEMBER_BRIEF_COLS " FROM members INDEXED BY members_phone_brief WHERE phone_hash = ?",
+		  "SELECT " MEMBER_BRIEF_COLS " FROM members INDEXED BY members_card_brief WHERE card_hash = ?" },
 	};
 	const struct mbr_key *key;
 	unsigned char h[MBR_HASH_BYTES];
@@ -1065,7 +1070,8 @@ int mbr_member_erase_checkpoint(struct mbr_db *db, int max_ms)
 
 int mbr_member_bulk_begin(struct mbr_db *db)
 {
-	return mbr_db_exec(db, "DROP INDEX members_uid; DROP INDEX members_card; DROP INDEX members_phone;");
+	return mbr_db_exec(db, "DROP INDEX members_uid; DROP INDEX members_card; DROP INDEX members_phone;"
+			   " DROP INDEX members_card_brief; DROP INDEX members_phone_brief;");
 }
 
 /* Report each row of a duplicate group but the oldest. */
@@ -1115,6 +1121,8 @@ int mbr_member_bulk_end(struct mbr_db *db, mbr_problem_fn fn, void *ctx, long *d
 	if (rc == 0)
 		rc = mbr_db_exec(db, "CREATE UNIQUE INDEX members_card ON members(card_hash) WHERE card_hash IS NOT NULL;"
 				     "CREATE UNIQUE INDEX members_phone ON members(phone_hash) WHERE phone_hash IS NOT NULL;");
+	if (rc == 0)
+		rc = mbr_db_exec(db, MBR_MEMBER_BRIEF_INDEXES);
 	mbr_db_cache_default(db);
 	if (rc == 0)
 		return 0;

@@ -643,12 +643,14 @@ static int find_member(struct mbr_sale_import *im, const char *key, struct mbr_s
  * A receipt found recorded, a time that does not parse, or a key not
  * found, ambiguous or failing, makes no part, and the import looks it up
  * itself and says why.
- * Member lookups are at random: each reads a page of the members_card
- * index and one of members, and a page not in this connection's cache
- * is a read(2).  The cache (AHEAD_CACHE_KIB) is what the memory bar
- * leaves: 200k members are 21 MiB of such pages; with 2 MiB a 1M-line
- * import made 426k reads here (a fifth of this thread's time), with
- * 4 MiB (the accumulators gave up 2 MiB for it, sale.c AGG_SLOTS) 366k.
+ * Member lookups are at random: each reads a page of the key's brief
+ * index (member.c, MEMBER_BRIEF_COLS), and a page not in this
+ * connection's cache is a read(2).  The cache (AHEAD_CACHE_KIB) is what
+ * the memory bar leaves: 200k members are 8.7 MiB of such pages.  With
+ * 2 MiB, when a lookup read a page of members_card and one of members
+ * (21 MiB), a 1M-line import made 426k reads here (a fifth of this
+ * thread's time), with 4 MiB (the accumulators gave up 2 MiB for it,
+ * AGG_SLOTS) 366k; with the brief index, 3M lines make 377k, not 1.07M.
  */
 #define AHEAD_CACHE_KIB 4096
 

@@ -609,6 +609,166 @@ static void test_update_rehashes(void **state)
 	mbr_db_close(db);
 }
 
+/* The plan of the prepared statement of db whose text names index: it
+ * must read that index alone (a covering index: no page of members). */
+static void assert_covering(struct mbr_db *db, const char *index)
+{
+	sqlite3_stmt *st = NULL, *plan;
+	char sql[1024], want[128];
+	int covering = 0;
+
+	while ((st = sqlite3_next_stmt(db->sql, st)))
+		if (strstr(sqlite3_sql(st), index))
+			break;
+	if (!st)
+		fail_msg("no prepared statement reads %s", index);
+	snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", sqlite3_sql(st));
+	snprintf(want, sizeof(want), "USING COVERING INDEX %s ", index);
+	assert_int_equal(sqlite3_prepare_v2(db->sql, sql, -1, &plan, NULL), SQLITE_OK);
+	while (sqlite3_step(plan) == SQLITE_ROW) {
+		const char *detail = (const char *)sqlite3_column_text(plan, 3);
+
+		if (strstr(detail, "members") && !strstr(detail, want))
+			fail_msg("%s: %s", sqlite3_sql(st), detail);
+		covering += strstr(detail, want) != NULL;
+	}
+	sqlite3_finalize(plan);
+	assert_int_equal(covering, 1);
+}
+
+/*
+ * A sale's member lookup (brief) gives what a sale needs, read from the
+ * members_*_brief indexes alone, which follow every change of a key, the
+ * tier and the status.
+ */
+static void test_brief_lookup(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct mbr_member a, b, g;
+	struct mbr_buf why = MBR_BUF_INIT;
+
+	(void)state;
+	fill(db, &a, "member_no=C001", "phone=13812345678", "name=A", "gender=F", NULL);
+	add_ok(db, &a);
+	fill(db, &b, "member_no=C002", "phone=13900000000", "name=B", NULL);
+	add_ok(db, &b);
+	assert_int_equal(mbr_db_exec(db, "INSERT INTO tiers(code, rank) VALUES ('GOLD', 1)"), MBR_OK);
+	{
+		char sql[96];
+
+		snprintf(sql, sizeof(sql), "UPDATE members SET tier = 'GOLD' WHERE id = %lld", (long long)a.id);
+		assert_int_equal(mbr_db_exec(db, sql), MBR_OK);
+	}
+
+	assert_int_equal(mbr_member_get_brief(db, "C001", &g), MBR_OK);
+	assert_int_equal(g.id, a.id);
+	assert_string_equal(g.uid, a.uid);
+	assert_string_equal(g.tier, "GOLD");
+	assert_string_equal(g.status, "active");
+	assert_string_equal(g.name, "");	/* nothing personal, nothing unsealed */
+	assert_string_equal(g.gender, "");
+	assert_covering(db, "members_card_brief");
+	assert_int_equal(mbr_member_get_brief(db, "138 1234 5678", &g), MBR_OK);
+	assert_int_equal(g.id, a.id);
+	assert_string_equal(g.tier, "GOLD");
+	assert_covering(db, "members_phone_brief");
+	assert_int_equal(mbr_member_get_brief(db, "C002", &g), MBR_OK);
+	assert_int_equal(g.id, b.id);
+	assert_string_equal(g.tier, "");
+
+	/* status and keys changed: the lookups follow */
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	assert_int_equal(mbr_member_set_status(db, a.id, "frozen"), MBR_OK);
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	assert_int_equal(mbr_member_get_brief(db, "C001", &g), MBR_OK);
+	assert_string_equal(g.status, "frozen");
+	get_ok(db, "C001", &g);
+	assert_int_equal(mbr_member_set_field(db, &g, MBR_F_MEMBER_NO, "C100", &why), MBR_OK);
+	assert_int_equal(mbr_member_set_field(db, &g, MBR_F_PHONE, "13700001111", &why), MBR_OK);
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	assert_int_equal(mbr_member_update(db, &g, "phone,member_no"), MBR_OK);
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	assert_int_equal(mbr_member_get_brief(db, "C001", &g), MBR_ENOTFOUND);
+	assert_int_equal(mbr_member_get_brief(db, "13812345678", &g), MBR_ENOTFOUND);
+	assert_int_equal(mbr_member_get_brief(db, "C100", &g), MBR_OK);
+	assert_int_equal(g.id, a.id);
+	assert_string_equal(g.status, "frozen");
+	assert_int_equal(mbr_member_get_brief(db, "13700001111", &g), MBR_OK);
+	assert_int_equal(g.id, a.id);
+
+	/* erased: no keys left to find it by */
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	assert_int_equal(mbr_member_erase(db, a.id), MBR_OK);
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	assert_int_equal(mbr_member_get_brief(db, "C100", &g), MBR_ENOTFOUND);
+	assert_int_equal(mbr_member_get_brief(db, "13700001111", &g), MBR_ENOTFOUND);
+	mbr_buf_release(&why);
+	mbr_db_close(db);
+}
+
+/* Indexes on members, as a sorted list */
+static void member_indexes(struct mbr_db *db, char *out, size_t n)
+{
+	sqlite3_stmt *st;
+
+	assert_int_equal(sqlite3_prepare_v2(db->sql, "SELECT COALESCE(group_concat(name, ' '), '') FROM (SELECT name FROM"
+					     " sqlite_schema WHERE type = 'index' AND tbl_name = 'members' ORDER BY name)",
+					     -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+}
+
+static void keep_problem(const char *problem, void *ctx)
+{
+	snprintf(ctx, 256, "%s", problem);
+}
+
+/* A bulk enrolment drops the key indexes and makes every one again,
+ * the brief ones too; one with a key taken twice changes nothing. */
+static void test_bulk_indexes(void **state)
+{
+	static const char all[] = "members_card members_card_brief members_phone members_phone_brief members_uid";
+	struct mbr_db *db = new_db();
+	struct mbr_member a, b, g;
+	char idx[256], problem[256] = "";
+	long dups = 0;
+
+	(void)state;
+	member_indexes(db, idx, sizeof(idx));
+	assert_string_equal(idx, all);
+	assert_int_equal(mbr_begin_bulk(db), MBR_OK);
+	assert_int_equal(mbr_member_bulk_begin(db), MBR_OK);
+	member_indexes(db, idx, sizeof(idx));
+	assert_string_equal(idx, "");
+	fill(db, &a, "member_no=C001", "phone=13812345678", NULL);
+	assert_int_equal(mbr_member_add(db, &a, 0), MBR_OK);
+	fill(db, &b, "member_no=C002", NULL);
+	assert_int_equal(mbr_member_add(db, &b, 0), MBR_OK);
+	assert_int_equal(mbr_member_bulk_end(db, keep_problem, problem, &dups), MBR_OK);
+	assert_int_equal(dups, 0);
+	assert_string_equal(problem, "");
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	member_indexes(db, idx, sizeof(idx));
+	assert_string_equal(idx, all);
+	assert_int_equal(mbr_member_get_brief(db, "13812345678", &g), MBR_OK);
+	assert_int_equal(g.id, a.id);
+	assert_covering(db, "members_phone_brief");
+
+	assert_int_equal(mbr_begin_bulk(db), MBR_OK);
+	assert_int_equal(mbr_member_bulk_begin(db), MBR_OK);
+	fill(db, &g, "member_no=C002", NULL);
+	assert_int_equal(mbr_member_add(db, &g, 0), MBR_OK);	/* found at the end */
+	assert_int_equal(mbr_member_bulk_end(db, keep_problem, problem, &dups), MBR_EEXIST);
+	assert_int_equal(dups, 1);
+	assert_non_null(strstr(problem, b.uid));
+	assert_int_equal(mbr_rollback(db), MBR_OK);
+	member_indexes(db, idx, sizeof(idx));
+	assert_string_equal(idx, all);
+	assert_int_equal(count_members(db), 2);
+	mbr_db_close(db);
+}
+
 static void test_set_status(void **state)
 {
 	static const struct { const char *status; int rc; const char *after; } steps[] = {
@@ -1328,6 +1488,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ambiguous_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upsert, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_rehashes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_brief_lookup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_indexes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_erase, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_erase_forfeits_points, setup, teardown),
