@@ -560,6 +560,21 @@ static void test_upsert(void **state)
 	mbr_db_close(db);
 }
 
+/* Give the member key names a new member_no and phone (one update). */
+static void rekey(struct mbr_db *db, const char *key, const char *member_no, const char *phone)
+{
+	struct mbr_buf why = MBR_BUF_INIT;
+	struct mbr_member g;
+
+	get_ok(db, key, &g);
+	assert_int_equal(mbr_member_set_field(db, &g, MBR_F_PHONE, phone, &why), MBR_OK);
+	assert_int_equal(mbr_member_set_field(db, &g, MBR_F_MEMBER_NO, member_no, &why), MBR_OK);
+	assert_int_equal(mbr_begin(db), MBR_OK);
+	assert_int_equal(mbr_member_update(db, &g, "phone,member_no"), MBR_OK);
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	mbr_buf_release(&why);
+}
+
 static void test_update_rehashes(void **state)
 {
 	struct mbr_db *db = new_db();
@@ -572,12 +587,7 @@ static void test_update_rehashes(void **state)
 	fill(db, &b, "member_no=C002", "phone=13900000000", "name=B", NULL);
 	add_ok(db, &b);
 
-	get_ok(db, "C001", &g);
-	assert_int_equal(mbr_member_set_field(db, &g, MBR_F_PHONE, "137-0000-1111", &why), MBR_OK);
-	assert_int_equal(mbr_member_set_field(db, &g, MBR_F_MEMBER_NO, "C100", &why), MBR_OK);
-	assert_int_equal(mbr_begin(db), MBR_OK);
-	assert_int_equal(mbr_member_update(db, &g, "phone,member_no"), MBR_OK);
-	assert_int_equal(mbr_commit(db), MBR_OK);
+	rekey(db, "C001", "C100", "137-0000-1111");
 
 	get_missing(db, "13812345678");
 	get_missing(db, "C001");
@@ -645,7 +655,6 @@ static void test_brief_lookup(void **state)
 {
 	struct mbr_db *db = new_db();
 	struct mbr_member a, b, g;
-	struct mbr_buf why = MBR_BUF_INIT;
 
 	(void)state;
 	fill(db, &a, "member_no=C001", "phone=13812345678", "name=A", "gender=F", NULL);
@@ -682,12 +691,7 @@ static void test_brief_lookup(void **state)
 	assert_int_equal(mbr_commit(db), MBR_OK);
 	assert_int_equal(mbr_member_get_brief(db, "C001", &g), MBR_OK);
 	assert_string_equal(g.status, "frozen");
-	get_ok(db, "C001", &g);
-	assert_int_equal(mbr_member_set_field(db, &g, MBR_F_MEMBER_NO, "C100", &why), MBR_OK);
-	assert_int_equal(mbr_member_set_field(db, &g, MBR_F_PHONE, "13700001111", &why), MBR_OK);
-	assert_int_equal(mbr_begin(db), MBR_OK);
-	assert_int_equal(mbr_member_update(db, &g, "phone,member_no"), MBR_OK);
-	assert_int_equal(mbr_commit(db), MBR_OK);
+	rekey(db, "C001", "C100", "13700001111");
 	assert_int_equal(mbr_member_get_brief(db, "C001", &g), MBR_ENOTFOUND);
 	assert_int_equal(mbr_member_get_brief(db, "13812345678", &g), MBR_ENOTFOUND);
 	assert_int_equal(mbr_member_get_brief(db, "C100", &g), MBR_OK);
@@ -702,7 +706,6 @@ static void test_brief_lookup(void **state)
 	assert_int_equal(mbr_commit(db), MBR_OK);
 	assert_int_equal(mbr_member_get_brief(db, "C100", &g), MBR_ENOTFOUND);
 	assert_int_equal(mbr_member_get_brief(db, "13700001111", &g), MBR_ENOTFOUND);
-	mbr_buf_release(&why);
 	mbr_db_close(db);
 }
 
