@@ -631,7 +631,7 @@ ended() {
 		run --separate-stderr mbr-db migrate
 		[ "$status" -eq 0 ]
 		[ "$output" = "" ]
-		[ "$stderr" = "mbr-db: schema version 9, up to date" ]
+		[ "$stderr" = "mbr-db: schema version 10, up to date" ]
 	done
 	[ "$(dump)" = "$before" ]
 	mbr-db -q grant wang manager
@@ -641,11 +641,11 @@ ended() {
 }
 
 @test "migrate: a schema newer than this mbr is refused by every command (exit 4)" {
-	q 'PRAGMA user_version = 10'
+	q 'PRAGMA user_version = 11'
 	for cmd in check migrate operators; do
 		run --separate-stderr mbr-db $cmd
 		[ "$status" -eq 4 ]
-		[ "$stderr" = "mbr-db: database '$MBR_DB' has schema version 10, newer than this mbr (9)" ]
+		[ "$stderr" = "mbr-db: database '$MBR_DB' has schema version 11, newer than this mbr (10)" ]
 	done
 	run --separate-stderr mbr-add --phone 13900000005
 	[ "$status" -eq 4 ]
@@ -957,7 +957,7 @@ snapshot() {
 	-n store-add S04|would add store S04
 	-n config time_zone UTC|would set time_zone to 'UTC'
 	-n config currency HKD|would set currency to 'HKD'
-	-n migrate|schema version 9, up to date
+	-n migrate|schema version 10, up to date
 	-n restore b.gz|would restore $MBR_DB from b.gz
 	EOF
 	run --separate-stderr mbr-db -n restore - <b.gz
@@ -1037,14 +1037,15 @@ snapshot() {
 	before=$(cksum <"$MBR_DB")
 	run --separate-stderr mbr-db -n migrate
 	[ "$status" -eq 0 ]
-	[ "$stderr" = "$(printf 'mbr-db: would migrate schema version 5 -> 9\nmbr-db: dry run, nothing written')" ]
+	[ "$stderr" = "$(printf 'mbr-db: would migrate schema version 5 -> 10\nmbr-db: dry run, nothing written')" ]
 	[ "$(cksum <"$MBR_DB")" = "$before" ]
 	[ "$(q 'PRAGMA user_version')" = 5 ]
 	run --separate-stderr mbr-db migrate
 	[ "$status" -eq 0 ]
-	[ "$stderr" = "mbr-db: schema version 5 -> 9" ]
-	[ "$(q 'PRAGMA user_version')" = 9 ]
+	[ "$stderr" = "mbr-db: schema version 5 -> 10" ]
+	[ "$(q 'PRAGMA user_version')" = 10 ]
 	[ "$(q "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_schema WHERE name LIKE 'members\_%\_brief' ESCAPE '\' ORDER BY 1)")" = 'members_card_brief members_phone_brief' ]
+	[ "$(q "SELECT group_concat(name) FROM pragma_index_info('points_ledger_member')")" = member ]
 	[ -n "$old_lines" ]
 	[ "$(q 'SELECT * FROM sale_lines ORDER BY sale, line')" = "$old_lines" ]
 	[ "$(q 'SELECT * FROM payments ORDER BY sale, method')" = "$old_pays" ]

@@ -129,6 +129,26 @@ uid() {
 	[ "$(printf '%s\n' "$output" | jq -s 'map(.balance) | join(" ")' -r)" = "82 32 50" ]
 }
 
+@test "history and past balances go by the entries' times, not the order they were recorded in" {
+	load_sales
+	# a till's earlier receipt recorded after both days: M0001 earned 10
+	# on 2025-02-28
+	printf 'store,receipt,ts,member,sku,qty,unit_price\nS01,R0900,2025-02-28 18:00:00,M0001,A100,1,10.00\n' >late.csv
+	mbr-sale -q import late.csv
+	run --separate-stderr mbr-points history --format csv M0001
+	printf '%s\n' "$output"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 5 ]
+	[[ "${lines[1]}" == "2025-02-28 18:00:00,earn,+"*",sale,S01/R0900,"* ]]
+	early=$(printf '%s\n' "${lines[1]}" | cut -d, -f4)
+	[[ "${lines[2]}" == "2025-03-01 09:12:00,earn,+82,$((early + 82)),sale,S01/R1001,"* ]]
+	[[ "${lines[3]}" == "2025-03-02 10:00:00,redeem,-50,$((early + 32)),"* ]]
+	[[ "${lines[4]}" == "2025-03-02 10:00:00,earn,+18,$((early + 50)),"* ]]
+	[ "$(mbr-points balance --format csv --as-of 2025-02-28 M0001 | sed -n '2s/,.*//p')" = "$early" ]
+	[ "$(mbr-points balance --format csv --as-of 2025-03-01 M0001 | sed -n '2s/,.*//p')" = $((early + 82)) ]
+	[ "$(bal M0001)" = $((early + 50)) ]
+}
+
 @test "earn and redeem: print the new balance; redeeming more than the balance writes nothing" {
 	load_examples
 	run --separate-stderr mbr-points earn M0005 100
