@@ -915,6 +915,57 @@ static void test_unknown_sku(void **state)
 	mbr_db_close(db);
 }
 
+/*
+ * The import's product table compares SKUs shorter than 16 bytes in its
+ * slots and longer ones by their text: SKUs of 15, 16 and 63 bytes, SKUs
+ * sharing their first 15 bytes, and enough of them (1,500, in two
+ * imports) that the table grows while lines hold their categories.  Each
+ * is new once, known after, and its lines count under its own category.
+ */
+static void test_sku_lengths(void **state)
+{
+	enum { N = 1500, PER = 3 };
+	static char sku[N][64], cat[N][16], rcpt[N / PER][16];
+	static struct ln lines[N];
+	struct mbr_db *db = new_db();
+	struct mbr_sale_stats st;
+	struct errors e = errs_init();
+	int i, pass;
+
+	(void)state;
+	for (i = 0; i < N; i++) {
+		/* 15, 16 and 63 bytes, the first 15 the same in each three */
+		snprintf(sku[i], sizeof(sku[i]), "%015d%s%s", i / 3, i % 3 ? "b" : "",
+			 i % 3 == 2 ? "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxc" : "");
+		snprintf(cat[i], sizeof(cat[i]), "c%d", i);
+		if (i % PER == 0)
+			snprintf(rcpt[i / PER], sizeof(rcpt[i / PER]), "R%d", i / PER);
+	}
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < N; i++) {
+			lines[i] = (struct ln){ rcpt[i / PER], pass ? T2 : T1, NULL, sku[i], "1", "1.00" };
+			lines[i].category = cat[i];
+			if (pass)	/* receipts of the second day */
+				lines[i].receipt = sku[i / PER * PER];
+		}
+		assert_int_equal(import(db, lines, N, &st, &e), MBR_OK);
+		assert_int_equal(e.n, 0);
+		assert_int_equal(st.new_products, pass ? 0 : N);
+	}
+	assert_int_equal(strlen(sku[0]), 15);
+	assert_int_equal(strlen(sku[1]), 16);
+	assert_int_equal(strlen(sku[2]), 63);
+	assert_int_equal(strncmp(sku[0], sku[1], 15), 0);
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM products"), N);
+	/* every category, on both days, holds its one SKU's unit */
+	assert_int_equal(qi(db, "SELECT COUNT(*) FROM agg_category_day WHERE qty = 1 AND amount = 100"), 2 * N);
+	for (i = 0; i < N; i += 499)
+		assert_int_equal(qi(db, "SELECT COUNT(*) FROM products WHERE sku = '%s' AND category = 'c%d'", sku[i], i), 1);
+	assert_sound(db);
+	mbr_buf_release(&e.all);
+	mbr_db_close(db);
+}
+
 /* Each sale is scored by the rules in force on its business day, and its
  * return reverses what it earned, not what today's rules would give. */
 static void test_rules_versions(void **state)
@@ -1336,6 +1387,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_same_receipt_apart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_member, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_sku, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sku_lengths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rules_versions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_aggregates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_undo, setup, teardown),
