@@ -92,8 +92,10 @@ int mbr_db_exec(struct mbr_db *db, const char *sql)
 	return 0;
 }
 
-/* The statement for sql, reset, its bindings cleared when clear. */
-static sqlite3_stmt *stmt_get(struct mbr_db *db, const char *sql, int clear)
+/* The statement for sql, reset, its bindings cleared when clear; pending
+ * ledger entries written first if it names points_ledger, unless
+ * settled. */
+static sqlite3_stmt *stmt_get(struct mbr_db *db, const char *sql, int clear, int settled)
 {
 	/* statements are named by their text's address (a literal), and
 	 * found first through a hint indexed by that address */
@@ -106,7 +108,7 @@ static sqlite3_stmt *stmt_get(struct mbr_db *db, const char *sql, int clear)
 			;
 	if (i < db->ncache) {
 		*hint = (unsigned char)(i + 1);
-		if (db->cache[i].ledger && db->pending && mbr_points_ledger_flush(db) < 0)
+		if (db->cache[i].ledger && !settled && db->pending && mbr_points_ledger_flush(db) < 0)
 			return NULL;
 		st = db->cache[i].stmt;
 		sqlite3_reset(st);
@@ -114,7 +116,7 @@ static sqlite3_stmt *stmt_get(struct mbr_db *db, const char *sql, int clear)
 			sqlite3_clear_bindings(st);
 		return st;
 	}
-	if (db->pending && strstr(sql, "points_ledger") && mbr_points_ledger_flush(db) < 0)
+	if (db->pending && !settled && strstr(sql, "points_ledger") && mbr_points_ledger_flush(db) < 0)
 		return NULL;
 	if (sqlite3_prepare_v3(db->sql, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
 		mbr_db_sqlerr(db, "prepare");
@@ -150,7 +152,12 @@ int mbr_stmt_done(struct mbr_db *db, sqlite3_stmt *st)
 
 sqlite3_stmt *mbr_stmt(struct mbr_db *db, const char *sql)
 {
-	return stmt_get(db, sql, 1);
+	return stmt_get(db, sql, 1, 0);
+}
+
+sqlite3_stmt *mbr_stmt_settled(struct mbr_db *db, const char *sql)
+{
+	return stmt_get(db, sql, 1, 1);
 }
 
 /* The binders bind every parameter of their rows (NULLs too): no
@@ -166,7 +173,7 @@ int mbr_rows_write(struct mbr_db *db, const struct mbr_rows_sql *q, size_t n, mb
 
 		for (k = 2; rows[k] > n - i; k--)
 			;
-		if (!(st = stmt_get(db, q->sql[k], 0)))
+		if (!(st = stmt_get(db, q->sql[k], 0, 0)))
 			return MBR_EDB;
 		for (j = 0; j < rows[k]; j++, i++)
 			bind(st, (int)j * q->ncols, i, ctx);

@@ -72,6 +72,9 @@ struct mbr_db {
  * bindings cleared.  NULL on error (message set on db).
  */
 sqlite3_stmt *mbr_stmt(struct mbr_db *db, const char *sql);
+/* The same, for a query of ledger entries older than the transaction's:
+ * pending entries are not written first (mbr_points_ledger_flush). */
+sqlite3_stmt *mbr_stmt_settled(struct mbr_db *db, const char *sql);
 /*
  * One INSERT (or upsert) of 1, 4 and 16 rows at once: writing many rows
  * takes a statement per 16, which costs SQLite a third less a row than a

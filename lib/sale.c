@@ -199,6 +199,10 @@ struct mbr_sale_import {
 	int absent_before;
 	/* the receipts this import recorded, a Bloom filter (see seen_add) */
 	uint64_t *seen;
+	/* (member, SKU) of the goods this import sold, and the largest ledger
+	 * entry before it (see match_possible) */
+	uint64_t *sold;
+	int64_t ledger_before;
 
 	/* member cache: the last key looked up */
 	char last_member_key[64];
@@ -453,6 +457,17 @@ int mbr_sale_import_begin(struct mbr_db *db, const struct mbr_sale_opts *o, cons
 		abort();
 	if ((rc = mbr_rules_set_load(db, &im->rules)) < 0 || (rc = load_products(im)) < 0)
 		return rc;
+	{
+		sqlite3_stmt *st = mbr_stmt(db, "SELECT COALESCE(MAX(id), 0) FROM points_ledger");
+
+		if (!st)
+			return MBR_EDB;
+		if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			im->ledger_before = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW)
+			return mbr_db_sqlerr(db, "points ledger");
+	}
 	{
 		size_t i;
 		for (i = 0; i < im->rules.n; i++)
@@ -1245,6 +1260,53 @@ static int seen_maybe(const struct mbr_sale_import *im, const char *store, const
 }
 
 /*
+ * What this import sold to whom: a Bloom filter of (member, SKU) pairs,
+ * of fixed size (SOLD_BITS bits).  A member's pairs share one 64-byte
+ * block (a receipt costs one cache miss), SOLD_K bits a SKU in it.
+ * sold_maybe is 0 for a pair never added, 1 for one added or, the more
+ * often the more this import sold, for another (one SKU in 6 after 2
+ * million member lines; a return of several SKUs needs all).
+ */
+#define SOLD_BITS (1u << 23)	/* 1 MiB */
+#define SOLD_K 3
+
+static uint64_t *sold_block(uint64_t *sold, int64_t member)
+{
+	uint64_t h = hash_mix((uint64_t)member);
+
+	return sold + (size_t)(h % (SOLD_BITS / SEEN_BLOCK)) * (SEEN_BLOCK / 64);
+}
+
+static void sold_add(struct mbr_sale_import *im, int64_t member, const char *sku)
+{
+	uint64_t bits = prod_hash(sku), *b;
+	int i;
+
+	if (!im->sold) {
+		if (!(im->sold = aligned_alloc(SEEN_BLOCK / 8, SOLD_BITS / 8)))
+			abort();	/* out of memory, as struct mbr_buf */
+		memset(im->sold, 0, SOLD_BITS / 8);
+	}
+	b = sold_block(im->sold, member);
+	for (i = 0; i < SOLD_K; i++, bits >>= 9)
+		b[(bits & 511) / 64] |= 1ULL << (bits % 64);
+}
+
+static int sold_maybe(const struct mbr_sale_import *im, int64_t member, const char *sku)
+{
+	uint64_t bits = prod_hash(sku), *b;
+	int i;
+
+	if (!im->sold)
+		return 0;
+	b = sold_block(im->sold, member);
+	for (i = 0; i < SOLD_K; i++, bits >>= 9)
+		if (!(b[(bits & 511) / 64] & (1ULL << (bits % 64))))
+			return 0;
+	return 1;
+}
+
+/*
  * Is the open receipt recorded already?  1 (and *r filled) or 0, < 0 on
  * error.  A receipt the reading thread found not recorded before the
  * import, and that the import has not recorded (seen_maybe), is not: no
@@ -1867,6 +1929,40 @@ static int match_sale(struct mbr_sale_import *im, int64_t member, int64_t ts, in
 }
 
 /*
+ * Can a sale of member match the open return (match_sale)?  0 when none
+ * can: no sale this import recorded sold the member every SKU given back
+ * (sold_maybe), and the member has no ledger entry from before the
+ * import (none at all on a first load).  Then match_sale's query, which
+ * reads every one of the member's entries and the sale of each (a third
+ * of a return's cost, at random pages), is not run.  Else 1 (or < 0).
+ */
+static int match_possible(struct mbr_sale_import *im, int64_t member)
+{
+	sqlite3_stmt *st;
+	size_t k;
+	int rc;
+
+	for (k = 0; k < im->nlines; k++)
+		if (units_back(im, k) > 0 && !sold_maybe(im, member, im->text.buf + im->lines[k].sku))
+			break;
+	if (k == im->nlines)
+		return 1;	/* this import may have sold them all */
+	if (!im->ledger_before)
+		return 0;
+	/* entries before the import's cannot be pending: no flush */
+	st = mbr_stmt_settled(im->db, "SELECT 1 FROM points_ledger WHERE member = ? AND id <= ?");
+	if (!st)
+		return MBR_EDB;
+	sqlite3_bind_int64(st, 1, member);
+	sqlite3_bind_int64(st, 2, im->ledger_before);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return rc == SQLITE_ROW;
+	return mbr_db_sqlerr(im->db, "points ledger");
+}
+
+/*
  * A return naming its sale gives back goods the sale sold: of each SKU,
  * at most the units the sale had (what is left of the sale's total,
  * checked apart, keeps its returns within what it was paid, so a unit
@@ -2365,6 +2461,8 @@ static void pend_add(struct mbr_sale_import *im, struct pend_sale *p, const stru
 		int64_t gross = l->qty * l->unit_price;	/* did not overflow: write_receipt */
 		char j[6 * SKU_MAX + 4 * 21 + 8], *e = j;
 
+		if (p->member && l->qty > 0)
+			sold_add(im, p->member, im->text.buf + l->sku);
 		if (k)
 			*e++ = ',';
 		*e++ = '[';
@@ -2650,7 +2748,9 @@ static int write_receipt(struct mbr_sale_import *im)
 			/* a return is scored as of the sale it gives back, when
 			 * one matches: its day's rules, multipliers and birthday */
 			if (is_return) {
-				if ((matched = match_sale(im, member, ts, -total, &mt)) < 0)
+				if ((matched = match_possible(im, member)) > 0)
+					matched = match_sale(im, member, ts, -total, &mt);
+				if (matched < 0)
 					return matched;
 				if (matched) {
 					/* the version that scored it, even if one
@@ -3061,6 +3161,7 @@ void mbr_sale_import_free(struct mbr_sale_import *im)
 	free(im->agg);
 	free(im->agg_order);
 	free(im->seen);
+	free(im->sold);
 	free(im->psale);
 	mbr_buf_release(&im->ptext);
 	free(im->lines);

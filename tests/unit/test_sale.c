@@ -966,6 +966,72 @@ static void test_sku_lengths(void **state)
 	mbr_db_close(db);
 }
 
+/* The sale the return receipt ret matched, 0 if none. */
+static int64_t matched(struct mbr_db *db, const char *ret)
+{
+	return qi(db, "SELECT COALESCE((SELECT sale FROM return_matches m JOIN sales r ON r.id = m.ret"
+		  " WHERE r.receipt = '%s'), 0)", ret);
+}
+
+static int64_t sale_id(struct mbr_db *db, const char *receipt)
+{
+	return qi(db, "SELECT id FROM sales WHERE receipt = '%s'", receipt);
+}
+
+/*
+ * A return naming no sale is matched without its query when no sale can
+ * match: none of this import sold the member the goods (a filter of what
+ * it sold), and the member has no ledger entry from before it.  Whatever
+ * the filter says, the match is the one the query finds: against a sale
+ * of this import (on a first load, and later), against one of an
+ * earlier import the filter never saw, with a SKU voided on the return
+ * (given back on balance: none), and none for goods never sold.
+ */
+static void test_match_possible(void **state)
+{
+	struct mbr_db *db = new_db();
+	struct mbr_sale_stats st;
+	struct errors e = errs_init();
+
+	(void)state;
+	add_member(db, "M001", NULL);
+	add_member(db, "M002", NULL);
+	/* a first load: the ledger was empty */
+	IMPORT_OK(db, &st, &e,
+		  { "R1", T1, "M001", "A", "2", "10.00" },
+		  { "R2", T1, "M002", "B", "1", "10.00" },
+		  { "X1", T2, "M001", "A", "-1", "10.00" },
+		  { "X2", T2, "M001", "B", "-1", "10.00" },
+		  { "X3", T2, "M001", "A", "-1", "10.00" },
+		  { "X3", T2, "M001", "C", "1", "10.00" },
+		  { "X3", T2, "M001", "C", "-1", "10.00" });
+	assert_int_equal(st.rejected_receipts, 0);
+	assert_int_equal(matched(db, "X1"), sale_id(db, "R1"));
+	assert_int_equal(matched(db, "X2"), 0);	/* M002 bought B, not M001 */
+	assert_int_equal(matched(db, "X3"), sale_id(db, "R1"));	/* C voided: only A given back */
+	assert_int_equal(qi(db, "SELECT returned FROM sales WHERE receipt = 'R1'"), 2000);
+	/* later imports: sales of earlier ones are found, the filter knows only its own */
+	IMPORT_OK(db, &st, &e,
+		  { "R3", T3, "M001", "B", "2", "10.00" },
+		  { "R4", T3, "M002", "A", "1", "10.00" });
+	IMPORT_OK(db, &st, &e,
+		  { "R5", T4, "M001", "D", "1", "10.00" },
+		  { "X4", T4, "M001", "B", "-1", "10.00" },
+		  { "X5", T4, "M002", "A", "-1", "10.00" },
+		  { "X5", T4, "M002", "D", "1", "10.00" },
+		  { "X5", T4, "M002", "D", "-1", "10.00" },
+		  { "X6", T4, "M001", "D", "-1", "10.00" },
+		  { "X7", T4, "M002", "E", "-1", "10.00" });
+	assert_int_equal(st.rejected_receipts, 0);
+	assert_int_equal(matched(db, "X4"), sale_id(db, "R3"));
+	assert_int_equal(matched(db, "X5"), sale_id(db, "R4"));
+	assert_int_equal(matched(db, "X6"), sale_id(db, "R5"));
+	assert_int_equal(matched(db, "X7"), 0);
+	assert_sound(db);
+	mbr_buf_release(&e.all);
+	mbr_db_close(db);
+}
+
 /* Each sale is scored by the rules in force on its business day, and its
  * return reverses what it earned, not what today's rules would give. */
 static void test_rules_versions(void **state)
@@ -1388,6 +1454,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_member, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_sku, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sku_lengths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_match_possible, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rules_versions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_aggregates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_undo, setup, teardown),
