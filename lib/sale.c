@@ -707,6 +707,7 @@ struct mbr_sale_ahead {
 	char last_store[32], last_receipt[64];	/* the last receipt probed */
 	int last_absent;		/* not recorded before the import */
 	int began;			/* its read transaction was begun */
+	int no_sales;			/* the database held no sale then: nothing to probe */
 };
 
 int mbr_sale_ahead_open(const char *path, struct mbr_sale_ahead **out)
@@ -804,8 +805,16 @@ void mbr_sale_ahead_note(void *ctx, const char *const *val, struct mbr_buf *note
 	 * change meanwhile, and a transaction a look-up took locks and
 	 * checked the files each time.  It ends when the handle is freed. */
 	if (!a->began) {
+		sqlite3_stmt *st;
+
 		a->began = 1;
 		(void)mbr_db_exec(a->db, "BEGIN");	/* without it, a transaction a look-up */
+		/* a first load probes no receipt (else a tenth of this thread) */
+		st = mbr_stmt(a->db, "SELECT NOT EXISTS (SELECT 1 FROM sales)");
+		if (st && sqlite3_step(st) == SQLITE_ROW)
+			a->no_sales = sqlite3_column_int(st, 0);
+		if (st)
+			sqlite3_reset(st);
 	}
 	/* the receipt, named as sale_line names it */
 	if (trim_copy(store, sizeof(store), val[MBR_S_STORE] && !blank(val[MBR_S_STORE]) ? val[MBR_S_STORE]
@@ -816,7 +825,7 @@ void mbr_sale_ahead_note(void *ctx, const char *const *val, struct mbr_buf *note
 			mbr_copy(a->last_receipt, sizeof(a->last_receipt), receipt);
 			/* not noted when recorded, or when the probe failed: the
 			 * import probes again and says why */
-			a->last_absent = receipt_recorded(a->db, store, receipt) == 0;
+			a->last_absent = a->no_sales || receipt_recorded(a->db, store, receipt) == 0;
 		}
 		if (a->last_absent) {
 			mbr_buf_addc(note, 'R');
