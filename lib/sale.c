@@ -68,7 +68,7 @@ const struct mbr_col mbr_sale_cols[MBR_S_COUNT] = {
  * day (items cannot either: at most MAX_LINES lines of QTY_MAX units).
  */
 #define RECEIPT_MAX 1000000000000000LL
-#define AGG_SLOTS 4096		/* power of two; 768 KiB of accumulators, flushed in key order */
+#define AGG_SLOTS 4096		/* power of two; 448 KiB of accumulators, flushed in key order */
 
 /*
  * What a return is, the one definition that the engine (scoring, the
@@ -94,7 +94,7 @@ struct agg {
 	int used, kind;
 	uint64_t hash;			/* of the key, compared before it */
 	int64_t member, day;
-	char store[32], category[64];
+	const char *store, *category;	/* names (name_intern): one pointer per text */
 	int64_t v[8];
 };
 
@@ -130,7 +130,7 @@ struct pend_sale {
 struct product {
 	uint64_t hash;			/* of sku, compared before it */
 	char *sku;
-	char *category;
+	const char *category;		/* name_intern's */
 	char key[PROD_KEY];		/* sku when shorter, else "": compared in the slot's cache line */
 };
 
@@ -165,6 +165,9 @@ struct mbr_sale_import {
 	/* product cache: open addressing, power-of-two size */
 	struct product *prod;
 	size_t nprod, aprod;
+	/* store codes and categories, one copy of each (name_intern) */
+	char **names;
+	size_t nnames, anames;
 
 	int rules_birthday;		/* some rules version has a birthday multiplier */
 	int count_cards;		/* some count card has uses left (none can be sold meanwhile) */
@@ -261,6 +264,46 @@ static char *xstrdup(const char *s)
 	return p;
 }
 
+/* The slot of name in im->names, or the empty one where it would go. */
+static char **name_slot(char **names, size_t n, const char *name)
+{
+	size_t mask = n - 1, i = (size_t)hash_mix(mbr_hash_str(name)) & mask;
+
+	while (names[i] && strcmp(names[i], name))
+		i = (i + 1) & mask;
+	return &names[i];
+}
+
+/*
+ * The one copy of name (a store code or a category) the import keeps:
+ * equal names are one pointer, so that the aggregates compare and hash
+ * their keys' names as pointers (agg_get: strings hashed and compared for
+ * every key of every receipt were a twentieth of an import).
+ */
+static const char *name_intern(struct mbr_sale_import *im, const char *name)
+{
+	char **slot;
+
+	if ((im->nnames + 1) * 2 > im->anames) {
+		char **old = im->names;
+		size_t n = im->anames, i;
+
+		im->anames = n ? 2 * n : 64;
+		if (!(im->names = calloc(im->anames, sizeof(*im->names))))
+			abort();
+		for (i = 0; i < n; i++)
+			if (old[i])
+				*name_slot(im->names, im->anames, old[i]) = old[i];
+		free(old);
+	}
+	slot = name_slot(im->names, im->anames, name);
+	if (!*slot) {
+		*slot = xstrdup(name);
+		im->nnames++;
+	}
+	return *slot;
+}
+
 static void prod_put(struct mbr_sale_import *im, const char *sku, const char *category)
 {
 	struct product *p;
@@ -285,10 +328,8 @@ static void prod_put(struct mbr_sale_import *im, const char *sku, const char *ca
 		if (strlen(sku) < sizeof(p->key))
 			memcpy(p->key, sku, strlen(sku) + 1);
 		im->nprod++;
-	} else {
-		free(p->category);
 	}
-	p->category = xstrdup(category ? category : "");
+	p->category = name_intern(im, category ? category : "");
 }
 
 static int load_products(struct mbr_sale_import *im)
@@ -1465,9 +1506,11 @@ static int same_receipt(struct mbr_sale_import *im, const struct recorded *r, in
  * few per day.  The buffer has a fixed size, so memory stays flat.
  */
 
+static const char NO_NAME[] = "";
+
 static uint64_t agg_hash(int kind, int64_t member, int64_t day, const char *store, const char *category)
 {
-	uint64_t h = mbr_hash_str(store) ^ (mbr_hash_str(category) * 31);
+	uint64_t h = (uint64_t)(uintptr_t)store ^ ((uint64_t)(uintptr_t)category * 31);
 
 	h ^= (uint64_t)kind * 0x9e3779b97f4a7c15ULL;
 	h ^= (uint64_t)member * 0xbf58476d1ce4e5b9ULL;
@@ -1578,7 +1621,9 @@ static int agg_flush(struct mbr_sale_import *im)
 	return 0;
 }
 
-/* The accumulator for a key, flushing the buffer first when it is 3/4 full. */
+/* The accumulator for a key (store and category: name_intern's; NO_NAME
+ * where the kind has none), flushing the buffer first when it is 3/4
+ * full. */
 static int agg_get(struct mbr_sale_import *im, int kind, int64_t member, int64_t day, const char *store,
 		   const char *category, struct agg **out)
 {
@@ -1594,8 +1639,8 @@ static int agg_get(struct mbr_sale_import *im, int kind, int64_t member, int64_t
 		a = &im->agg[i];
 		if (!a->used)
 			break;
-		if (a->hash == h && a->kind == kind && a->member == member && a->day == day && !strcmp(a->store, store) &&
-		    !strcmp(a->category, category)) {
+		if (a->hash == h && a->kind == kind && a->member == member && a->day == day && a->store == store &&
+		    a->category == category) {
 			*out = a;
 			return 0;
 		}
@@ -1606,8 +1651,8 @@ static int agg_get(struct mbr_sale_import *im, int kind, int64_t member, int64_t
 	a->kind = kind;
 	a->member = member;
 	a->day = day;
-	mbr_copy(a->store, sizeof(a->store), store);
-	mbr_copy(a->category, sizeof(a->category), category);
+	a->store = store;
+	a->category = category;
 	im->nagg++;
 	*out = a;
 	return 0;
@@ -1616,11 +1661,12 @@ static int agg_get(struct mbr_sale_import *im, int kind, int64_t member, int64_t
 static int agg_update(struct mbr_sale_import *im, int64_t day, int64_t member, int64_t total, int64_t discount,
 		      int64_t items, int64_t points, int is_return)
 {
+	const char *store = name_intern(im, im->store);
 	struct agg *a;
 	size_t i;
 	int rc;
 
-	if ((rc = agg_get(im, AGG_STORE_DAY, 0, day, im->store, "", &a)) < 0)
+	if ((rc = agg_get(im, AGG_STORE_DAY, 0, day, store, NO_NAME, &a)) < 0)
 		return rc;
 	a->v[0] += is_return ? 0 : 1;
 	a->v[1] += is_return ? 1 : 0;
@@ -1631,7 +1677,7 @@ static int agg_update(struct mbr_sale_import *im, int64_t day, int64_t member, i
 	a->v[6] += member ? total : 0;
 	a->v[7] += points;
 	if (member) {
-		if ((rc = agg_get(im, AGG_MEMBER_DAY, member, day, "", "", &a)) < 0)
+		if ((rc = agg_get(im, AGG_MEMBER_DAY, member, day, NO_NAME, NO_NAME, &a)) < 0)
 			return rc;
 		a->v[0] += is_return ? 0 : 1;
 		a->v[1] += total;
@@ -1640,7 +1686,7 @@ static int agg_update(struct mbr_sale_import *im, int64_t day, int64_t member, i
 	for (i = 0; i < im->nlines; i++) {
 		const struct line *l = &im->lines[i];
 
-		if ((rc = agg_get(im, AGG_CATEGORY_DAY, 0, day, im->store, l->category, &a)) < 0)
+		if ((rc = agg_get(im, AGG_CATEGORY_DAY, 0, day, store, l->category, &a)) < 0)
 			return rc;
 		a->v[0] += 1;
 		a->v[1] += l->qty;
@@ -3162,11 +3208,12 @@ void mbr_sale_import_free(struct mbr_sale_import *im)
 
 	if (!im)
 		return;
-	for (i = 0; i < im->aprod; i++) {
+	for (i = 0; i < im->aprod; i++)
 		free(im->prod[i].sku);
-		free(im->prod[i].category);
-	}
 	free(im->prod);
+	for (i = 0; i < im->anames; i++)
+		free(im->names[i]);
+	free(im->names);
 	free(im->agg);
 	free(im->agg_order);
 	free(im->seen);
