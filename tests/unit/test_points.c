@@ -194,15 +194,16 @@ static void test_earn_redeem_adjust(void **state)
 
 /*
  * In a bulk transaction balance changes are written behind (in member
- * order, when 32768 members are pending and at commit): every read of a
- * balance sees them, spends and lots use them, a rollback drops them,
- * and after commit the cache equals the ledger.
+ * order: those of members numbered up to 2^18 at commit, others when 8192
+ * of them are pending and at commit; a change too large for 32 bits at
+ * once): every read of a balance sees them, spends and lots use them, a
+ * rollback drops them, and after commit the cache equals the ledger.
  */
 static void test_bulk_balances(void **state)
 {
 	struct mbr_db *db = new_db();
 	struct mbr_member m, m2;
-	const int64_t many = 40000;	/* more members than the buffer holds */
+	const int64_t many = 40000, far = 300000;	/* members numbered from 300000 go to the table */
 	int64_t first, i;
 
 	(void)state;
@@ -239,20 +240,36 @@ static void test_bulk_balances(void **state)
 	assert_int_equal(balance(db, m2.id), 0);
 	assert_sound(db);
 
-	/* more members pending than the buffer holds: written out on the way */
+	/* more members pending than the table holds: written out on the way */
 	assert_int_equal(mbr_begin(db), MBR_OK);
 	first = qi(db, "SELECT COALESCE(MAX(id), 0) + 1 FROM members");
 	assert_int_equal(qi(db, "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < %lld)"
 			    " INSERT INTO members(id, uid, created_at, updated_at) SELECT %lld + i, 'B-' || i, 0, 0 FROM n"
 			    " RETURNING 0", (long long)many - 1, (long long)first), 0);
+	assert_int_equal(qi(db, "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < %lld)"
+			    " INSERT INTO members(id, uid, created_at, updated_at) SELECT %lld + i, 'F-' || i, 0, 0 FROM n"
+			    " RETURNING 0", (long long)many / 2 - 1, (long long)far), 0);
 	assert_int_equal(mbr_commit(db), MBR_OK);
 	assert_int_equal(mbr_begin_bulk(db), MBR_OK);
-	for (i = 0; i < many; i++)
+	for (i = 0; i < many; i++) {
 		post_in(db, first + i, "earn", 1 + i % 7, mbr_now(), 0);
+		if (i < many / 2)
+			post_in(db, far + i, "earn", 1 + i % 5, mbr_now(), 0);
+	}
 	for (i = 0; i < many; i += 3)
 		post_in(db, first + i, "earn", 2, mbr_now(), 0);
+	for (i = 0; i < many / 2; i += 4)
+		post_in(db, far + i, "earn", 3, mbr_now(), 0);
+	/* more than 32 bits in all: written at once */
+	post_in(db, first + 1, "earn", INT32_MAX - 1, mbr_now(), 0);
+	post_in(db, first + 1, "earn", 5, mbr_now(), 0);
+	assert_int_equal(balance(db, first + 1), (int64_t)INT32_MAX + 6);
+	post_in(db, first + 1, "adjust", -INT32_MAX, mbr_now(), 0);
 	assert_int_equal(balance(db, first + 3), 1 + 3 + 2);
+	assert_int_equal(balance(db, far + 4), 1 + 4 + 3);
 	assert_int_equal(mbr_commit(db), MBR_OK);
+	assert_int_equal(balance(db, first + 1), 2 + 4);
+	assert_int_equal(balance(db, far + 4), 8);
 	assert_int_equal(qi(db, "SELECT COUNT(*) FROM members m WHERE"
 			    " COALESCE((SELECT points FROM points_balances WHERE member = m.id), 0) !="
 			    " (SELECT COALESCE(SUM(points), 0) FROM points_ledger l WHERE l.member = m.id)"), 0);
