@@ -160,6 +160,19 @@ sqlite3_stmt *mbr_stmt_settled(struct mbr_db *db, const char *sql)
 	return stmt_get(db, sql, 1, 1);
 }
 
+int mbr_query_i64(struct mbr_db *db, const char *sql, const char *what, int64_t *v)
+{
+	sqlite3_stmt *st = mbr_stmt(db, sql);
+	int rc;
+
+	if (!st)
+		return MBR_EDB;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*v = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : mbr_db_sqlerr(db, what);
+}
+
 /* The binders bind every parameter of their rows (NULLs too): no
  * bindings to clear. */
 int mbr_rows_write(struct mbr_db *db, const struct mbr_rows_sql *q, size_t n, mbr_bind_row_fn bind, void *ctx)

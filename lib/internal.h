@@ -75,6 +75,9 @@ sqlite3_stmt *mbr_stmt(struct mbr_db *db, const char *sql);
 /* The same, for a query of ledger entries older than the transaction's:
  * pending entries are not written first (mbr_points_ledger_flush). */
 sqlite3_stmt *mbr_stmt_settled(struct mbr_db *db, const char *sql);
+/* The first column of the one row of a query without parameters (a
+ * literal, as mbr_stmt's) into *v: 0, or < 0 naming what in the error. */
+int mbr_query_i64(struct mbr_db *db, const char *sql, const char *what, int64_t *v);
 /*
  * One INSERT (or upsert) of 1, 4 and 16 rows at once: writing many rows
  * takes a statement per 16, which costs SQLite a third less a row than a

@@ -168,17 +168,10 @@ static int lpend_add(struct mbr_db *db, const struct mbr_post *p, int64_t *id)
 
 	if (pd->nentry == LEDGER_PENDING && (rc = mbr_points_ledger_flush(db)) < 0)
 		return rc;
-	if (!pd->next_id) {
-		sqlite3_stmt *st = mbr_stmt(db, "SELECT COALESCE(MAX(id), 0) + 1 FROM points_ledger");
-
-		if (!st)
-			return MBR_EDB;
-		if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-			pd->next_id = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-		if (rc != SQLITE_ROW)
-			return mbr_db_sqlerr(db, "points ledger");
-	}
+	if (!pd->next_id &&
+	    (rc = mbr_query_i64(db, "SELECT COALESCE(MAX(id), 0) + 1 FROM points_ledger", "points ledger",
+				&pd->next_id)) < 0)
+		return rc;
 	e = &pd->entry[pd->nentry++];
 	*id = e->id = pd->next_id++;
 	e->member = p->member;

@@ -498,17 +498,9 @@ int mbr_sale_import_begin(struct mbr_db *db, const struct mbr_sale_opts *o, cons
 		abort();
 	if ((rc = mbr_rules_set_load(db, &im->rules)) < 0 || (rc = load_products(im)) < 0)
 		return rc;
-	{
-		sqlite3_stmt *st = mbr_stmt(db, "SELECT COALESCE(MAX(id), 0) FROM points_ledger");
-
-		if (!st)
-			return MBR_EDB;
-		if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-			im->ledger_before = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-		if (rc != SQLITE_ROW)
-			return mbr_db_sqlerr(db, "points ledger");
-	}
+	if ((rc = mbr_query_i64(db, "SELECT COALESCE(MAX(id), 0) FROM points_ledger", "points ledger",
+				&im->ledger_before)) < 0)
+		return rc;
 	{
 		size_t i;
 		for (i = 0; i < im->rules.n; i++)
@@ -2419,20 +2411,12 @@ static size_t pend_text(struct mbr_sale_import *im, const char *s)
  * leave their ids to nobody: ledger entries may name them). */
 static int next_sale_id(struct mbr_sale_import *im, int64_t *id)
 {
-	if (!im->next_sale) {
-		sqlite3_stmt *st = mbr_stmt(im->db,
-			"SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'sales'), 0),"
-			" COALESCE((SELECT MAX(id) FROM sales), 0)) + 1");
-		int rc;
+	int rc;
 
-		if (!st)
-			return MBR_EDB;
-		if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-			im->next_sale = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-		if (rc != SQLITE_ROW)
-			return mbr_db_sqlerr(im->db, "sales");
-	}
+	if (!im->next_sale &&
+	    (rc = mbr_query_i64(im->db, "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'sales'), 0),"
+				" COALESCE((SELECT MAX(id) FROM sales), 0)) + 1", "sales", &im->next_sale)) < 0)
+		return rc;
 	*id = im->next_sale++;
 	return 0;
 }
