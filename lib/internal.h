@@ -191,7 +191,7 @@ void mbr_chain_hash(const struct mbr_key *k, const unsigned char prev[MBR_CHAIN_
  * commits.  Every read of a cached balance adds what is pending
  * (mbr_points_pending); mbr_stmt writes the pending entries before it
  * hands out a statement that names points_ledger
- * (mbr_points_ledger_flush); mbr_commit writes both
+ * (mbr_points_ledger_flush; mbr_stmt_settled does not); mbr_commit writes both
  * (mbr_points_pending_flush) and mbr_rollback drops both.
  */
 int64_t mbr_points_pending(struct mbr_db *db, int64_t member);
