@@ -1244,108 +1244,91 @@ struct recorded {
 };
 
 /*
- * The receipts an import recorded, as a Bloom filter of fixed size
- * (SEEN_BITS bits, SEEN_K of them per receipt, all in one 64-byte block
- * picked by the hash, so that a receipt costs one cache miss, not
- * SEEN_K): seen_maybe is 0 for a receipt never added, and 1 for one
- * added or, rarely, for another (about 1 in 1,500 after 350,000
- * receipts, 1 in 45 after a million; the answer is then only slower: a
- * probe of the database).
- * Memory stays flat whatever the input.
+ * Blocked Bloom filters of fixed size (BLOOM_BITS): all of a key's bits
+ * lie in one 64-byte block (one cache miss a key, not one a bit), picked
+ * by a hash of the key (block); k bits in it, 9 bits each of another
+ * (bits).  bloom_has is 0 for a key never added and 1 for one added or,
+ * the more often the more were added, for another.  Memory stays flat
+ * whatever the input.
  */
-#define SEEN_BITS (1u << 23)	/* 1 MiB */
-#define SEEN_K 4
-#define SEEN_BLOCK 512		/* bits: a cache line */
+#define BLOOM_BITS (1u << 23)	/* 1 MiB */
+#define BLOOM_BLOCK 512		/* bits: a cache line */
 
-static uint64_t seen_hash(const char *store, const char *receipt)
+static uint64_t *bloom_block(uint64_t *f, uint64_t block)
 {
-	return hash_mix(mbr_hash_str(store) * 31 ^ mbr_hash_str(receipt));
+	return f + (size_t)(block % (BLOOM_BITS / BLOOM_BLOCK)) * (BLOOM_BLOCK / 64);
 }
 
-/* The receipt's block (its first word) and, in *bits, SEEN_K 9-bit
- * positions in it. */
-static uint64_t *seen_block(uint64_t *seen, const char *store, const char *receipt, uint64_t *bits)
+static void bloom_add(uint64_t **f, uint64_t block, uint64_t bits, int k)
 {
-	uint64_t h = seen_hash(store, receipt);
+	uint64_t *b;
 
-	*bits = h;
-	return seen + (size_t)((h >> 36) % (SEEN_BITS / SEEN_BLOCK)) * (SEEN_BLOCK / 64);
-}
-
-static void seen_add(struct mbr_sale_import *im, const char *store, const char *receipt)
-{
-	uint64_t bits, *b;
-	int i;
-
-	if (!im->seen) {
-		if (!(im->seen = aligned_alloc(SEEN_BLOCK / 8, SEEN_BITS / 8)))
+	if (!*f) {
+		if (!(*f = aligned_alloc(BLOOM_BLOCK / 8, BLOOM_BITS / 8)))
 			abort();	/* out of memory, as struct mbr_buf */
-		memset(im->seen, 0, SEEN_BITS / 8);
+		memset(*f, 0, BLOOM_BITS / 8);
 	}
-	b = seen_block(im->seen, store, receipt, &bits);
-	for (i = 0; i < SEEN_K; i++, bits >>= 9)
+	b = bloom_block(*f, block);
+	for (; k > 0; k--, bits >>= 9)
 		b[(bits & 511) / 64] |= 1ULL << (bits % 64);
 }
 
-static int seen_maybe(const struct mbr_sale_import *im, const char *store, const char *receipt)
+static int bloom_has(uint64_t *f, uint64_t block, uint64_t bits, int k)
 {
-	uint64_t bits, *b;
-	int i;
+	uint64_t *b;
 
-	if (!im->seen)
+	if (!f)
 		return 0;
-	b = seen_block(im->seen, store, receipt, &bits);
-	for (i = 0; i < SEEN_K; i++, bits >>= 9)
+	b = bloom_block(f, block);
+	for (; k > 0; k--, bits >>= 9)
 		if (!(b[(bits & 511) / 64] & (1ULL << (bits % 64))))
 			return 0;
 	return 1;
 }
 
 /*
- * What this import sold to whom: a Bloom filter of (member, SKU) pairs,
- * of fixed size (SOLD_BITS bits).  A member's pairs share one 64-byte
- * block (a receipt costs one cache miss), SOLD_K bits a SKU in it.
- * sold_maybe is 0 for a pair never added, 1 for one added or, the more
- * often the more this import sold, for another (one SKU in 6 after 2
- * million member lines; a return of several SKUs needs all).
+ * The receipts an import recorded (SEEN_K bits a receipt): seen_maybe is
+ * 1 for one added or, rarely, for another (about 1 in 1,500 after
+ * 350,000 receipts, 1 in 45 after a million; the answer is then only
+ * slower: a probe of the database).
  */
-#define SOLD_BITS (1u << 23)	/* 1 MiB */
-#define SOLD_K 3
+#define SEEN_K 4
 
-static uint64_t *sold_block(uint64_t *sold, int64_t member)
+static uint64_t seen_hash(const char *store, const char *receipt)
 {
-	uint64_t h = hash_mix((uint64_t)member);
-
-	return sold + (size_t)(h % (SOLD_BITS / SEEN_BLOCK)) * (SEEN_BLOCK / 64);
+	return hash_mix(mbr_hash_str(store) * 31 ^ mbr_hash_str(receipt));
 }
+
+static void seen_add(struct mbr_sale_import *im, const char *store, const char *receipt)
+{
+	uint64_t h = seen_hash(store, receipt);
+
+	bloom_add(&im->seen, h >> 36, h, SEEN_K);
+}
+
+static int seen_maybe(const struct mbr_sale_import *im, const char *store, const char *receipt)
+{
+	uint64_t h = seen_hash(store, receipt);
+
+	return bloom_has(im->seen, h >> 36, h, SEEN_K);
+}
+
+/*
+ * What this import sold to whom: (member, SKU) pairs, a member's in one
+ * block, SOLD_K bits a SKU.  sold_maybe is 1 for a pair added or, the
+ * more often the more this import sold, for another (one SKU in 6 after
+ * 2 million member lines; a return of several SKUs needs all).
+ */
+#define SOLD_K 3
 
 static void sold_add(struct mbr_sale_import *im, int64_t member, const char *sku)
 {
-	uint64_t bits = prod_hash(sku), *b;
-	int i;
-
-	if (!im->sold) {
-		if (!(im->sold = aligned_alloc(SEEN_BLOCK / 8, SOLD_BITS / 8)))
-			abort();	/* out of memory, as struct mbr_buf */
-		memset(im->sold, 0, SOLD_BITS / 8);
-	}
-	b = sold_block(im->sold, member);
-	for (i = 0; i < SOLD_K; i++, bits >>= 9)
-		b[(bits & 511) / 64] |= 1ULL << (bits % 64);
+	bloom_add(&im->sold, hash_mix((uint64_t)member), prod_hash(sku), SOLD_K);
 }
 
 static int sold_maybe(const struct mbr_sale_import *im, int64_t member, const char *sku)
 {
-	uint64_t bits = prod_hash(sku), *b;
-	int i;
-
-	if (!im->sold)
-		return 0;
-	b = sold_block(im->sold, member);
-	for (i = 0; i < SOLD_K; i++, bits >>= 9)
-		if (!(b[(bits & 511) / 64] & (1ULL << (bits % 64))))
-			return 0;
-	return 1;
+	return bloom_has(im->sold, hash_mix((uint64_t)member), prod_hash(sku), SOLD_K);
 }
 
 /*
