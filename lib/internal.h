@@ -195,6 +195,8 @@ void mbr_chain_hash(const struct mbr_key *k, const unsigned char prev[MBR_CHAIN_
  * (mbr_points_pending_flush) and mbr_rollback drops both.
  */
 int64_t mbr_points_pending(struct mbr_db *db, int64_t member);
+/* Fetch into the cache what a change to member's pending balance touches. */
+void mbr_points_prefetch(struct mbr_db *db, int64_t member);
 int mbr_points_ledger_flush(struct mbr_db *db);
 int mbr_points_pending_flush(struct mbr_db *db);
 void mbr_points_pending_drop(struct mbr_db *db);

@@ -212,6 +212,14 @@ int64_t mbr_points_pending(struct mbr_db *db, int64_t member)
 	return pd->n ? pd->slot[pend_slot(pd, member)].delta : 0;
 }
 
+void mbr_points_prefetch(struct mbr_db *db, int64_t member)
+{
+	const struct mbr_pending *pd = db->pending;
+
+	if (pd && in_dense(member))
+		__builtin_prefetch(&pd->dense[member - 1]);
+}
+
 static int pend_cmp(const void *x, const void *y)
 {
 	const struct pend *a = x, *b = y;

@@ -200,8 +200,10 @@ struct mbr_sale_import {
 	/* the reading thread found the open receipt not recorded before
 	 * this import began (see existing_receipt) */
 	int absent_before;
-	/* the receipts this import recorded, a Bloom filter (see seen_add) */
+	/* the receipts this import recorded, a Bloom filter (see seen_add),
+	 * and the open receipt's hash in it */
 	uint64_t *seen;
+	uint64_t seen_h;
 	/* (member, SKU) of the goods this import sold, and the largest ledger
 	 * entry before it (see match_possible) */
 	uint64_t *sold;
@@ -1294,23 +1296,24 @@ static int bloom_has(uint64_t *f, uint64_t block, uint64_t bits, int k)
  */
 #define SEEN_K 4
 
-static uint64_t seen_hash(const char *store, const char *receipt)
+/* A receipt opens (im->store, im->receipt): its hash, and its block on
+ * its way into the cache while the receipt's lines are read. */
+static void seen_open(struct mbr_sale_import *im)
 {
-	return hash_mix(mbr_hash_str(store) * 31 ^ mbr_hash_str(receipt));
+	im->seen_h = hash_mix(mbr_hash_str(im->store) * 31 ^ mbr_hash_str(im->receipt));
+	if (im->seen)
+		__builtin_prefetch(bloom_block(im->seen, im->seen_h >> 36));
 }
 
-static void seen_add(struct mbr_sale_import *im, const char *store, const char *receipt)
+/* The open receipt is recorded; may it have been? */
+static void seen_add(struct mbr_sale_import *im)
 {
-	uint64_t h = seen_hash(store, receipt);
-
-	bloom_add(&im->seen, h >> 36, h, SEEN_K);
+	bloom_add(&im->seen, im->seen_h >> 36, im->seen_h, SEEN_K);
 }
 
-static int seen_maybe(const struct mbr_sale_import *im, const char *store, const char *receipt)
+static int seen_maybe(const struct mbr_sale_import *im)
 {
-	uint64_t h = seen_hash(store, receipt);
-
-	return bloom_has(im->seen, h >> 36, h, SEEN_K);
+	return bloom_has(im->seen, im->seen_h >> 36, im->seen_h, SEEN_K);
 }
 
 /*
@@ -1320,6 +1323,13 @@ static int seen_maybe(const struct mbr_sale_import *im, const char *store, const
  * 2 million member lines; a return of several SKUs needs all).
  */
 #define SOLD_K 3
+
+/* The member's block on its way into the cache (the open receipt's). */
+static void sold_prefetch(const struct mbr_sale_import *im, int64_t member)
+{
+	if (im->sold)
+		__builtin_prefetch(bloom_block(im->sold, hash_mix((uint64_t)member)));
+}
 
 static void sold_add(struct mbr_sale_import *im, int64_t member, const char *sku)
 {
@@ -1347,7 +1357,7 @@ static int existing_receipt(struct mbr_sale_import *im, struct recorded *r)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (im->absent_before && !seen_maybe(im, im->store, im->receipt))
+	if (im->absent_before && !seen_maybe(im))
 		return 0;
 	if (pend_has(im) && (rc = pend_flush(im)) < 0)
 		return rc;
@@ -2473,7 +2483,7 @@ static void pend_add(struct mbr_sale_import *im, struct pend_sale *p, const stru
 
 	p->store = pend_text(im, im->store);
 	p->receipt = pend_text(im, im->receipt);
-	seen_add(im, im->store, im->receipt);
+	seen_add(im);
 	if (p->coupon != NO_TEXT)
 		p->coupon = pend_text(im, im->coupon);
 	p->lines = im->ptext.len;
@@ -3013,6 +3023,7 @@ static int sale_line(struct mbr_sale_import *im, const char *const *v, const cha
 		mbr_copy(im->receipt, sizeof(im->receipt), receipt);
 		mbr_copy(im->file, sizeof(im->file), file);
 		im->first_line = lineno;
+		seen_open(im);
 		if (!*store) {
 			receipt_bad(im, "%s:%ld: store: missing (give a store column or --store)", file, lineno);
 		} else if (strcmp(store, im->store_ok)) {
@@ -3049,8 +3060,11 @@ static int sale_line(struct mbr_sale_import *im, const char *const *v, const cha
 	if (!im->member[0] && v[MBR_S_MEMBER]) {
 		if (trim_copy(im->member, sizeof(im->member), v[MBR_S_MEMBER]) < 0)
 			receipt_bad(im, "%s:%ld: member: longer than 63 bytes", file, lineno);
-		else if (note_len)
-			take_note(im, note, note_len, NULL, 1);
+		else if (note_len && (take_note(im, note, note_len, NULL, 1), im->has_ahead)) {
+			/* what the receipt's member will touch, on its way */
+			sold_prefetch(im, im->ahead.id);
+			mbr_points_prefetch(db, im->ahead.id);
+		}
 	}
 	if (!im->payment[0] && v[MBR_S_PAYMENT] && trim_copy(im->payment, sizeof(im->payment), v[MBR_S_PAYMENT]) < 0)
 		receipt_bad(im, "%s:%ld: payment: longer than 255 bytes", file, lineno);
