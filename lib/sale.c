@@ -3060,10 +3060,14 @@ static int sale_line(struct mbr_sale_import *im, const char *const *v, const cha
 	if (!im->member[0] && v[MBR_S_MEMBER]) {
 		if (trim_copy(im->member, sizeof(im->member), v[MBR_S_MEMBER]) < 0)
 			receipt_bad(im, "%s:%ld: member: longer than 63 bytes", file, lineno);
-		else if (note_len && (take_note(im, note, note_len, NULL, 1), im->has_ahead)) {
-			/* what the receipt's member will touch, on its way */
-			sold_prefetch(im, im->ahead.id);
-			mbr_points_prefetch(db, im->ahead.id);
+		else if (note_len) {
+			take_note(im, note, note_len, NULL, 1);
+			if (im->has_ahead) {
+				/* what writing the receipt touches of its member,
+				 * on its way into the cache meanwhile */
+				sold_prefetch(im, im->ahead.id);
+				mbr_points_prefetch(db, im->ahead.id);
+			}
 		}
 	}
 	if (!im->payment[0] && v[MBR_S_PAYMENT] && trim_copy(im->payment, sizeof(im->payment), v[MBR_S_PAYMENT]) < 0)
