@@ -1305,7 +1305,8 @@ static void seen_open(struct mbr_sale_import *im)
 		__builtin_prefetch(bloom_block(im->seen, im->seen_h >> 36));
 }
 
-/* The open receipt is recorded; may it have been? */
+/* The open receipt is recorded (seen_add); was it, or may it have been
+ * (seen_maybe)?  Both use its hash from seen_open. */
 static void seen_add(struct mbr_sale_import *im)
 {
 	bloom_add(&im->seen, im->seen_h >> 36, im->seen_h, SEEN_K);
