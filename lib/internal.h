@@ -55,6 +55,7 @@ struct mbr_db {
 	struct mbr_buf err;
 	int in_tx;
 	int bulk;		/* in a bulk transaction: foreign keys off (mbr_begin_bulk) */
+	int held;		/* it holds the database, with a rollback journal (db.c, begin) */
 	struct mbr_pending *pending;	/* ledger entries and balance changes not yet
 					 * written (points.c), bulk only */
 	struct {

@@ -656,13 +656,17 @@ static int reject_receipt(struct mbr_sale_import *im)
 
 /* Find the member named on a receipt, with what scoring needs. */
 /* What a sale needs of the member key names, looked up in db; personal
- * data is unsealed only when a birthday multiplier needs it. */
+ * data is unsealed only when a birthday multiplier needs it (birthday 1);
+ * birthday -1: in the members' indexes alone (mbr_member_find_indexed). */
 static int lookup_member(struct mbr_db *db, int birthday, const char *key, struct mbr_sale_member *sm)
 {
 	struct mbr_member m;
 	int rc;
 
-	rc = birthday ? mbr_member_get(db, key, &m) : mbr_member_get_brief(db, key, &m);
+	if (birthday < 0)
+		rc = mbr_member_find_indexed(db, key, &m);
+	else
+		rc = birthday ? mbr_member_get(db, key, &m) : mbr_member_get_brief(db, key, &m);
 	if (rc < 0)
 		return rc;
 	memset(sm, 0, sizeof(*sm));
@@ -708,6 +712,21 @@ static int find_member(struct mbr_sale_import *im, const char *key, struct mbr_s
  * finds not recorded can only have been recorded since by the import
  * itself, which existing_receipt asks of the import's own record of what
  * it wrote (seen_maybe).
+ * The connection is opened at go, as the import's transaction found the
+ * database.  In the log (MBR_SHARED_IMPORT, or another program had the
+ * database open) it is an ordinary reader, its snapshot taken at go.
+ * When the transaction holds the database with a rollback journal
+ * (mbr_db_held) a reader's lock would stop the import writing, so the
+ * connection takes none (MBR_OPEN_IMMUTABLE) and reads the file while the
+ * import writes to it: then it must read only pages the import never
+ * writes.  Those are the members' card, phone and uid indexes (members are
+ * neither added nor re-keyed nor re-tiered by an import), read by
+ * mbr_member_find_indexed; a member only a members row can tell about
+ * (named by uid, or with birthdays to score, when stored-value payments
+ * change members rows) is left to the import, and so are the receipts
+ * unless the database held no sale (the import writes the sales index).
+ * Its schema, settings and first page are read at go, before the import
+ * writes anything, and stay in its cache.
  * A note is a run of parts, each a tag byte and its data:
  *   'R' store NUL receipt NUL   the receipt was not recorded before
  *   'T' ts NUL int64_t          the line's time, parsed (mbr_time_parse)
@@ -727,7 +746,9 @@ static int find_member(struct mbr_sale_import *im, const char *key, struct mbr_s
 #define AHEAD_CACHE_KIB 4096
 
 struct mbr_sale_ahead {
-	struct mbr_db *db;
+	char *path;
+	struct mbr_db *db;		/* opened at go */
+	int indexed;			/* it may read only what the import never writes */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int state;			/* 0: wait for go, 1: go, -1: cancelled */
@@ -741,26 +762,18 @@ struct mbr_sale_ahead {
 	struct mbr_sale_member last_sm;
 	char last_store[32], last_receipt[64];	/* the last receipt probed */
 	int last_absent;		/* not recorded before the import */
-	int began;			/* its read transaction was begun */
 	int no_sales;			/* the database held no sale then: nothing to probe */
 };
 
 int mbr_sale_ahead_open(const char *path, struct mbr_sale_ahead **out)
 {
 	struct mbr_sale_ahead *a = calloc(1, sizeof(*a));
-	char sql[64];
-	int rc;
 
 	*out = NULL;
-	if (!a)
-		return MBR_ENOMEM;
-	if ((rc = mbr_db_open(path, 0, "mbr-sale", &a->db)) < 0) {
-		mbr_db_close(a->db);
+	if (!a || !(a->path = strdup(path))) {
 		free(a);
-		return rc;
+		return MBR_ENOMEM;
 	}
-	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", AHEAD_CACHE_KIB);
-	(void)mbr_db_exec(a->db, sql);	/* a larger cache is no harm */
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->cv, NULL);
 	*out = a;
@@ -777,10 +790,42 @@ static void ahead_set(struct mbr_sale_ahead *a, int state)
 	pthread_mutex_unlock(&a->mu);
 }
 
+/*
+ * Open the thread's connection and begin the one read transaction it
+ * keeps for the whole import (a transaction per look-up took locks and
+ * checked the files each time): 0, or < 0 and the thread looks nothing
+ * up.
+ */
+static int ahead_begin(struct mbr_sale_ahead *a, const struct mbr_sale_import *im)
+{
+	char sql[64];
+	sqlite3_stmt *st;
+	int rc;
+
+	a->indexed = mbr_db_held(im->db);
+	if ((rc = mbr_db_open(a->path, a->indexed ? MBR_OPEN_IMMUTABLE : 0, "mbr-sale", &a->db)) < 0)
+		return rc;
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", AHEAD_CACHE_KIB);
+	(void)mbr_db_exec(a->db, sql);	/* a larger cache is no harm */
+	if ((rc = mbr_db_exec(a->db, "BEGIN")) < 0)
+		return rc;
+	/* a first load probes no receipt (else a tenth of this thread) */
+	if (!(st = mbr_stmt(a->db, "SELECT NOT EXISTS (SELECT 1 FROM sales)")))
+		return MBR_EDB;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		a->no_sales = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : mbr_db_sqlerr(a->db, "sales");
+}
+
 void mbr_sale_ahead_go(struct mbr_sale_ahead *a, const struct mbr_sale_import *im)
 {
 	if (!a)
 		return;
+	if (ahead_begin(a, im) < 0) {
+		ahead_set(a, -1);	/* the import looks everything up itself */
+		return;
+	}
 	/* read by the thread only after go */
 	a->birthday = im->rules_birthday;
 	mbr_copy(a->store, sizeof(a->store), im->o.store ? im->o.store : "");
@@ -801,6 +846,7 @@ void mbr_sale_ahead_free(struct mbr_sale_ahead *a)
 	mbr_db_close(a->db);
 	pthread_mutex_destroy(&a->mu);
 	pthread_cond_destroy(&a->cv);
+	free(a->path);
 	free(a);
 }
 
@@ -836,21 +882,6 @@ void mbr_sale_ahead_note(void *ctx, const char *const *val, struct mbr_buf *note
 	pthread_mutex_unlock(&a->mu);
 	if (state < 0)
 		return;
-	/* One read transaction for the whole import: what it reads cannot
-	 * change meanwhile, and a transaction a look-up took locks and
-	 * checked the files each time.  It ends when the handle is freed. */
-	if (!a->began) {
-		sqlite3_stmt *st;
-
-		a->began = 1;
-		(void)mbr_db_exec(a->db, "BEGIN");	/* without it, a transaction a look-up */
-		/* a first load probes no receipt (else a tenth of this thread) */
-		st = mbr_stmt(a->db, "SELECT NOT EXISTS (SELECT 1 FROM sales)");
-		if (st && sqlite3_step(st) == SQLITE_ROW)
-			a->no_sales = sqlite3_column_int(st, 0);
-		if (st)
-			sqlite3_reset(st);
-	}
 	/* the receipt, named as sale_line names it */
 	if (trim_copy(store, sizeof(store), val[MBR_S_STORE] && !blank(val[MBR_S_STORE]) ? val[MBR_S_STORE]
 				 : a->store) == 0 && store[0] &&
@@ -860,7 +891,7 @@ void mbr_sale_ahead_note(void *ctx, const char *const *val, struct mbr_buf *note
 			mbr_copy(a->last_receipt, sizeof(a->last_receipt), receipt);
 			/* not noted when recorded, or when the probe failed: the
 			 * import probes again and says why */
-			a->last_absent = a->no_sales || receipt_recorded(a->db, store, receipt) == 0;
+			a->last_absent = a->no_sales || (!a->indexed && receipt_recorded(a->db, store, receipt) == 0);
 		}
 		if (a->last_absent) {
 			mbr_buf_addc(note, 'R');
@@ -878,11 +909,12 @@ void mbr_sale_ahead_note(void *ctx, const char *const *val, struct mbr_buf *note
 			mbr_buf_add(note, &a->last_ts, sizeof(a->last_ts));
 		}
 	}
-	if (!val[MBR_S_MEMBER] || trim_copy(key, sizeof(key), val[MBR_S_MEMBER]) < 0 || !key[0])
+	if ((a->indexed && a->birthday) || !val[MBR_S_MEMBER] ||
+	    trim_copy(key, sizeof(key), val[MBR_S_MEMBER]) < 0 || !key[0])
 		return;
 	if (strcmp(key, a->last)) {
 		mbr_copy(a->last, sizeof(a->last), key);
-		a->last_found = lookup_member(a->db, a->birthday, key, &a->last_sm) == 0;
+		a->last_found = lookup_member(a->db, a->indexed ? -1 : a->birthday, key, &a->last_sm) == 0;
 	}
 	if (!a->last_found)
 		return;

@@ -885,6 +885,119 @@ static void test_bulk_transactions(void **state)
 	mbr_db_close(db);
 }
 
+/* Is db's connection in the write-ahead log? */
+static int in_wal(struct mbr_db *db)
+{
+	sqlite3_stmt *st;
+	int wal;
+
+	assert_int_equal(sqlite3_prepare_v2(db->sql, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	wal = !strcmp((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	return wal;
+}
+
+/* The name of store code, read on db's connection. */
+static const char *store_name(struct mbr_db *db, const char *code)
+{
+	static char name[64];
+	sqlite3_stmt *st;
+
+	assert_int_equal(sqlite3_prepare_v2(db->sql, "SELECT name FROM stores WHERE code = ?", -1, &st, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	snprintf(name, sizeof(name), "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return name;
+}
+
+/*
+ * A bulk transaction alone on the database holds it with a rollback
+ * journal and synchronous FULL, and the log is back after commit and
+ * rollback; with another connection open, or MBR_SHARED_IMPORT set, it
+ * stays in the log.  What another connection committed in the log
+ * between two held transactions is seen by the second (no page cached
+ * from before it is trusted).  A database left out of the log goes back
+ * to it when next opened to write.
+ */
+static void test_bulk_holds_database(void **state)
+{
+	const char *path = make_db("h.db");
+	struct mbr_db *db = open_db(path, MBR_OPEN_RW), *other;
+
+	(void)state;
+	assert_int_equal(mbr_begin_bulk(db), MBR_OK);
+	assert_int_equal(mbr_db_held(db), 1);
+	assert_int_equal(in_wal(db), 0);
+	assert_int_equal(pragma(db, "PRAGMA synchronous"), 2);
+	assert_int_equal(mbr_store_add(db, "S02", "kept"), MBR_OK);
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	assert_int_equal(mbr_db_held(db), 0);
+	assert_int_equal(in_wal(db), 1);
+	assert_int_equal(pragma(db, "PRAGMA synchronous"), 1);
+	assert_int_equal(mbr_begin_bulk(db), MBR_OK);
+	assert_int_equal(mbr_db_held(db), 1);
+	assert_int_equal(mbr_store_add(db, "S03", "rolled back"), MBR_OK);
+	assert_int_equal(mbr_rollback(db), MBR_OK);
+	assert_int_equal(mbr_db_held(db), 0);
+	assert_int_equal(in_wal(db), 1);
+	assert_int_equal(mbr_store_exists(db, "S02"), 1);
+	assert_int_equal(mbr_store_exists(db, "S03"), 0);
+
+	/* another program's commit in the log, then a held transaction */
+	other = open_db(path, MBR_OPEN_RW);
+	assert_int_equal(mbr_begin(other), MBR_OK);
+	assert_int_equal(mbr_store_add(other, "S04", "by another"), MBR_OK);
+	assert_int_equal(mbr_commit(other), MBR_OK);
+	/* ... still open: not held */
+	assert_int_equal(mbr_begin_bulk(db), MBR_OK);
+	assert_int_equal(mbr_db_held(db), 0);
+	assert_int_equal(in_wal(db), 1);
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	mbr_db_close(other);
+	/* a change of one page, not the first (whose change counter a
+	 * rollback journal's reader compares): db has the page cached */
+	assert_string_equal(store_name(db, "S02"), "kept");
+	raw_exec(path, "UPDATE stores SET name = 'renamed' WHERE code = 'S02'");
+	assert_int_equal(mbr_begin_bulk(db), MBR_OK);
+	assert_int_equal(mbr_db_held(db), 1);
+	assert_int_equal(mbr_store_exists(db, "S04"), 1);
+	assert_string_equal(store_name(db, "S02"), "renamed");
+	assert_int_equal(mbr_store_add(db, "S06", "kept"), MBR_OK);
+	assert_int_equal(mbr_commit(db), MBR_OK);
+
+	setenv("MBR_SHARED_IMPORT", "1", 1);
+	assert_int_equal(mbr_begin_bulk(db), MBR_OK);
+	assert_int_equal(mbr_db_held(db), 0);
+	assert_int_equal(mbr_rollback(db), MBR_OK);
+	setenv("MBR_SHARED_IMPORT", "0", 1);
+	assert_int_equal(mbr_begin_bulk(db), MBR_OK);
+	assert_int_equal(mbr_db_held(db), 1);
+	assert_int_equal(mbr_rollback(db), MBR_OK);
+	unsetenv("MBR_SHARED_IMPORT");
+	{
+		sqlite3_stmt *st;
+
+		assert_int_equal(sqlite3_prepare_v2(db->sql, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+		sqlite3_finalize(st);
+	}
+	mbr_db_close(db);
+
+	/* left out of the log (a held import killed at the wrong moment) */
+	raw_exec(path, "PRAGMA journal_mode = DELETE");
+	db = open_db(path, 0);
+	assert_int_equal(in_wal(db), 0);	/* a reader changes nothing */
+	mbr_db_close(db);
+	db = open_db(path, MBR_OPEN_RW);
+	assert_int_equal(in_wal(db), 1);
+	assert_int_equal(mbr_store_exists(db, "S06"), 1);
+	mbr_db_close(db);
+}
+
 /* A second writer waits, then gives up with MBR_EBUSY. */
 static void test_transaction_busy(void **state)
 {
@@ -1414,6 +1527,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_page_size_and_vacuum, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_transactions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_holds_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transaction_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_next_uid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stores, setup, teardown),

@@ -661,6 +661,8 @@ static int import_ahead(struct mbr_db *db, const char *path, struct mbr_sale_sta
 	ro.note_ctx = a;
 	assert_int_equal(mbr_reader_open(&rd, path, mbr_sale_cols, MBR_S_COUNT, &ro, &e), MBR_OK);
 	assert_int_equal(mbr_begin_bulk(db), MBR_OK);
+	/* alone on the database, the import holds it unless told to share */
+	assert_int_equal(mbr_db_held(db), getenv("MBR_SHARED_IMPORT") == NULL);
 	assert_int_equal(mbr_sale_import_begin(db, &o, path, &im), MBR_OK);
 	mbr_sale_ahead_go(a, im);
 	while ((rc = mbr_reader_next(rd, &row, &e)) == 1) {
@@ -675,6 +677,9 @@ static int import_ahead(struct mbr_db *db, const char *path, struct mbr_sale_sta
 			assert_int_equal(sm.id, m1);
 			assert_int_equal(sm.active, 1);
 			noted++;
+		} else if (!strcmp(row->val[MBR_S_MEMBER], "S01-2")) {
+			/* by uid: a members row, which a held import may be writing */
+			assert_string_equal(key, mbr_db_held(db) ? "" : "S01-2");
 		} else if (strcmp(row->val[MBR_S_MEMBER], "M002")) {
 			assert_string_equal(key, "");	/* unknown or none: no member */
 		}
@@ -694,9 +699,10 @@ static int import_ahead(struct mbr_db *db, const char *path, struct mbr_sale_sta
 
 /* Members looked up in the reading thread: the same sales as looked up by
  * the import; an unknown member is still rejected with its message; a
- * note for another key is not taken; a reader whose import never began
- * can be closed. */
-static void test_members_ahead(void **state)
+ * member named by uid is left to the import when it holds the database;
+ * a note for another key is not taken; a reader whose import never began
+ * can be closed.  Run with the import holding the database and sharing it. */
+static void members_ahead(void)
 {
 	static const char csv[] = "store,receipt,ts,member,sku,qty,unit_price\n"
 				  "S01,R1,2025-06-10 10:00,M001,A,1,10.00\n"
@@ -704,7 +710,8 @@ static void test_members_ahead(void **state)
 				  "S01,R2,2025-06-10 10:00,M002,A,2,10.00\n"
 				  "S01,R3,2025-06-10 10:00,NOPE,A,1,10.00\n"
 				  "S01,R4,2025-06-10 10:00,,A,1,10.00\n"
-				  "S01,R5,2025-06-10 10:00, M001 ,A,1,3.00\n";
+				  "S01,R5,2025-06-10 10:00, M001 ,A,1,3.00\n"
+				  "S01,R6,2025-06-10 10:00,S01-2,A,1,4.00\n";
 	struct mbr_db *db = new_db();
 	struct mbr_sale_stats st;
 	struct errors e = errs_init();
@@ -718,19 +725,19 @@ static void test_members_ahead(void **state)
 	int64_t m1, m2;
 	FILE *f;
 
-	(void)state;
 	m1 = add_member(db, "M001", NULL);
 	m2 = add_member(db, "M002", NULL);
 	snprintf(path, sizeof(path), "%s/sales.csv", dir);
 	assert_non_null(f = fopen(path, "w"));
 	fputs(csv, f);
 	fclose(f);
-	assert_int_equal(import_ahead(db, path, &st, &e, m1, 3, ",R1,R2,R3,R4,R5,"), MBR_OK);
-	assert_int_equal(st.receipts, 4);
+	assert_int_equal(import_ahead(db, path, &st, &e, m1, 3, ",R1,R2,R3,R4,R5,R6,"), MBR_OK);
+	assert_int_equal(st.receipts, 5);
 	assert_int_equal(e.n, 1);
 	assert_non_null(strstr(e.all.buf, ":5: member: unknown member 'NOPE'"));
 	assert_int_equal(balance(db, m1), 15 + 3);
-	assert_int_equal(balance(db, m2), 20);
+	assert_int_equal(balance(db, m2), 20 + 4);
+	assert_int_equal(qi(db, "SELECT member FROM sales WHERE receipt = 'R6'"), m2);
 	assert_int_equal(qi(db, "SELECT member FROM sales WHERE receipt = 'R1'"), m1);
 	assert_sound(db);
 
@@ -777,6 +784,20 @@ static void test_members_ahead(void **state)
 	mbr_db_close(db);
 }
 
+static void test_members_ahead_held(void **state)
+{
+	(void)state;
+	members_ahead();
+}
+
+static void test_members_ahead_shared(void **state)
+{
+	(void)state;
+	setenv("MBR_SHARED_IMPORT", "1", 1);
+	members_ahead();
+	unsetenv("MBR_SHARED_IMPORT");
+}
+
 /* Write the CSV text t to the test's sales.csv; its path in path. */
 static void write_csv(char *path, size_t size, const char *t)
 {
@@ -793,9 +814,11 @@ static void write_csv(char *path, size_t size, const char *t)
  * is noted as nothing and still skipped as the same; one not recorded
  * before the import but repeated in it, after more receipts than are held
  * back (so written already), is still found and refused; a note saying
- * another receipt was not recorded is not taken.
+ * another receipt was not recorded is not taken.  An import that holds
+ * the database has the thread probe none once it holds a sale (the
+ * import writes the sales index), with the same results.
  */
-static void test_receipts_ahead(void **state)
+static void receipts_ahead(int shared)
 {
 	struct mbr_db *db = new_db();
 	struct mbr_sale_stats st;
@@ -806,7 +829,8 @@ static void test_receipts_ahead(void **state)
 	int64_t m1;
 	int i;
 
-	(void)state;
+	if (shared)
+		setenv("MBR_SHARED_IMPORT", "1", 1);
 	m1 = add_member(db, "M001", NULL);
 	write_csv(path, sizeof(path), "store,receipt,ts,member,sku,qty,unit_price\n"
 				       "S01,R1,2025-06-10 10:00,M001,A,1,10.00\n"
@@ -823,7 +847,7 @@ static void test_receipts_ahead(void **state)
 	}
 	mbr_buf_adds(&csv, "S01,R3,2025-06-11 10:00,,A,1,2.00\n");
 	write_csv(path, sizeof(path), csv.buf);
-	assert_int_equal(import_ahead(db, path, &st, &e, m1, 1, absent.buf), MBR_OK);
+	assert_int_equal(import_ahead(db, path, &st, &e, m1, 1, shared ? absent.buf : ","), MBR_OK);
 	assert_int_equal(st.duplicates, 1);
 	assert_int_equal(st.receipts, 100);
 	assert_int_equal(e.n, 1);
@@ -861,6 +885,19 @@ static void test_receipts_ahead(void **state)
 	mbr_buf_release(&note);
 	mbr_buf_release(&e.all);
 	mbr_db_close(db);
+	unsetenv("MBR_SHARED_IMPORT");
+}
+
+static void test_receipts_ahead_held(void **state)
+{
+	(void)state;
+	receipts_ahead(0);
+}
+
+static void test_receipts_ahead_shared(void **state)
+{
+	(void)state;
+	receipts_ahead(1);
 }
 
 static void test_unknown_member(void **state)
@@ -1440,8 +1477,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_default_rounding, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_written_behind, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_members_ahead, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_receipts_ahead, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_members_ahead_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_members_ahead_shared, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_receipts_ahead_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_receipts_ahead_shared, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_return, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partial_returns, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_return_exceeds, setup, teardown),
