@@ -157,27 +157,36 @@ make_big() {
 	mbr-db -q check
 }
 
-@test "concurrency: a reader during an import sees all of it or none of it" {
-	make_big 200000
-	mbr-sale -q import big.csv &
+# the journal mode the file's header says: 1 a rollback journal, 2 the log
+header_mode() {
+	od -An -tu1 -j18 -N1 "$1" | tr -d ' '
+}
+
+# watch_import [VAR=VALUE...]: import big.csv (200k lines) in the
+# background with those variables set, reading the report and the
+# header's journal mode ($modes) until it ends; each report saw all of
+# it or none of it, and all of it is there
+watch_import() {
+	env "$@" mbr-sale -q import big.csv &
 	pid=$!
-	seen=""
+	seen="" modes=""
 	while kill -0 "$pid" 2>/dev/null; do
+		modes="$modes $(header_mode "$MBR_DB")"
 		n=$(mbr-report sales --by store --format csv | awk -F, 'NR == 2 { print $2 }')
 		seen="$seen ${n:-0}"
 		sleep 0.05
 	done
 	wait "$pid"
-	echo "receipts seen: $seen"
+	echo "receipts seen: $seen; header modes: $modes"
 	for n in $seen; do
 		[ "$n" -eq 0 ] || [ "$n" -eq 50000 ]
 	done
 	[ "$(q 'SELECT COUNT(*) FROM sales')" -eq 50000 ]
 }
 
-# the journal mode the file's header says: 1 a rollback journal, 2 the log
-header_mode() {
-	od -An -tu1 -j18 -N1 "$1" | tr -d ' '
+@test "concurrency: a reader during an import sees all of it or none of it" {
+	make_big 200000
+	watch_import
 }
 
 @test "kill -9 while an import holds the database: its rollback journal is rolled back at the next open, and the log comes back" {
@@ -215,24 +224,10 @@ header_mode() {
 
 @test "concurrency: with MBR_SHARED_IMPORT the import keeps the log, and a reader meanwhile sees none of it until its commit" {
 	make_big 200000
-	MBR_SHARED_IMPORT=1 mbr-sale -q import big.csv &
-	pid=$!
-	seen="" modes=""
-	while kill -0 "$pid" 2>/dev/null; do
-		modes="$modes $(header_mode "$MBR_DB")"
-		n=$(mbr-report sales --by store --format csv | awk -F, 'NR == 2 { print $2 }')
-		seen="$seen ${n:-0}"
-		sleep 0.05
-	done
-	wait "$pid"
-	echo "receipts seen: $seen; header modes: $modes"
-	for n in $seen; do
-		[ "$n" -eq 0 ] || [ "$n" -eq 50000 ]
-	done
+	watch_import MBR_SHARED_IMPORT=1
 	for m in $modes; do
 		[ "$m" -eq 2 ]
 	done
-	[ "$(q 'SELECT COUNT(*) FROM sales')" -eq 50000 ]
 }
 
 @test "concurrency: an import that finds another program on the database keeps the log and does not wait for it" {
