@@ -409,6 +409,8 @@ int mbr_db_open(const char *path, unsigned flags, const char *program, struct mb
 	struct mbr_db *db = db_new(path, flags, program);
 	struct stat st;
 	int oflags = (flags & MBR_OPEN_RW) ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
+	/* the default VFS with what a held import's view needs (view.c) */
+	const char *vfs = mbr_view_register() == 0 ? MBR_VFS : NULL;
 	int v;
 
 	*out = db;
@@ -430,7 +432,7 @@ int mbr_db_open(const char *path, unsigned flags, const char *program, struct mb
 	if (!(flags & MBR_OPEN_RW) && access(path, W_OK) == 0)
 		oflags = SQLITE_OPEN_READWRITE;
 	if (flags & MBR_OPEN_IMMUTABLE) {
-		/* no locks, no journal or log looked at: see mbr_db_held */
+		/* no locks, no journal or log looked at: see view.c */
 		struct mbr_buf uri = MBR_BUF_INIT;
 		const char *c;
 
@@ -440,13 +442,15 @@ int mbr_db_open(const char *path, unsigned flags, const char *program, struct mb
 				mbr_buf_addf(&uri, "%%%02X", (unsigned char)*c);
 			else
 				mbr_buf_addc(&uri, *c);
-		mbr_buf_adds(&uri, "?immutable=1");
-		v = sqlite3_open_v2(uri.buf, &db->sql, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
-				    NULL);
+		mbr_buf_adds(&uri, "?immutable=1&mbr_view=1");
+		v = vfs ? sqlite3_open_v2(uri.buf, &db->sql, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+					  vfs)
+			: SQLITE_CANTOPEN;
 		mbr_buf_release(&uri);
 		if (v != SQLITE_OK)
-			return mbr_db_sqlerr(db, path);
-	} else if (sqlite3_open_v2(path, &db->sql, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+			return mbr_db_fail(db, MBR_EDB, "database '%s': no view of it (%s)", path,
+					   db->sql ? sqlite3_errmsg(db->sql) : "no VFS");
+	} else if (sqlite3_open_v2(path, &db->sql, oflags | SQLITE_OPEN_NOMUTEX, vfs) != SQLITE_OK) {
 		return mbr_db_sqlerr(db, path);
 	}
 	if ((flags & MBR_OPEN_RW) && sqlite3_db_readonly(db->sql, "main") == 1)
@@ -477,6 +481,8 @@ void mbr_db_close(struct mbr_db *db)
 
 	if (!db)
 		return;
+	if (db->held && db->sql)
+		mbr_view_end(db->sql);	/* closed in its held transaction */
 	for (i = 0; i < db->ncache; i++)
 		sqlite3_finalize(db->cache[i].stmt);
 	if (db->sql)
@@ -912,6 +918,8 @@ static int begin(struct mbr_db *db, int bulk)
 	db->uid_next = 0;
 	/* known only now: another program may have changed it meanwhile */
 	db->held = bulk && !is_wal(db->sql);
+	if (db->held)
+		mbr_view_track(db->sql);	/* before anything is written */
 	return 0;
 }
 
@@ -945,6 +953,8 @@ static int flush_uid(struct mbr_db *db)
  * wait for all of it; it puts the log back when it ends. */
 static void end_bulk(struct mbr_db *db)
 {
+	if (db->held)
+		mbr_view_end(db->sql);
 	if (db->bulk) {
 		db->bulk = 0;
 		sqlite3_exec(db->sql, "PRAGMA foreign_keys = ON; PRAGMA temp_store = FILE; PRAGMA synchronous = NORMAL",

@@ -68,6 +68,19 @@ struct mbr_db {
 };
 
 /*
+ * The VFS every connection opens with (view.c): the default one, with a
+ * view of the database as it stood when a held import began, for that
+ * import's own reading thread (MBR_OPEN_IMMUTABLE).  mbr_view_track
+ * starts it on the importing connection before it writes anything (one
+ * import at a time in a process); mbr_view_end ends it, and the view's
+ * reads fail from then on.
+ */
+#define MBR_VFS "mbr"
+int mbr_view_register(void);
+void mbr_view_track(sqlite3 *sql);
+void mbr_view_end(sqlite3 *sql);
+
+/*
  * Prepared statement for a string literal, prepared once per handle and
  * kept for the whole run.  The statement comes back reset with its
  * bindings cleared.  NULL on error (message set on db).

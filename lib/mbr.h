@@ -318,9 +318,9 @@ struct mbr_init_opts {
 
 #define MBR_OPEN_RW	0x1	/* else read-only */
 #define MBR_OPEN_MIGRATE 0x2	/* allow an older schema (for mbr-db migrate) */
-#define MBR_OPEN_IMMUTABLE 0x4	/* read-only, taking no locks: only while a bulk
-				 * transaction of this process holds the file and
-				 * only for what it does not change (mbr_db_held) */
+#define MBR_OPEN_IMMUTABLE 0x4	/* read-only, taking no locks: the database as it
+				 * stood when this process's held bulk transaction
+				 * began; a page it wrote since fails (mbr_db_held) */
 
 /*
  * Create a new database file (mode 0600, refusing an existing one), apply
@@ -566,10 +566,6 @@ int mbr_member_get_id(struct mbr_db *db, int64_t id, struct mbr_member *m);
 /* What a sale needs (id, uid, tier, status), for hot paths: personal
  * data, gender, store, times left empty (nothing unsealed), points 0. */
 int mbr_member_get_brief(struct mbr_db *db, const char *key, struct mbr_member *m);
-/* The same reading only the members' card, phone and uid indexes, never
- * a members row: MBR_ENOTFOUND also for a member only its uid names (for
- * a reader of a file an import is writing: see mbr_db_held). */
-int mbr_member_find_indexed(struct mbr_db *db, const char *key, struct mbr_member *m);
 /* Members matching query: exact member_no/phone/uid, else name substring. */
 typedef int (*mbr_member_fn)(const struct mbr_member *m, void *ctx);
 int mbr_member_find(struct mbr_db *db, const char *query, mbr_member_fn fn, void *ctx);

@@ -709,7 +709,7 @@ static int lookup(struct mbr_db *db, const char *keytext, int brief, struct mbr_
 		   probe.phone[0]) {
 		rc = get_by_hash(db, MBR_HASH_PHONE, probe.phone, brief, m);
 	}
-	if (rc == MBR_ENOTFOUND && brief < 2) {
+	if (rc == MBR_ENOTFOUND) {
 		st = mbr_stmt(db, brief ? "SELECT " MEMBER_BRIEF_COLS " FROM members WHERE uid = ?"
 					: "SELECT " MEMBER_COLS " FROM members WHERE uid = ?");
 		if (!st) {
@@ -745,11 +745,6 @@ int mbr_member_get(struct mbr_db *db, const char *keytext, struct mbr_member *m)
 int mbr_member_get_brief(struct mbr_db *db, const char *keytext, struct mbr_member *m)
 {
 	return lookup(db, keytext, 1, m);
-}
-
-int mbr_member_find_indexed(struct mbr_db *db, const char *keytext, struct mbr_member *m)
-{
-	return lookup(db, keytext, 2, m);
 }
 
 int mbr_member_each(struct mbr_db *db, mbr_member_fn fn, void *ctx)

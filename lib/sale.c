@@ -656,17 +656,13 @@ static int reject_receipt(struct mbr_sale_import *im)
 
 /* Find the member named on a receipt, with what scoring needs. */
 /* What a sale needs of the member key names, looked up in db; personal
- * data is unsealed only when a birthday multiplier needs it (birthday 1);
- * birthday -1: in the members' indexes alone (mbr_member_find_indexed). */
+ * data is unsealed only when a birthday multiplier needs it. */
 static int lookup_member(struct mbr_db *db, int birthday, const char *key, struct mbr_sale_member *sm)
 {
 	struct mbr_member m;
 	int rc;
 
-	if (birthday < 0)
-		rc = mbr_member_find_indexed(db, key, &m);
-	else
-		rc = birthday ? mbr_member_get(db, key, &m) : mbr_member_get_brief(db, key, &m);
+	rc = birthday ? mbr_member_get(db, key, &m) : mbr_member_get_brief(db, key, &m);
 	if (rc < 0)
 		return rc;
 	memset(sm, 0, sizeof(*sm));
@@ -718,15 +714,11 @@ static int find_member(struct mbr_sale_import *im, const char *key, struct mbr_s
  * When the transaction holds the database with a rollback journal
  * (mbr_db_held) a reader's lock would stop the import writing, so the
  * connection takes none (MBR_OPEN_IMMUTABLE) and reads the file while the
- * import writes to it: then it must read only pages the import never
- * writes.  Those are the members' card, phone and uid indexes (members are
- * neither added nor re-keyed nor re-tiered by an import), read by
- * mbr_member_find_indexed; a member only a members row can tell about
- * (named by uid, or with birthdays to score, when stored-value payments
- * change members rows) is left to the import, and so are the receipts
- * unless the database held no sale (the import writes the sales index).
- * Its schema, settings and first page are read at go, before the import
- * writes anything, and stay in its cache.
+ * import writes to it, through a view (view.c) in which a page the import
+ * has written since it began cannot be read: a look-up that needs one
+ * fails, and the import looks it up itself.  Its schema, settings and
+ * first page are read at go, before the import writes anything, and its
+ * read transaction keeps them.
  * A note is a run of parts, each a tag byte and its data:
  *   'R' store NUL receipt NUL   the receipt was not recorded before
  *   'T' ts NUL int64_t          the line's time, parsed (mbr_time_parse)
@@ -748,7 +740,6 @@ static int find_member(struct mbr_sale_import *im, const char *key, struct mbr_s
 struct mbr_sale_ahead {
 	char *path;
 	struct mbr_db *db;		/* opened at go */
-	int indexed;			/* it may read only what the import never writes */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int state;			/* 0: wait for go, 1: go, -1: cancelled */
@@ -802,8 +793,7 @@ static int ahead_begin(struct mbr_sale_ahead *a, const struct mbr_sale_import *i
 	sqlite3_stmt *st;
 	int rc;
 
-	a->indexed = mbr_db_held(im->db);
-	if ((rc = mbr_db_open(a->path, a->indexed ? MBR_OPEN_IMMUTABLE : 0, "mbr-sale", &a->db)) < 0)
+	if ((rc = mbr_db_open(a->path, mbr_db_held(im->db) ? MBR_OPEN_IMMUTABLE : 0, "mbr-sale", &a->db)) < 0)
 		return rc;
 	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", AHEAD_CACHE_KIB);
 	(void)mbr_db_exec(a->db, sql);	/* a larger cache is no harm */
@@ -891,7 +881,7 @@ void mbr_sale_ahead_note(void *ctx, const char *const *val, struct mbr_buf *note
 			mbr_copy(a->last_receipt, sizeof(a->last_receipt), receipt);
 			/* not noted when recorded, or when the probe failed: the
 			 * import probes again and says why */
-			a->last_absent = a->no_sales || (!a->indexed && receipt_recorded(a->db, store, receipt) == 0);
+			a->last_absent = a->no_sales || receipt_recorded(a->db, store, receipt) == 0;
 		}
 		if (a->last_absent) {
 			mbr_buf_addc(note, 'R');
@@ -909,12 +899,11 @@ void mbr_sale_ahead_note(void *ctx, const char *const *val, struct mbr_buf *note
 			mbr_buf_add(note, &a->last_ts, sizeof(a->last_ts));
 		}
 	}
-	if ((a->indexed && a->birthday) || !val[MBR_S_MEMBER] ||
-	    trim_copy(key, sizeof(key), val[MBR_S_MEMBER]) < 0 || !key[0])
+	if (!val[MBR_S_MEMBER] || trim_copy(key, sizeof(key), val[MBR_S_MEMBER]) < 0 || !key[0])
 		return;
 	if (strcmp(key, a->last)) {
 		mbr_copy(a->last, sizeof(a->last), key);
-		a->last_found = lookup_member(a->db, a->indexed ? -1 : a->birthday, key, &a->last_sm) == 0;
+		a->last_found = lookup_member(a->db, a->birthday, key, &a->last_sm) == 0;
 	}
 	if (!a->last_found)
 		return;

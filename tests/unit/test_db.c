@@ -998,6 +998,54 @@ static void test_bulk_holds_database(void **state)
 	mbr_db_close(db);
 }
 
+/* Step sql (one row or none) on db's connection: the step's result code. */
+static int step_once(struct mbr_db *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	assert_int_equal(sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL), SQLITE_OK);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * While a held transaction runs, a view (MBR_OPEN_IMMUTABLE) reads the
+ * database as it stood when the transaction began: a page the transaction
+ * has written to the file since cannot be read (SQLITE_BUSY, the view's
+ * read transaction going on), the others can; once the transaction ends
+ * nothing more can be read; with no held transaction no view opens.
+ */
+static void test_held_view(void **state)
+{
+	const char *path = make_db("w.db");
+	struct mbr_db *db = open_db(path, MBR_OPEN_RW), *view = NULL;
+
+	(void)state;
+	assert_int_equal(mbr_db_open(path, MBR_OPEN_IMMUTABLE, "test", &view), MBR_EDB);
+	assert_non_null(strstr(mbr_db_errmsg(view), "no view of it"));
+	mbr_db_close(view);
+
+	assert_int_equal(mbr_begin_bulk(db), MBR_OK);
+	assert_int_equal(mbr_db_held(db), 1);
+	view = open_db(path, MBR_OPEN_IMMUTABLE);
+	assert_int_equal(mbr_db_exec(view, "BEGIN"), MBR_OK);
+	assert_int_equal(step_once(view, "SELECT COUNT(*) FROM batches"), SQLITE_ROW);
+	/* the stores table's page changed in the file */
+	assert_int_equal(mbr_store_add(db, "S09", "new"), MBR_OK);
+	assert_int_equal(sqlite3_db_cacheflush(db->sql), SQLITE_OK);
+	assert_int_equal(step_once(view, "SELECT name FROM stores WHERE code = 'S01'"), SQLITE_BUSY);
+	assert_int_equal(sqlite3_get_autocommit(view->sql), 0);
+	assert_int_equal(step_once(view, "SELECT COUNT(*) FROM tiers"), SQLITE_ROW);
+	assert_int_equal(step_once(view, "SELECT COUNT(*) FROM batches"), SQLITE_ROW);	/* its cache */
+	assert_int_equal(mbr_commit(db), MBR_OK);
+	assert_int_equal(step_once(view, "SELECT COUNT(*) FROM products"), SQLITE_BUSY);
+	mbr_db_close(view);
+	assert_int_equal(mbr_store_exists(db, "S09"), 1);
+	mbr_db_close(db);
+}
+
 /* A second writer waits, then gives up with MBR_EBUSY. */
 static void test_transaction_busy(void **state)
 {
@@ -1528,6 +1576,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_page_size_and_vacuum, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_holds_database, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_held_view, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transaction_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_next_uid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stores, setup, teardown),
