@@ -241,7 +241,6 @@ static int is_wal(sqlite3 *sql)
 	return wal;
 }
 
-
 static int busy_ms(void)
 {
 	const char *s = getenv("MBR_BUSY_TIMEOUT");
@@ -345,7 +344,8 @@ static int db_configure(struct mbr_db *db)
 	 */
 	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 	mallopt(M_TOP_PAD, 4 * 1024 * 1024);
-	sqlite3_busy_timeout(db->sql, busy_ms());
+	/* a view never waits: a page it may not read stays so (view.c) */
+	sqlite3_busy_timeout(db->sql, (db->flags & MBR_OPEN_IMMUTABLE) ? 0 : busy_ms());
 	sqlite3_extended_result_codes(db->sql, 1);
 	{
 		int rc = mbr_db_cache_default(db);
