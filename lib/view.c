@@ -301,7 +301,7 @@ void mbr_view_track(sqlite3 *sql)
 	struct vfile *f = NULL;
 	sqlite3_int64 size = 0;
 	const char *path;
-	int psz = 0;
+	int psz;
 
 	if (__atomic_load_n(&tr.state, __ATOMIC_SEQ_CST) == 1)
 		return;	/* one at a time: a view of another fails */
@@ -309,16 +309,7 @@ void mbr_view_track(sqlite3 *sql)
 	    f->base.pMethods != &v_methods || !(path = sqlite3_db_filename(sql, "main")) ||
 	    strlen(path) >= sizeof(tr.path) || f->real->pMethods->xFileSize(f->real, &size) != SQLITE_OK)
 		return;
-	{
-		sqlite3_stmt *st;
-
-		if (sqlite3_prepare_v2(sql, "PRAGMA page_size", -1, &st, NULL) != SQLITE_OK)
-			return;
-		if (sqlite3_step(st) == SQLITE_ROW)
-			psz = sqlite3_column_int(st, 0);
-		sqlite3_finalize(st);
-	}
-	if (psz <= 0)
+	if ((psz = (int)mbr_sqlite_int(sql, "PRAGMA page_size")) <= 0)
 		return;
 	free(tr.marks);	/* the last import's views are closed */
 	tr.marks = calloc((size_t)(size / psz) + 1, 1);

@@ -885,32 +885,23 @@ static void test_bulk_transactions(void **state)
 	mbr_db_close(db);
 }
 
+/* The text of the first column of the one row of sql on db's connection. */
+static const char *text_of(struct mbr_db *db, const char *sql)
+{
+	static char text[64];
+	sqlite3_stmt *st;
+
+	assert_int_equal(sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	snprintf(text, sizeof(text), "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return text;
+}
+
 /* Is db's connection in the write-ahead log? */
 static int in_wal(struct mbr_db *db)
 {
-	sqlite3_stmt *st;
-	int wal;
-
-	assert_int_equal(sqlite3_prepare_v2(db->sql, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	wal = !strcmp((const char *)sqlite3_column_text(st, 0), "wal");
-	sqlite3_finalize(st);
-	return wal;
-}
-
-/* The name of store code, read on db's connection. */
-static const char *store_name(struct mbr_db *db, const char *code)
-{
-	static char name[64];
-	sqlite3_stmt *st;
-
-	assert_int_equal(sqlite3_prepare_v2(db->sql, "SELECT name FROM stores WHERE code = ?", -1, &st, NULL),
-			 SQLITE_OK);
-	sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	snprintf(name, sizeof(name), "%s", (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	return name;
+	return !strcmp(text_of(db, "PRAGMA journal_mode"), "wal");
 }
 
 /*
@@ -959,12 +950,12 @@ static void test_bulk_holds_database(void **state)
 	mbr_db_close(other);
 	/* a change of one page, not the first (whose change counter a
 	 * rollback journal's reader compares): db has the page cached */
-	assert_string_equal(store_name(db, "S02"), "kept");
+	assert_string_equal(text_of(db, "SELECT name FROM stores WHERE code = 'S02'"), "kept");
 	raw_exec(path, "UPDATE stores SET name = 'renamed' WHERE code = 'S02'");
 	assert_int_equal(mbr_begin_bulk(db), MBR_OK);
 	assert_int_equal(mbr_db_held(db), 1);
 	assert_int_equal(mbr_store_exists(db, "S04"), 1);
-	assert_string_equal(store_name(db, "S02"), "renamed");
+	assert_string_equal(text_of(db, "SELECT name FROM stores WHERE code = 'S02'"), "renamed");
 	assert_int_equal(mbr_store_add(db, "S06", "kept"), MBR_OK);
 	assert_int_equal(mbr_commit(db), MBR_OK);
 
@@ -977,14 +968,7 @@ static void test_bulk_holds_database(void **state)
 	assert_int_equal(mbr_db_held(db), 1);
 	assert_int_equal(mbr_rollback(db), MBR_OK);
 	unsetenv("MBR_SHARED_IMPORT");
-	{
-		sqlite3_stmt *st;
-
-		assert_int_equal(sqlite3_prepare_v2(db->sql, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
-		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-		assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
-		sqlite3_finalize(st);
-	}
+	assert_string_equal(text_of(db, "PRAGMA integrity_check"), "ok");
 	mbr_db_close(db);
 
 	/* left out of the log (a held import killed at the wrong moment) */
